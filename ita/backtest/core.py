@@ -1,0 +1,96 @@
+"""The pure backtest: setup + candles → signals, trades, statistics. No files, no database.
+
+Example::
+
+    >>> from ita.data.store import load_candles
+    >>> from ita.setups import load_setup
+    >>> from ita.backtest import backtest
+    >>> m5 = load_candles("EURUSD", "M5", "2024-12-28", "2025-12-31")        # doctest: +SKIP
+    >>> res = backtest(load_setup("asia_fvg_break"), m5, "EURUSD", start="2025-01-01", end="2025-12-31")  # doctest: +SKIP
+    >>> res.stats["Total R"]                                                 # doctest: +SKIP
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from ita.backtest.engine import ExecutionModel, simulate
+from ita.backtest.stats import by_month, compute_stats, equity_curve
+from ita.data.instruments import get_instrument
+from ita.setups.evaluate import evaluate
+from ita.setups.loader import LoadedSetup
+
+
+@dataclass
+class BacktestResult:
+    """Everything a backtest produced.
+
+    ``stats`` labelled Series (:func:`ita.backtest.stats.compute_stats`); ``trades`` the trades table;
+    ``signals`` every signal with its order ``status``; ``equity`` per-trade equity curve; ``by_month``
+    monthly breakdown; ``setup`` the loaded setup; ``symbol``; ``model`` the execution model used;
+    ``start``/``end`` the period (trading days D, inclusive).
+    """
+
+    setup: LoadedSetup
+    symbol: str
+    start: pd.Timestamp
+    end: pd.Timestamp
+    model: ExecutionModel
+    signals: pd.DataFrame
+    trades: pd.DataFrame
+    stats: pd.Series
+    equity: pd.DataFrame
+    by_month: pd.DataFrame
+    extra: dict = field(default_factory=dict)
+
+
+def execution_model(loaded: LoadedSetup, symbol: str, spread_pips: float | str | None = None,
+                    commission_per_lot: float | None = None, price_hint: float = 1.0) -> ExecutionModel:
+    """Execution model for ``symbol``: ``spread_pips`` None → the instrument's typical spread, ``"data"``
+    → the candles' own spread column, a number → that many pips; commission None → the instrument's."""
+    inst = get_instrument(symbol)
+    if spread_pips is None:
+        sp = inst.typical_spread_pips
+    elif isinstance(spread_pips, str) and spread_pips.lower() == "data":
+        sp = None
+    else:
+        sp = float(spread_pips)
+    s = loaded.setup
+    return ExecutionModel(
+        pip_size=inst.pip_size, spread_pips=sp, point=inst.point,
+        commission_per_lot=inst.commission_per_lot if commission_per_lot is None else float(commission_per_lot),
+        contract_size=inst.contract_size, quote_to_account=inst.quote_to_account(price_hint, s.risk.currency),
+        intrabar=s.execution.intrabar, fill_bar=s.execution.fill_bar,
+    )
+
+
+def backtest(loaded: LoadedSetup, candles: pd.DataFrame, symbol: str, *, start=None, end=None,
+             spread_pips: float | str | None = None, commission_per_lot: float | None = None) -> BacktestResult:
+    """Evaluate ``loaded`` on ``candles`` and simulate its orders.
+
+    ``candles`` must be the setup's timeframe and should start a day before ``start`` so the first
+    day's session range is complete. Signals are kept when their trading day D is in
+    [``start``, ``end``] (dates, inclusive; default: all). See :func:`execution_model` for costs.
+    """
+    sig = evaluate(loaded, candles, symbol)
+    lo = pd.Timestamp(start).normalize() if start is not None else None
+    hi = pd.Timestamp(end).normalize() if end is not None else None
+    if len(sig):
+        day = pd.to_datetime(sig["day"])
+        keep = pd.Series(True, index=sig.index)
+        if lo is not None:
+            keep &= day >= lo.tz_localize(None)
+        if hi is not None:
+            keep &= day <= hi.tz_localize(None)
+        sig = sig[keep].reset_index(drop=True)
+    price = float(candles["close"].iloc[-1]) if len(candles) else 1.0
+    model = execution_model(loaded, symbol, spread_pips, commission_per_lot, price)
+    trades, sig = simulate(candles, sig, model)
+    risk = loaded.setup.risk
+    first = lo if lo is not None else (candles.index[0].normalize().tz_localize(None) if len(candles) else None)
+    last = hi if hi is not None else (candles.index[-1].normalize().tz_localize(None) if len(candles) else None)
+    stats = compute_stats(trades, start=first, end=last, account=risk.account, risk_pct=risk.risk_pct, signals=len(sig))
+    return BacktestResult(setup=loaded, symbol=symbol, start=first, end=last, model=model, signals=sig, trades=trades,
+                          stats=stats, equity=equity_curve(trades, risk.account, risk.risk_pct),
+                          by_month=by_month(trades, risk.account, risk.risk_pct))

@@ -1,0 +1,227 @@
+"""The order simulator: pending orders in, trades out, bar by bar, no look-ahead.
+
+Orders are the rows of a signals frame (:func:`ita.setups.evaluate`): ``direction``, ``entry_type``
+(``limit`` | ``market`` | ``stop``), ``entry_price``, ``sl_price``, ``tp_price`` and the times
+``active_from`` (first bar open that may fill), ``expires_at`` (no fill on bars opening at/after it) and
+``exit_by`` (flat at the close of the last bar opening before it). Each order is simulated on its own
+bounded window of bars with vectorised numpy searches.
+
+Rules (the file's prices are **bid**; the ask is bid + spread):
+
+* **Fill.** limit long: first bar whose ask low ≤ limit, at ``min(ask open, limit)``; limit short: first
+  bar whose bid high ≥ limit, at ``max(bid open, limit)``. stop long: ask high ≥ level, at
+  ``max(ask open, level)``; stop short: bid low ≤ level, at ``min(bid open, level)``. market: the open
+  of the ``active_from`` bar (ask for longs, bid for shorts).
+* **Fill bar.** ``fill_bar="stop_only"``: only the stop is checked (at the stop, or at the open if the
+  bar opened beyond it); ``"stop_and_target"`` checks both (for market entries at the open).
+* **Later bars.** open beyond stop → exit at the open; open beyond target → exit at the open; else
+  stop touched → exit at the stop; else target touched → exit at the target. A bar touching both:
+  ``intrabar="stop_first"`` (default) or ``"target_first"``. Longs exit on the bid, shorts on the ask.
+* **Time.** Still open after the last bar opening before ``exit_by`` → exit at that bar's close
+  (``"time"``); if the data ends first → ``"end_of_data"``.
+* **R.** ``R = direction × (exit − fill) / |entry_price − sl_price| − commission_R``, where the
+  round-turn ``commission`` per lot is converted to R through the position size that risks the planned
+  distance.
+
+Example::
+
+    >>> from ita.backtest.engine import simulate, ExecutionModel
+    >>> trades, orders = simulate(m5, signals, ExecutionModel(pip_size=1e-4, spread_pips=0))   # doctest: +SKIP
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+TRADE_COLUMNS = [
+    "trade", "signal_id", "direction", "day", "signal_time", "entry_time", "entry_price", "limit_price",
+    "sl_price", "tp_price", "exit_time", "exit_price", "exit_reason", "exit_at_open", "bars_held",
+    "risk_pips", "r", "mae_r", "mfe_r", "commission_r",
+]
+
+
+@dataclass(frozen=True)
+class ExecutionModel:
+    """Costs and ambiguity rules.
+
+    ``pip_size`` price per pip; ``spread_pips`` constant spread in pips, or ``None`` to use the candles'
+    own ``spread`` column (MT5 points × ``point``); ``point`` price per MT5 point; ``commission_per_lot``
+    round turn in account currency; ``contract_size`` units per lot; ``quote_to_account`` value of one
+    quote-currency unit in the account currency (1.0 for USD-quoted symbols on a USD account).
+    """
+
+    pip_size: float
+    spread_pips: float | None = 0.0
+    point: float = 0.0
+    commission_per_lot: float = 0.0
+    contract_size: float = 100_000.0
+    quote_to_account: float = 1.0
+    intrabar: Literal["stop_first", "target_first"] = "stop_first"
+    fill_bar: Literal["stop_only", "stop_and_target"] = "stop_only"
+
+    def spread_array(self, candles: pd.DataFrame) -> np.ndarray:
+        n = len(candles)
+        if self.spread_pips is None:
+            sp = candles["spread"].to_numpy(dtype="float64") * self.point
+            return np.nan_to_num(sp, nan=0.0)
+        return np.full(n, float(self.spread_pips) * self.pip_size)
+
+
+def _first(mask: np.ndarray) -> int:
+    """Index of the first True, or -1."""
+    if mask.size == 0:
+        return -1
+    k = int(np.argmax(mask))
+    return k if mask[k] else -1
+
+
+def simulate(candles: pd.DataFrame, orders: pd.DataFrame, model: ExecutionModel) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Simulate every order on ``candles``; return ``(trades, orders_status)``.
+
+    ``candles``: canonical frame (UTC index of bar opens; ``open, high, low, close[, spread]``).
+    ``orders``: signals frame (see module doc). Orders are independent; the caller guarantees the
+    setup's own limits (e.g. one per day).
+
+    ``trades`` has :data:`TRADE_COLUMNS`: ``entry_time``/``exit_time`` are the UTC **open** times of the
+    fill and exit bars (a ``time`` exit fills at that bar's close); prices in price units; ``risk_pips``
+    the planned |entry − stop| in pips; ``r``, ``mae_r``, ``mfe_r`` (worst/best excursion over the bars
+    fully held, bounded by fill and exit prices) and ``commission_r`` in R.
+    ``orders_status`` is ``orders`` plus ``status`` (``filled`` | ``expired`` | ``no_data``).
+
+    Raises :class:`ValueError` when an order has ``entry_price == sl_price`` (zero risk).
+    """
+    n = len(candles)
+    t = candles.index.as_unit("ns").asi8
+    o = candles["open"].to_numpy(dtype="float64")
+    h = candles["high"].to_numpy(dtype="float64")
+    lo = candles["low"].to_numpy(dtype="float64")
+    c = candles["close"].to_numpy(dtype="float64")
+    sp = model.spread_array(candles)
+    status = []
+    rows = []
+    if len(orders) == 0:
+        out = orders.copy()
+        out["status"] = pd.Series(dtype="str")
+        return pd.DataFrame(columns=TRADE_COLUMNS), out
+
+    a_idx = np.searchsorted(t, pd.DatetimeIndex(orders["active_from"]).as_unit("ns").asi8, "left")
+    x_idx = np.searchsorted(t, pd.DatetimeIndex(orders["expires_at"]).as_unit("ns").asi8, "left")
+    e_idx = np.searchsorted(t, pd.DatetimeIndex(orders["exit_by"]).as_unit("ns").asi8, "left")
+
+    for k, od in enumerate(orders.itertuples(index=False)):
+        d = 1.0 if od.direction == "long" else -1.0
+        entry, sl, tp = float(od.entry_price), float(od.sl_price), float(od.tp_price)
+        risk = abs(entry - sl)
+        if not risk > 0:
+            raise ValueError(f"order {od.signal_id}: entry equals stop (zero risk)")
+        a, x, e = int(a_idx[k]), int(x_idx[k]), int(e_idx[k])
+        last_fill = min(x, e)
+        if a >= last_fill or a >= n:
+            status.append("no_data" if a >= n else "expired")
+            continue
+        # ---- entry
+        w = slice(a, last_fill)
+        et = getattr(od, "entry_type", "limit")
+        if et == "market":
+            f = a
+            fill = o[f] + sp[f] if d > 0 else o[f]
+        elif et == "limit":
+            f = _first(lo[w] + sp[w] <= entry) if d > 0 else _first(h[w] >= entry)
+            if f < 0:
+                status.append("expired")
+                continue
+            f += a
+            fill = min(o[f] + sp[f], entry) if d > 0 else max(o[f], entry)
+        elif et == "stop":
+            f = _first(h[w] + sp[w] >= entry) if d > 0 else _first(lo[w] <= entry)
+            if f < 0:
+                status.append("expired")
+                continue
+            f += a
+            fill = max(o[f] + sp[f], entry) if d > 0 else min(o[f], entry)
+        else:
+            raise ValueError(f"order {od.signal_id}: unknown entry_type {et!r}")
+        status.append("filled")
+
+        # exit-side prices: longs sell at bid, shorts buy at ask
+        def xo(j):
+            return o[j] if d > 0 else o[j] + sp[j]
+
+        # ---- fill bar
+        reason, xj, xp, at_open = None, -1, np.nan, False
+        fo = xo(f)
+        fh, fl = (h[f], lo[f]) if d > 0 else (h[f] + sp[f], lo[f] + sp[f])
+        stop_hit_f = (fl <= sl) if d > 0 else (fh >= sl)
+        open_beyond_stop_f = (fo <= sl) if d > 0 else (fo >= sl)
+        tgt_hit_f = (fh >= tp) if d > 0 else (fl <= tp)
+        if open_beyond_stop_f:
+            reason, xj, xp, at_open = "stop", f, fo, True
+        elif model.fill_bar == "stop_and_target" and stop_hit_f and tgt_hit_f:
+            reason, xj, xp = ("stop", f, sl) if model.intrabar == "stop_first" else ("target", f, tp)
+        elif stop_hit_f:
+            reason, xj, xp = "stop", f, sl
+        elif model.fill_bar == "stop_and_target" and tgt_hit_f:
+            reason, xj, xp = "target", f, tp
+        # ---- later bars
+        if reason is None and f + 1 < e:
+            j0, j1 = f + 1, min(e, n)
+            so = o[j0:j1] if d > 0 else o[j0:j1] + sp[j0:j1]
+            sh = h[j0:j1] if d > 0 else h[j0:j1] + sp[j0:j1]
+            sl_ = lo[j0:j1] if d > 0 else lo[j0:j1] + sp[j0:j1]
+            if d > 0:
+                ob_s, ob_t, st, tg = so <= sl, so >= tp, sl_ <= sl, sh >= tp
+            else:
+                ob_s, ob_t, st, tg = so >= sl, so <= tp, sh >= sl, sl_ <= tp
+            j = _first(ob_s | ob_t | st | tg)
+            if j >= 0:
+                xj = j0 + j
+                if ob_s[j]:
+                    reason, xp, at_open = "stop", so[j], True
+                elif ob_t[j]:
+                    reason, xp, at_open = "target", so[j], True
+                elif st[j] and tg[j]:
+                    reason, xp = ("stop", sl) if model.intrabar == "stop_first" else ("target", tp)
+                elif st[j]:
+                    reason, xp = "stop", sl
+                else:
+                    reason, xp = "target", tp
+        if reason is None:
+            xj = min(e, n) - 1
+            xp = c[xj] if d > 0 else c[xj] + sp[xj]
+            reason = "time" if e < n else "end_of_data"  # no bar at/after exit_by: the data ended first
+        # ---- excursions over fully held bars (between fill bar and exit bar, exclusive), bounded by fill/exit
+        if xj - f > 1:
+            seg_h = h[f + 1:xj] if d > 0 else h[f + 1:xj] + sp[f + 1:xj]
+            seg_l = lo[f + 1:xj] if d > 0 else lo[f + 1:xj] + sp[f + 1:xj]
+            best = seg_h.max() if d > 0 else seg_l.min()
+            worst = seg_l.min() if d > 0 else seg_h.max()
+        else:
+            best = worst = fill
+        mfe = max(0.0, d * (best - fill) / risk, d * (xp - fill) / risk)
+        mae = min(0.0, d * (worst - fill) / risk, d * (xp - fill) / risk)
+        comm_r = 0.0
+        if model.commission_per_lot:
+            comm_r = model.commission_per_lot / (risk * model.contract_size * model.quote_to_account)
+        r = d * (xp - fill) / risk - comm_r
+        rows.append({
+            "signal_id": od.signal_id, "direction": od.direction, "day": getattr(od, "day", None),
+            "signal_time": getattr(od, "known_at", pd.NaT), "entry_time": t[f], "entry_price": fill,
+            "limit_price": entry, "sl_price": sl, "tp_price": tp, "exit_time": t[xj], "exit_price": xp,
+            "exit_reason": reason, "exit_at_open": at_open, "bars_held": int(xj - f + 1),
+            "risk_pips": round(risk / model.pip_size, 6), "r": r, "mae_r": mae, "mfe_r": mfe, "commission_r": comm_r,
+        })
+    trades = pd.DataFrame(rows)
+    if len(trades):
+        trades.insert(0, "trade", np.arange(1, len(trades) + 1))
+        for col in ("entry_time", "exit_time"):
+            trades[col] = pd.to_datetime(trades[col].astype("int64"), utc=True).dt.as_unit("ns")
+        trades["signal_time"] = pd.DatetimeIndex(trades["signal_time"]).as_unit("ns")
+        trades = trades[TRADE_COLUMNS]
+    else:
+        trades = pd.DataFrame(columns=TRADE_COLUMNS)
+    out = orders.copy()
+    out["status"] = status
+    return trades, out

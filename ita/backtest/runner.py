@@ -1,0 +1,268 @@
+"""``run_backtest``: the main job. Load data (importing the samples on first use), backtest, write the
+run folder, record the run in SQLite, return the result with its run id and artifact paths.
+
+Run folder ``$ITA_RUNS_DIR/<run_id>/``:
+
+==================  ===========================================================================
+``summary.json``    the seed's backtest-result schema (run_id, setup_id, symbol, period, trades_count,
+                    winrate, avg_rr, max_drawdown, trades_csv, png_sample) plus every statistic,
+                    setup version + hashes, overrides, costs, data fingerprint, by-month table
+``trades.csv``      one row per trade (times UTC ISO-8601; prices; R; P&L in account currency)
+``signals.csv``     every signal with its order status and detector evidence (``meta`` as JSON)
+``by_month.csv``    monthly breakdown
+``equity.png``      equity curve in R with drawdown
+``trade_NNN.png``   sample trades annotated with the session range, FVG zone, entry/SL/TP and exit
+``report.html``     interactive report (plotly, self-contained)
+==================  ===========================================================================
+
+The folder is built under a temporary name and renamed into place when complete; the SQLite rows are
+written in one transaction after that. A failure leaves earlier runs untouched.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from ita import __version__
+from ita.backtest.core import BacktestResult, backtest
+from ita.config import settings
+from ita.data.instruments import get_instrument
+from ita.data.store import SAMPLE_FILES, CandleStore
+from ita.errors import DataError, ItaError
+from ita.setups.loader import load_setup
+from ita.store import RunStore
+
+
+@dataclass
+class Run:
+    """A stored backtest run: the :class:`BacktestResult` plus ``run_id``, ``run_dir``, ``artifacts``
+    (name → path), ``summary`` (the summary.json content) and ``warnings`` (e.g. PNG export skipped)."""
+
+    run_id: str
+    run_dir: Path
+    result: BacktestResult
+    artifacts: dict[str, Path]
+    summary: dict
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def stats(self) -> pd.Series:
+        return self.result.stats
+
+    @property
+    def trades(self) -> pd.DataFrame:
+        return self.result.trades
+
+
+def _period(start, end) -> tuple[pd.Timestamp, pd.Timestamp]:
+    try:
+        lo, hi = pd.Timestamp(start), pd.Timestamp(end)
+    except (ValueError, TypeError) as exc:
+        raise ItaError(f"Bad period {start!r} → {end!r}: {exc}. Use dates like 2025-01-01.") from None
+    if hi < lo:
+        raise ItaError(f"The period ends ({hi.date()}) before it starts ({lo.date()}).")
+    return lo.normalize(), hi.normalize()
+
+
+def fingerprint(candles: pd.DataFrame) -> str:
+    """SHA-256 (16 hex) of the candles' times and OHLC: same data ⇔ same fingerprint."""
+    h = hashlib.sha256(candles.index.as_unit("ns").asi8.tobytes())
+    for c in ("open", "high", "low", "close"):
+        h.update(np.ascontiguousarray(candles[c].to_numpy(dtype="float64")).tobytes())
+    return h.hexdigest()[:16]
+
+
+def pick_samples(trades: pd.DataFrame, n: int) -> list[int]:
+    """Up to ``n`` trade numbers for sample charts: winners and losers, spread evenly over the period."""
+    if n <= 0 or len(trades) == 0:
+        return []
+    wins = trades[trades["r"] > 0]["trade"].tolist()
+    rest = trades[trades["r"] <= 0]["trade"].tolist()
+    k_w = min(len(wins), max(n // 2, n - len(rest)))
+    k_l = min(len(rest), n - k_w)
+
+    def spread(xs, k):
+        return [xs[int(i)] for i in np.linspace(0, len(xs) - 1, k).round()] if k else []
+
+    return sorted(set(spread(wins, k_w) + spread(rest, k_l)))
+
+
+def _csv_frame(df: pd.DataFrame) -> pd.DataFrame:
+    out = df.copy()
+    for c in out.columns:
+        if isinstance(out[c].dtype, pd.DatetimeTZDtype):
+            out[c] = out[c].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+        elif out[c].dtype == object and len(out) and isinstance(out[c].iloc[0], dict):
+            out[c] = out[c].map(lambda d: json.dumps(d, default=str))
+    return out
+
+
+def _stat_json(v):
+    if isinstance(v, (pd.Timestamp,)):
+        return v.isoformat()
+    if isinstance(v, pd.Timedelta):
+        return str(v)
+    if isinstance(v, float):
+        return None if np.isnan(v) else (v if np.isfinite(v) else ("inf" if v > 0 else "-inf"))
+    if hasattr(v, "item"):
+        return v.item()
+    return v if v is not pd.NaT else None
+
+
+def run_backtest(setup_id: str, symbol: str, start="2025-01-01", end="2025-12-31", *, version=None,
+                 params: dict | None = None, spread: float | str | None = None, commission: float | None = None,
+                 charts: bool = True, samples: int = 6, html: bool = True,
+                 progress: Callable[[str], None] | None = None) -> Run:
+    """Backtest ``setup_id`` on ``symbol`` for trading days ``start``…``end`` (inclusive) and store the run.
+
+    ``version`` None = latest; ``params`` one-off overrides (``{"rr": 3}``) that never change the stored
+    YAML; ``spread`` in pips (None = the instrument's typical spread, ``"data"`` = the candles' own);
+    ``commission`` round-turn per lot in account currency; ``charts`` write PNGs (needs Chromium);
+    ``samples`` how many trade PNGs; ``html`` write the interactive report; ``progress`` receives
+    one-line status messages.
+
+    Raises :class:`~ita.errors.ItaError` subclasses for an unknown setup/symbol, bad period, missing data.
+    """
+    say = progress or (lambda _m: None)
+    cfg = settings()
+    loaded = load_setup(setup_id, version, params)
+    inst = get_instrument(symbol)
+    lo, hi = _period(start, end)
+    store = CandleStore()
+    if inst.symbol in SAMPLE_FILES and "M5" not in store.stored_timeframes(inst.symbol):
+        store.ensure_samples([inst.symbol], log=say)
+    tf = loaded.setup.timeframe
+    say(f"Loading {inst.symbol} {tf} candles {lo.date()} → {hi.date()}")
+    candles = store.load(inst.symbol, tf, lo - pd.Timedelta(days=3), hi + pd.Timedelta(days=1, hours=23, minutes=59))
+    first_day = candles.index[0].tz_convert(loaded.setup.timezone).normalize().tz_localize(None)
+    last_day = candles.index[-1].tz_convert(loaded.setup.timezone).normalize().tz_localize(None)
+    if last_day < lo or first_day > hi:
+        raise DataError(f"No {inst.symbol} data in {lo.date()} → {hi.date()}.")
+    say(f"Running {loaded.label}: detectors {', '.join(loaded.setup.detector_kinds)} → signals → simulation")
+    res = backtest(loaded, candles, inst.symbol, start=lo, end=hi, spread_pips=spread, commission_per_lot=commission)
+
+    created = pd.Timestamp.now(tz="UTC")
+    digest = hashlib.sha256(f"{loaded.effective_hash}{inst.symbol}{lo}{hi}{res.model}{created.value}".encode()).hexdigest()[:6]
+    run_id = f"bt_{created:%Y%m%d_%H%M%S}_{digest}"
+    runs_dir = cfg.runs_dir
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    tmp = runs_dir / f".{run_id}.partial"
+    final = runs_dir / run_id
+    warnings: list[str] = []
+    artifacts: dict[str, Path] = {}
+    coverage = (candles.index[0], candles.index[-1])
+    if first_day > lo or last_day < hi:
+        warnings.append(f"Data covers {coverage[0]:%Y-%m-%d %H:%M} → {coverage[1]:%Y-%m-%d %H:%M} UTC, "
+                        f"not the whole requested period {lo.date()} → {hi.date()}.")
+    try:
+        tmp.mkdir(parents=True)
+        risk = loaded.setup.risk
+        trades = res.trades.copy()
+        if len(trades):
+            trades["pnl"] = trades["r"] * risk.account * risk.risk_pct / 100.0
+        trades.insert(1, "symbol", inst.symbol)
+        trades.insert(2, "setup_id", loaded.id)
+        trades.insert(3, "setup_version", loaded.version)
+        _csv_frame(trades).to_csv(tmp / "trades.csv", index=False)
+        _csv_frame(res.signals).to_csv(tmp / "signals.csv", index=False)
+        res.by_month.to_csv(tmp / "by_month.csv")
+        for name in ("trades.csv", "signals.csv", "by_month.csv"):
+            artifacts[name] = final / name
+        png_sample = None
+        if charts or html:
+            png_sample = _charts(res, candles, tmp, final, artifacts, warnings, charts, samples, html, say, run_id)
+        stats = {k: _stat_json(v) for k, v in res.stats.items()}
+        summary = {
+            "run_id": run_id,
+            "setup_id": loaded.id,
+            "symbol": inst.symbol,
+            "period": [str(lo.date()), str(hi.date())],
+            "trades_count": int(res.stats["Trades"]),
+            "winrate": None if not res.stats["Trades"] else round(res.stats["Win Rate [%]"] / 100.0, 6),
+            "avg_rr": _stat_json(res.stats["Avg RR [R]"]),
+            "max_drawdown": round(res.stats["Max Drawdown [%]"] / 100.0, 6),
+            "trades_csv": str(final / "trades.csv"),
+            "png_sample": str(png_sample) if png_sample else None,
+            "setup_version": loaded.version,
+            "setup_hash": loaded.content_hash,
+            "effective_hash": loaded.effective_hash,
+            "setup_file": str(loaded.path),
+            "overrides": loaded.overrides,
+            "timeframe": loaded.setup.timeframe,
+            "spread_pips": "data" if res.model.spread_pips is None else res.model.spread_pips,
+            "commission_per_lot": res.model.commission_per_lot,
+            "intrabar": res.model.intrabar,
+            "data_fingerprint": fingerprint(candles),
+            "data_coverage": [coverage[0].isoformat(), coverage[1].isoformat()],
+            "stats": stats,
+            "by_month": json.loads(res.by_month.to_json(orient="index")),
+            "artifacts": {k: str(v) for k, v in artifacts.items()},
+            "warnings": warnings,
+            "created_at": created.isoformat(timespec="seconds"),
+            "ita_version": __version__,
+        }
+        (tmp / "summary.json").write_text(json.dumps(summary, indent=2, default=str), encoding="utf-8")
+        artifacts = {"summary.json": final / "summary.json", **artifacts}
+        os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    row = {
+        "run_id": run_id, "created_at": summary["created_at"], "setup_id": loaded.id, "setup_version": loaded.version,
+        "setup_hash": loaded.content_hash, "effective_hash": loaded.effective_hash,
+        "overrides": json.dumps(loaded.overrides), "symbol": inst.symbol, "timeframe": loaded.setup.timeframe,
+        "start": str(lo.date()), "end": str(hi.date()), "spread": str(summary["spread_pips"]),
+        "commission_per_lot": res.model.commission_per_lot, "data_fingerprint": summary["data_fingerprint"],
+        "run_dir": str(final), "trades_count": summary["trades_count"], "winrate": summary["winrate"],
+        "total_r": stats["Total R"], "profit_factor": stats["Profit Factor"], "max_drawdown_r": stats["Max Drawdown [R]"],
+        "stats": json.dumps(stats),
+    }
+    try:
+        RunStore().record_run(row, trades, res.signals)
+    except Exception as exc:
+        warnings.append(f"The run folder is complete but recording it in {settings().db_path} failed: {exc}")
+    return Run(run_id=run_id, run_dir=final, result=res, artifacts=artifacts, summary=summary, warnings=warnings)
+
+
+def _charts(res: BacktestResult, candles, tmp: Path, final: Path, artifacts: dict, warnings: list, charts: bool,
+            samples: int, html: bool, say, run_id: str):
+    """Write equity/trade PNGs and the HTML report; failures become warnings, never a lost run."""
+    from ita import charts as ch
+
+    inst = get_instrument(res.symbol)
+    title = f"{res.setup.label} · {res.symbol} · {res.start.date()} → {res.end.date()}"
+    png_sample = None
+    if charts:
+        try:
+            say("Rendering equity curve and sample trades (PNG)")
+            ch.save_png(ch.equity_figure(res.equity, res.stats, title), tmp / "equity.png")
+            artifacts["equity.png"] = final / "equity.png"
+            sig_by_id = res.signals.set_index("signal_id")
+            for n in pick_samples(res.trades, samples):
+                tr = res.trades[res.trades["trade"] == n].iloc[0]
+                sg = sig_by_id.loc[tr["signal_id"]].to_dict()
+                sg["signal_id"] = tr["signal_id"]
+                name = f"trade_{n:03d}.png"
+                fig = ch.trade_figure(candles, tr.to_dict(), sg, f"{res.setup.label} · {res.symbol} · trade {n}",
+                                      inst.pip_size)
+                ch.save_png(fig, tmp / name)
+                artifacts[name] = final / name
+                png_sample = png_sample or final / name
+        except ItaError as exc:
+            warnings.append(f"PNG charts skipped: {exc}")
+    if html:
+        try:
+            say("Writing interactive HTML report")
+            ch.report_html(candles, res.trades, res.signals, res.equity, res.stats, title, tmp / "report.html")
+            artifacts["report.html"] = final / "report.html"
+        except ItaError as exc:
+            warnings.append(f"HTML report skipped: {exc}")
+    return png_sample

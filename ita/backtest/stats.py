@@ -1,0 +1,104 @@
+"""Backtest statistics as a labelled pandas Series (in the style of backtesting.py), plus by-month.
+
+Definitions (R = the trade's result in multiples of its planned risk):
+
+* win: ``r > 0``; loss: ``r < 0``; breakeven: ``r == 0``. Win rate = wins / trades.
+* Total R = Σr. Expectancy [R] = mean r. Avg RR [R] = mean r of winners; Avg Loss [R] = mean r of losers.
+* Profit factor = Σ(winning r) / |Σ(losing r)| (``inf`` with no losers, NaN with no trades).
+* Max drawdown [R]: largest peak-to-trough fall of cumulative R (peak includes the 0 start).
+  Max drawdown [%]: the same on the equity curve ``account + Σ pnl``, as % of the peak.
+* Net profit at fixed fractional risk: pnl = r × account × risk_pct / 100 (no compounding).
+* Longest losing streak: most consecutive trades with r < 0.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+
+def equity_curve(trades: pd.DataFrame, account: float, risk_pct: float) -> pd.DataFrame:
+    """Per trade (indexed by exit time, UTC): ``r``, ``cum_r``, ``pnl``, ``equity``, ``drawdown_r``, ``drawdown_pct``."""
+    r = trades["r"].to_numpy(dtype="float64") if len(trades) else np.array([])
+    risk_amount = account * risk_pct / 100.0
+    cum = np.cumsum(r)
+    peak_r = np.maximum.accumulate(np.r_[0.0, cum])[1:] if len(r) else cum
+    pnl = r * risk_amount
+    equity = account + np.cumsum(pnl)
+    peak_eq = np.maximum.accumulate(np.r_[account, equity])[1:] if len(r) else equity
+    idx = pd.DatetimeIndex(trades["exit_time"]) if len(trades) else pd.DatetimeIndex([], tz="UTC")
+    return pd.DataFrame({"r": r, "cum_r": cum, "pnl": pnl, "equity": equity, "drawdown_r": peak_r - cum,
+                         "drawdown_pct": (peak_eq - equity) / peak_eq * 100.0}, index=idx.rename("exit_time"))
+
+
+def _streak(mask: np.ndarray) -> int:
+    best = cur = 0
+    for m in mask:
+        cur = cur + 1 if m else 0
+        best = max(best, cur)
+    return best
+
+
+def compute_stats(trades: pd.DataFrame, *, start, end, account: float = 100_000.0, risk_pct: float = 1.0,
+                  signals: int | None = None) -> pd.Series:
+    """Statistics of a trades table (:data:`ita.backtest.engine.TRADE_COLUMNS`) as a labelled Series.
+
+    ``start``/``end`` the tested period (shown, and used for the duration); ``account``/``risk_pct`` for
+    money figures; ``signals`` how many orders were generated (filled or not).
+
+    Example::
+
+        >>> s = compute_stats(trades, start="2025-01-01", end="2025-12-31")     # doctest: +SKIP
+        >>> s["Win Rate [%]"], s["Profit Factor"]                               # doctest: +SKIP
+    """
+    r = trades["r"].to_numpy(dtype="float64") if len(trades) else np.array([])
+    n = len(r)
+    wins, losses = r[r > 0], r[r < 0]
+    eq = equity_curve(trades, account, risk_pct)
+    gross_win, gross_loss = wins.sum(), -losses.sum()
+    pf = (gross_win / gross_loss) if gross_loss > 0 else (np.inf if n and gross_win > 0 else np.nan)
+    dur = (pd.DatetimeIndex(trades["exit_time"]) - pd.DatetimeIndex(trades["entry_time"])) if n else None
+    s = pd.Series({
+        "Start": pd.Timestamp(start),
+        "End": pd.Timestamp(end),
+        "Signals": int(signals if signals is not None else n),
+        "Trades": n,
+        "Wins": int(len(wins)),
+        "Losses": int(len(losses)),
+        "Breakeven": int(n - len(wins) - len(losses)),
+        "Win Rate [%]": (len(wins) / n * 100.0) if n else np.nan,
+        "Total R": float(r.sum()),
+        "Expectancy [R]": float(r.mean()) if n else np.nan,
+        "Avg RR [R]": float(wins.mean()) if len(wins) else np.nan,
+        "Avg Loss [R]": float(losses.mean()) if len(losses) else np.nan,
+        "Profit Factor": float(pf),
+        "Max Drawdown [R]": float(eq["drawdown_r"].max()) if n else 0.0,
+        "Max Drawdown [%]": float(eq["drawdown_pct"].max()) if n else 0.0,
+        "Best Trade [R]": float(r.max()) if n else np.nan,
+        "Worst Trade [R]": float(r.min()) if n else np.nan,
+        "Longest Losing Streak": _streak(r < 0),
+        "Net Profit": float(eq["pnl"].sum()) if n else 0.0,
+        "Return [%]": float(eq["pnl"].sum() / account * 100.0) if n else 0.0,
+        "Avg Trade Duration": dur.mean() if n else pd.NaT,
+        "Account": float(account),
+        "Risk per Trade [%]": float(risk_pct),
+    }, dtype=object)
+    s.name = "stats"
+    return s
+
+
+def by_month(trades: pd.DataFrame, account: float = 100_000.0, risk_pct: float = 1.0) -> pd.DataFrame:
+    """Per calendar month of the entry (UTC): trades, wins, losses, win rate [%], total R, net profit."""
+    cols = ["trades", "wins", "losses", "win_rate_pct", "total_r", "net_profit"]
+    if len(trades) == 0:
+        return pd.DataFrame(columns=cols, index=pd.Index([], name="month"))
+    month = pd.DatetimeIndex(trades["entry_time"]).tz_convert("UTC").tz_localize(None).to_period("M")
+    g = trades.assign(month=month.astype(str)).groupby("month")["r"]
+    out = pd.DataFrame({
+        "trades": g.size(),
+        "wins": g.apply(lambda x: int((x > 0).sum())),
+        "losses": g.apply(lambda x: int((x < 0).sum())),
+    })
+    out["win_rate_pct"] = out["wins"] / out["trades"] * 100.0
+    out["total_r"] = g.sum()
+    out["net_profit"] = out["total_r"] * account * risk_pct / 100.0
+    return out[cols]

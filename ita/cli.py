@@ -1,0 +1,371 @@
+"""The ``ita`` command line. Every command prints ``--help`` with examples.
+
+Errors a user can fix (bad file, unknown symbol or setup, YAML typo, period without data) print one
+clear message and exit with status 2; nothing stored is changed.
+"""
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ita.errors import ItaError
+
+# Piped output (CI logs, `| less`) gets a readable width instead of Rich's 80-column fallback.
+console = Console(width=None if sys.stdout.isatty() else 120)
+err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
+
+HELP = """ITA — Intelligent Trading Agent for discretionary prop traders. It never places orders.
+
+\b
+Main job (imports the sample data on first use):
+  ita backtest asia_fvg_break --symbol EURUSD --from 2025-01-01 --to 2025-12-31
+\b
+Your own data:
+  ita data import EURUSD_M5.csv --symbol EURUSD --timeframe M5 --server-tz Europe/Athens
+  ita data list
+\b
+Setups (YAML in setups/<id>/v<N>.yaml):
+  ita setups list | ita setups show asia_fvg_break | ita setups validate setups/asia_fvg_break/v1.yaml
+"""
+
+app = typer.Typer(help=HELP, no_args_is_help=True, rich_markup_mode=None, add_completion=False)
+data_app = typer.Typer(help="Candle data: import MT5/CSV exports (server time → UTC), list coverage.", no_args_is_help=True)
+setups_app = typer.Typer(help="Setups as versioned YAML: list, show, validate, JSON Schema.", no_args_is_help=True)
+runs_app = typer.Typer(help="Stored backtest runs.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+app.add_typer(setups_app, name="setups")
+app.add_typer(runs_app, name="runs")
+
+
+def _fail(exc: Exception) -> None:
+    err_console.print(f"[bold red]Error:[/] {exc}", highlight=False, soft_wrap=True)
+    raise typer.Exit(2)
+
+
+def _fmt(v, digits: int = 2) -> str:
+    if v is None:
+        return "—"
+    if isinstance(v, float):
+        if math.isnan(v):
+            return "—"
+        if math.isinf(v):
+            return "∞"
+        return f"{v:,.{digits}f}"
+    if hasattr(v, "isoformat") and not isinstance(v, str):
+        s = str(v)
+        return s[:10] if s.endswith("00:00:00") else s
+    return str(v)
+
+
+# ---------------------------------------------------------------------------------------------- data
+
+@data_app.command("import")
+def data_import(
+    file: Path = typer.Argument(..., help="MT5 export (time,open,high,low,close,tick_volume,spread,real_volume) or any OHLCV CSV."),
+    symbol: str = typer.Option(..., "--symbol", "-s", help="Instrument, e.g. EURUSD (see ita/data/instruments.yaml)."),
+    timeframe: str = typer.Option("M5", "--timeframe", "-t", help="Bar size of the file: M1 M5 M15 M30 H1 H4 D1."),
+    server_tz: str = typer.Option("Europe/Athens", "--server-tz", help="IANA zone of the file's clock. MT5 brokers: usually Europe/Athens (UTC+2/+3). UTC if already UTC."),
+):
+    """Import a candle file into the store (validated; server time converted to UTC).
+
+    \b
+    Example:
+      ita data import ../shared/data/EURUSD_M5_2025.csv --symbol EURUSD --timeframe M5 --server-tz Europe/Athens
+    """
+    from ita.data.store import CandleStore
+
+    try:
+        with console.status(f"Reading and validating {file} …"):
+            res = CandleStore().import_file(file, symbol, timeframe, server_tz)
+    except ItaError as exc:
+        _fail(exc)
+    r = res.report
+    console.print(f"[green]Imported[/] {res.symbol} {res.timeframe}: {r.rows:,} bars "
+                  f"{r.first:%Y-%m-%d %H:%M} → {r.last:%Y-%m-%d %H:%M} UTC; {res.added:+,} new, {res.total:,} stored "
+                  f"→ {res.path}")
+    console.print(f"Gaps: {r.weekend_gaps} weekend closes; {r.intraday_gaps} intraday gaps ({r.missing_bars:,} missing bars).")
+    if r.gaps:
+        t = Table(title="Largest intraday gaps (UTC)", show_lines=False)
+        for c in ("after", "before", "missing bars"):
+            t.add_column(c)
+        for g in r.gaps[:5]:
+            t.add_row(f"{g.after:%Y-%m-%d %H:%M}", f"{g.before:%Y-%m-%d %H:%M}", str(g.missing_bars))
+        console.print(t)
+    for w in r.warnings:
+        console.print(f"[yellow]Warning:[/] {w}")
+
+
+@data_app.command("list")
+def data_list():
+    """Show stored symbols, timeframes and coverage (UTC)."""
+    from ita.data.store import CandleStore
+
+    store = CandleStore()
+    cat = store.catalog()
+    if cat.empty:
+        console.print(f"No candles stored in {store.data_dir}. Import with `ita data import FILE --symbol EURUSD "
+                      "--timeframe M5 --server-tz Europe/Athens` (the backtest imports the samples by itself).")
+        return
+    t = Table(title=f"Candle store {store.data_dir}")
+    for c in ("symbol", "timeframe", "first (UTC)", "last (UTC)", "bars", "server tz", "source"):
+        t.add_column(c, justify="right" if c == "bars" else "left")
+    for r in cat.itertuples():
+        t.add_row(r.symbol, r.timeframe, f"{r.first:%Y-%m-%d %H:%M}", f"{r.last:%Y-%m-%d %H:%M}", f"{r.bars:,}",
+                  r.server_tz, Path(r.source).name)
+    console.print(t)
+    console.print("Other timeframes (M15, H1, H4, D1) are resampled on the fly; D1/H4 roll at 17:00 New York.")
+
+
+# ---------------------------------------------------------------------------------------------- setups
+
+@setups_app.command("list")
+def setups_list():
+    """List setups and their versions."""
+    from ita.setups import list_setups, load_setup
+
+    t = Table(title="Setups")
+    for c in ("id", "versions", "latest", "timeframe", "name", "hash"):
+        t.add_column(c)
+    for sid, versions in list_setups().items():
+        try:
+            s = load_setup(sid)
+            t.add_row(sid, ", ".join(f"v{v}" for v in versions), f"v{s.version}", s.setup.timeframe, s.setup.name,
+                      s.content_hash[:8])
+        except ItaError as exc:
+            t.add_row(sid, ", ".join(f"v{v}" for v in versions), "—", "—", f"[red]invalid: {str(exc).splitlines()[0]}[/]", "—")
+    console.print(t)
+
+
+@setups_app.command("show")
+def setups_show(setup_id: str = typer.Argument(..., help="Setup id, e.g. asia_fvg_break."),
+                version: Optional[str] = typer.Option(None, "--version", "-v", help="v1, 2, … (default latest).")):
+    """Print a setup's YAML with its version and content hash."""
+    from ita.setups import load_setup
+
+    try:
+        s = load_setup(setup_id, version)
+    except ItaError as exc:
+        _fail(exc)
+    console.print(f"[bold]{s.label}[/]  {s.path}\nsha256 {s.content_hash}\n")
+    console.print(s.path.read_text(encoding="utf-8"), highlight=False, markup=False)
+
+
+@setups_app.command("validate")
+def setups_validate(target: str = typer.Argument(..., help="A YAML path, or a setup id (all its versions).")):
+    """Validate a setup file; errors name the file, line and field.
+
+    \b
+    Example:
+      ita setups validate setups/asia_fvg_break/v1.yaml
+    """
+    from ita.setups import list_setups, load_setup, parse_setup_text
+
+    p = Path(target)
+    try:
+        if p.is_file():
+            s = parse_setup_text(p.read_text(encoding="utf-8"), p)
+            console.print(f"[green]OK[/] {p}: {s.id} v{s.version} — {s.name}")
+        else:
+            versions = list_setups().get(target)
+            if not versions:
+                load_setup(target)  # raises with suggestions
+            for v in versions:
+                s = load_setup(target, v)
+                console.print(f"[green]OK[/] {s.path}: {s.label}")
+    except ItaError as exc:
+        _fail(exc)
+
+
+@setups_app.command("schema")
+def setups_schema(out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write to a file instead of stdout.")):
+    """Print the JSON Schema of setup YAML files (for editor completion and checks)."""
+    from ita.setups.schema import Setup
+
+    text = json.dumps(Setup.model_json_schema(), indent=2)
+    if out:
+        out.write_text(text, encoding="utf-8")
+        console.print(f"Wrote {out}")
+    else:
+        sys.stdout.write(text + "\n")
+
+
+# ---------------------------------------------------------------------------------------------- backtest
+
+def _parse_params(items: list[str]) -> dict:
+    params = {}
+    for it in items or []:
+        if "=" not in it:
+            raise ItaError(f"--param {it!r}: expected key=value, e.g. --param rr=3")
+        k, v = it.split("=", 1)
+        params[k.strip()] = v.strip()
+    return params
+
+
+def _spread(value: Optional[str]):
+    if value is None:
+        return None
+    if value.lower() == "data":
+        return "data"
+    try:
+        f = float(value)
+    except ValueError:
+        raise ItaError(f"--spread {value!r}: give pips (e.g. 0.8 or 0) or 'data' for the candles' own spread.") from None
+    if f < 0:
+        raise ItaError("--spread must be ≥ 0 pips.")
+    return f
+
+
+def print_stats(stats, title: str) -> None:
+    t = Table(title=title, show_header=False, title_justify="left")
+    t.add_column("statistic", style="bold")
+    t.add_column("value", justify="right")
+    groups = [
+        ("Start", "End", "Signals", "Trades", "Wins", "Losses", "Breakeven"),
+        ("Win Rate [%]", "Total R", "Expectancy [R]", "Avg RR [R]", "Avg Loss [R]", "Profit Factor"),
+        ("Max Drawdown [R]", "Max Drawdown [%]", "Best Trade [R]", "Worst Trade [R]", "Longest Losing Streak"),
+        ("Net Profit", "Return [%]", "Avg Trade Duration", "Account", "Risk per Trade [%]"),
+    ]
+    for gi, g in enumerate(groups):
+        for k in g:
+            v = stats.get(k)
+            if k == "Avg Trade Duration" and v is not None and str(v) != "NaT":
+                v = str(v).split(".")[0].replace("0 days ", "")
+            style = ""
+            if k in ("Total R", "Net Profit", "Expectancy [R]", "Return [%]") and isinstance(v, float) and not math.isnan(v):
+                style = "green" if v > 0 else "red" if v < 0 else ""
+            val = _fmt(v)
+            t.add_row(k, f"[{style}]{val}[/]" if style else val, end_section=(k == g[-1] and gi < len(groups) - 1))
+    console.print(t)
+
+
+def print_by_month(by_month) -> None:
+    if by_month.empty:
+        return
+    t = Table(title="By month (entry month, UTC)", title_justify="left")
+    for c in ("month", "trades", "wins", "losses", "win rate %", "total R", "net profit"):
+        t.add_column(c, justify="right")
+    for m, r in by_month.iterrows():
+        col = "green" if r.total_r > 1e-9 else "red" if r.total_r < -1e-9 else ""
+        t.add_row(str(m), str(int(r.trades)), str(int(r.wins)), str(int(r.losses)), f"{r.win_rate_pct:.1f}",
+                  f"[{col}]{r.total_r:+.2f}[/]" if col else f"{r.total_r:+.2f}", f"{r.net_profit:,.0f}")
+    console.print(t)
+
+
+@app.command()
+def backtest(
+    setup: str = typer.Argument(..., help="Setup id, e.g. asia_fvg_break (see `ita setups list`)."),
+    symbol: str = typer.Option("EURUSD", "--symbol", "-s", help="Instrument, e.g. EURUSD, XAUUSD."),
+    start: str = typer.Option("2025-01-01", "--from", help="First trading day (New York date), inclusive."),
+    end: str = typer.Option("2025-12-31", "--to", help="Last trading day, inclusive."),
+    version: Optional[str] = typer.Option(None, "--version", "-v", help="Setup version (default latest)."),
+    param: Optional[List[str]] = typer.Option(None, "--param", "-p", help="One-off override key=value, e.g. rr=3 or target.rr=3. Never changes the stored YAML."),
+    spread: Optional[str] = typer.Option(None, "--spread", help="Spread in pips (default: the instrument's typical spread); 0 for none; 'data' = the candles' own spread column."),
+    commission: Optional[float] = typer.Option(None, "--commission", help="Round-turn commission per 1.0 lot, account currency (default: the instrument's)."),
+    charts: bool = typer.Option(True, "--charts/--no-charts", help="Render equity and sample-trade PNGs (needs Chromium)."),
+    samples: int = typer.Option(6, "--samples", help="How many sample trade PNGs."),
+    html: bool = typer.Option(True, "--html/--no-html", help="Write the interactive HTML report."),
+    show_trades: int = typer.Option(10, "--show-trades", help="Print the last N trades (0 = none)."),
+):
+    """Backtest a setup on stored candles; print statistics and write the run's artifacts.
+
+    \b
+    Examples:
+      ita backtest asia_fvg_break --symbol EURUSD --from 2025-01-01 --to 2025-12-31
+      ita backtest asia_fvg_break --symbol XAUUSD --param rr=3 --spread 0 --commission 0
+    """
+    from ita.backtest.runner import run_backtest
+
+    try:
+        params = _parse_params(param)
+        sp = _spread(spread)
+        with console.status("Backtesting …") as status:
+            run = run_backtest(setup, symbol, start, end, version=version, params=params, spread=sp,
+                               commission=commission, charts=charts, samples=samples, html=html,
+                               progress=lambda m: (status.update(m), console.log(m)))
+    except ItaError as exc:
+        _fail(exc)
+    res = run.result
+    m = res.model
+    spread_txt = "candles' own spread" if m.spread_pips is None else f"{m.spread_pips:g} pip spread"
+    console.print(f"\n[bold]{res.setup.label}[/] · {res.symbol} {res.setup.setup.timeframe} · "
+                  f"{res.start.date()} → {res.end.date()} · {spread_txt}, commission {m.commission_per_lot:g}/lot")
+    print_stats(res.stats, "Statistics (R = multiples of the planned risk)")
+    print_by_month(res.by_month)
+    if show_trades and len(res.trades):
+        t = Table(title=f"Last {min(show_trades, len(res.trades))} of {len(res.trades)} trades (times New York)", title_justify="left")
+        for c in ("#", "day", "dir", "entry", "entry px", "SL", "TP", "exit", "exit px", "reason", "R"):
+            t.add_column(c, justify="right")
+        from ita.data.instruments import get_instrument
+
+        d = get_instrument(res.symbol).digits
+        for r in res.trades.tail(show_trades).itertuples():
+            ny_in = r.entry_time.tz_convert("America/New_York")
+            ny_out = r.exit_time.tz_convert("America/New_York")
+            col = "green" if r.r > 0 else "red" if r.r < 0 else ""
+            t.add_row(str(r.trade), str(r.day)[:10], r.direction, f"{ny_in:%H:%M}", f"{r.entry_price:.{d}f}",
+                      f"{r.sl_price:.{d}f}", f"{r.tp_price:.{d}f}", f"{ny_out:%H:%M}", f"{r.exit_price:.{d}f}",
+                      r.exit_reason, f"[{col}]{r.r:+.2f}[/]")
+        console.print(t)
+    console.print(f"\n[bold]Run[/] {run.run_id}  ·  setup {res.setup.id} v{res.setup.version} "
+                  f"sha256 {res.setup.content_hash[:12]}" + (f"  ·  overrides {res.setup.overrides}" if res.setup.overrides else ""))
+    console.print(f"Artifacts in {run.run_dir}:")
+    for name, path in run.artifacts.items():
+        console.print(f"  {name:<14} {path}", highlight=False)
+    for w in run.warnings:
+        console.print(f"[yellow]Warning:[/] {w}")
+
+
+# ---------------------------------------------------------------------------------------------- runs
+
+@runs_app.command("list")
+def runs_list(limit: int = typer.Option(20, "--limit", "-n")):
+    """Latest stored runs with their setup version and headline statistics."""
+    from ita.store import RunStore
+
+    df = RunStore().runs(limit)
+    if df.empty:
+        console.print("No runs yet. Try `ita backtest asia_fvg_break --symbol EURUSD`.")
+        return
+    t = Table(title="Backtest runs")
+    for c in ("run_id", "setup", "symbol", "period", "trades", "win rate", "total R", "PF", "hash"):
+        t.add_column(c)
+    for r in df.itertuples():
+        wr = "—" if r.winrate is None or (isinstance(r.winrate, float) and math.isnan(r.winrate)) else f"{r.winrate * 100:.1f}%"
+        t.add_row(r.run_id, f"{r.setup_id} v{r.setup_version}", r.symbol, f"{r.start} → {r.end}", str(r.trades_count),
+                  wr, _fmt(r.total_r), _fmt(r.profit_factor), str(r.setup_hash)[:8])
+    console.print(t)
+
+
+@runs_app.command("show")
+def runs_show(run_id: str):
+    """Statistics and artifact folder of one stored run."""
+    import pandas as pd
+
+    from ita.store import RunStore
+
+    try:
+        row = RunStore().get_run(run_id)
+    except ItaError as exc:
+        _fail(exc)
+    print_stats(pd.Series(row["stats"]), f"{row['run_id']} · {row['setup_id']} v{row['setup_version']} · {row['symbol']}")
+    console.print(f"Artifacts: {row['run_dir']}")
+
+
+def main() -> None:
+    """Entry point of the ``ita`` console script."""
+    try:
+        app()
+    except ItaError as exc:  # anything that escaped a command
+        err_console.print(f"[bold red]Error:[/] {exc}")
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

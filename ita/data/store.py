@@ -1,0 +1,202 @@
+"""The candle store: one Parquet file per symbol and timeframe under ``ITA_DATA_DIR``.
+
+Layout: ``<data_dir>/<SYMBOL>/<TF>.parquet`` holding the canonical frame (UTC index ``time``; columns
+``open, high, low, close, volume, spread``), with import provenance in the Parquet metadata.
+Writes go to a temporary file that is then renamed over the old one, so a failed import never damages
+stored data. A timeframe that is not stored is resampled on the fly from the finest stored one.
+
+Example::
+
+    >>> from ita.data.store import CandleStore
+    >>> store = CandleStore()                                   # doctest: +SKIP
+    >>> store.load("EURUSD", "H1", "2025-03-01", "2025-03-31")  # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ita.config import settings
+from ita.data.instruments import get_instrument
+from ita.data.resample import resample
+from ita.data.timeframes import TIMEFRAMES, normalize_tf, tf_delta
+from ita.data.validate import ValidationReport, validate_candles
+from ita.errors import DataError, closest
+
+SAMPLE_FILES = {"EURUSD": "EURUSD_M5_2025.csv", "XAUUSD": "XAUUSD_M5_2025.csv"}
+SAMPLE_SERVER_TZ = "Europe/Athens"
+
+
+@dataclass
+class ImportResult:
+    """Outcome of :meth:`CandleStore.import_file`: where it went and what validation found."""
+
+    symbol: str
+    timeframe: str
+    path: Path
+    added: int
+    total: int
+    report: ValidationReport
+
+
+def _bound(value, end: bool = False) -> pd.Timestamp | None:
+    """A user bound → UTC timestamp. A bare date as ``end`` means the whole of that day (UTC)."""
+    if value is None:
+        return None
+    ts = pd.Timestamp(value)
+    if ts.tz is None:
+        ts = ts.tz_localize("UTC")
+    if end and isinstance(value, str) and len(value.strip()) <= 10:
+        ts = ts + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)
+    return ts.tz_convert("UTC")
+
+
+class CandleStore:
+    """Parquet candle store (a :class:`~ita.data.sources.CandleSource`)."""
+
+    def __init__(self, data_dir: str | Path | None = None):
+        self.data_dir = Path(data_dir) if data_dir else settings().data_dir
+
+    def path(self, symbol: str, timeframe: str) -> Path:
+        return self.data_dir / symbol.upper() / f"{normalize_tf(timeframe)}.parquet"
+
+    def stored_timeframes(self, symbol: str) -> list[str]:
+        folder = self.data_dir / symbol.upper()
+        return [tf for tf in TIMEFRAMES if (folder / f"{tf}.parquet").is_file()]
+
+    def symbols(self) -> list[str]:
+        if not self.data_dir.is_dir():
+            return []
+        return sorted(p.name for p in self.data_dir.iterdir() if p.is_dir() and self.stored_timeframes(p.name))
+
+    def catalog(self) -> pd.DataFrame:
+        """One row per stored series: symbol, timeframe, first, last (UTC), bars, source, imported_at."""
+        rows = []
+        for sym in self.symbols():
+            for tf in self.stored_timeframes(sym):
+                p = self.path(sym, tf)
+                meta = pq.read_metadata(p)
+                info = json.loads((meta.metadata or {}).get(b"ita", b"{}"))
+                idx = pd.read_parquet(p, columns=[]).index
+                rows.append({"symbol": sym, "timeframe": tf, "first": idx[0], "last": idx[-1], "bars": len(idx),
+                             "source": info.get("source", ""), "server_tz": info.get("server_tz", ""),
+                             "imported_at": info.get("imported_at", "")})
+        return pd.DataFrame(rows, columns=["symbol", "timeframe", "first", "last", "bars", "source", "server_tz", "imported_at"])
+
+    def write(self, symbol: str, timeframe: str, candles: pd.DataFrame, meta: dict | None = None) -> Path:
+        """Replace the stored series atomically (temp file + rename)."""
+        p = self.path(symbol, timeframe)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        table = pa.Table.from_pandas(candles[["open", "high", "low", "close", "volume", "spread"]], preserve_index=True)
+        md = dict(table.schema.metadata or {})
+        md[b"ita"] = json.dumps(meta or {}, default=str).encode()
+        table = table.replace_schema_metadata(md)
+        fd, tmp = tempfile.mkstemp(prefix=f".{p.stem}.", suffix=".tmp", dir=p.parent)
+        os.close(fd)
+        try:
+            pq.write_table(table, tmp)
+            os.replace(tmp, p)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        return p
+
+    def import_file(self, file: str | Path, symbol: str, timeframe: str, server_tz: str) -> ImportResult:
+        """Read, validate and merge a CSV into the store (new bars win on overlapping times).
+
+        Raises :class:`DataError` / :class:`~ita.errors.UnknownSymbolError` before anything is written.
+        """
+        from ita.data.sources import read_candle_csv
+
+        inst = get_instrument(symbol)
+        tf = normalize_tf(timeframe)
+        raw = read_candle_csv(file, server_tz)
+        new, report = validate_candles(raw, symbol=inst.symbol, timeframe=tf, where=str(file))
+        p = self.path(inst.symbol, tf)
+        before = 0
+        if p.is_file():
+            old = pd.read_parquet(p)
+            before = len(old)
+            merged = pd.concat([old[~old.index.isin(new.index)], new]).sort_index()
+        else:
+            merged = new
+        meta = {"source": str(Path(file).resolve()), "server_tz": server_tz,
+                "imported_at": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"), "symbol": inst.symbol,
+                "timeframe": tf}
+        self.write(inst.symbol, tf, merged, meta)
+        return ImportResult(inst.symbol, tf, p, len(merged) - before, len(merged), report)
+
+    def load(self, symbol: str, timeframe: str = "M5", start=None, end=None) -> pd.DataFrame:
+        """Canonical candles for ``symbol``/``timeframe`` with bar open times in [start, end] (UTC).
+
+        ``start``/``end``: anything :class:`pandas.Timestamp` reads; naive values are UTC; a bare date as
+        ``end`` includes that whole day. Raises :class:`DataError` when the symbol or timeframe is not
+        stored (naming what is), or when the period holds no bars (naming the coverage).
+        """
+        inst = get_instrument(symbol)
+        tf = normalize_tf(timeframe)
+        stored = self.stored_timeframes(inst.symbol)
+        if not stored:
+            have = self.symbols()
+            raise DataError(
+                f"No candles stored for {inst.symbol}.{closest(inst.symbol, have)} "
+                f"Stored symbols: {', '.join(have) or 'none'}. Import with "
+                f"`ita data import FILE --symbol {inst.symbol} --timeframe M5 --server-tz Europe/Athens`."
+            )
+        lo, hi = _bound(start), _bound(end, end=True)
+        filters = []
+        if tf in stored:
+            src_tf = tf
+        else:
+            finer = [s for s in stored if tf_delta(s) < tf_delta(tf)]
+            if not finer:
+                raise DataError(f"{inst.symbol} {tf} is not stored and no finer timeframe is: stored {', '.join(stored)}.")
+            src_tf = finer[0]
+        margin = tf_delta(tf) if src_tf != tf else pd.Timedelta(0)
+        if lo is not None:
+            filters.append(("time", ">=", lo - margin))
+        if hi is not None:
+            filters.append(("time", "<=", hi))
+        df = pd.read_parquet(self.path(inst.symbol, src_tf), filters=filters or None)
+        df.index = pd.DatetimeIndex(df.index, name="time").tz_convert("UTC").as_unit("ns")
+        if src_tf != tf:
+            df = resample(df, tf)
+            if lo is not None:
+                df = df[df.index >= lo]
+        if len(df) == 0:
+            cov = self.catalog()
+            row = cov[(cov.symbol == inst.symbol) & (cov.timeframe == src_tf)].iloc[0]
+            raise DataError(
+                f"No {inst.symbol} {tf} bars between {start} and {end}. Stored coverage: "
+                f"{row['first']:%Y-%m-%d %H:%M} → {row['last']:%Y-%m-%d %H:%M} UTC."
+            )
+        df.attrs = {}
+        return df
+
+    def ensure_samples(self, symbols=None, sample_dir: str | Path | None = None, log=None) -> list[ImportResult]:
+        """Import the bundled MT5 sample exports for ``symbols`` that the store lacks (M5)."""
+        sample_dir = Path(sample_dir) if sample_dir else settings().sample_data_dir
+        done = []
+        for sym in symbols or SAMPLE_FILES:
+            sym = sym.upper()
+            if sym not in SAMPLE_FILES or "M5" in self.stored_timeframes(sym):
+                continue
+            f = sample_dir / SAMPLE_FILES[sym]
+            if not f.is_file():
+                continue
+            if log:
+                log(f"Importing sample data {f.name} → {self.path(sym, 'M5')} (server time {SAMPLE_SERVER_TZ} → UTC)")
+            done.append(self.import_file(f, sym, "M5", SAMPLE_SERVER_TZ))
+        return done
+
+
+def load_candles(symbol: str, timeframe: str = "M5", start=None, end=None, data_dir=None) -> pd.DataFrame:
+    """Shortcut for ``CandleStore(data_dir).load(...)``; see :meth:`CandleStore.load`."""
+    return CandleStore(data_dir).load(symbol, timeframe, start, end)

@@ -1,0 +1,55 @@
+"""Shared helpers for detectors: bar close times and causal "first bar after" searches."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+
+def infer_bar_delta(index: pd.DatetimeIndex) -> pd.Timedelta:
+    """Most common spacing of ``index`` = the timeframe (one bar → 1 minute is assumed never; raises)."""
+    if len(index) < 2:
+        raise ValueError("need at least two bars to infer the timeframe; pass timeframe= explicitly")
+    d = np.diff(index.as_unit("ns").asi8)
+    vals, counts = np.unique(d, return_counts=True)
+    return pd.Timedelta(int(vals[np.argmax(counts)]), unit="ns")
+
+
+def bar_delta(candles: pd.DataFrame, timeframe: str | None) -> pd.Timedelta:
+    """Timeframe duration from ``timeframe`` when given, else inferred from the index."""
+    if timeframe:
+        from ita.data.timeframes import tf_delta
+
+        return tf_delta(timeframe)
+    return infer_bar_delta(candles.index)
+
+
+def first_at_or_after(values: np.ndarray, starts: np.ndarray, levels: np.ndarray, side: str) -> np.ndarray:
+    """For each query k: the first index ``j >= starts[k]`` with ``values[j] <= levels[k]`` (side="le")
+    or ``values[j] >= levels[k]`` (side="ge"); ``len(values)`` when there is none.
+
+    Vectorised binary lifting over a sparse table of running minima/maxima: O((n + q) log n) time,
+    O(n log n) memory. Used for mitigation and fill searches without a Python loop per query.
+    """
+    n = len(values)
+    q = len(starts)
+    out = np.full(q, n, dtype=np.int64)
+    if n == 0 or q == 0:
+        return out
+    reduce = np.minimum if side == "le" else np.maximum
+    table = [values.astype("float64")]
+    k = 1
+    while (1 << k) <= n:
+        prev = table[-1]
+        half = 1 << (k - 1)
+        table.append(reduce(prev[:-half], prev[half:]))
+        k += 1
+    pos = starts.astype(np.int64).copy()
+    for lev in range(len(table) - 1, -1, -1):
+        width = 1 << lev
+        arr = table[lev]  # arr[j] = reduce(values[j : j + width])
+        ok = pos + width <= n
+        idx = np.where(ok, pos, 0)
+        blk = arr[np.minimum(idx, len(arr) - 1)]
+        miss = (blk > levels) if side == "le" else (blk < levels)
+        pos = np.where(ok & miss, pos + width, pos)
+    return np.minimum(pos, n)

@@ -1,0 +1,31 @@
+"""Errors a user can act on.
+
+Every error ITA raises for bad input is an :class:`ItaError`: its message says *what* is wrong, *where*
+(file, line, field) and *how to fix it*. The CLI prints the message and exits non-zero without a stack
+trace; nothing stored is changed when one is raised.
+"""
+from __future__ import annotations
+
+
+class ItaError(Exception):
+    """Base class: a problem the user can fix. ``str(err)`` is the full, user-facing message."""
+
+
+class DataError(ItaError):
+    """A candle file or the candle store is malformed, or the requested data does not exist."""
+
+
+class UnknownSymbolError(ItaError):
+    """A symbol is not in the instrument registry (see ``ita/data/instruments.yaml``)."""
+
+
+class SetupError(ItaError):
+    """A setup YAML is missing, invalid, or an override names a parameter that does not exist."""
+
+
+def closest(name: str, choices, n: int = 3) -> str:
+    """Return ``" Did you mean: A, B?"`` with the closest of ``choices`` to ``name``, or ``""``."""
+    import difflib
+
+    hits = difflib.get_close_matches(str(name), [str(c) for c in choices], n=n, cutoff=0.5)
+    return f" Did you mean: {', '.join(hits)}?" if hits else ""

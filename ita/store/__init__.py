@@ -1,0 +1,108 @@
+"""The SQLite store (sqlite-utils): runs, their trades and signals, tied to setup id, version and hash.
+
+Tables
+------
+``runs``     one row per backtest run: ``run_id`` (pk), ``created_at`` (UTC ISO), ``setup_id``,
+             ``setup_version``, ``setup_hash`` (SHA-256 of the YAML), ``effective_hash``, ``overrides``
+             (JSON), ``symbol``, ``timeframe``, ``start``, ``end``, ``spread``, ``commission_per_lot``,
+             ``data_fingerprint``, ``run_dir``, the headline statistics, ``stats`` (JSON).
+``trades``   pk (``run_id``, ``trade``): the trades table of the run plus ``setup_id``/``setup_version``/
+             ``setup_hash`` so statistics can be grouped by version across runs.
+``signals``  pk (``run_id``, ``signal_id``): every signal with its order ``status`` and ``meta`` (JSON).
+
+A run is written in one transaction: it is stored whole or not at all.
+
+Example::
+
+    >>> from ita.store import RunStore
+    >>> RunStore().runs().head()              # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pandas as pd
+import sqlite_utils
+
+from ita.config import settings
+from ita.errors import ItaError, closest
+
+
+def _jsonable(v):
+    if isinstance(v, pd.Timestamp):
+        return None if pd.isna(v) else v.isoformat()
+    if isinstance(v, pd.Timedelta):
+        return None if pd.isna(v) else str(v)
+    if isinstance(v, float) and (math.isnan(v) or math.isinf(v)):
+        return None if math.isnan(v) else ("inf" if v > 0 else "-inf")
+    if hasattr(v, "item"):
+        return v.item()
+    if isinstance(v, (dict, list)):
+        return json.dumps(v, default=str)
+    if v is pd.NaT:
+        return None
+    return v
+
+
+def _records(df: pd.DataFrame, extra: dict) -> list[dict]:
+    out = []
+    for rec in df.to_dict("records"):
+        row = {k: _jsonable(v) for k, v in rec.items()}
+        row.update(extra)
+        out.append(row)
+    return out
+
+
+class RunStore:
+    """Runs, trades and signals in one SQLite file (``ITA_DB``, default ``~/.ita/ita.db``)."""
+
+    def __init__(self, path: str | Path | None = None):
+        self.path = Path(path) if path else settings().db_path
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite_utils.Database(self.path)
+
+    def record_run(self, run: dict, trades: pd.DataFrame, signals: pd.DataFrame) -> None:
+        """Insert a run with its trades and signals atomically. Raises :class:`ItaError` on a duplicate run_id."""
+        run_id = run["run_id"]
+        if self.db["runs"].exists() and self.db["runs"].count_where("run_id = ?", [run_id]):
+            raise ItaError(f"run {run_id} is already stored")
+        tag = {"run_id": run_id, "setup_id": run["setup_id"], "setup_version": run["setup_version"],
+               "setup_hash": run["setup_hash"]}
+        with self.db.conn:
+            self.db["runs"].insert({k: _jsonable(v) for k, v in run.items()}, pk="run_id", alter=True)
+            if len(trades):
+                self.db["trades"].insert_all(_records(trades, tag), pk=("run_id", "trade"), alter=True)
+            if len(signals):
+                self.db["signals"].insert_all(_records(signals, {"run_id": run_id}), pk=("run_id", "signal_id"), alter=True)
+            for table, cols in (("runs", ["setup_id", "setup_version"]), ("trades", ["setup_id", "setup_version"])):
+                if self.db[table].exists():
+                    self.db[table].create_index(cols, if_not_exists=True)
+
+    def runs(self, limit: int = 50) -> pd.DataFrame:
+        """Latest runs first: run_id, created_at, setup, version, symbol, period and headline stats."""
+        if not self.db["runs"].exists():
+            return pd.DataFrame()
+        rows = list(self.db.query(f"select * from runs order by created_at desc limit {int(limit)}"))
+        return pd.DataFrame(rows)
+
+    def get_run(self, run_id: str) -> dict:
+        """The stored run row (``stats`` decoded). Raises :class:`ItaError` for an unknown run_id."""
+        if self.db["runs"].exists():
+            rows = list(self.db.query("select * from runs where run_id = ?", [run_id]))
+            if rows:
+                row = dict(rows[0])
+                row["stats"] = json.loads(row["stats"]) if row.get("stats") else {}
+                return row
+            known = [r["run_id"] for r in self.db.query("select run_id from runs")]
+        else:
+            known = []
+        raise ItaError(f"Unknown run {run_id!r}.{closest(run_id, known)} See `ita runs list`.")
+
+    def trades(self, run_id: str) -> pd.DataFrame:
+        """Trades of one run, in trade order."""
+        self.get_run(run_id)
+        if not self.db["trades"].exists():
+            return pd.DataFrame()
+        return pd.DataFrame(list(self.db.query("select * from trades where run_id = ? order by trade", [run_id])))
