@@ -36,6 +36,8 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from ita.detectors._util import infer_bar_delta
+
 TRADE_COLUMNS = [
     "trade", "signal_id", "direction", "day", "signal_time", "entry_time", "entry_price", "limit_price",
     "sl_price", "tp_price", "exit_time", "exit_price", "exit_reason", "exit_at_open", "bars_held",
@@ -100,6 +102,7 @@ def simulate(candles: pd.DataFrame, orders: pd.DataFrame, model: ExecutionModel)
     lo = candles["low"].to_numpy(dtype="float64")
     c = candles["close"].to_numpy(dtype="float64")
     sp = model.spread_array(candles)
+    bar_ns = infer_bar_delta(candles.index).value if n >= 2 else 0
     status = []
     rows = []
     if len(orders) == 0:
@@ -191,7 +194,9 @@ def simulate(candles: pd.DataFrame, orders: pd.DataFrame, model: ExecutionModel)
         if reason is None:
             xj = min(e, n) - 1
             xp = c[xj] if d > 0 else c[xj] + sp[xj]
-            reason = "time" if e < n else "end_of_data"  # no bar at/after exit_by: the data ended first
+            # 'time' when the held bar's close reaches exit_by (or later bars exist); else the data ended first
+            exit_by_ns = int(pd.Timestamp(od.exit_by).value)
+            reason = "time" if (e < n or int(t[xj]) + bar_ns >= exit_by_ns) else "end_of_data"
         # ---- excursions over fully held bars (between fill bar and exit bar, exclusive), bounded by fill/exit
         if xj - f > 1:
             seg_h = h[f + 1:xj] if d > 0 else h[f + 1:xj] + sp[f + 1:xj]

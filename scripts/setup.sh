@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Set up ITA on a fresh Debian/Ubuntu machine with Python 3.11: a virtualenv in .venv with the pinned
+# dependencies (requirements/dev.lock, compiled by uv from pyproject.toml) and Chromium for PNG export.
+# Idempotent: a second run only checks. Usage: bash scripts/setup.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PY=${PYTHON:-python3}
+if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    echo "[setup] installing Debian chromium (PNG export via kaleido) …"
+    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null \
+      || echo "[setup] WARNING: chromium could not be installed; PNG charts will be skipped with a warning."
+  else
+    echo "[setup] WARNING: no chromium and no root apt-get; install it (apt-get install chromium) for PNG charts."
+  fi
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  echo "[setup] creating .venv with $($PY --version)"
+  $PY -m venv .venv
+fi
+.venv/bin/python -m pip install -q --disable-pip-version-check uv
+.venv/bin/python -m uv pip install -q --python .venv/bin/python -r requirements/dev.lock
+.venv/bin/python -m uv pip install -q --python .venv/bin/python --no-deps -e .
+echo "[setup] ready: $(.venv/bin/ita --help >/dev/null && echo 'ita CLI OK') — activate with: source .venv/bin/activate"

@@ -1,0 +1,49 @@
+"""Shared fixtures: a candle store with the real sample data imported once per test session.
+
+Tests never touch ``~/.ita``: every test gets ``ITA_HOME`` in a temporary folder.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE_DIR = Path(os.environ.get("ITA_SAMPLE_DATA", REPO.parent / "shared" / "data"))
+
+
+def sample_file(symbol: str) -> Path:
+    p = SAMPLE_DIR / f"{symbol}_M5_2025.csv"
+    if not p.is_file():
+        pytest.skip(f"sample data {p} not found (expected ../shared/data beside the repo)")
+    return p
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("ITA_HOME", str(tmp_path / "ita_home"))
+    for var in ("ITA_DATA_DIR", "ITA_RUNS_DIR", "ITA_DB"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("ITA_SAMPLE_DATA", str(SAMPLE_DIR))
+
+
+@pytest.fixture(scope="session")
+def sample_store(tmp_path_factory):
+    """A :class:`CandleStore` holding the EURUSD and XAUUSD samples (imported once)."""
+    from ita.data.store import CandleStore
+
+    sample_file("EURUSD")
+    store = CandleStore(tmp_path_factory.mktemp("sample_store"))
+    store.ensure_samples(sample_dir=SAMPLE_DIR)
+    return store
+
+
+@pytest.fixture(scope="session")
+def eurusd_m5(sample_store):
+    return sample_store.load("EURUSD", "M5")
+
+
+@pytest.fixture(scope="session")
+def xauusd_m5(sample_store):
+    return sample_store.load("XAUUSD", "M5")
