@@ -214,3 +214,12 @@ def test_excursions_are_bounded_by_held_bars():
                order())
     tr = one(t)
     assert tr.mfe_r == pytest.approx(2.0) and tr.mae_r == pytest.approx(-0.5)
+
+
+def test_market_fill_at_open_beyond_target_exits_at_open():
+    # found by the backtesting.py cross-check: a gap past the target at the fill must exit at the open, not at tp
+    od = order(entry_type="market", entry=1.1000, sl=1.0990, tp=1.1010)
+    t, _ = run([(1.1030, 1.1035, 1.1025, 1.1030)], od, fill_bar="stop_and_target")
+    tr = one(t)
+    assert (tr.exit_reason, tr.exit_at_open, tr.exit_price) == ("target", True, pytest.approx(1.1030))
+    assert tr.entry_price == pytest.approx(1.1030) and tr.r == pytest.approx(0.0)  # filled and closed at the same open

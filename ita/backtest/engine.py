@@ -13,7 +13,8 @@ Rules (the file's prices are **bid**; the ask is bid + spread):
   ``max(ask open, level)``; stop short: bid low ≤ level, at ``min(bid open, level)``. market: the open
   of the ``active_from`` bar (ask for longs, bid for shorts).
 * **Fill bar.** ``fill_bar="stop_only"``: only the stop is checked (at the stop, or at the open if the
-  bar opened beyond it); ``"stop_and_target"`` checks both (for market entries at the open).
+  bar opened beyond it); ``"stop_and_target"`` checks both (for market entries at the open). A fill
+  at an open already beyond the target (market/stop entries on a gap) exits at that open.
 * **Later bars.** open beyond stop → exit at the open; open beyond target → exit at the open; else
   stop touched → exit at the stop; else target touched → exit at the target. A bar touching both:
   ``intrabar="stop_first"`` (default) or ``"target_first"``. Longs exit on the bid, shorts on the ask.
@@ -160,8 +161,11 @@ def simulate(candles: pd.DataFrame, orders: pd.DataFrame, model: ExecutionModel)
         stop_hit_f = (fl <= sl) if d > 0 else (fh >= sl)
         open_beyond_stop_f = (fo <= sl) if d > 0 else (fo >= sl)
         tgt_hit_f = (fh >= tp) if d > 0 else (fl <= tp)
+        open_beyond_target_f = (fo >= tp) if d > 0 else (fo <= tp)
         if open_beyond_stop_f:
             reason, xj, xp, at_open = "stop", f, fo, True
+        elif open_beyond_target_f:  # a market/stop entry that fills at an open already past the target
+            reason, xj, xp, at_open = "target", f, fo, True
         elif model.fill_bar == "stop_and_target" and stop_hit_f and tgt_hit_f:
             reason, xj, xp = ("stop", f, sl) if model.intrabar == "stop_first" else ("target", f, tp)
         elif stop_hit_f:
