@@ -172,6 +172,8 @@ def setups_validate(target: str = typer.Argument(..., help="A YAML path, or a se
         if p.is_file():
             s = parse_setup_text(p.read_text(encoding="utf-8"), p)
             console.print(f"[green]OK[/] {p}: {s.id} v{s.version} — {s.name}")
+        elif target.endswith((".yaml", ".yml")) or "/" in target:
+            raise ItaError(f"{target}: no such file.")
         else:
             versions = list_setups().get(target)
             if not versions:

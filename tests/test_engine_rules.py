@@ -223,3 +223,20 @@ def test_market_fill_at_open_beyond_target_exits_at_open():
     tr = one(t)
     assert (tr.exit_reason, tr.exit_at_open, tr.exit_price) == ("target", True, pytest.approx(1.1030))
     assert tr.entry_price == pytest.approx(1.1030) and tr.r == pytest.approx(0.0)  # filled and closed at the same open
+
+
+def test_limit_filled_after_an_open_beyond_target_is_not_exited_at_that_open():
+    # bar opens above the target, then drops to the limit: the fill comes after the open, so the open says nothing
+    t, _ = run([(1.1025, 1.1026, 1.0998, 1.1004), (1.1004, 1.1008, 1.1001, 1.1006)], order(exit_by=2))
+    tr = one(t)
+    assert tr.entry_price == pytest.approx(1.1000)
+    assert (tr.exit_reason, tr.exit_price) == ("time", pytest.approx(1.1006))
+
+
+def test_stop_entry_filled_after_an_open_beyond_its_stop_is_judged_by_touch():
+    # long stop entry at 1.1010 (SL 1.1000): the bar opens at 1.0995, below the SL, then rallies through 1.1010
+    od = order(entry_type="stop", entry=1.1010, sl=1.1000, tp=1.1030)
+    t, _ = run([(1.0995, 1.1012, 1.0994, 1.1011), (1.1011, 1.1031, 1.1009, 1.1030)], od)
+    tr = one(t)
+    assert tr.entry_price == pytest.approx(1.1010)
+    assert tr.exit_reason == "stop" and not tr.exit_at_open and tr.exit_price == pytest.approx(1.1000)

@@ -162,9 +162,12 @@ def simulate(candles: pd.DataFrame, orders: pd.DataFrame, model: ExecutionModel)
         open_beyond_stop_f = (fo <= sl) if d > 0 else (fo >= sl)
         tgt_hit_f = (fh >= tp) if d > 0 else (fl <= tp)
         open_beyond_target_f = (fo >= tp) if d > 0 else (fo <= tp)
-        if open_beyond_stop_f:
+        # the open can only decide the exit when the fill itself happened at the open (market, or a gap);
+        # a limit/stop that fills later in the bar was filled after that open
+        at_open_fill = et == "market" or fill == (o[f] + sp[f] if d > 0 else o[f])
+        if at_open_fill and open_beyond_stop_f:
             reason, xj, xp, at_open = "stop", f, fo, True
-        elif open_beyond_target_f:  # a market/stop entry that fills at an open already past the target
+        elif at_open_fill and open_beyond_target_f:  # filled at an open already past the target
             reason, xj, xp, at_open = "target", f, fo, True
         elif model.fill_bar == "stop_and_target" and stop_hit_f and tgt_hit_f:
             reason, xj, xp = ("stop", f, sl) if model.intrabar == "stop_first" else ("target", f, tp)

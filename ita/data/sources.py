@@ -81,8 +81,8 @@ def _bad_lines(mask: np.ndarray, lines: np.ndarray, n: int = 5) -> str:
 
 def _parse_times(raw: pd.Series, lines: np.ndarray, where: str) -> pd.DatetimeIndex:
     text = raw.astype(str).str.strip()
-    if text.str.fullmatch(r"\d{9,11}").all():  # unix seconds
-        return pd.DatetimeIndex(pd.to_datetime(text.astype("int64"), unit="s"))
+    if text.str.fullmatch(r"\d{9,11}").all():  # unix seconds are UTC by definition: --server-tz does not apply
+        return pd.DatetimeIndex(pd.to_datetime(text.astype("int64"), unit="s", utc=True))
     sample = text.iloc[0] if len(text) else ""
     for fmt in _TIME_FORMATS:
         try:
@@ -94,7 +94,14 @@ def _parse_times(raw: pd.Series, lines: np.ndarray, where: str) -> pd.DatetimeIn
         if bad.any():
             raise DataError(f"{where}: unreadable time on {_bad_lines(bad, lines)}; expected format like {sample!r}.")
         return pd.DatetimeIndex(parsed)
-    parsed = pd.to_datetime(text, errors="coerce", format="ISO8601", utc=False)
+    offset = text.str.contains(r"(?:Z|[+-]\d{2}:?\d{2})$", regex=True).to_numpy()
+    if offset.any() and not offset.all():
+        raise DataError(
+            f"{where}: some times carry a UTC offset and some do not; no offset on {_bad_lines(~offset, lines)}. "
+            "Give every time an offset, or none (then --server-tz applies)."
+        )
+    # explicit offsets (which change at DST) are converted to UTC here; naive times are localized by the caller
+    parsed = pd.to_datetime(text, errors="coerce", format="ISO8601", utc=bool(offset.any()))
     bad = parsed.isna().to_numpy()
     if bad.any():
         raise DataError(
@@ -109,12 +116,13 @@ def read_candle_csv(path: str | Path, server_tz: str = "UTC") -> pd.DataFrame:
 
     Accepts comma, semicolon or tab separators; MT5's ``<DATE>\\t<TIME>`` exports; a single
     ``time``/``datetime`` column in ``YYYY.MM.DD HH:MM[:SS]``, ISO 8601 (an explicit offset wins over
-    ``server_tz``) or unix seconds. The original file line of each row is kept in ``df.attrs["lines"]``
+    ``server_tz``) or unix seconds (UTC by definition; ``server_tz`` does not apply). The original file line of each row is kept in ``df.attrs["lines"]``
     for error messages.
 
     Raises :class:`DataError` naming the file and line for: a missing file, no header, missing OHLC
-    columns, rows with missing or non-numeric values (a truncated file), unreadable times, or
-    server-clock times that do not exist / are ambiguous in ``server_tz``.
+    columns, rows with fewer fields than the header or with missing or non-numeric values (a truncated
+    file), unreadable times, a mix of times with and without a UTC offset, or server-clock times that do
+    not exist / are ambiguous in ``server_tz``. Blank lines are skipped (line numbers stay the file's).
     """
     path = Path(path)
     where = str(path)
@@ -133,8 +141,26 @@ def read_candle_csv(path: str | Path, server_tz: str = "UTC") -> pd.DataFrame:
         raw = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, skipinitialspace=True)
     except pd.errors.ParserError as exc:
         raise DataError(f"{where}: malformed CSV: {exc}. Each row needs the same number of fields as the header.") from None
-    names = {c: _canonical_name(c) for c in raw.columns}
-    raw = raw.rename(columns={c: n for c, n in names.items() if n})
+    ncols = len(raw.columns)
+    # original file line of each row (pandas skips blank lines) and its field count, to name lines in
+    # messages and to catch rows with fewer fields than the header (a file cut off mid-row)
+    rec_lines, rec_fields = [], []
+    reader = csv.reader(io.StringIO(text), delimiter=sep)
+    for rec in reader:
+        if any(f.strip() for f in rec):
+            rec_lines.append(reader.line_num)
+            rec_fields.append(len(rec))
+    if len(rec_lines) == len(raw) + 1:
+        lines, nfields = np.asarray(rec_lines[1:]), np.asarray(rec_fields[1:])
+    else:  # quoting or layouts the simple count cannot follow: fall back to one row per line
+        lines, nfields = np.arange(2, len(raw) + 2), np.full(len(raw), ncols)
+    names: dict[str, str] = {}
+    for c in raw.columns:  # the first column of each kind wins (MT5 tab exports have <TICKVOL> and <VOL>)
+        n = _canonical_name(c)
+        if n and n not in names.values():
+            names[c] = n
+    raw = raw[[c for c in raw.columns if c in names or _canonical_name(c) is None]]
+    raw = raw.rename(columns=names)
     missing = [c for c in ("open", "high", "low", "close") if c not in raw.columns]
     has_time = "time" in raw.columns or "date" in raw.columns
     if missing or not has_time:
@@ -146,7 +172,6 @@ def read_candle_csv(path: str | Path, server_tz: str = "UTC") -> pd.DataFrame:
         )
     if len(raw) == 0:
         raise DataError(f"{where}: the file has a header but no rows.")
-    lines = np.arange(2, len(raw) + 2)
     if "date" in raw.columns and "time" in raw.columns:
         tcol = raw["date"].astype(str).str.strip() + " " + raw["time"].astype(str).str.strip()
     else:
@@ -161,22 +186,27 @@ def read_candle_csv(path: str | Path, server_tz: str = "UTC") -> pd.DataFrame:
     ohlc_nan = np.zeros(len(raw), dtype=bool)
     for c in ("open", "high", "low", "close"):
         ohlc_nan |= np.isnan(num[c])
-    if ohlc_nan.any() or empty.any():
-        last_bad = bool((ohlc_nan | empty)[-1])
-        hint = " The file looks truncated (the last row is incomplete); export it again." if last_bad else ""
-        raise DataError(f"{where}: missing or non-numeric open/high/low/close on {_bad_lines(ohlc_nan | empty, lines)}.{hint}")
+    short = nfields < ncols
+    bad = ohlc_nan | empty | short
+    if bad.any():
+        only_last = len(bad) > 1 and bool(bad[-1]) and not bad[:-1].any()
+        hint = " The file looks truncated (the last row is incomplete); export it again." if only_last else ""
+        if short.any():
+            raise DataError(f"{where}: fewer fields than the header ({ncols}) on {_bad_lines(short, lines)}.{hint}")
+        raise DataError(f"{where}: missing or non-numeric open/high/low/close on {_bad_lines(bad, lines)}.{hint}")
     times = _parse_times(tcol, lines, where)
     if times.tz is not None:
         idx = times.tz_convert("UTC")
     else:
-        try:
-            idx = times.tz_localize(tz, ambiguous="raise", nonexistent="raise").tz_convert("UTC")
-        except Exception as exc:  # pytz/zoneinfo raise several types for DST problems
+        local = times.tz_localize(tz, ambiguous="NaT", nonexistent="NaT")
+        dst = np.asarray(local.isna())
+        if dst.any():
             raise DataError(
-                f"{where}: time {exc} does not exist or is ambiguous in {server_tz} (a DST switch). "
-                "Check --server-tz: MT5 servers normally jump their clock over the weekend, so such bars "
-                "suggest the file is in another zone."
-            ) from None
+                f"{where}: times on {_bad_lines(dst, lines)} (first {times[dst][0]}) do not exist or are ambiguous "
+                f"in {server_tz} (a DST switch). Check --server-tz: MT5 servers normally jump their clock over "
+                "the weekend, so such bars suggest the file is in another zone."
+            )
+        idx = local.tz_convert("UTC")
     df = pd.DataFrame({c: num[c] for c in CANDLE_COLUMNS}, index=pd.DatetimeIndex(idx, name="time").as_unit("ns"))
     df.attrs["lines"] = lines
     df.attrs["source"] = where

@@ -163,13 +163,16 @@ class CandleStore:
         if lo is not None:
             filters.append(("time", ">=", lo - margin))
         if hi is not None:
-            filters.append(("time", "<=", hi))
+            # a resampled bar opening at or before `hi` is built from all its source bars, not cut at `hi`
+            filters.append(("time", "<", hi + margin) if margin else ("time", "<=", hi))
         df = pd.read_parquet(self.path(inst.symbol, src_tf), filters=filters or None)
         df.index = pd.DatetimeIndex(df.index, name="time").tz_convert("UTC").as_unit("ns")
         if src_tf != tf:
             df = resample(df, tf)
             if lo is not None:
                 df = df[df.index >= lo]
+            if hi is not None:
+                df = df[df.index <= hi]
         if len(df) == 0:
             cov = self.catalog()
             row = cov[(cov.symbol == inst.symbol) & (cov.timeframe == src_tf)].iloc[0]

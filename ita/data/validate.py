@@ -1,7 +1,8 @@
 """Candle validation: the checks a file must pass before it reaches the store.
 
 Hard errors (raise :class:`~ita.errors.DataError`, naming file and lines): times not strictly increasing,
-duplicate times, times not on the timeframe's grid, ``high < max(open, close)``, ``low > min(open, close)``,
+duplicate times, times not on the timeframe's grid (for H4/D1 only whole hours are checked: their grid is
+the server's clock, whose UTC offset changes with DST), ``high < max(open, close)``, ``low > min(open, close)``,
 non-positive prices. Soft findings go into the :class:`ValidationReport`: gaps (weekend closes are
 expected and counted separately) and a warning when the weekly open does not fall near Sunday 17:00
 New York, the usual sign of a wrong ``--server-tz`` for FX and metals.
@@ -102,7 +103,10 @@ def validate_candles(df: pd.DataFrame, symbol: str | None = None, timeframe: str
     if timeframe:
         step = tf_delta(timeframe)
         if step < pd.Timedelta(days=1):
-            off = (t % step.value) != 0
+            # H4 bars open on the server clock's 4-hour grid (22:00/02:00 … UTC for a UTC+2 server), so
+            # in UTC only whole hours can be required; finer timeframes are checked exactly.
+            grid = min(step, pd.Timedelta(hours=1))
+            off = (t % grid.value) != 0
             if off.any():
                 raise DataError(
                     f"{where}: bar times off the {timeframe} grid on {_fmt(off, lines)}; "

@@ -125,14 +125,36 @@ def _line_of(text: str, loc: tuple) -> int | None:
     return line
 
 
+_TAGGED = ("detectors", "sequence")  # dict / list of discriminated unions: loc (name|index, tag, field…)
+_REF = re.compile(r"^(?:(sequence)\[(\d+)\]|(detectors)\.(\w+)\.(\w+)):")
+
+
+def _strip_tag(loc: tuple) -> tuple:
+    """Drop pydantic's discriminator tag from ``loc`` (``detectors.fvg.fvg.x`` → ``detectors.fvg.x``)."""
+    if len(loc) >= 3 and loc[0] in _TAGGED:
+        loc = loc[:2] + loc[3:]
+    return tuple(p for p in loc if not (isinstance(p, str) and p.startswith("function-after[")))
+
+
 def _format_errors(where: Path, text: str, exc: ValidationError) -> str:
     msgs = []
     for e in exc.errors():
         loc = tuple(e["loc"])
-        fieldpath = ".".join(str(p) for p in loc if not (isinstance(p, str) and p in (
-            "session_range", "fvg", "break", "function-after[_references(), Setup]")))
-        line = _line_of(text, loc)
+        line_loc = _strip_tag(loc)
+        fieldpath = ".".join(str(p) for p in line_loc)
         msg = e["msg"].removeprefix("Value error, ")
+        ref = _REF.match(msg) if not loc else None
+        if ref:  # cross-reference errors of the whole setup name their place at the start of the message
+            if ref.group(1):
+                k = int(ref.group(2))
+                seq = e["input"].get("sequence") if isinstance(e.get("input"), dict) else None
+                st = seq[k] if isinstance(seq, list) and k < len(seq) and isinstance(seq[k], dict) else {}
+                line_loc = ("sequence", k, "range" if "range" in st else "detector")
+            else:
+                line_loc = ref.group(3, 4, 5)
+            fieldpath = ".".join(str(p) for p in line_loc)
+            msg = msg[ref.end():].strip()
+        line = _line_of(text, line_loc)
         if e["type"] == "extra_forbidden":
             parent = loc[:-1]
             msg = f"unknown field {loc[-1]!r}" + _suggest_field(parent, str(loc[-1]))
@@ -149,6 +171,11 @@ def _suggest_field(parent: tuple, name: str) -> str:
     from ita.setups import schema as S
 
     model: Any = S.Setup
+    if len(parent) >= 3 and parent[0] in _TAGGED:  # (detectors|sequence, name|index, tag, …)
+        tagged = {("detectors", "session_range"): S.SessionRangeDetector, ("detectors", "fvg"): S.FVGDetector,
+                  ("sequence", "break"): S.BreakStep, ("sequence", "fvg"): S.FVGStep}
+        model = tagged.get((parent[0], parent[2]), model)
+        parent = parent[3:]
     for p in parent:
         f = getattr(model, "model_fields", {}).get(str(p))
         if f is None:
@@ -182,6 +209,8 @@ def _hash(data: bytes) -> str:
 
 def _coerce(value: Any) -> Any:
     if isinstance(value, str):
+        if re.fullmatch(r"\s*\d{1,2}:\d{2}\s*", value):  # a time of day; YAML 1.1 would read 10:30 as 630
+            return value.strip()
         try:
             return yaml.safe_load(value)
         except yaml.YAMLError:
@@ -225,18 +254,21 @@ def apply_overrides(raw: dict, params: dict[str, Any]) -> tuple[dict, dict[str, 
             path = hits[0]
         node = data
         parts = path.split(".")
-        for p in parts[:-1]:
+        try:
+            for p in parts[:-1]:
+                if isinstance(node, list):
+                    node = node[int(p)]
+                else:
+                    node = node.setdefault(p, {})
+            last = parts[-1]
             if isinstance(node, list):
-                node = node[int(p)]
+                node[int(last)] = _coerce(value)
             else:
-                node = node.setdefault(p, {})
-        last = parts[-1]
-        if isinstance(node, list):
-            node[int(last)] = _coerce(value)
-        else:
-            if last not in node and path not in full:
-                raise SetupError(f"--param {key}: no such parameter {path!r}.{closest(path, full)}")
-            node[last] = _coerce(value)
+                if last not in node and path not in full:
+                    raise SetupError(f"--param {key}: no such parameter {path!r}.{closest(path, full)}")
+                node[last] = _coerce(value)
+        except (IndexError, ValueError, TypeError, AttributeError):  # a list index out of range, a path through a leaf
+            raise SetupError(f"--param {key}: no such parameter {path!r}.{closest(path, full)}") from None
         resolved[path] = _coerce(value)
     return data, resolved
 
