@@ -1,0 +1,548 @@
+"""Plotly figures for a backtest: the equity curve and one annotated chart per trade.
+
+Both figures are plain :class:`plotly.graph_objects.Figure` objects with no plotly template (small JSON,
+identical look in PNG and HTML). Times on every x axis are New York wall-clock (``America/New_York``) and
+the axis title says so; inputs are UTC. See :mod:`ita.charts.style` for the colour language.
+"""
+from __future__ import annotations
+
+import html
+import json
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from ita.charts import style as S
+
+# Nominal plot-area size the trade figure is laid out for (the PNG default 1400×800 minus margins); used
+# only to keep the price tags on the right edge from overlapping.
+_PLOT_PX_H = 610
+_TAG_GAP_PX = 17
+_BEFORE = pd.Timedelta(hours=1)
+_AFTER = pd.Timedelta(hours=1, minutes=30)
+_MAX_LOOKBACK = pd.Timedelta(days=2)
+_SHORT_SESSION = {"asia": "Asia", "london": "LDN", "new york": "NY", "tokyo": "TKY", "sydney": "SYD"}
+_KILLZONES = (("london_killzone", "London KZ"), ("new_york_killzone", "NY KZ"))
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+
+def _utc(v: Any) -> pd.Timestamp | None:
+    """Timestamp/ISO string (naive = UTC) → tz-aware UTC Timestamp; None/NaT/garbage → None."""
+    if v is None:
+        return None
+    if isinstance(v, float) and math.isnan(v):
+        return None
+    try:
+        t = pd.Timestamp(v)
+    except (ValueError, TypeError):
+        return None
+    if pd.isna(t):
+        return None
+    return t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
+
+
+def _num(v: Any) -> float | None:
+    """Finite float or None."""
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) else None
+
+
+def _meta(v: Any) -> dict:
+    """A signal's ``meta``: a dict, or its JSON text (as in ``signals.csv``); anything else → {}."""
+    if isinstance(v, Mapping):
+        return dict(v)
+    if isinstance(v, str) and v.strip().startswith("{"):
+        try:
+            out = json.loads(v)
+        except ValueError:
+            return {}
+        return out if isinstance(out, dict) else {}
+    return {}
+
+
+def _esc(s: Any) -> str:
+    return html.escape(str(s), quote=False)
+
+
+def _spread_tags(desired: list[float], gap: float, lo: float, hi: float) -> list[float]:
+    """Move label positions (pixels) apart by at least ``gap`` with minimal displacement, within [lo, hi].
+
+    Clusters of overlapping labels are centred on the mean of their wanted positions.
+    """
+    order = sorted(range(len(desired)), key=lambda i: desired[i])
+    clusters: list[list] = []  # [members (wanted px), start px]
+    for i in order:
+        clusters.append([[desired[i]], desired[i]])
+        while len(clusters) > 1 and clusters[-2][1] + len(clusters[-2][0]) * gap > clusters[-1][1]:
+            b = clusters.pop()
+            a = clusters.pop()
+            mem = a[0] + b[0]
+            clusters.append([mem, float(np.mean(mem)) - (len(mem) - 1) * gap / 2])
+    pos: list[float] = []
+    for mem, start in clusters:
+        pos.extend(start + k * gap for k in range(len(mem)))
+    # keep inside the plot: shift the whole stack if it spills over one end
+    if pos and pos[-1] > hi:
+        pos = [p - (pos[-1] - hi) for p in pos]
+    if pos and pos[0] < lo:
+        pos = [p + (lo - pos[0]) for p in pos]
+    out = [0.0] * len(desired)
+    for rank, i in enumerate(order):
+        out[i] = pos[rank]
+    return out
+
+
+def _title(title: str, subtitle: str) -> dict:
+    return dict(text=f"<b>{_esc(title)}</b>", x=0.0, xref="paper", xanchor="left", y=0.975, yref="container",
+                yanchor="top", font=dict(size=18, color=S.INK),
+                subtitle=dict(text=subtitle, font=dict(size=13, color=S.MUTED)))
+
+
+# ---------------------------------------------------------------------------------------------- equity
+
+def _stats_line(stats: pd.Series | Mapping | None) -> str:
+    st = stats if stats is not None else {}
+    get = (lambda k: st.get(k)) if hasattr(st, "get") else (lambda k: None)
+    total = _num(get("Total R"))
+    color = S.GREEN if (total or 0) > 0 else S.RED if (total or 0) < 0 else S.MUTED
+    parts = [
+        f"Trades <b>{S.fmt_stat('Trades', get('Trades'))}</b>",
+        f"Win rate <b>{S.fmt_num(get('Win Rate [%]'), 1, suffix='%')}</b>",
+        f"Total <b><span style='color:{color}'>{S.fmt_num(get('Total R'), 2, signed=True, suffix='R')}</span></b>",
+        f"Profit factor <b>{S.fmt_num(get('Profit Factor'), 2)}</b>",
+        f"Max drawdown <b>{S.fmt_num(get('Max Drawdown [R]'), 2, suffix='R')}</b>",
+    ]
+    start, end = get("Start"), get("End")
+    if start is not None and end is not None and not pd.isna(start) and not pd.isna(end):
+        parts.append(f"{pd.Timestamp(start):%Y-%m-%d} → {pd.Timestamp(end):%Y-%m-%d}")
+    return "   ·   ".join(parts)
+
+
+def equity_figure(equity: pd.DataFrame, stats: pd.Series, title: str) -> go.Figure:
+    """Equity curve in R with drawdown, key statistics in the subtitle.
+
+    ``equity``: one row per closed trade, indexed by ``exit_time`` (tz-aware UTC, ascending), columns
+    ``r``, ``cum_r``, ``drawdown_r`` (R multiples; ``pnl``, ``equity``, ``drawdown_pct`` are accepted and
+    ignored) — the frame of :func:`ita.backtest.stats.equity_curve`. ``stats``: the Series of
+    :func:`ita.backtest.stats.compute_stats` (labels used: Trades, Win Rate [%], Total R, Profit Factor,
+    Max Drawdown [R], Start, End; missing labels show "–"). ``title``: plain text (HTML-escaped).
+
+    Returns a two-row figure: top, cumulative R as a step line from 0 with one marker per trade (green
+    win, red loss, grey breakeven; hover shows trade number, exit time, r, cumulative R); bottom, the
+    drawdown from the running peak in R as a red filled area (≤ 0) with the maximum marked. The shared x
+    axis is the exit time in New York wall-clock (``America/New_York``). With 0 trades the axes span
+    Start→End from ``stats`` and a "no trades" note is shown.
+
+    Raises :class:`ValueError` if ``equity`` has trades but lacks ``cum_r`` or ``r``.
+    """
+    eq = equity if equity is not None else pd.DataFrame(columns=["r", "cum_r", "drawdown_r"])
+    n = len(eq)
+    if n and not {"r", "cum_r"} <= set(eq.columns):
+        raise ValueError(f"equity_figure: the equity frame needs columns r and cum_r, got {list(eq.columns)}")
+    st = stats if stats is not None else pd.Series(dtype=object)
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.74, 0.26], vertical_spacing=0.035)
+    start = pd.Timestamp(st.get("Start")) if st.get("Start") is not None and not pd.isna(st.get("Start")) else None
+    end = pd.Timestamp(st.get("End")) if st.get("End") is not None and not pd.isna(st.get("End")) else None
+    if start is not None and start.tzinfo is not None:
+        start = start.tz_convert(S.TZ).tz_localize(None)
+    if end is not None and end.tzinfo is not None:
+        end = end.tz_convert(S.TZ).tz_localize(None)
+
+    if n:
+        x = S.index_to_ny(pd.DatetimeIndex(eq.index))
+        r = eq["r"].to_numpy(dtype="float64")
+        cum = np.round(eq["cum_r"].to_numpy(dtype="float64"), 9)
+        dd = (np.round(eq["drawdown_r"].to_numpy(dtype="float64"), 9) if "drawdown_r" in eq.columns
+              else np.maximum.accumulate(np.r_[0.0, cum])[1:] - cum)
+        x0 = min(start, x[0]) if start is not None else x[0]
+        xs = S.xstr(pd.DatetimeIndex([x0]).append(x))
+        fig.add_trace(go.Scatter(x=xs, y=np.r_[0.0, cum], mode="lines", line=dict(shape="hv", color=S.INK, width=1.8),
+                                 hoverinfo="skip", name="cumulative R"), row=1, col=1)
+        colors = np.where(r > 0, S.GREEN, np.where(r < 0, S.RED, S.MUTED))
+        fig.add_trace(go.Scatter(
+            x=S.xstr(x), y=cum, mode="markers", name="trades",
+            marker=dict(color=list(colors), size=7 if n <= 300 else 4, line=dict(width=0.6, color="white")),
+            customdata=np.c_[np.arange(1, n + 1), r],
+            hovertemplate=("trade %{customdata[0]}<br>exit %{x|%a %Y-%m-%d %H:%M} NY<br>"
+                           "r %{customdata[1]:+.2f}R<br>total %{y:+.2f}R<extra></extra>")), row=1, col=1)
+        fig.add_trace(go.Scatter(x=xs, y=np.r_[0.0, -dd], mode="lines", fill="tozeroy", name="drawdown",
+                                 line=dict(shape="hv", color=S.RED, width=1), fillcolor="rgba(220, 38, 38, 0.22)",
+                                 hovertemplate="%{x|%Y-%m-%d %H:%M} NY<br>drawdown %{y:.2f}R<extra></extra>"),
+                      row=2, col=1)
+        k = int(np.argmax(dd))
+        if dd[k] > 0:
+            fig.add_annotation(x=S.xstr(x[k]), y=-dd[k], xref="x2", yref="y2", text=f"max DD {S.fmt_num(-dd[k], 2)}R",
+                               showarrow=True, arrowhead=0, arrowcolor=S.RED, ax=-60, ay=-24, xanchor="right",
+                               font=dict(size=11, color=S.RED), bgcolor="rgba(255,255,255,0.85)")
+        if start is not None and end is not None:
+            fig.update_xaxes(range=[S.xstr(min(start, x[0])), S.xstr(max(end + pd.Timedelta(days=1), x[-1]))])
+        last = S.fmt_num(cum[-1], 2, signed=True, suffix="R")
+        fig.add_annotation(x=S.xstr(x[-1]), y=cum[-1], xref="x", yref="y", text=f"<b>{last}</b>", showarrow=False,
+                           xanchor="left", xshift=8, font=dict(size=12, color=S.GREEN if cum[-1] > 0 else
+                                                                S.RED if cum[-1] < 0 else S.MUTED))
+        fig.add_hline(y=0, line=dict(color="#9ca3af", width=1, dash="dot"), row=1, col=1)
+        lo_dd = -max(float(dd.max()), 1.0) * 1.15
+        fig.update_yaxes(range=[lo_dd, max(0.15 * -lo_dd, 0.3)], row=2, col=1)
+    else:
+        fig.add_trace(go.Scatter(x=[], y=[], mode="lines", hoverinfo="skip"), row=1, col=1)
+        fig.add_trace(go.Scatter(x=[], y=[], mode="lines", hoverinfo="skip"), row=2, col=1)
+        fig.add_annotation(x=0.5, y=0.5, xref="x domain", yref="y domain", text="no trades", showarrow=False,
+                           font=dict(size=22, color=S.MUTED))
+        fig.update_yaxes(range=[-1, 1], row=1, col=1)
+        fig.update_yaxes(range=[-1, 0.2], row=2, col=1)
+        if start is not None and end is not None:
+            fig.update_xaxes(range=[S.xstr(start), S.xstr(end + pd.Timedelta(days=1))])
+
+    fig.update_layout(**S.base_layout(
+        title=_title(title, _stats_line(st)),
+        margin=dict(l=70, r=30, t=100, b=60),
+        hovermode="closest",
+    ))
+    fig.update_xaxes(**S.axis_style(type="date"))
+    fig.update_xaxes(title_text="Exit time (New York, America/New_York)", row=2, col=1)
+    fig.update_yaxes(**S.axis_style())
+    fig.update_yaxes(title_text="Cumulative R", row=1, col=1)
+    fig.update_yaxes(title_text="Drawdown [R]", row=2, col=1)
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------- trade
+
+def _slice(candles: pd.DataFrame, t0: pd.Timestamp, t1: pd.Timestamp) -> pd.DataFrame:
+    idx = pd.DatetimeIndex(candles.index)
+    if idx.tz is None:
+        idx = idx.tz_localize("UTC")
+    else:
+        idx = idx.tz_convert("UTC")
+    if not idx.is_monotonic_increasing:
+        order = np.argsort(idx.as_unit("ns").asi8, kind="stable")
+        candles, idx = candles.iloc[order], idx[order]
+    i0, i1 = idx.searchsorted(t0, "left"), idx.searchsorted(t1, "right")
+    out = candles.iloc[i0:i1]
+    out = out.set_axis(idx[i0:i1], axis=0)
+    return out
+
+
+def _bar(idx: pd.DatetimeIndex) -> pd.Timedelta:
+    if len(idx) > 1:
+        d = pd.Series(np.diff(idx.as_unit("ns").asi8)).median()
+        if d and d > 0:
+            return pd.Timedelta(int(d), "ns")
+    return pd.Timedelta(minutes=5)
+
+
+def _pick_corner(bars_x: np.ndarray, bars_lo: np.ndarray, bars_hi: np.ndarray, segments: list, w: float,
+                 h: float) -> tuple[float, float, str, str]:
+    """Corner (paper x, y, xanchor, yanchor) for the info box that covers the fewest bars/levels.
+
+    ``bars_*`` and ``segments`` ((x0, x1, y) triples) are normalised to the plot [0, 1]²."""
+    best = None
+    corners = [(0.0, 1.0, "left", "top"), (1.0, 1.0, "right", "top"), (0.0, 0.0, "left", "bottom"),
+               (1.0, 0.0, "right", "bottom")]
+    for rank, (cx, cy, xa, ya) in enumerate(corners):
+        bx0, bx1 = (0.0, w) if cx == 0.0 else (1.0 - w, 1.0)
+        by0, by1 = (1.0 - h, 1.0) if cy == 1.0 else (0.0, h)
+        inx = (bars_x >= bx0) & (bars_x <= bx1)
+        score = float(np.sum(inx & (bars_hi >= by0) & (bars_lo <= by1)))
+        for x0, x1, y in segments:
+            if by0 <= y <= by1 and x1 >= bx0 and x0 <= bx1:
+                score += 25.0
+        score += rank * 0.5  # prefer top-left, then top-right on ties
+        if best is None or score < best[0]:
+            best = (score, (0.006 if cx == 0.0 else 0.994, 0.985 if cy == 1.0 else 0.015, xa, ya))
+    return best[1]
+
+
+def _trade_spec(candles: pd.DataFrame, trade: Mapping, signal: Mapping, title: str, pip_size: float) -> dict:
+    """:func:`trade_figure` as a plain plotly figure dict (no validation; compact lists) — see there."""
+    tr, sg = dict(trade), dict(signal or {})
+    missing = {"open", "high", "low", "close"} - set(candles.columns)
+    if missing:
+        raise ValueError(f"trade_figure: candles lack column(s) {sorted(missing)}")
+    t_entry, t_exit = _utc(tr.get("entry_time")), _utc(tr.get("exit_time"))
+    p_entry = _num(tr.get("entry_price"))
+    if t_entry is None or t_exit is None or p_entry is None:
+        raise ValueError(f"trade_figure: trade {tr.get('trade', '?')} needs entry_time, entry_price and exit_time "
+                         f"(got {tr.get('entry_time')!r}, {tr.get('entry_price')!r}, {tr.get('exit_time')!r})")
+    p_exit = _num(tr.get("exit_price"))
+    p_sl = _num(tr.get("sl_price", sg.get("sl_price")))
+    p_tp = _num(tr.get("tp_price", sg.get("tp_price")))
+    direction = str(tr.get("direction") or sg.get("direction") or "").lower()
+    if direction not in ("long", "short") and p_sl is not None and p_sl != p_entry:
+        direction = "long" if p_sl < p_entry else "short"  # unknown side: the stop is below a long's entry
+    is_long = direction == "long"
+    r = _num(tr.get("r"))
+    reason = str(tr.get("exit_reason") or "exit")
+    pip = float(pip_size) if _num(pip_size) and float(pip_size) > 0 else 0.0001
+    dec = S.price_decimals(pip)
+    pf = f"{{:.{dec}f}}"
+    meta = _meta(sg.get("meta"))
+    rng = meta.get("range") if isinstance(meta.get("range"), Mapping) else None
+    zone = meta.get("zone") if isinstance(meta.get("zone"), Mapping) else None
+    brk = meta.get("break") if isinstance(meta.get("break"), Mapping) else None
+    known_at = _utc(sg.get("known_at")) or _utc(tr.get("signal_time")) or t_entry
+
+    # ---- window & candles
+    anchors = [t_entry, known_at]
+    r_start, r_end = (_utc(rng.get("start")), _utc(rng.get("end"))) if rng else (None, None)
+    z_time = _utc(zone.get("time")) if zone else None
+    b_time = _utc(brk.get("time")) if brk else None
+    anchors += [t for t in (r_start, z_time, b_time) if t is not None]
+    t0 = max(min(anchors) - _BEFORE, t_entry - _MAX_LOOKBACK)  # a days-old reference level is clipped
+    t1 = max(t_exit, t_entry) + _AFTER
+    win = _slice(candles, t0, t1)
+    idx_utc = pd.DatetimeIndex(win.index)
+    bar = _bar(idx_utc if len(idx_utc) > 1 else pd.DatetimeIndex(candles.index[:50]))
+    half = bar / 2
+    ny = S.index_to_ny(idx_utc)
+    o, h, lo, c = (win[k].to_numpy(dtype="float64") for k in ("open", "high", "low", "close"))
+
+    def X(t: pd.Timestamp | None, shift: pd.Timedelta = pd.Timedelta(0)) -> str | None:
+        return None if t is None else S.xstr(S.to_ny(t + shift))
+
+    rnd = lambda a: np.round(a, dec + 1).tolist()  # noqa: E731 - compact JSON, no float noise
+    traces: list[dict] = [dict(
+        type="candlestick", x=S.xstr(ny), open=rnd(o), high=rnd(h), low=rnd(lo), close=rnd(c),
+        name="M5" if bar == pd.Timedelta(minutes=5) else "bars",
+        increasing=dict(line=dict(color=S.CANDLE_UP, width=1), fillcolor="#ffffff"),
+        decreasing=dict(line=dict(color=S.CANDLE_DOWN, width=1), fillcolor=S.CANDLE_DOWN),
+        whiskerwidth=0, hoverlabel=dict(bgcolor="white"),
+    )]
+
+    x_lo = ny[0] - half if len(ny) else S.to_ny(t0)
+    x_hi = ny[-1] + half if len(ny) else S.to_ny(t1)
+    x_end = S.xstr(x_hi)
+
+    # ---- y range from candles and every level drawn
+    levels = [p for p in (p_entry, p_sl, p_tp, p_exit) if p is not None]
+    if rng:
+        levels += [p for p in (_num(rng.get("high")), _num(rng.get("low"))) if p is not None]
+    if zone:
+        levels += [p for p in (_num(zone.get("top")), _num(zone.get("bottom"))) if p is not None]
+    ylo = min([*levels, *(lo.tolist() if len(lo) else [])])
+    yhi = max([*levels, *(h.tolist() if len(h) else [])])
+    span = max(yhi - ylo, 10 * pip)
+    y0, y1 = ylo - 0.07 * span, yhi + 0.07 * span
+
+    shapes: list[dict] = []
+    ann: list[dict] = []
+
+    # ---- killzones (faint full-height bands, label above the plot)
+    if len(ny):
+        try:
+            from ita.sessions import get_session
+            days = pd.date_range(S.to_ny(t0).normalize() - pd.Timedelta(days=1), S.to_ny(t1).normalize()
+                                 + pd.Timedelta(days=1), freq="D")
+            for name, label in _KILLZONES:
+                win_def = get_session(name)
+                for d in days:
+                    a, b = win_def.bounds(d)
+                    if b <= idx_utc[0] or a > idx_utc[-1]:
+                        continue
+                    inside = (idx_utc >= a) & (idx_utc < b)
+                    if not inside.any():
+                        continue
+                    xa, xb = ny[inside][0] - half, ny[inside][-1] + half
+                    shapes.append(dict(type="rect", xref="x", yref="paper", x0=S.xstr(xa), x1=S.xstr(xb), y0=0,
+                                       y1=1, fillcolor=S.KZ_FILL, line=dict(width=0), layer="below"))
+                    ann.append(dict(x=S.xstr(xa + (xb - xa) / 2), y=1.0, xref="x", yref="paper", yanchor="bottom",
+                                    text=label, showarrow=False, font=dict(size=10, color=S.MUTED)))
+        except Exception:  # noqa: BLE001 - killzones are decoration; never fail a chart over them
+            pass
+
+    # ---- session range
+    tags: list[tuple[float, str, str]] = []
+    if rng and r_start is not None and r_end is not None:
+        rh, rl = _num(rng.get("high")), _num(rng.get("low"))
+        sess = str(rng.get("session") or "session").replace("_", " ")
+        lab = sess.title() if sess.islower() else sess
+        if rh is not None and rl is not None:
+            shapes.append(dict(type="rect", xref="x", yref="y", x0=X(r_start, -half), x1=X(r_end, -half), y0=rl,
+                               y1=rh, fillcolor=S.BLUE_FILL, line=dict(color=S.BLUE, width=1), layer="below"))
+            for p in (rh, rl):
+                shapes.append(dict(type="line", xref="x", yref="y", x0=X(r_end, -half), x1=x_end, y0=p, y1=p,
+                                   line=dict(color=S.BLUE, width=1, dash="dot"), layer="below"))
+            ann.append(dict(x=X(r_start, -half), y=rh, xref="x", yref="y", xanchor="left", yanchor="bottom",
+                            text=f"{_esc(lab)} range", showarrow=False, font=dict(size=11, color=S.BLUE)))
+            short = _SHORT_SESSION.get(sess.lower(), lab[:8])
+            tags += [(rh, f"{_esc(short)} H {pf.format(rh)}", S.BLUE), (rl, f"{_esc(short)} L {pf.format(rl)}", S.BLUE)]
+
+    # ---- zone (e.g. FVG) from its time to the exit
+    if zone:
+        zt, zb = _num(zone.get("top")), _num(zone.get("bottom"))
+        if zt is not None and zb is not None:
+            zx0 = X(z_time or known_at, -half)
+            shapes.append(dict(type="rect", xref="x", yref="y", x0=zx0, x1=X(t_exit, half), y0=min(zt, zb),
+                               y1=max(zt, zb), fillcolor=S.PURPLE_FILL, line=dict(color=S.PURPLE, width=1),
+                               layer="below"))
+            ztype = str(zone.get("type") or "zone").upper()
+            zs = _num(zone.get("size_pips"))
+            zdir = str(zone.get("direction") or "")
+            arrow = "↓ " if zdir.lower() in ("bearish", "short") else "↑ " if zdir.lower() in ("bullish", "long") else ""
+            tags.append(((zt + zb) / 2, f"{_esc(ztype[:5])} {arrow}{zs:.1f}p" if zs is not None
+                         else f"{_esc(ztype[:5])} {arrow}".strip(), S.PURPLE))
+
+    # ---- break bar
+    if brk and b_time is not None and len(win):
+        k = idx_utc.searchsorted(b_time)
+        if k < len(win) and idx_utc[k] == b_time:
+            down = str(brk.get("direction") or direction).lower() in ("short", "down", "bearish")
+            ann.append(dict(x=S.xstr(ny[k]), y=lo[k] if down else h[k], xref="x", yref="y", text="break",
+                            showarrow=True, arrowhead=2, arrowsize=1, arrowwidth=1.3, arrowcolor=S.BLUE,
+                            ax=0, ay=34 if down else -34, font=dict(size=11, color=S.BLUE),
+                            bgcolor="rgba(255,255,255,0.85)"))
+
+    # ---- position: risk/reward boxes from fill to exit, order lines from known_at to exit
+    xe0, xe1, xk0 = X(t_entry, -half), X(t_exit, half), X(min(known_at, t_entry), -half)
+    if p_tp is not None:
+        shapes.append(dict(type="rect", xref="x", yref="y", x0=xe0, x1=xe1, y0=p_entry, y1=p_tp,
+                           fillcolor=S.GREEN_FILL, line=dict(width=0), layer="below"))
+    if p_sl is not None:
+        shapes.append(dict(type="rect", xref="x", yref="y", x0=xe0, x1=xe1, y0=p_entry, y1=p_sl,
+                           fillcolor=S.RED_FILL, line=dict(width=0), layer="below"))
+    for p, col, name, dash in ((p_tp, S.GREEN, "TP", "solid"), (p_entry, S.INK, "Entry", "dash"),
+                               (p_sl, S.RED, "SL", "solid")):
+        if p is None:
+            continue
+        shapes.append(dict(type="line", xref="x", yref="y", x0=xk0, x1=xe1, y0=p, y1=p,
+                           line=dict(color=col, width=1.6, dash=dash)))
+        tags.append((p, f"{name} {pf.format(p)}", col))
+
+    # ---- entry / exit markers and labels
+    ent_col = S.GREEN if is_long else S.RED
+    out_col = S.GREEN if (r or 0) > 0 else S.RED if (r or 0) < 0 else S.MUTED
+    traces.append(dict(
+        type="scatter", x=[X(t_entry)], y=[p_entry], mode="markers", name="entry", hoverinfo="text",
+        hovertext=[f"{direction} entry {pf.format(p_entry)}<br>{S.to_ny(t_entry):%a %Y-%m-%d %H:%M} NY"],
+        marker=dict(symbol="triangle-up" if is_long else "triangle-down", size=14, color=ent_col,
+                    line=dict(color="white", width=1.2))))
+    r_txt = S.fmt_num(r, 2, signed=True, suffix="R") if r is not None else ""
+    if p_exit is not None:
+        traces.append(dict(
+            type="scatter", x=[X(t_exit)], y=[p_exit], mode="markers", name="exit", hoverinfo="text",
+            hovertext=[f"exit ({reason}) {pf.format(p_exit)} {r_txt}<br>{S.to_ny(t_exit):%a %Y-%m-%d %H:%M} NY"],
+            marker=dict(symbol="triangle-down" if is_long else "triangle-up", size=14, color=out_col,
+                        line=dict(color="white", width=1.2))))
+        up = p_exit >= p_entry
+        ann.append(dict(x=X(t_exit), y=p_exit, xref="x", yref="y", text=f"<b>exit: {_esc(reason)} {r_txt}</b>",
+                        showarrow=True, arrowhead=0, arrowwidth=1, arrowcolor=out_col, ax=46, ay=-26 if up else 26,
+                        xanchor="left", font=dict(size=12, color=out_col), bgcolor="rgba(255,255,255,0.9)",
+                        bordercolor=out_col, borderwidth=1, borderpad=3))
+    ann.append(dict(x=X(t_entry), y=p_entry, xref="x", yref="y", text=f"{direction or 'entry'} entry",
+                    showarrow=True, arrowhead=0, arrowwidth=1, arrowcolor=ent_col, ax=-46,
+                    ay=(24 if is_long else -24), xanchor="right", font=dict(size=11, color=ent_col),
+                    bgcolor="rgba(255,255,255,0.9)", borderpad=2))
+
+    # ---- price tags on the right edge, spread so they never overlap
+    if tags:
+        to_px = lambda p: (p - y0) / (y1 - y0) * _PLOT_PX_H  # noqa: E731
+        want = [to_px(p) for p, _, _ in tags]
+        got = _spread_tags(want, _TAG_GAP_PX, 8, _PLOT_PX_H - 8)
+        for (p, text, col), w_px, g_px in zip(tags, want, got):
+            ann.append(dict(x=1.0, xref="paper", y=p, yref="y", text=text, showarrow=True, arrowhead=0,
+                            arrowwidth=1, arrowcolor=col, ax=14, ay=-(g_px - w_px), axref="pixel", ayref="pixel",
+                            xanchor="left", yanchor="middle", font=dict(size=11, color="white", family=S.MONO),
+                            bgcolor=col, borderpad=2))
+
+    # ---- info box in the emptiest corner
+    risk_p = _num(tr.get("risk_pips"))
+    if risk_p is None and p_sl is not None:
+        risk_p = abs(p_entry - p_sl) / pip
+    rr = _num(meta.get("rr"))
+    if rr is None and p_sl is not None and p_tp is not None and p_entry != p_sl:
+        rr = abs(p_tp - p_entry) / abs(p_entry - p_sl)
+    lines = [f"<b>{_esc(direction.upper() or 'TRADE')}</b>"
+             + (f" · {_esc(sg.get('entry_type'))}" if sg.get("entry_type") else "")
+             + (f" · #{_esc(tr.get('trade'))}" if tr.get("trade") is not None else ""),
+             f"entry  {pf.format(p_entry)}   {S.to_ny(t_entry):%H:%M} NY"]
+    if p_sl is not None:
+        lines.append(f"<span style='color:{S.RED}'>SL     {pf.format(p_sl)}</span>   "
+                     f"{abs(p_entry - p_sl) / pip:.1f} pips")
+    if p_tp is not None:
+        lines.append(f"<span style='color:{S.GREEN}'>TP     {pf.format(p_tp)}</span>   "
+                     f"{abs(p_tp - p_entry) / pip:.1f} pips")
+    lines.append(f"risk   {risk_p:.1f} pips" + (f" · RR {rr:.1f}" if rr is not None else "")
+                 if risk_p is not None else "risk   –")
+    if p_exit is not None:
+        lines.append(f"exit   {pf.format(p_exit)}   {S.to_ny(t_exit):%H:%M} NY")
+    lines.append(f"result <b><span style='color:{out_col}'>{_esc(reason)} {r_txt}</span></b>")
+    if len(win):
+        xn = np.arange(len(win)) / max(len(win) - 1, 1)
+        norm = lambda v: (np.asarray(v, dtype="float64") - y0) / (y1 - y0)  # noqa: E731
+        pos_of = lambda t: float(idx_utc.searchsorted(t)) / max(len(win) - 1, 1)  # noqa: E731
+        segs = [(pos_of(min(known_at, t_entry)), pos_of(t_exit), float(norm(p))) for p in (p_entry, p_sl, p_tp)
+                if p is not None]
+        cx, cy, xa, ya = _pick_corner(xn, norm(lo), norm(h), segs, 0.23, 0.25)
+    else:
+        cx, cy, xa, ya = 0.006, 0.985, "left", "top"
+        ann.append(dict(x=0.5, y=0.5, xref="paper", yref="paper", text="no candle data in this window",
+                        showarrow=False, font=dict(size=18, color=S.MUTED)))
+    ann.append(dict(x=cx, y=cy, xref="paper", yref="paper", xanchor=xa, yanchor=ya, align="left",
+                    text="<br>".join(lines), showarrow=False, font=dict(size=12, family=S.MONO, color=S.INK),
+                    bgcolor="rgba(255,255,255,0.93)", bordercolor="#cbd5e1", borderwidth=1, borderpad=7))
+
+    # ---- subtitle, axes, gaps
+    t_ny = S.to_ny(t_entry)
+    parts = [f"<b><span style='color:{ent_col}'>{_esc(direction.upper() or 'TRADE')}</span></b>",
+             f"{t_ny:%a %d %b %Y}",
+             f"entry {t_ny:%H:%M} NY → exit {S.to_ny(t_exit):%H:%M} NY",
+             f"<b><span style='color:{out_col}'>{_esc(reason)} {r_txt}</span></b>"]
+    if rng:
+        parts.append(f"{_esc(str(rng.get('session') or 'session').replace('_', ' ').title())} range "
+                     f"{abs((_num(rng.get('high')) or 0) - (_num(rng.get('low')) or 0)) / pip:.1f} pips")
+    breaks = []
+    if len(idx_utc) > 1:
+        gaps = np.diff(idx_utc.as_unit("ns").asi8)
+        for j in np.nonzero(gaps > 3 * bar.value)[0]:
+            breaks.append(dict(bounds=[S.xstr(ny[j] + bar), S.xstr(ny[j + 1])]))
+    layout = S.base_layout(
+        title=_title(title, "   ·   ".join(parts)),
+        margin=dict(l=70, r=140, t=105, b=60),
+        shapes=shapes, annotations=ann, hovermode="x",
+        xaxis=S.axis_style(type="date", range=[S.xstr(x_lo), x_end], rangeslider=dict(visible=False),
+                           rangebreaks=breaks, title=dict(text="New York time (America/New_York)",
+                                                          font=dict(size=12, color=S.MUTED)),
+                           hoverformat="%a %d %b %H:%M NY"),
+        yaxis=S.axis_style(range=[y0, y1], tickformat=f".{dec}f", hoverformat=f".{dec}f", side="left",
+                           title=dict(text="Price", font=dict(size=12, color=S.MUTED))),
+    )
+    return dict(data=traces, layout=layout)
+
+
+def trade_figure(candles: pd.DataFrame, trade: Mapping, signal: Mapping, title: str, pip_size: float) -> go.Figure:
+    """One trade on its candles, annotated the way a discretionary trader reviews it.
+
+    ``candles``: OHLC frame indexed by bar-open time (tz-aware UTC, or naive = UTC), columns ``open``,
+    ``high``, ``low``, ``close`` in price units; may be the whole tested period — the function slices
+    1 h before the earliest setup time (range start / break / zone / signal; at most 2 days before the
+    entry) to 1.5 h after the exit, clipped to the data. ``trade``: one row of the trades table (:data:`ita.backtest.engine.TRADE_COLUMNS`; uses
+    ``direction`` 'long'|'short', ``entry_time``, ``entry_price``, ``sl_price``, ``tp_price``,
+    ``exit_time``, ``exit_price``, ``exit_reason``, ``r``, ``risk_pips``; times UTC). ``signal``: the
+    matching signals-table row (uses ``known_at``, ``entry_type``, ``meta`` — a dict or its JSON text —
+    with optional ``range`` {session, high, low, start, end}, ``break`` {time, direction, level},
+    ``zone`` {type, direction, top, bottom, time, size_pips}, ``rr``); absent parts are simply not drawn.
+    ``title``: plain text. ``pip_size``: price units per pip (EURUSD 0.0001), for the price decimals and
+    the pip distances in the info box.
+
+    Draws: neutral candlesticks (rangebreaks hide gaps > 3 bars, e.g. weekends); London/NY killzones as
+    faint bands; the session range as a blue rectangle over its window with dotted high/low extensions; the
+    break bar marked; the zone as a purple rectangle from its time to the exit; entry/SL/TP lines from the
+    signal's ``known_at`` to the exit with the risk (red) and reward (green) boxes from fill to exit; entry
+    and exit triangles (green long / red short entry; exit green if r > 0, red if r < 0, grey otherwise) with
+    labels like "exit: target +2.00R"; price tags on the right edge; an info box (direction, entry/SL/TP,
+    risk in pips, result) in the emptiest corner. x axis: New York wall-clock (``America/New_York``).
+
+    Raises :class:`ValueError` if ``trade`` has no valid ``entry_time``/``entry_price``/``exit_time`` or
+    ``candles`` lacks an OHLC column. An empty candle window gives a figure with a "no candle data" note.
+    """
+    return go.Figure(_trade_spec(candles, trade, signal, title, pip_size))
+
