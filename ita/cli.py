@@ -335,14 +335,18 @@ def runs_list(limit: int = typer.Option(20, "--limit", "-n")):
     if df.empty:
         console.print("No runs yet. Try `ita backtest asia_fvg_break --symbol EURUSD`.")
         return
-    t = Table(title="Backtest runs")
-    for c in ("run_id", "setup", "symbol", "period", "trades", "win rate", "total R", "PF", "hash"):
-        t.add_column(c)
+    from rich import box
+
+    t = Table(title="Backtest runs", box=box.SIMPLE_HEAD)
+    for c in ("run_id", "setup", "symbol", "period", "trades", "win rate", "total R", "PF"):
+        t.add_column(c, no_wrap=True, min_width=max(len(c), 4),
+                     justify="right" if c in ("trades", "win rate", "total R", "PF") else "left")
     for r in df.itertuples():
         wr = "—" if r.winrate is None or (isinstance(r.winrate, float) and math.isnan(r.winrate)) else f"{r.winrate * 100:.1f}%"
         t.add_row(r.run_id, f"{r.setup_id} v{r.setup_version}", r.symbol, f"{r.start} → {r.end}", str(r.trades_count),
-                  wr, _fmt(r.total_r), _fmt(r.profit_factor), str(r.setup_hash)[:8])
+                  wr, _fmt(r.total_r), _fmt(r.profit_factor))
     console.print(t)
+    console.print("`ita runs show RUN_ID` for all statistics, the setup hash and the artifact folder.")
 
 
 @runs_app.command("show")
@@ -357,6 +361,8 @@ def runs_show(run_id: str):
     except ItaError as exc:
         _fail(exc)
     print_stats(pd.Series(row["stats"]), f"{row['run_id']} · {row['setup_id']} v{row['setup_version']} · {row['symbol']}")
+    console.print(f"Setup sha256 {row['setup_hash']}  ·  overrides {row['overrides']}  ·  spread {row['spread']} pips  ·  "
+                  f"data {row['data_fingerprint']}")
     console.print(f"Artifacts: {row['run_dir']}")
 
 
