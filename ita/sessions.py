@@ -95,9 +95,7 @@ class SessionWindow(BaseModel):
         ``inside`` is a bool array; ``day`` is the local trading date (``datetime64[D]``) each bar's window
         instance belongs to (meaningful where ``inside``).
         """
-        local = index.tz_convert(self.timezone).tz_localize(None)
-        minute = (local.hour * 60 + local.minute).to_numpy()
-        date = local.normalize().to_numpy().astype("datetime64[D]")
+        date, minute = local_day_and_minute(index, self.timezone)
         s, e = self.start_min, self.end_min
         if self.wraps:
             inside = (minute >= s) | (minute < e)

@@ -38,7 +38,7 @@ from ita.data.instruments import get_instrument
 from ita.data.store import SAMPLE_FILES, CandleStore
 from ita.errors import DataError, ItaError
 from ita.setups.loader import load_setup
-from ita.store import RunStore
+from ita.store import RunStore, json_scalar
 
 
 @dataclass
@@ -105,18 +105,6 @@ def _csv_frame(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _stat_json(v):
-    if isinstance(v, (pd.Timestamp,)):
-        return v.isoformat()
-    if isinstance(v, pd.Timedelta):
-        return str(v)
-    if isinstance(v, float):
-        return None if np.isnan(v) else (v if np.isfinite(v) else ("inf" if v > 0 else "-inf"))
-    if hasattr(v, "item"):
-        return v.item()
-    return v if v is not pd.NaT else None
-
-
 def run_backtest(setup_id: str, symbol: str, start="2025-01-01", end="2025-12-31", *, version=None,
                  params: dict | None = None, spread: float | str | None = None, commission: float | None = None,
                  charts: bool = True, samples: int = 6, html: bool = True,
@@ -179,7 +167,7 @@ def run_backtest(setup_id: str, symbol: str, start="2025-01-01", end="2025-12-31
         png_sample = None
         if charts or html:
             png_sample = _charts(res, candles, tmp, final, artifacts, warnings, charts, samples, html, say, run_id)
-        stats = {k: _stat_json(v) for k, v in res.stats.items()}
+        stats = {k: json_scalar(v) for k, v in res.stats.items()}
         summary = {
             "run_id": run_id,
             "setup_id": loaded.id,
@@ -187,7 +175,7 @@ def run_backtest(setup_id: str, symbol: str, start="2025-01-01", end="2025-12-31
             "period": [str(lo.date()), str(hi.date())],
             "trades_count": int(res.stats["Trades"]),
             "winrate": None if not res.stats["Trades"] else round(res.stats["Win Rate [%]"] / 100.0, 6),
-            "avg_rr": _stat_json(res.stats["Avg RR [R]"]),
+            "avg_rr": json_scalar(res.stats["Avg RR [R]"]),
             "max_drawdown": round(res.stats["Max Drawdown [%]"] / 100.0, 6),
             "trades_csv": str(final / "trades.csv"),
             "png_sample": str(png_sample) if png_sample else None,

@@ -30,6 +30,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 import pandas as pd
 
+from ita.data.validate import describe_lines
 from ita.errors import DataError
 
 CANDLE_COLUMNS = ["open", "high", "low", "close", "volume", "spread"]
@@ -73,12 +74,6 @@ def _canonical_name(col: str) -> str | None:
     return None
 
 
-def _bad_lines(mask: np.ndarray, lines: np.ndarray, n: int = 5) -> str:
-    bad = lines[mask]
-    shown = ", ".join(str(x) for x in bad[:n])
-    return f"line{'s' if len(bad) > 1 else ''} {shown}{' …' if len(bad) > n else ''} ({len(bad)} in all)"
-
-
 def _parse_times(raw: pd.Series, lines: np.ndarray, where: str) -> pd.DatetimeIndex:
     text = raw.astype(str).str.strip()
     if text.str.fullmatch(r"\d{9,11}").all():  # unix seconds are UTC by definition: --server-tz does not apply
@@ -92,12 +87,12 @@ def _parse_times(raw: pd.Series, lines: np.ndarray, where: str) -> pd.DatetimeIn
         parsed = pd.to_datetime(text, format=fmt, errors="coerce")
         bad = parsed.isna().to_numpy()
         if bad.any():
-            raise DataError(f"{where}: unreadable time on {_bad_lines(bad, lines)}; expected format like {sample!r}.")
+            raise DataError(f"{where}: unreadable time on {describe_lines(bad, lines)}; expected format like {sample!r}.")
         return pd.DatetimeIndex(parsed)
     offset = text.str.contains(r"(?:Z|[+-]\d{2}:?\d{2})$", regex=True).to_numpy()
     if offset.any() and not offset.all():
         raise DataError(
-            f"{where}: some times carry a UTC offset and some do not; no offset on {_bad_lines(~offset, lines)}. "
+            f"{where}: some times carry a UTC offset and some do not; no offset on {describe_lines(~offset, lines)}. "
             "Give every time an offset, or none (then --server-tz applies)."
         )
     # explicit offsets (which change at DST) are converted to UTC here; naive times are localized by the caller
@@ -105,7 +100,7 @@ def _parse_times(raw: pd.Series, lines: np.ndarray, where: str) -> pd.DatetimeIn
     bad = parsed.isna().to_numpy()
     if bad.any():
         raise DataError(
-            f"{where}: unreadable time on {_bad_lines(bad, lines)} (first value {sample!r}). "
+            f"{where}: unreadable time on {describe_lines(bad, lines)} (first value {sample!r}). "
             "Use 'YYYY.MM.DD HH:MM:SS' (MT5) or ISO 8601."
         )
     return pd.DatetimeIndex(parsed)
@@ -192,8 +187,8 @@ def read_candle_csv(path: str | Path, server_tz: str = "UTC") -> pd.DataFrame:
         only_last = len(bad) > 1 and bool(bad[-1]) and not bad[:-1].any()
         hint = " The file looks truncated (the last row is incomplete); export it again." if only_last else ""
         if short.any():
-            raise DataError(f"{where}: fewer fields than the header ({ncols}) on {_bad_lines(short, lines)}.{hint}")
-        raise DataError(f"{where}: missing or non-numeric open/high/low/close on {_bad_lines(bad, lines)}.{hint}")
+            raise DataError(f"{where}: fewer fields than the header ({ncols}) on {describe_lines(short, lines)}.{hint}")
+        raise DataError(f"{where}: missing or non-numeric open/high/low/close on {describe_lines(bad, lines)}.{hint}")
     times = _parse_times(tcol, lines, where)
     if times.tz is not None:
         idx = times.tz_convert("UTC")
@@ -202,7 +197,7 @@ def read_candle_csv(path: str | Path, server_tz: str = "UTC") -> pd.DataFrame:
         dst = np.asarray(local.isna())
         if dst.any():
             raise DataError(
-                f"{where}: times on {_bad_lines(dst, lines)} (first {times[dst][0]}) do not exist or are ambiguous "
+                f"{where}: times on {describe_lines(dst, lines)} (first {times[dst][0]}) do not exist or are ambiguous "
                 f"in {server_tz} (a DST switch). Check --server-tz: MT5 servers normally jump their clock over "
                 "the weekend, so such bars suggest the file is in another zone."
             )

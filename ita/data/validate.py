@@ -49,7 +49,8 @@ def _lines(df: pd.DataFrame) -> np.ndarray:
     return np.asarray(lines) if lines is not None and len(lines) == len(df) else np.arange(len(df))
 
 
-def _fmt(mask: np.ndarray, lines: np.ndarray, n: int = 5) -> str:
+def describe_lines(mask: np.ndarray, lines: np.ndarray, n: int = 5) -> str:
+    """``"lines 3, 7, 9 … (12 in all)"`` for the file lines where ``mask`` is True (first ``n`` shown)."""
     bad = lines[mask]
     shown = ", ".join(str(x) for x in bad[:n])
     return f"line{'s' if len(bad) > 1 else ''} {shown}{' …' if len(bad) > n else ''} ({len(bad)} in all)"
@@ -76,21 +77,21 @@ def validate_candles(df: pd.DataFrame, symbol: str | None = None, timeframe: str
     d = np.diff(t)
     if (d == 0).any():
         dup = np.r_[False, d == 0]
-        raise DataError(f"{where}: duplicate bar times on {_fmt(dup, lines)}; remove the repeated rows.")
+        raise DataError(f"{where}: duplicate bar times on {describe_lines(dup, lines)}; remove the repeated rows.")
     if (d < 0).any():
         back = np.r_[False, d < 0]
-        raise DataError(f"{where}: bar times go backwards on {_fmt(back, lines)}; the file must be sorted by time.")
+        raise DataError(f"{where}: bar times go backwards on {describe_lines(back, lines)}; the file must be sorted by time.")
     o, h, lo, c = (df[k].to_numpy(dtype="float64") for k in ("open", "high", "low", "close"))
     if (np.minimum.reduce([o, h, lo, c]) <= 0).any():
         bad = np.minimum.reduce([o, h, lo, c]) <= 0
-        raise DataError(f"{where}: zero or negative prices on {_fmt(bad, lines)}.")
+        raise DataError(f"{where}: zero or negative prices on {describe_lines(bad, lines)}.")
     tol = _REL_TOL * np.abs(c)
     bad_h = h < np.maximum(o, c) - tol
     bad_l = lo > np.minimum(o, c) + tol
     if bad_h.any():
-        raise DataError(f"{where}: high below open or close on {_fmt(bad_h, lines)} (high must be ≥ max(open, close)).")
+        raise DataError(f"{where}: high below open or close on {describe_lines(bad_h, lines)} (high must be ≥ max(open, close)).")
     if bad_l.any():
-        raise DataError(f"{where}: low above open or close on {_fmt(bad_l, lines)} (low must be ≤ min(open, close)).")
+        raise DataError(f"{where}: low above open or close on {describe_lines(bad_l, lines)} (low must be ≤ min(open, close)).")
 
     out = df.copy()
     out.attrs = {}
@@ -109,7 +110,7 @@ def validate_candles(df: pd.DataFrame, symbol: str | None = None, timeframe: str
             off = (t % grid.value) != 0
             if off.any():
                 raise DataError(
-                    f"{where}: bar times off the {timeframe} grid on {_fmt(off, lines)}; "
+                    f"{where}: bar times off the {timeframe} grid on {describe_lines(off, lines)}; "
                     f"is --timeframe {timeframe} right?"
                 )
         _gaps(out.index, step, report)

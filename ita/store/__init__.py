@@ -30,20 +30,27 @@ from ita.config import settings
 from ita.errors import ItaError, closest
 
 
-def _jsonable(v):
+def json_scalar(v):
+    """A value as JSON/SQLite can hold it: Timestamps/Timedeltas → ISO text, NaN/NaT → None, ±inf → "inf"/"-inf",
+    numpy scalars → Python; anything else unchanged."""
+    if v is None or v is pd.NaT:
+        return None
     if isinstance(v, pd.Timestamp):
-        return None if pd.isna(v) else v.isoformat()
+        return v.isoformat()
     if isinstance(v, pd.Timedelta):
-        return None if pd.isna(v) else str(v)
+        return str(v)
+    if hasattr(v, "item") and not isinstance(v, (dict, list)):
+        v = v.item()
     if isinstance(v, float) and (math.isnan(v) or math.isinf(v)):
         return None if math.isnan(v) else ("inf" if v > 0 else "-inf")
-    if hasattr(v, "item"):
-        return v.item()
+    return v
+
+
+def _jsonable(v):
+    """:func:`json_scalar`, with dicts/lists stored as JSON text (SQLite columns)."""
     if isinstance(v, (dict, list)):
         return json.dumps(v, default=str)
-    if v is pd.NaT:
-        return None
-    return v
+    return json_scalar(v)
 
 
 def _records(df: pd.DataFrame, extra: dict) -> list[dict]:
