@@ -14,8 +14,8 @@ from ita.detectors.indicators import atr
 from ita.detectors.levels import initial_balance, opening_levels, previous_period_levels
 from ita.detectors.liquidity import equal_levels, fractal_swings, sweeps
 from ita.sessions import SessionWindow
+from tests.helpers import STEP, assert_same, knowable, prefix, random_walk
 
-STEP = pd.Timedelta(minutes=5)
 NY = "America/New_York"
 PIP = 1e-4
 
@@ -34,18 +34,6 @@ def flat(n, price=1.1000, start="2025-03-04 10:00", freq="5min"):
 
 def ts(s: str) -> pd.Timestamp:
     return pd.Timestamp(s, tz="UTC")
-
-
-def prefix(candles, t):
-    return candles[candles.index + STEP <= t]
-
-
-def knowable(df: pd.DataFrame, col: str, t) -> pd.DataFrame:
-    return df[df[col] <= t].reset_index(drop=True)
-
-
-def assert_same(a: pd.DataFrame, b: pd.DataFrame):
-    pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True), check_dtype=False)
 
 
 # --------------------------------------------------------------------------------------------- ATR
@@ -359,22 +347,10 @@ def test_prefix_invariance_real_data(eurusd_m5):
         np.testing.assert_array_equal(atr(prefix(c, t)).to_numpy(), a[c.index + STEP <= t].to_numpy())
 
 
-def _walk(seed: int, n: int) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    close = 1.1 + np.cumsum(rng.normal(0, 0.0003, n))
-    open_ = np.r_[1.1, close[:-1]]
-    high = np.maximum(open_, close) + rng.exponential(0.0002, n)
-    low = np.minimum(open_, close) - rng.exponential(0.0002, n)
-    # round to 5 digits so exact equal highs/lows happen, as in real quotes
-    open_, high, low, close = (np.round(x, 5) for x in (open_, high, low, close))
-    idx = pd.date_range("2025-03-06 20:00", periods=n, freq="5min", tz="UTC", name="time")
-    return pd.DataFrame({"open": open_, "high": high, "low": low, "close": close, "volume": 1.0, "spread": 0.0}, index=idx)
-
-
 @settings(max_examples=20, deadline=None)
 @given(seed=st.integers(0, 100_000), n=st.integers(30, 3000), cuts=st.lists(st.floats(0.0, 1.0), min_size=1, max_size=3))
 def test_prefix_invariance_generated(seed, n, cuts):
-    c = _walk(seed, n)
+    c = random_walk(seed, n, vol=0.0003, wick=0.0002, open_noise=0.0, digits=5, start="2025-03-06 20:00")
     full = run_all(c)
     for f in cuts:
         check_prefix(c, full, c.index[int(f * (n - 1))] + STEP)

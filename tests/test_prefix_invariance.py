@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 from ita.detectors import fvg, range_break, session_range
 from ita.sessions import SessionWindow, get_session
 from ita.setups import evaluate, load_setup
+from tests.helpers import STEP, assert_same, knowable, prefix, random_walk
 
-STEP = pd.Timedelta(minutes=5)
 
 
 def cuts(candles: pd.DataFrame, n: int = 30, seed: int = 7) -> list[pd.Timestamp]:
@@ -25,18 +25,6 @@ def cuts(candles: pd.DataFrame, n: int = 30, seed: int = 7) -> list[pd.Timestamp
     rng = np.random.default_rng(seed)
     pos = sorted(set(rng.integers(50, len(candles) - 1, size=n).tolist()))
     return [candles.index[p] + STEP for p in pos]
-
-
-def prefix(candles, t):
-    return candles[candles.index + STEP <= t]
-
-
-def knowable(df: pd.DataFrame, col: str, t) -> pd.DataFrame:
-    return df[df[col] <= t].reset_index(drop=True)
-
-
-def assert_same(a: pd.DataFrame, b: pd.DataFrame):
-    pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True), check_dtype=False)
 
 
 @pytest.fixture(scope="module")
@@ -81,21 +69,11 @@ def test_setup_signals_prefix_invariant(year):
         assert part["meta"].tolist() == exp["meta"].tolist()
 
 
-def _walk(seed: int, n: int) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    close = 1.1 + np.cumsum(rng.normal(0, 0.0004, n))
-    open_ = np.r_[1.1, close[:-1]] + rng.normal(0, 0.0001, n)
-    high = np.maximum(open_, close) + rng.exponential(0.0003, n)
-    low = np.minimum(open_, close) - rng.exponential(0.0003, n)
-    idx = pd.date_range("2025-03-03 00:00", periods=n, freq="5min", tz="UTC", name="time")
-    return pd.DataFrame({"open": open_, "high": high, "low": low, "close": close, "volume": 1.0, "spread": 0.0}, index=idx)
-
-
 @settings(max_examples=25, deadline=None)
 @given(seed=st.integers(0, 10_000), n=st.integers(10, 400), cut=st.floats(0.05, 0.95),
        mode=st.sampled_from(["touch", "midpoint", "close_through"]))
 def test_fvg_prefix_invariant_generated(seed, n, cut, mode):
-    c = _walk(seed, n)
+    c = random_walk(seed, n)
     t = c.index[int(cut * (n - 1))] + STEP
     full = fvg(c, 1e-4, 0.5, mode, timeframe="M5")
     exp = knowable(full, "confirmed_at", t).copy()
@@ -106,7 +84,7 @@ def test_fvg_prefix_invariant_generated(seed, n, cut, mode):
 @settings(max_examples=15, deadline=None)
 @given(seed=st.integers(0, 10_000), cut=st.floats(0.05, 0.95))
 def test_session_range_prefix_invariant_generated(seed, cut):
-    c = _walk(seed, 2000)  # ~7 days of M5
+    c = random_walk(seed, 2000)  # ~7 days of M5
     t = c.index[int(cut * (len(c) - 1))] + STEP
     asia = get_session("asia")
     full = session_range(c, asia, timeframe="M5")

@@ -6,7 +6,6 @@ the comparison with ``smartmoneyconcepts.smc.swing_highs_lows`` (speed: benchmar
 """
 from __future__ import annotations
 
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -15,8 +14,8 @@ from hypothesis import strategies as st
 
 from ita.detectors.structure import (BREAK_COLUMNS, ORDER_BLOCK_COLUMNS, SWING_COLUMNS, order_blocks, structure_breaks,
                                      swings)
+from tests.helpers import STEP, assert_same, knowable, prefix, random_walk
 
-STEP = pd.Timedelta(minutes=5)
 
 
 def bars(opens, highs, lows, closes, start="2025-03-04 10:00"):
@@ -237,18 +236,6 @@ def test_breaks_use_only_swings_confirmed_before_the_break_bar(eurusd_m5, h1_str
 
 # ---------------------------------------------------------------- prefix invariance
 
-def prefix(candles, t):
-    return candles[candles.index + STEP <= t]
-
-
-def knowable(df, col, t):
-    return df[df[col] <= t].reset_index(drop=True)
-
-
-def assert_same(a, b):
-    pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True), check_dtype=False)
-
-
 def run_all(c, left, right, by, zone):
     sw = swings(c, left, right, timeframe="M5")
     br = structure_breaks(c, sw, by=by, timeframe="M5")
@@ -292,25 +279,12 @@ def test_prefix_invariant_at_every_bar_of_a_stretch(eurusd_m5, by):
         check_prefix(c, c.index[p] + STEP, full, 2, 3, by, "wick")
 
 
-def _walk(seed: int, n: int) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    close = 1.1 + np.cumsum(rng.normal(0, 0.0004, n))
-    open_ = np.r_[1.1, close[:-1]] + rng.normal(0, 0.0001, n)
-    high = np.maximum(open_, close) + rng.exponential(0.0003, n)
-    low = np.minimum(open_, close) - rng.exponential(0.0003, n)
-    # quantise to 5 digits so equal highs/lows (ties) occur as in real quotes
-    q = lambda a: np.round(a, 4)  # noqa: E731
-    idx = pd.date_range("2025-03-03 00:00", periods=n, freq="5min", tz="UTC", name="time")
-    return pd.DataFrame({"open": q(open_), "high": q(high), "low": q(low), "close": q(close), "volume": 1.0,
-                         "spread": 0.0}, index=idx)
-
-
 @settings(max_examples=40, deadline=None)
 @given(seed=st.integers(0, 10_000), n=st.integers(5, 400), cut=st.floats(0.0, 1.0),
        left=st.integers(1, 4), right=st.integers(1, 4), by=st.sampled_from(["close", "wick"]),
        zone=st.sampled_from(["wick", "body"]))
 def test_prefix_invariant_generated(seed, n, cut, left, right, by, zone):
-    c = _walk(seed, n)
+    c = random_walk(seed, n, digits=4)
     t = c.index[int(cut * (n - 1))] + STEP
     check_prefix(c, t, run_all(c, left, right, by, zone), left, right, by, zone)
 
