@@ -33,11 +33,12 @@ Your own data:
 \b
 Setups (YAML in setups/<id>/v<N>.yaml):
   ita setups list | ita setups show asia_fvg_break | ita setups validate setups/asia_fvg_break/v1.yaml
+  ita setups new-version asia_fvg_break --param rr=3 | ita setups diff asia_fvg_break v1 v2
 """
 
 app = typer.Typer(help=HELP, no_args_is_help=True, rich_markup_mode=None, add_completion=False)
 data_app = typer.Typer(help="Candle data: import MT5/CSV exports (server time → UTC), list coverage.", no_args_is_help=True)
-setups_app = typer.Typer(help="Setups as versioned YAML: list, show, validate, JSON Schema.", no_args_is_help=True)
+setups_app = typer.Typer(help="Setups as versioned YAML: list, show, validate, new-version, diff, JSON Schema.", no_args_is_help=True)
 runs_app = typer.Typer(help="Stored backtest runs.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 app.add_typer(setups_app, name="setups")
@@ -183,6 +184,56 @@ def setups_validate(target: str = typer.Argument(..., help="A YAML path, or a se
                 console.print(f"[green]OK[/] {s.path}: {s.label}")
     except ItaError as exc:
         _fail(exc)
+
+
+@setups_app.command("new-version")
+def setups_new_version(
+    setup_id: str = typer.Argument(..., help="Setup id, e.g. asia_fvg_break."),
+    from_version: Optional[str] = typer.Option(None, "--from", help="Version to copy (default the latest)."),
+    param: Optional[List[str]] = typer.Option(None, "--param", "-p", help="Write key=value into the new version, e.g. rr=3."),
+):
+    """Create the next version vN+1 from an existing one (comments kept), optionally with edits.
+
+    \b
+    Examples:
+      ita setups new-version asia_fvg_break                 # copy the latest, then edit the file
+      ita setups new-version asia_fvg_break --param rr=3    # v2 = v1 with a 3R target
+    """
+    from ita.setups import load_setup
+    from ita.setups.versions import new_version
+
+    try:
+        p = new_version(setup_id, from_version, _parse_params(param))
+        s = load_setup(setup_id, p.stem)
+    except ItaError as exc:
+        _fail(exc)
+    console.print(f"[green]Created[/] {p}: {s.label}. Every run of it is recorded with version {s.version} "
+                  f"and sha256 {s.content_hash[:12]}; compare with `ita setups diff {setup_id} v{s.version - 1} v{s.version}`.")
+
+
+@setups_app.command("diff")
+def setups_diff(setup_id: str = typer.Argument(...), a: str = typer.Argument(..., help="e.g. v1"),
+                b: str = typer.Argument(..., help="e.g. v2")):
+    """Show what changed between two versions: the rule fields, then the text diff."""
+    from rich.syntax import Syntax
+
+    from ita.setups.versions import diff_versions
+
+    try:
+        d = diff_versions(setup_id, a, b)
+    except ItaError as exc:
+        _fail(exc)
+    if not d.changes:
+        console.print(f"{setup_id} v{d.a} and v{d.b} define the same rule.")
+    else:
+        t = Table(title=f"{setup_id}: v{d.a} → v{d.b}", title_justify="left")
+        for c in ("field", f"v{d.a}", f"v{d.b}"):
+            t.add_column(c)
+        for k, (x, y) in d.changes.items():
+            t.add_row(k, json.dumps(x), json.dumps(y))
+        console.print(t)
+    if d.text:
+        console.print(Syntax(d.text, "diff", theme="ansi_dark", background_color="default"))
 
 
 @setups_app.command("schema")
