@@ -21,8 +21,8 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from ita.detectors._util import bar_delta
-from ita.detectors.sessions import _first_true_per_group, session_range
+from ita.detectors._util import bar_delta, run_extremes
+from ita.detectors.sessions import session_range
 from ita.sessions import NY, SessionWindow, local_day_and_minute, local_time_to_utc, weekday_of
 
 PERIOD_COLUMNS = ["period", "label", "period_start", "period_end", "open", "high", "low", "close",
@@ -104,16 +104,8 @@ def previous_period_levels(candles: pd.DataFrame, period: Literal["D", "W", "M"]
     step = bar_delta(candles, timeframe)
     t = candles.index.as_unit("ns")
     key = _period_key(trading_day(t), period)
-    first = np.r_[True, key[1:] != key[:-1]]
-    starts = np.flatnonzero(first)
-    ends = np.r_[starts[1:], n] - 1
-    h = candles["high"].to_numpy(dtype="float64")
-    lo = candles["low"].to_numpy(dtype="float64")
-    hi = np.maximum.reduceat(h, starts)
-    lw = np.minimum.reduceat(lo, starts)
-    group = np.cumsum(first) - 1
-    hi_pos = _first_true_per_group(h == hi[group], group, len(starts))
-    lo_pos = _first_true_per_group(lo == lw[group], group, len(starts))
+    starts, ends, hi, lw, hi_pos, lo_pos = run_extremes(
+        key, candles["high"].to_numpy(dtype="float64"), candles["low"].to_numpy(dtype="float64"))
     keys = key[starts]
     p_start, p_end = _period_bounds(keys, period)
     out = pd.DataFrame({

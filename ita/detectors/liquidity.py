@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ita.detectors._util import bar_delta, first_at_or_after
+from ita.detectors._util import bar_delta, first_at_or_after, sparse_table
 from ita.detectors.indicators import atr
 
 SWING_COLUMNS = ["side", "time", "bar", "price", "confirm_bar", "confirmed_at"]
@@ -129,7 +129,7 @@ def equal_levels(candles: pd.DataFrame, swings: pd.DataFrame | None = None, tole
         else:
             cb = np.searchsorted(close_ns, conf_ns, side="right") - 1  # last bar closed by the confirmation
             tol = float(tolerance_atr) * np.where(cb >= 0, atr_v[np.maximum(cb, 0)], np.nan)
-        table = _sparse_table(h if side == "high" else lo, np.maximum if side == "high" else np.minimum)
+        table = sparse_table(h if side == "high" else lo, np.maximum if side == "high" else np.minimum)
         partner = np.full(m, -1, dtype=np.int64)
         b = np.arange(1, m)
         for lag in range(1, min(lookback, m - 1) + 1):
@@ -180,17 +180,6 @@ def equal_levels(candles: pd.DataFrame, swings: pd.DataFrame | None = None, tole
     out["_hi"] = out["side"] != "high"
     out = out.sort_values(["confirmed_at", "_hi", "bar"], kind="stable").drop(columns="_hi")
     return out.reset_index(drop=True)
-
-
-def _sparse_table(values: np.ndarray, reduce) -> list[np.ndarray]:
-    """``table[k][i] = reduce(values[i : i + 2**k])`` for range queries in O(1)."""
-    table = [values.astype("float64")]
-    k = 1
-    while (1 << k) <= len(values):
-        prev, half = table[-1], 1 << (k - 1)
-        table.append(reduce(prev[:-half], prev[half:]))
-        k += 1
-    return table
 
 
 def _range_query(table: list[np.ndarray], lo: np.ndarray, hi: np.ndarray, reduce, empty: float) -> np.ndarray:

@@ -11,7 +11,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from ita.detectors._util import bar_delta
+from ita.detectors._util import bar_delta, run_extremes
 from ita.sessions import SessionWindow, local_time_to_utc, weekday_of
 
 SESSION_RANGE_COLUMNS = ["day", "session", "start", "end", "high", "low", "high_time", "low_time", "bars",
@@ -53,24 +53,14 @@ def session_range(candles: pd.DataFrame, window: SessionWindow, weekdays: tuple[
     if len(pos) == 0:
         return pd.DataFrame(columns=SESSION_RANGE_COLUMNS)
     d = day[pos]
-    first = np.r_[True, d[1:] != d[:-1]]
-    starts = np.flatnonzero(first)
     h = candles["high"].to_numpy(dtype="float64")[pos]
     lo = candles["low"].to_numpy(dtype="float64")[pos]
-    hi = np.maximum.reduceat(h, starts)
-    lw = np.minimum.reduceat(lo, starts)
-    group = np.cumsum(first) - 1
-    # first occurrence of the extreme within each group
-    is_hi = h == hi[group]
-    is_lo = lo == lw[group]
-    hi_pos = _first_true_per_group(is_hi, group, len(starts))
-    lo_pos = _first_true_per_group(is_lo, group, len(starts))
+    starts, ends, hi, lw, hi_pos, lo_pos = run_extremes(d, h, lo)  # extremes: first occurrence per day
     days = d[starts]
     start_days = days - np.timedelta64(1, "D") if window.wraps else days
     start_utc = local_time_to_utc(start_days, window.start, window.timezone)
     end_utc = local_time_to_utc(days, window.end, window.timezone)
     t = candles.index.as_unit("ns")
-    ends = np.r_[starts[1:], len(pos)] - 1
     out = pd.DataFrame({
         "day": days,
         "session": window.name,
@@ -87,15 +77,6 @@ def session_range(candles: pd.DataFrame, window: SessionWindow, weekdays: tuple[
     })
     data_end = t[-1] + step
     return out[out["end"] <= data_end].reset_index(drop=True)
-
-
-def _first_true_per_group(flag: np.ndarray, group: np.ndarray, ngroups: int) -> np.ndarray:
-    idx = np.flatnonzero(flag)
-    g = group[idx]
-    firsts = np.r_[True, g[1:] != g[:-1]]
-    res = np.empty(ngroups, dtype=np.int64)
-    res[g[firsts]] = idx[firsts]
-    return res
 
 
 def range_break(candles: pd.DataFrame, ranges: pd.DataFrame, window: SessionWindow,
