@@ -4,7 +4,9 @@ Every event row carries the UTC time it became knowable (``confirmed_at``); runn
 prefix of the data yields exactly the events of the full run that were knowable by the prefix's end.
 
 ==========================  ==================================================================
-``fvg``                     fair value gaps with mitigation (:mod:`ita.detectors.fvg`)
+``fvg``                     fair value gaps with mitigation; ``join="consecutive"`` joins adjacent gaps
+                            (:mod:`ita.detectors.fvg`)
+``inverse_fvg``             inversion FVGs: gaps closed through, flipped polarity (:mod:`ita.detectors.fvg`)
 ``session_range``           high/low of a session window per day (:mod:`ita.detectors.sessions`)
 ``range_break``             first close beyond a session range (:mod:`ita.detectors.sessions`)
 ``swings``                  fractal swing highs/lows (:mod:`ita.detectors.structure`)
@@ -21,12 +23,12 @@ prefix of the data yields exactly the events of the full run that were knowable 
 Speed: ``python benchmarks/bench_detectors.py`` (all detectors on the EURUSD M5 year, ×10, and vs
 ``smartmoneyconcepts``).
 """
-from ita.detectors.fvg import fvg
+from ita.detectors.fvg import fvg, inverse_fvg
 from ita.detectors.indicators import atr
 from ita.detectors.levels import initial_balance, opening_levels, previous_period_levels
 from ita.detectors.liquidity import equal_levels, sweeps
 from ita.detectors.sessions import range_break, session_range
 from ita.detectors.structure import order_blocks, structure_breaks, swings
 
-__all__ = ["atr", "equal_levels", "fvg", "initial_balance", "opening_levels", "order_blocks",
+__all__ = ["atr", "equal_levels", "fvg", "initial_balance", "inverse_fvg", "opening_levels", "order_blocks",
            "previous_period_levels", "range_break", "session_range", "structure_breaks", "sweeps", "swings"]
