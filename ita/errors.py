@@ -28,4 +28,7 @@ def closest(name: str, choices, n: int = 3) -> str:
     import difflib
 
     hits = difflib.get_close_matches(str(name), [str(c) for c in choices], n=n, cutoff=0.5)
+    if hits:  # keep only the near-best: 'asia_fvg_brake' suggests asia_fvg_break, not also asia_sweep
+        score = [difflib.SequenceMatcher(None, str(name), h).ratio() for h in hits]
+        hits = [h for h, sc in zip(hits, score) if sc >= score[0] - 0.1]
     return f" Did you mean: {', '.join(hits)}?" if hits else ""

@@ -240,3 +240,19 @@ def test_stop_entry_filled_after_an_open_beyond_its_stop_is_judged_by_touch():
     tr = one(t)
     assert tr.entry_price == pytest.approx(1.1010)
     assert tr.exit_reason == "stop" and not tr.exit_at_open and tr.exit_price == pytest.approx(1.1000)
+
+
+# ----------------------------------------------------------------------------------------------- time stop
+
+def test_max_bars_time_stop_closes_at_the_close_of_the_nth_bar_held():
+    rows = [(1.1005, 1.1006, 1.0999, 1.1002)] + [(1.1002, 1.1008, 1.0995, 1.1004)] * 3 \
+        + [(1.1004, 1.1006, 1.1001, 1.1003)] + [(1.1003, 1.1030, 1.1002, 1.1025)] * 5
+    od = order(entry=1.1000, sl=1.0990, tp=1.1020, active=0)
+    od["max_bars"] = 3.0
+    t = one(run(rows, od)[0])
+    assert t.entry_time == T0 and t.bars_held == 3
+    assert t.exit_reason == "time" and t.exit_time == T0 + pd.Timedelta(minutes=10)
+    assert t.exit_price == pytest.approx(1.1004)          # close of the third bar held
+    od["max_bars"] = np.nan                                 # no time stop: the target is reached on bar 6
+    t = one(run(rows, od)[0])
+    assert t.exit_reason == "target" and t.exit_time == T0 + pd.Timedelta(minutes=25)

@@ -18,7 +18,8 @@ Rules (the file's prices are **bid**; the ask is bid + spread):
 * **Later bars.** open beyond stop → exit at the open; open beyond target → exit at the open; else
   stop touched → exit at the stop; else target touched → exit at the target. A bar touching both:
   ``intrabar="stop_first"`` (default) or ``"target_first"``. Longs exit on the bid, shorts on the ask.
-* **Time.** Still open after the last bar opening before ``exit_by`` → exit at that bar's close
+* **Time.** Still open after the last bar opening before ``exit_by`` — or, with an optional ``max_bars``
+  column (time stop), after ``max_bars`` bars held counting the fill bar — → exit at that bar's close
   (``"time"``); if the data ends first → ``"end_of_data"``.
 * **R.** ``R = direction × (exit − fill) / |entry_price − sl_price| − commission_R``, where the
   round-turn ``commission`` per lot is converted to R through the position size that risks the planned
@@ -149,6 +150,9 @@ def simulate(candles: pd.DataFrame, orders: pd.DataFrame, model: ExecutionModel)
         else:
             raise ValueError(f"order {od.signal_id}: unknown entry_type {et!r}")
         status.append("filled")
+        mb = getattr(od, "max_bars", None)
+        if mb is not None and np.isfinite(mb) and mb >= 1:  # time stop: at most `max_bars` bars held
+            e = min(e, f + int(mb))
 
         # exit-side prices: longs sell at bid, shorts buy at ask
         def xo(j):

@@ -1,50 +1,71 @@
-"""Setup evaluation: run only the detectors a setup declares, apply its sequence, emit signals.
+"""Setup evaluation: run only the detectors a setup declares, walk its sequence, emit signals.
 
 Signals follow the seed's signal schema (``signal_id, symbol, tf, direction, entry_price, sl_price,
 tp_price, rule_id, rule_version, meta``) plus the order's timing, so the backtester and the live loop
 consume the same rows.
+
+How a sequence is walked (the semantics every setup file relies on):
+
+1. The **first step**'s events (e.g. every bar closing beyond the Asia range inside 00:00–05:00) are taken
+   in time order. An event belongs to trading day D (the local date of its window, or of its bar); days
+   outside ``days`` are ignored. The event's direction sets the **bias** (long/short).
+2. Each **later step** takes the *first* event of its kind strictly after the previous step's bar
+   (``from_bar: same`` also accepts that bar itself, e.g. an FVG completed by the CHoCH candle), on the
+   same day D, passing its time filters (``window``/``session``, ``until``, ``within_bars`` counted in
+   execution bars) and its ``direction`` relative to the bias. A ``trend`` step is a filter on the last
+   structure break known at that moment and does not move the clock.
+3. When a step finds nothing, ``after_failed_sequence: skip_day`` (default) gives up day D;
+   ``retry`` starts again from the next event of the first step.
+4. When all steps are found, the order is built at the close of the last event's bar (entry, stop,
+   target from the setup's rules). After a signal, the search continues after its bar until
+   ``management.max_trades_per_day`` signals were emitted on D.
+
+Every event is used only from the close of the bar at which it became known (no look-ahead).
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from ita.data.instruments import get_instrument
-from ita.data.timeframes import tf_delta
-from ita.detectors import fvg, range_break, session_range
-from ita.sessions import local_day_and_minute, local_time_to_utc, parse_hhmm
+from ita.sessions import local_time_to_utc, parse_hhmm
+from ita.setups.events import Context, StepEvents
 from ita.setups.loader import LoadedSetup
-from ita.setups.schema import BreakStep, FVGDetector, FVGStep, SessionRangeDetector
+from ita.setups.schema import BreakStep, Setup, SweepStep, TrendStep
 
 SIGNAL_COLUMNS = [
     "signal_id", "symbol", "tf", "direction", "entry_type", "entry_price", "sl_price", "tp_price",
     "rule_id", "rule_version", "setup_hash", "day", "time", "known_at", "active_from", "expires_at",
-    "exit_by", "meta",
+    "exit_by", "max_bars", "meta",
 ]
+EXPLAIN_COLUMNS = ["day", "signal_id", "direction", "passed", "failed_step", "reason", "time"]
+_SIDE = {1: "long", -1: "short"}
 
 
 def run_detectors(loaded: LoadedSetup, candles: pd.DataFrame, symbol: str) -> dict[str, pd.DataFrame]:
-    """Run exactly the detectors declared in the setup; ``{detector name: events}``."""
-    s = loaded.setup
-    inst = get_instrument(symbol)
-    out: dict[str, pd.DataFrame] = {}
-    for name, det in s.detectors.items():
-        if isinstance(det, SessionRangeDetector):
-            out[name] = session_range(candles, s.session(det.session), weekdays=s.weekdays, timeframe=s.timeframe)
-        elif isinstance(det, FVGDetector):
-            out[name] = fvg(candles, inst.pip_size, det.min_gap_pips, det.mitigation, timeframe=s.timeframe)
-    return out
+    """Run exactly the detectors declared in the setup; ``{detector name: events}``.
+
+    Each frame is the detector function's output plus ``known_bar``: the position in ``candles`` of the
+    first bar whose close is at or after the row's ``confirmed_at`` (``len(candles)`` when not yet known).
+    Detectors with a ``timeframe`` run on complete bars of that timeframe resampled from ``candles``.
+    Raises :class:`~ita.errors.UnknownSymbolError` for an unknown symbol.
+    """
+    return Context(loaded.setup, candles, get_instrument(symbol)).outputs
 
 
 def evaluate(loaded: LoadedSetup, candles: pd.DataFrame, symbol: str) -> pd.DataFrame:
     """Signals of ``loaded`` on ``candles`` (canonical frame of the setup's timeframe) for ``symbol``.
 
     Returns a DataFrame with :data:`SIGNAL_COLUMNS`, one row per signal, ascending by ``known_at``:
-    ``direction`` ``"long"``/``"short"``; prices in price units; ``day`` the local trading date D;
-    ``time`` the UTC open of the bar that completed the signal; ``known_at`` its close (decision time);
-    ``active_from`` first bar open at which the order may fill; ``expires_at`` no fill on bars opening at
-    or after it; ``exit_by`` flat at the close of the last bar opening before it; ``meta`` a dict with the
-    detector evidence (range, break, zone). Uses only bars up to ``known_at`` (no look-ahead).
+    ``direction`` ``"long"``/``"short"``; ``entry_type`` ``limit``/``market``/``stop``; prices in price
+    units; ``day`` the local trading date D (naive Timestamp); ``time`` the UTC open of the bar that
+    completed the signal; ``known_at`` its close (decision time); ``active_from`` first bar open at which
+    the order may fill; ``expires_at`` no fill on bars opening at or after it; ``exit_by`` flat at the
+    close of the last bar opening before it; ``max_bars`` the time stop in bars held (NaN = none);
+    ``meta`` a dict with the evidence of every step (``steps``) and, for charts, ``range``, ``break``,
+    ``sweep``, ``structure``, ``zone``. Uses only bars up to ``known_at`` (no look-ahead).
 
     Raises :class:`~ita.errors.UnknownSymbolError` for an unknown symbol.
 
@@ -52,99 +73,390 @@ def evaluate(loaded: LoadedSetup, candles: pd.DataFrame, symbol: str) -> pd.Data
 
         >>> from ita.setups import load_setup, evaluate
         >>> sig = evaluate(load_setup("asia_fvg_break"), m5, "EURUSD")      # doctest: +SKIP
+        >>> sig[["time", "direction", "entry_price", "sl_price", "tp_price"]].head(3)   # doctest: +SKIP
     """
-    s = loaded.setup
-    inst = get_instrument(symbol)
-    pip = inst.pip_size
-    step_td = tf_delta(s.timeframe)
-    events = run_detectors(loaded, candles, symbol)
-    t = candles.index.as_unit("ns")
-    days_local, minute = local_day_and_minute(t, s.timezone)
+    return _Walk(loaded, candles, symbol).run().signals()
 
-    brk_step = s.sequence[0]
-    assert isinstance(brk_step, BreakStep)
-    ranges = events[brk_step.range]
-    breaks = range_break(candles, ranges, s.window(brk_step.window, "break"), by=brk_step.by, timeframe=s.timeframe)
-    rows = []
-    if len(breaks):
-        ranges_by_day = ranges.set_index("day").to_dict("index")
-        fvg_steps = [st for st in s.sequence[1:] if isinstance(st, FVGStep)]
-        # (third-candle bar, direction) -> gap row, built once per detector
-        lookup = {name: {(int(b), d): k for k, (b, d) in enumerate(zip(ev["bar"], ev["direction"]))}
-                  for name, ev in events.items() if name in {st.detector for st in fvg_steps}}
-        for br in breaks.itertuples(index=False):
-            evidence = {"break": {"time": br.time.isoformat(), "direction": br.direction, "level": float(br.level)}}
-            r = ranges_by_day[br.day]
-            evidence["range"] = {"session": r["session"], "high": float(r["high"]), "low": float(r["low"]),
-                                 "start": r["start"].isoformat(), "end": r["end"].isoformat()}
-            anchor = int(br.bar)
-            direction = br.direction
-            zone = None
-            for st in fvg_steps:
-                zone = _fvg_after(events[st.detector], lookup[st.detector], anchor, st, direction, br.day,
-                                  days_local, minute, len(candles))
-                if zone is None:
-                    break
-                anchor = int(zone["bar"])
-            if zone is None:
+
+def explain(loaded: LoadedSetup, candles: pd.DataFrame, symbol: str) -> pd.DataFrame:
+    """Why each trading day did or did not produce a signal — the evaluator's own trace.
+
+    Returns one row per trading day D of the setup (``days`` filter) that has bars in ``candles``,
+    columns :data:`EXPLAIN_COLUMNS`: ``day`` (local date D, naive Timestamp at midnight like
+    :func:`evaluate`), ``signal_id`` (the day's first signal, ``None`` without one), ``direction`` (the
+    bias once a step set it, else ``None``), ``passed`` (number of sequence steps satisfied in the
+    furthest attempt), ``failed_step`` (``"sequence[k] <step>"``, ``"entry"``/``"stop"``/``"target"``
+    when the order was rejected, or ``""`` with a signal), ``reason`` (one sentence with times in the
+    setup's time zone and prices), ``time`` (UTC open of the bar of the last satisfied step, NaT if none).
+
+    Example::
+
+        >>> why = explain(load_setup("asia_fvg_break"), m5, "EURUSD")          # doctest: +SKIP
+        >>> why.set_index("day").loc["2025-01-07", "reason"]                    # doctest: +SKIP
+        'no bullish FVG with its third candle within 3 bars after the long break at 00:15 (before 11:00)'
+    """
+    return _Walk(loaded, candles, symbol).run().explain()
+
+
+# ---- the walk -------------------------------------------------------------------------------------------
+
+@dataclass
+class _Attempt:
+    day: np.datetime64
+    passed: int
+    failed_step: str
+    reason: str
+    bar: int
+    bias: int
+    signal_id: str | None = None
+
+
+class _StepView:
+    """A step's events with its time filters resolved on the execution bars."""
+
+    def __init__(self, ctx: Context, st, k: int):
+        self.st, self.k = st, k
+        self.label = f"sequence[{k}] {st.step}"
+        if isinstance(st, TrendStep):
+            out = ctx.outputs[st.detector]
+            out = out[out["known_bar"].to_numpy() < ctx.n]
+            self.ev = StepEvents.of(out, out["known_bar"].to_numpy(),
+                                    np.where(out["direction"].to_numpy() == "bullish", 1, -1))
+            return
+        self.ev = ctx.events(st)
+        win = ctx.setup.step_window(st)
+        if win is not None:
+            inside, wday = win.mask(ctx.t)
+        else:
+            inside, wday = np.ones(ctx.n, dtype=bool), ctx.local_day
+        if st.until is not None:
+            inside = inside & (ctx.local_minute < parse_hhmm(st.until)) & (ctx.local_day == wday)
+        self.window = win
+        self.ok = inside[self.ev.bar] if len(self.ev.bar) else np.zeros(0, dtype=bool)
+        self.day = wday[self.ev.bar] if len(self.ev.bar) else np.zeros(0, dtype="datetime64[D]")
+
+
+def _dir_ok(evdir: np.ndarray, bias: int, want: str) -> np.ndarray:
+    if want == "any":
+        return np.ones(len(evdir), dtype=bool)
+    if want in ("long", "short"):
+        return evdir == (1 if want == "long" else -1)
+    same = want in ("with_bias", "with_break")
+    return evdir == (bias if same else -bias)
+
+
+class _Walk:
+    def __init__(self, loaded: LoadedSetup, candles: pd.DataFrame, symbol: str):
+        self.loaded, self.s, self.symbol = loaded, loaded.setup, symbol
+        self.ctx = Context(self.s, candles, get_instrument(symbol))
+        self.views = [_StepView(self.ctx, st, k) for k, st in enumerate(self.s.sequence)]
+        self.rows: list[dict] = []
+        self.attempts: list[_Attempt] = []
+
+    def hhmm(self, bar: int) -> str:
+        return self.ctx.t[bar].tz_convert(self.s.timezone).strftime("%H:%M")
+
+    def run(self) -> "_Walk":
+        s, ctx = self.s, self.ctx
+        v0 = self.views[0]
+        if ctx.n == 0 or len(v0.ev.bar) == 0:
+            return self
+        wd_ok = np.isin(pd.DatetimeIndex(v0.day).day_of_week, s.weekdays)
+        cand = np.flatnonzero(v0.ok & wd_ok & _dir_ok(v0.ev.dir, 0, v0.st.direction))
+        done: set = set()
+        last_sig: dict = {}
+        count: dict = {}
+        for c in cand:
+            b0, D = int(v0.ev.bar[c]), v0.day[c]
+            if D in done or b0 <= last_sig.get(D, -1):
                 continue
-            rows.append(_order(s, loaded, symbol, inst, pip, step_td, t, br.day, direction, zone, evidence))
-    sig = pd.DataFrame(rows, columns=SIGNAL_COLUMNS)
-    if len(sig):
-        days = np.array(sig["day"].to_numpy(), dtype="datetime64[D]")
-        sig["expires_at"] = local_time_to_utc(days, s.order.valid_until, s.timezone)
-        sig["exit_by"] = local_time_to_utc(days, s.management.flat_at, s.timezone)
-        for c in ("time", "known_at", "active_from", "expires_at", "exit_by"):
-            sig[c] = pd.DatetimeIndex(sig[c]).as_unit("ns")
-    return sig.sort_values("known_at", kind="stable").reset_index(drop=True)
+            chain = [(v0, int(c))]
+            bias, anchor = int(v0.ev.dir[c]), b0
+            fail = None
+            for v in self.views[1:]:
+                j = self._next(v, anchor, D, bias)
+                if isinstance(j, str):
+                    fail = _Attempt(D, len(chain), v.label, j, anchor, bias)
+                    break
+                if j is not None:
+                    chain.append((v, j))
+                    anchor = int(v.ev.bar[j])
+                else:
+                    chain.append((v, None))  # a trend filter passed
+            if fail is None:
+                order, why = self._order(D, bias, anchor, chain)
+                if order is None:
+                    fail = _Attempt(D, len(chain), why[0], why[1], anchor, bias)
+                else:
+                    self.rows.append(order)
+                    self.attempts.append(_Attempt(D, len(chain), "", "signal", anchor, bias, order["signal_id"]))
+                    last_sig[D] = anchor
+                    count[D] = count.get(D, 0) + 1
+                    if count[D] >= s.management.max_trades_per_day:
+                        done.add(D)
+                    continue
+            self.attempts.append(fail)
+            if s.after_failed_sequence == "skip_day":
+                done.add(D)
+        return self
+
+    def _next(self, v: _StepView, anchor: int, D, bias: int):
+        """Position of the step's first event after ``anchor`` on D; ``None`` for a passed trend filter;
+        a reason string when there is none."""
+        st, ev = v.st, v.ev
+        if isinstance(st, TrendStep):
+            j = int(np.searchsorted(ev.bar, anchor, "right")) - 1
+            if j < 0:
+                return f"no {st.detector} structure break known yet at {self.hhmm(anchor)}"
+            d = int(ev.dir[j])
+            want = bias if st.direction == "with_bias" else -bias
+            if d != want:
+                kind = ev.rows["kind"].iloc[j]
+                return (f"the last {st.detector} {kind} known at {self.hhmm(anchor)} is "
+                        f"{'bullish' if d > 0 else 'bearish'}, not {st.direction.replace('_', ' ')} "
+                        f"({_SIDE[bias]})")
+            return None
+        j0 = int(np.searchsorted(ev.bar, anchor, "right" if st.from_bar == "next" else "left"))
+        j1 = len(ev.bar) if st.within_bars is None else int(np.searchsorted(ev.bar, anchor + st.within_bars, "right"))
+        sel = v.ok[j0:j1] & (v.day[j0:j1] == D) & _dir_ok(ev.dir[j0:j1], bias, st.direction)
+        if sel.any():
+            return j0 + int(np.argmax(sel))
+        return self._why_not(v, anchor, bias)
+
+    # ---- reasons ----------------------------------------------------------------------------------------
+    def _what(self, st, bias: int) -> str:
+        d = {"any": 0, "long": 1, "short": -1}.get(st.direction)
+        if d is None:
+            d = bias if st.direction in ("with_bias", "with_break") else -bias
+        adj = {1: "bullish ", -1: "bearish ", 0: ""}[d]
+        if st.step == "fvg":
+            return f"{adj}FVG"
+        if st.step == "structure":
+            return f"{adj}{'BOS/CHoCH' if st.kind == 'any' else st.kind}"
+        if st.step == "order_block":
+            return f"{adj}order block"
+        if st.step == "sweep":
+            side = {"high": "high", "low": "low", "any": "high or low"}[st.side]
+            return f"sweep of the {st.of} {side} (close back inside within {st.reclaim_bars} bars)"
+        return f"{st.by} beyond the {st.range} range"
+
+    def _when(self, v: _StepView) -> str:
+        st = v.st
+        parts = []
+        if st.session:
+            parts.append(f"in {st.session}")
+        elif st.window is not None:
+            parts.append(f"between {st.window.start} and {st.window.end}")
+        if st.until:
+            parts.append(f"before {st.until}")
+        return " ".join(parts)
+
+    def _why_not(self, v: _StepView, anchor: int, bias: int) -> str:
+        st = v.st
+        prev = self.s.sequence[v.k - 1]
+        prev_name = {"break": "break", "sweep": "sweep", "fvg": "FVG", "structure": "structure break",
+                     "order_block": "order block", "trend": "trend check"}[prev.step]
+        within = ""
+        if st.within_bars is not None:
+            within = f" with its third candle within {st.within_bars} bars" if st.step == "fvg" else \
+                f" within {st.within_bars} bars"
+        when = self._when(v)
+        tail = f" ({when})" if when else ""
+        return f"no {self._what(st, bias)}{within} after the {_SIDE[bias]} {prev_name} at {self.hhmm(anchor)}{tail}"
+
+    def _why_no_start(self, D) -> str:
+        v0 = self.views[0]
+        st = v0.st
+        when = self._when(v0)
+        if isinstance(st, BreakStep):
+            rng = self.ctx.outputs[st.range]
+            row = rng[rng["day"].to_numpy().astype("datetime64[D]") == D]
+            if len(row) == 0:
+                det = self.s.detectors[st.range]
+                return f"no {getattr(det, 'session', None) or st.range} range (no bars in the session)"
+            r = row.iloc[0]
+            return f"no {st.by} beyond the range {r['low']:g}-{r['high']:g}" + (f" {when}" if when else "")
+        return f"no {self._what(st, 0)}" + (f" {when}" if when else "")
+
+    # ---- the order --------------------------------------------------------------------------------------
+    def _order(self, D, bias: int, i: int, chain) -> tuple[dict | None, tuple[str, str]]:
+        s, ctx = self.s, self.ctx
+        pip = ctx.pip
+        long_ = bias > 0
+        ev: dict = {}
+        steps: list[dict] = []
+        charts: dict = {}
+        for v, j in chain:
+            if j is None:
+                steps.append({"step": v.st.step, "detector": v.st.detector, "passed": True})
+                continue
+            r = v.ev.rows.iloc[j]
+            ev.setdefault(v.st.step, []).append(r)
+            e, chart = _evidence(v.st, r, ctx, int(v.ev.bar[j]))
+            steps.append(e)
+            charts.update(chart)  # later steps' drawings win (e.g. the last zone)
+        zone = None
+        for v, j in chain:
+            if j is not None and v.st.step in ("fvg", "order_block"):
+                zone = v.ev.rows.iloc[j]
+        # entry
+        et = s.entry.type
+        if et == "limit":
+            top, bottom = float(zone["top"]), float(zone["bottom"])
+            if s.entry.at == "midpoint":
+                entry = (top + bottom) / 2.0
+            elif (s.entry.at == "near_edge") == long_:
+                entry = top
+            else:
+                entry = bottom
+        elif et == "market":
+            entry = float(ctx.close[i])
+        else:
+            buf = s.entry.buffer_pips * pip
+            entry = float(ctx.high[i]) + buf if long_ else float(ctx.low[i]) - buf
+        # stop
+        st_ = s.stop
+        buf = st_.buffer_pips * pip
+        if st_.type == "beyond_zone":
+            stop = float(zone["bottom"]) - buf if long_ else float(zone["top"]) + buf
+        elif st_.type == "beyond_sweep":
+            stop = float(ev["sweep"][-1]["extreme"]) + (-buf if long_ else buf)
+        elif st_.type == "beyond_swing":
+            sw = ctx.outputs[st_.swings]
+            known = sw[(sw["known_bar"].to_numpy() <= i) & (sw["kind"].to_numpy() == ("low" if long_ else "high"))]
+            px = known["price"].to_numpy()
+            px = px[px < entry] if long_ else px[px > entry]
+            if len(px) == 0:
+                return None, ("stop", f"no swing {'low below' if long_ else 'high above'} the entry {entry:g} "
+                              f"known at {self.hhmm(i)}")
+            stop = float(px[-1]) + (-buf if long_ else buf)
+        else:
+            row = ctx.latest(st_.atr, i)
+            a = float(row["atr"]) if row is not None else np.nan
+            if not np.isfinite(a):
+                return None, ("stop", f"ATR {st_.atr} not available yet at {self.hhmm(i)}")
+            stop = entry - st_.multiple * a if long_ else entry + st_.multiple * a
+        if (stop >= entry) if long_ else (stop <= entry):
+            return None, ("stop", f"the stop {stop:g} is not {'below' if long_ else 'above'} the entry {entry:g}")
+        dist = abs(entry - stop)
+        # target
+        tg = s.target
+        if tg.type == "rr":
+            target = entry + tg.rr * dist if long_ else entry - tg.rr * dist
+        else:
+            names = tg.levels if tg.type == "liquidity" else [tg.range]
+            cands = []
+            for name in names:
+                row = ctx.latest(name, i)
+                if row is None:
+                    continue
+                if tg.type == "session_extreme":
+                    cands.append(float(row["high"] if long_ else row["low"]))
+                else:
+                    cands += [float(row["high"]), float(row["low"])]
+            beyond = [p for p in cands if (p > entry if long_ else p < entry)]
+            if not beyond:
+                return None, ("target", f"no {tg.type.replace('_', ' ')} level {'above' if long_ else 'below'} the "
+                              f"entry {entry:g} among {', '.join(names)}")
+            target = min(beyond) if long_ else max(beyond)
+            rr = abs(target - entry) / dist
+            if rr < tg.min_rr - 1e-9:
+                return None, ("target", f"the {tg.type.replace('_', ' ')} target {target:g} is only {rr:.2f}R "
+                              f"(min_rr {tg.min_rr:g})")
+        t = ctx.t
+        known_at = t[i] + ctx.step
+        sid = f"{s.id}-v{self.loaded.version}-{self.symbol}-{s.timeframe}-{t[i]:%Y%m%dT%H%M}"
+        meta: dict = {"detectors": s.detector_kinds, "steps": steps, **charts}
+        meta["risk_pips"] = round(dist / pip, 6)
+        meta["rr"] = round(abs(target - entry) / dist, 6)
+        return {
+            "signal_id": sid, "symbol": self.symbol, "tf": s.timeframe, "direction": _SIDE[bias],
+            "entry_type": et, "entry_price": round(entry, 10), "sl_price": round(stop, 10),
+            "tp_price": round(target, 10), "rule_id": s.id, "rule_version": self.loaded.version,
+            "setup_hash": self.loaded.content_hash, "day": pd.Timestamp(D), "time": t[i], "known_at": known_at,
+            "active_from": known_at, "expires_at": pd.NaT, "exit_by": pd.NaT,
+            "max_bars": float(s.management.max_bars) if s.management.max_bars else np.nan, "meta": meta,
+        }, ("", "")
+
+    # ---- outputs ----------------------------------------------------------------------------------------
+    def signals(self) -> pd.DataFrame:
+        s = self.s
+        sig = pd.DataFrame(self.rows, columns=SIGNAL_COLUMNS)
+        if len(sig):
+            days = np.array(sig["day"].to_numpy(), dtype="datetime64[D]")
+            exp = local_time_to_utc(days, s.order.valid_until, s.timezone)
+            if s.order.valid_bars:
+                exp = np.minimum(exp.as_unit("ns").asi8, (pd.DatetimeIndex(sig["known_at"]).as_unit("ns")
+                                                          + s.order.valid_bars * self.ctx.step).asi8)
+                exp = pd.to_datetime(exp, utc=True)
+            sig["expires_at"] = exp
+            sig["exit_by"] = local_time_to_utc(days, s.management.flat_at, s.timezone)
+            for c in ("time", "known_at", "active_from", "expires_at", "exit_by"):
+                sig[c] = pd.DatetimeIndex(sig[c]).as_unit("ns")
+        sig["max_bars"] = sig["max_bars"].astype("float64")
+        return sig.sort_values("known_at", kind="stable").reset_index(drop=True)
+
+    def explain(self) -> pd.DataFrame:
+        s, ctx = self.s, self.ctx
+        best: dict = {}
+        for a in self.attempts:
+            cur = best.get(a.day)
+            if cur is None or (cur.signal_id is None and (a.signal_id is not None or a.passed > cur.passed)):
+                best[a.day] = a
+        days = ctx.local_day
+        all_days = pd.unique(days[np.isin(pd.DatetimeIndex(days).day_of_week, s.weekdays)]) if ctx.n else []
+        rows = []
+        for d in all_days:
+            a = best.get(d)
+            if a is None:
+                rows.append((pd.Timestamp(d), None, None, 0, f"sequence[0] {s.sequence[0].step}",
+                             self._why_no_start(d), pd.NaT))
+            else:
+                rows.append((pd.Timestamp(d), a.signal_id, _SIDE[a.bias], a.passed, a.failed_step, a.reason,
+                             ctx.t[a.bar]))
+        out = pd.DataFrame(rows, columns=EXPLAIN_COLUMNS)
+        out["time"] = pd.DatetimeIndex(out["time"]).as_unit("ns") if len(out) else pd.DatetimeIndex([], tz="UTC")
+        return out
 
 
-def _fvg_after(gaps: pd.DataFrame, lookup: dict, b: int, st: FVGStep, direction: str, day, days_local, minute,
-               n: int):
-    """First gap in the wanted direction whose third candle is b+1 … b+within_bars, on day D before `until`."""
-    want = "bullish" if (direction == "long") == (st.direction == "with_break") else "bearish"
-    until = parse_hhmm(st.until)
-    for k in range(1, st.within_bars + 1):
-        i = b + k
-        if i >= n or days_local[i] != day or minute[i] >= until:
-            return None  # stop at the end of day D or at `until`
-        row = lookup.get((i, want))
-        if row is not None:
-            return gaps.iloc[row]
-    return None
-
-
-def _order(s, loaded, symbol, inst, pip, step_td, t, day, direction, zone, evidence) -> dict:
-    top, bottom = float(zone["top"]), float(zone["bottom"])
-    long_ = direction == "long"
-    at = s.entry.at
-    if at == "midpoint":
-        entry = (top + bottom) / 2.0
-    elif (at == "near_edge") == long_:
-        entry = top
-    else:
-        entry = bottom
-    buf = s.stop.buffer_pips * pip
-    stop = bottom - buf if long_ else top + buf
-    dist = abs(entry - stop)
-    target = entry + s.target.rr * dist if long_ else entry - s.target.rr * dist
-    i = int(zone["bar"])
-    known_at = t[i] + step_td
-    sid = f"{s.id}-v{loaded.version}-{symbol}-{s.timeframe}-{t[i]:%Y%m%dT%H%M}"
-    meta = {
-        "detectors": loaded.setup.detector_kinds,
-        "candles": 3,
-        **evidence,
-        "zone": {"type": "fvg", "direction": zone["direction"], "top": top, "bottom": bottom,
-                 "time": zone["time"].isoformat(), "confirmed_at": zone["confirmed_at"].isoformat(),
-                 "size_pips": float(zone["size_pips"])},
-        "risk_pips": round(dist / pip, 6),
-        "rr": s.target.rr,
-    }
-    return {
-        "signal_id": sid, "symbol": symbol, "tf": s.timeframe, "direction": direction,
-        "entry_type": s.entry.type, "entry_price": round(entry, 10), "sl_price": round(stop, 10),
-        "tp_price": round(target, 10), "rule_id": s.id, "rule_version": loaded.version,
-        "setup_hash": loaded.content_hash, "day": day, "time": t[i], "known_at": known_at,
-        "active_from": known_at, "expires_at": pd.NaT, "exit_by": pd.NaT, "meta": meta,
-    }
+def _evidence(st, r: pd.Series, ctx: Context, bar: int) -> tuple[dict, dict]:
+    """One step's evidence for ``meta["steps"]`` (JSON-able), and the keys the trade chart draws
+    (``range``, ``break``, ``sweep``, ``zone``, ``structure``)."""
+    iso = lambda v: pd.Timestamp(v).isoformat() if pd.notna(v) else None  # noqa: E731
+    e: dict = {"step": st.step, "bar_time": ctx.t[bar].isoformat()}
+    chart: dict = {}
+    if isinstance(st, BreakStep):
+        e.update(time=iso(r["time"]), direction=r["direction"], level=float(r["level"]))
+        rng = ctx.outputs[st.range]
+        rr = rng[rng["day"].to_numpy().astype("datetime64[D]") == np.datetime64(r["day"], "D")].iloc[0]
+        chart["break"] = {"time": e["time"], "direction": r["direction"], "level": e["level"]}
+        chart["range"] = {"session": rr["session"], "high": float(rr["high"]), "low": float(rr["low"]),
+                          "start": iso(rr["start"]), "end": iso(rr["end"])}
+    elif isinstance(st, SweepStep):
+        e.update(time=iso(r["time"]), level=float(r["level"]), side=r["side"], extreme=float(r["extreme"]),
+                 level_name=str(r["level_name"]), confirmed_at=iso(r["confirmed_at"]),
+                 bars_to_reclaim=int(r["bars_to_reclaim"]))
+        chart["sweep"] = {k: e[k] for k in ("time", "level", "side", "extreme", "confirmed_at")}
+        det = ctx.setup.detectors[st.of]
+        if det.kind in ("session_range", "initial_balance"):
+            rng = ctx.outputs[st.of]
+            lv = rng[rng["confirmed_at"] <= r["level_confirmed_at"]]
+            if len(lv):
+                rr = lv.iloc[-1]
+                chart["range"] = {"session": rr["session"], "high": float(rr["high"]), "low": float(rr["low"]),
+                                  "start": iso(rr["start"]), "end": iso(rr["end"])}
+    elif st.step in ("fvg", "order_block"):
+        e.update(direction=r["direction"], top=float(r["top"]), bottom=float(r["bottom"]),
+                 time=iso(r["time"]), confirmed_at=iso(r["confirmed_at"]))
+        zone = {"type": "fvg" if st.step == "fvg" else "ob", "direction": r["direction"], "top": e["top"],
+                "bottom": e["bottom"], "time": e["time"], "confirmed_at": e["confirmed_at"],
+                "size_pips": round((e["top"] - e["bottom"]) / ctx.pip, 6)}
+        if st.step == "fvg":
+            zone["size_pips"] = float(r["size_pips"])
+        chart["zone"] = zone
+        e["candles"] = 3 if st.step == "fvg" else 1
+    else:  # structure
+        e.update(kind=r["kind"], direction=r["direction"], level=float(r["level"]), time=iso(r["time"]),
+                 swing_time=iso(r["swing_time"]), confirmed_at=iso(r["confirmed_at"]))
+        chart["structure"] = {k: e[k] for k in ("kind", "direction", "level", "time", "swing_time")}
+    return e, chart

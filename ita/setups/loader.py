@@ -126,7 +126,13 @@ def _line_of(text: str, loc: tuple) -> int | None:
 
 
 _TAGGED = ("detectors", "sequence")  # dict / list of discriminated unions: loc (name|index, tag, field…)
-_REF = re.compile(r"^(?:(sequence)\[(\d+)\]|(detectors)\.(\w+)\.(\w+)):")
+_REF = re.compile(r"^((?:sequence|detectors|entry|stop|target|order|management|execution|risk)(?:\.\w+|\[\d+\])*):")
+_PART = re.compile(r"\.?(\w+)|\[(\d+)\]")
+
+
+def _ref_loc(path: str) -> tuple:
+    """``"sequence[1].detector"`` → ``("sequence", 1, "detector")``."""
+    return tuple(int(m.group(2)) if m.group(2) else m.group(1) for m in _PART.finditer(path))
 
 
 def _strip_tag(loc: tuple) -> tuple:
@@ -145,13 +151,12 @@ def _format_errors(where: Path, text: str, exc: ValidationError) -> str:
         msg = e["msg"].removeprefix("Value error, ")
         ref = _REF.match(msg) if not loc else None
         if ref:  # cross-reference errors of the whole setup name their place at the start of the message
-            if ref.group(1):
-                k = int(ref.group(2))
+            line_loc = _ref_loc(ref.group(1))
+            if len(line_loc) == 2 and line_loc[0] == "sequence":  # the step itself: point at what it names
                 seq = e["input"].get("sequence") if isinstance(e.get("input"), dict) else None
+                k = line_loc[1]
                 st = seq[k] if isinstance(seq, list) and k < len(seq) and isinstance(seq[k], dict) else {}
-                line_loc = ("sequence", k, "range" if "range" in st else "detector")
-            else:
-                line_loc = ref.group(3, 4, 5)
+                line_loc += (next((f for f in ("range", "of", "detector") if f in st), "step"),)
             fieldpath = ".".join(str(p) for p in line_loc)
             msg = msg[ref.end():].strip()
         line = _line_of(text, line_loc)
@@ -172,9 +177,7 @@ def _suggest_field(parent: tuple, name: str) -> str:
 
     model: Any = S.Setup
     if len(parent) >= 3 and parent[0] in _TAGGED:  # (detectors|sequence, name|index, tag, …)
-        tagged = {("detectors", "session_range"): S.SessionRangeDetector, ("detectors", "fvg"): S.FVGDetector,
-                  ("sequence", "break"): S.BreakStep, ("sequence", "fvg"): S.FVGStep}
-        model = tagged.get((parent[0], parent[2]), model)
+        model = S.tagged_model(parent[0], parent[2]) or model
         parent = parent[3:]
     for p in parent:
         f = getattr(model, "model_fields", {}).get(str(p))
