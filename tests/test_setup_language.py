@@ -350,3 +350,22 @@ def test_json_schema_covers_the_language():
         assert f"'{step}'" in text, step
     for word in ("beyond_swing", "session_extreme", "liquidity", "max_bars", "valid_bars", "after_failed_sequence"):
         assert word in text, word
+
+
+def test_shipped_json_schema_is_current_and_validates_the_setups():
+    """`setups/setup.schema.json` (for editors) equals the pydantic schema; regenerate with
+    `ita setups schema -o setups/setup.schema.json`."""
+    import json
+    from pathlib import Path
+
+    import yaml
+
+    from ita.setups.schema import Setup
+
+    path = Path(__file__).resolve().parents[1] / "setups" / "setup.schema.json"
+    shipped = json.loads(path.read_text(encoding="utf-8"))
+    assert shipped == Setup.model_json_schema()
+    for setup_id in SHIPPED:
+        raw = yaml.safe_load(load_setup(setup_id).path.read_text())
+        for name, det in raw["detectors"].items():        # every kind used is a schema branch
+            assert any(det["kind"] in json.dumps(v) for k, v in shipped["$defs"].items() if "Detector" in k), name
