@@ -113,3 +113,49 @@ class RunStore:
         if not self.db["trades"].exists():
             return pd.DataFrame()
         return pd.DataFrame(list(self.db.query("select * from trades where run_id = ? order by trade", [run_id])))
+
+    def by_version(self, setup_id: str | None = None, symbol: str | None = None) -> pd.DataFrame:
+        """Trade statistics grouped by setup version (and symbol), from the stored runs.
+
+        Identical reruns (same setup, version, effective rule, symbol, period, spread and commission) count
+        once — the latest. Runs with ``--param`` overrides are experiments: they are grouped apart, by
+        their ``overrides`` (``""`` for the stored rule itself).
+
+        Returns one row per (``setup_id``, ``setup_version``, ``setup_hash``, ``overrides``, ``symbol``):
+        ``runs``, ``start``/``end`` (earliest/latest date covered), ``Trades``, ``Win Rate [%]``,
+        ``Total R``, ``Expectancy [R]``, ``Profit Factor`` (inf without losses; NaN without trades).
+        Empty DataFrame when nothing is stored.
+
+        Example::
+
+            >>> RunStore().by_version("asia_fvg_break")            # doctest: +SKIP
+        """
+        if not (self.db["runs"].exists() and self.db["trades"].exists()):
+            return pd.DataFrame()
+        where, args = [], []
+        for col, val in (("setup_id", setup_id), ("symbol", symbol)):
+            if val:
+                where.append(f"r.{col} = ?")
+                args.append(val)
+        cond = f"where {' and '.join(where)}" if where else ""
+        runs = pd.DataFrame(list(self.db.query(
+            f"select r.run_id, r.created_at, r.setup_id, r.setup_version, r.setup_hash, r.effective_hash, "
+            f"coalesce(nullif(r.overrides, '{{}}'), '') as overrides, r.symbol, r.start, r.end, r.spread, "
+            f"r.commission_per_lot from runs r {cond}", args)))
+        if runs.empty:
+            return runs
+        same = ["setup_id", "setup_version", "effective_hash", "symbol", "start", "end", "spread", "commission_per_lot"]
+        latest = runs.sort_values("created_at").groupby(same, dropna=False).tail(1)
+        ids = latest["run_id"].tolist()
+        marks = ",".join("?" * len(ids))
+        tr = pd.DataFrame(list(self.db.query(f"select run_id, r from trades where run_id in ({marks})", ids)))
+        keys = ["setup_id", "setup_version", "setup_hash", "overrides", "symbol"]
+        rows = []
+        for key, g in latest.groupby(keys, dropna=False, sort=True):
+            r = tr.loc[tr["run_id"].isin(g["run_id"]), "r"].astype(float) if len(tr) else pd.Series(dtype=float)
+            wins, losses = r[r > 0].sum(), -r[r < 0].sum()
+            rows.append({**dict(zip(keys, key)), "runs": len(g), "start": g["start"].min(), "end": g["end"].max(),
+                         "Trades": len(r), "Win Rate [%]": 100.0 * (r > 0).mean() if len(r) else math.nan,
+                         "Total R": float(r.sum()), "Expectancy [R]": float(r.mean()) if len(r) else math.nan,
+                         "Profit Factor": (wins / losses if losses else (math.inf if wins else math.nan))})
+        return pd.DataFrame(rows)
