@@ -288,15 +288,14 @@ def _trade_spec(candles: pd.DataFrame, trade: Mapping, signal: Mapping, title: s
     meta = _meta(sg.get("meta"))
     rng = meta.get("range") if isinstance(meta.get("range"), Mapping) else None
     zone = meta.get("zone") if isinstance(meta.get("zone"), Mapping) else None
-    brk = meta.get("break") if isinstance(meta.get("break"), Mapping) else None
     known_at = _utc(sg.get("known_at")) or _utc(tr.get("signal_time")) or t_entry
 
     # ---- window & candles
     anchors = [t_entry, known_at]
     r_start, r_end = (_utc(rng.get("start")), _utc(rng.get("end"))) if rng else (None, None)
     z_time = _utc(zone.get("time")) if zone else None
-    b_time = _utc(brk.get("time")) if brk else None
-    anchors += [t for t in (r_start, z_time, b_time) if t is not None]
+    ev_times = [_utc(ev.get("time")) for ev, _, _ in _event_marks(meta, direction)]
+    anchors += [t for t in (r_start, z_time, *ev_times) if t is not None]
     t0 = max(min(anchors) - _BEFORE, t_entry - _MAX_LOOKBACK)  # a days-old reference level is clipped
     t1 = max(t_exit, t_entry) + _AFTER
     win = _slice(candles, t0, t1)
@@ -391,14 +390,16 @@ def _trade_spec(candles: pd.DataFrame, trade: Mapping, signal: Mapping, title: s
             tags.append(((zt + zb) / 2, f"{_esc(ztype[:5])} {arrow}{zs:.1f}p" if zs is not None
                          else f"{_esc(ztype[:5])} {arrow}".strip(), S.PURPLE))
 
-    # ---- break bar
-    if brk and b_time is not None and len(win):
-        k = idx_utc.searchsorted(b_time)
-        if k < len(win) and idx_utc[k] == b_time:
-            down = str(brk.get("direction") or direction).lower() in ("short", "down", "bearish")
-            ann.append(dict(x=S.xstr(ny[k]), y=lo[k] if down else h[k], xref="x", yref="y", text="break",
+    # ---- event bars: the range break, the liquidity sweep, the BOS/CHoCH (whichever the setup has)
+    for ev, label, low_side in _event_marks(meta, direction):
+        et = _utc(ev.get("time"))
+        if et is None or not len(win):
+            continue
+        k = idx_utc.searchsorted(et)
+        if k < len(win) and idx_utc[k] == et:
+            ann.append(dict(x=S.xstr(ny[k]), y=lo[k] if low_side else h[k], xref="x", yref="y", text=label,
                             showarrow=True, arrowhead=2, arrowsize=1, arrowwidth=1.3, arrowcolor=S.BLUE,
-                            ax=0, ay=34 if down else -34, font=dict(size=11, color=S.BLUE),
+                            ax=0, ay=34 if low_side else -34, font=dict(size=11, color=S.BLUE),
                             bgcolor="rgba(255,255,255,0.85)"))
 
     # ---- position: risk/reward boxes from fill to exit, order lines from known_at to exit
@@ -516,6 +517,21 @@ def _trade_spec(candles: pd.DataFrame, trade: Mapping, signal: Mapping, title: s
                            title=dict(text="Price", font=dict(size=12, color=S.MUTED))),
     )
     return dict(data=traces, layout=layout)
+
+
+def _event_marks(meta: Mapping, direction: str) -> list[tuple[Mapping, str, bool]]:
+    """``(evidence, label, at the bar's low?)`` for the step events in a signal's ``meta``."""
+    out = []
+    brk = meta.get("break")
+    if isinstance(brk, Mapping):
+        out.append((brk, "break", str(brk.get("direction") or direction).lower() in ("short", "down", "bearish")))
+    sw = meta.get("sweep")
+    if isinstance(sw, Mapping):
+        out.append((sw, "sweep", str(sw.get("side")) == "low"))
+    st = meta.get("structure")
+    if isinstance(st, Mapping):
+        out.append((st, str(st.get("kind") or "MSS"), str(st.get("direction")).lower() == "bearish"))
+    return out
 
 
 def trade_figure(candles: pd.DataFrame, trade: Mapping, signal: Mapping, title: str, pip_size: float) -> go.Figure:
