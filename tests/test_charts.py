@@ -322,3 +322,16 @@ def test_report_html_for_the_sample_year_stays_small(tmp_path, eurusd_m5):
     # every chart of a trade with a range and a zone has both rectangles
     n_rect = [sum(1 for s in f["layout"]["shapes"] if s["type"] == "rect" and s["yref"] == "y") for f in figs]
     assert min(n_rect) >= 3  # range, zone, and at least one of the risk/reward boxes
+
+
+def test_trade_chart_marks_sweep_and_choch_of_asia_sweep(eurusd_m5):
+    from ita.backtest.core import backtest
+    from ita.charts.figures import trade_figure
+    from ita.setups import load_setup
+
+    res = backtest(load_setup("asia_sweep"), eurusd_m5, "EURUSD")
+    tr = res.trades.iloc[0]
+    sg = res.signals.set_index("signal_id").loc[tr.signal_id].to_dict()
+    fig = trade_figure(eurusd_m5, tr.to_dict(), sg, "asia_sweep", 1e-4)
+    texts = [a.text for a in fig.layout.annotations]
+    assert "sweep" in texts and "CHoCH" in texts
