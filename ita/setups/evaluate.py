@@ -25,6 +25,7 @@ Every event is used only from the close of the bar at which it became known (no 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -105,7 +106,7 @@ class _Attempt:
     day: np.datetime64
     passed: int
     failed_step: str
-    reason: str
+    reason: str | Callable[[], str]
     bar: int
     bias: int
     signal_id: str | None = None
@@ -175,7 +176,7 @@ class _Walk:
             fail = None
             for v in self.views[1:]:
                 j = self._next(v, anchor, D, bias)
-                if isinstance(j, str):
+                if callable(j):  # not found: the reason is only worded if explain() asks for it
                     fail = _Attempt(D, len(chain), v.label, j, anchor, bias)
                     break
                 if j is not None:
@@ -202,17 +203,17 @@ class _Walk:
 
     def _next(self, v: _StepView, anchor: int, D, bias: int):
         """Position of the step's first event after ``anchor`` on D; ``None`` for a passed trend filter;
-        a reason string when there is none."""
+        a function wording the reason when there is none."""
         st, ev = v.st, v.ev
         if isinstance(st, TrendStep):
             j = int(np.searchsorted(ev.bar, anchor, "right")) - 1
             if j < 0:
-                return f"no {st.detector} structure break known yet at {self.hhmm(anchor)}"
+                return lambda: f"no {st.detector} structure break known yet at {self.hhmm(anchor)}"
             d = int(ev.dir[j])
             want = bias if st.direction == "with_bias" else -bias
             if d != want:
-                kind = ev.rows["kind"].iloc[j]
-                return (f"the last {st.detector} {kind} known at {self.hhmm(anchor)} is "
+                kind = ev.row(j)["kind"]
+                return lambda: (f"the last {st.detector} {kind} known at {self.hhmm(anchor)} is "
                         f"{'bullish' if d > 0 else 'bearish'}, not {st.direction.replace('_', ' ')} "
                         f"({_SIDE[bias]})")
             return None
@@ -221,7 +222,7 @@ class _Walk:
         sel = v.ok[j0:j1] & (v.day[j0:j1] == D) & _dir_ok(ev.dir[j0:j1], bias, st.direction)
         if sel.any():
             return j0 + int(np.argmax(sel))
-        return self._why_not(v, anchor, bias)
+        return lambda: self._why_not(v, anchor, bias)
 
     # ---- reasons ----------------------------------------------------------------------------------------
     def _what(self, st, bias: int) -> str:
@@ -290,7 +291,7 @@ class _Walk:
             if j is None:
                 steps.append({"step": v.st.step, "detector": v.st.detector, "passed": True})
                 continue
-            r = v.ev.rows.iloc[j]
+            r = v.ev.row(j)
             ev.setdefault(v.st.step, []).append(r)
             e, chart = _evidence(v.st, r, ctx, int(v.ev.bar[j]))
             steps.append(e)
@@ -298,7 +299,7 @@ class _Walk:
         zone = None
         for v, j in chain:
             if j is not None and v.st.step in ("fvg", "order_block"):
-                zone = v.ev.rows.iloc[j]
+                zone = v.ev.row(j)
         # entry
         et = s.entry.type
         if et == "limit":
@@ -412,14 +413,15 @@ class _Walk:
                 rows.append((pd.Timestamp(d), None, None, 0, f"sequence[0] {s.sequence[0].step}",
                              self._why_no_start(d), pd.NaT))
             else:
-                rows.append((pd.Timestamp(d), a.signal_id, _SIDE[a.bias], a.passed, a.failed_step, a.reason,
+                reason = a.reason() if callable(a.reason) else a.reason
+                rows.append((pd.Timestamp(d), a.signal_id, _SIDE[a.bias], a.passed, a.failed_step, reason,
                              ctx.t[a.bar]))
         out = pd.DataFrame(rows, columns=EXPLAIN_COLUMNS)
         out["time"] = pd.DatetimeIndex(out["time"]).as_unit("ns") if len(out) else pd.DatetimeIndex([], tz="UTC")
         return out
 
 
-def _evidence(st, r: pd.Series, ctx: Context, bar: int) -> tuple[dict, dict]:
+def _evidence(st, r: dict, ctx: Context, bar: int) -> tuple[dict, dict]:
     """One step's evidence for ``meta["steps"]`` (JSON-able), and the keys the trade chart draws
     (``range``, ``break``, ``sweep``, ``zone``, ``structure``)."""
     iso = lambda v: pd.Timestamp(v).isoformat() if pd.notna(v) else None  # noqa: E731
@@ -427,8 +429,7 @@ def _evidence(st, r: pd.Series, ctx: Context, bar: int) -> tuple[dict, dict]:
     chart: dict = {}
     if isinstance(st, BreakStep):
         e.update(time=iso(r["time"]), direction=r["direction"], level=float(r["level"]))
-        rng = ctx.outputs[st.range]
-        rr = rng[rng["day"].to_numpy().astype("datetime64[D]") == np.datetime64(r["day"], "D")].iloc[0]
+        rr = ctx.row_of_day(st.range, r["day"])
         chart["break"] = {"time": e["time"], "direction": r["direction"], "level": e["level"]}
         chart["range"] = {"session": rr["session"], "high": float(rr["high"]), "low": float(rr["low"]),
                           "start": iso(rr["start"]), "end": iso(rr["end"])}

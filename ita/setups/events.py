@@ -37,6 +37,13 @@ class StepEvents:
     dir: np.ndarray
     rows: pd.DataFrame
 
+    def row(self, j: int) -> dict:
+        """Payload row ``j`` as a dict of scalars (Timestamps stay tz-aware) — much cheaper than ``iloc``."""
+        cols = self.__dict__.get("_cols")
+        if cols is None:
+            cols = self.__dict__["_cols"] = {c: self.rows[c].array for c in self.rows.columns}
+        return {c: a[j] for c, a in cols.items()}
+
     @classmethod
     def of(cls, rows: pd.DataFrame, bar: np.ndarray, direction: np.ndarray) -> "StepEvents":
         order = np.argsort(bar, kind="stable")
@@ -112,6 +119,18 @@ class Context:
         out = out.reset_index(drop=True)
         out["known_bar"] = self.known_bar(out["confirmed_at"]) if len(out) else np.zeros(0, dtype="int64")
         return out
+
+    def row_of_day(self, name: str, day) -> dict | None:
+        """The row of a per-day detector (session range, initial balance) for trading day ``day``."""
+        key = f"_byday_{name}"
+        if key not in self.__dict__:
+            out = self.outputs[name]
+            days = out["day"].to_numpy().astype("datetime64[D]")
+            self.__dict__[key] = (dict(zip(days.tolist(), range(len(out)))),
+                                  {c: out[c].array for c in out.columns})
+        index, cols = self.__dict__[key]
+        k = index.get(np.datetime64(day, "D").tolist())
+        return None if k is None else {c: a[k] for c, a in cols.items()}
 
     def latest(self, name: str, bar: int) -> pd.Series | None:
         """The last row of detector ``name`` known at the close of execution bar ``bar``, or ``None``."""
