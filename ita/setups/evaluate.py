@@ -417,6 +417,8 @@ class _Walk:
                 rows.append((pd.Timestamp(d), a.signal_id, _SIDE[a.bias], a.passed, a.failed_step, reason,
                              ctx.t[a.bar]))
         out = pd.DataFrame(rows, columns=EXPLAIN_COLUMNS)
+        for c in ("signal_id", "direction"):  # None (not NaN) where absent, so `if row.signal_id:` is honest
+            out[c] = pd.Series([v if isinstance(v, str) else None for v in out[c]], index=out.index, dtype=object)
         out["time"] = pd.DatetimeIndex(out["time"]).as_unit("ns") if len(out) else pd.DatetimeIndex([], tz="UTC")
         return out
 
