@@ -249,6 +249,94 @@ def setups_schema(out: Optional[Path] = typer.Option(None, "--out", "-o", help="
         sys.stdout.write(text + "\n")
 
 
+@setups_app.command("verify")
+def setups_verify(
+    setup_id: str = typer.Argument(..., help="Setup id, e.g. asia_fvg_break."),
+    labels: Path = typer.Option(..., "--labels", "-l", help="CSV: symbol,timeframe,time,direction[,tz,setup,screenshot,note]; one row per setup you marked."),
+    screenshots: Optional[Path] = typer.Option(None, "--screenshots", help="Folder of your chart images: 01.png / row_01.png … by row number, or named in a screenshot column."),
+    tz: str = typer.Option("UTC", "--tz", help="Zone of label times without a tz column or offset. MT5 charts show server time: usually Europe/Athens."),
+    tolerance: int = typer.Option(3, "--tolerance", help="Bars either side of the signal's setup candles (break bar … FVG third candle) that still count as a hit."),
+    start: Optional[str] = typer.Option(None, "--from", help="First trading day for unlabelled detections (default: first label's day)."),
+    end: Optional[str] = typer.Option(None, "--to", help="Last trading day for unlabelled detections (default: last label's day)."),
+    version: Optional[str] = typer.Option(None, "--version", "-v", help="Setup version (default latest)."),
+    html: bool = typer.Option(True, "--html/--no-html", help="Write report.html: our chart of each case beside your screenshot."),
+    png: bool = typer.Option(False, "--png/--no-png", help="Also write case_NN.png per label (needs Chromium, ~0.5 s each)."),
+):
+    """Check the detector against your labelled examples: hit / miss per label (with the nearest detection
+    and the rule's reason), detections you did not label, precision and recall.
+
+    \b
+    A label is the candle you marked (open time, as on your chart). It hits a signal of the same symbol,
+    direction and timeframe when it is one of the signal's setup candles (the break bar and the FVG's three
+    candles, the third being the signal bar) or within --tolerance bars of them; one signal matches one
+    label, nearest first. A miss shows the nearest detection and the evaluator's reason for that day.
+    Unlabelled = signals between the first and last label day that no label matched.
+    precision = hits / (hits + unlabelled), recall = hits / labels. Writes verify.csv, summary.json and
+    report.html to a run folder under $ITA_RUNS_DIR.
+    \b
+    Examples:
+      ita setups verify asia_fvg_break --labels examples/labels/eurusd_2025_asia_fvg_break.csv
+      ita setups verify asia_fvg_break --labels my.csv --tz Europe/Athens --screenshots shots/ --tolerance 2
+    """
+    from rich.markup import escape
+
+    from ita.setups.verify import NY, fmt_local, run_verify
+
+    try:
+        with console.status("Checking labels …") as status:
+            run = run_verify(setup_id, labels, tz=tz, screenshots=screenshots, tolerance=tolerance, start=start,
+                             end=end, version=version, html=html, png=png,
+                             progress=lambda m: (status.update(m), console.log(m)))
+    except ItaError as exc:
+        _fail(exc)
+    res, lf = run.result, run.label_file
+    zones = sorted(set(res.labels["tz"]))
+    one_tz = zones[0] if len(zones) == 1 else None
+    t = Table(title=f"{res.setup.label} · {len(res.labels)} labels from {lf.path.name} · tolerance {res.tolerance} bars",
+              title_justify="left")
+    for c, j in (("#", "right"), (f"label time ({one_tz})" if one_tz else "label time", "left"), ("NY", "left"),
+                 ("dir", "left"), ("result", "left"), ("matched signal, or why not and the nearest detection", "left")):
+        t.add_column(c, justify=j, no_wrap=not c.startswith("matched"))
+    for r in res.labels.to_dict("records"):
+        lt = fmt_local(r["bar_time"], r["tz"]) + ("" if one_tz else f" {r['tz']}")
+        if r["result"] == "hit":
+            res_txt = "[green]hit[/]"
+            detail = f"{r['direction']} signal {fmt_local(r['signal_time'], NY)[11:]} NY · label at {r['at']}"
+        else:
+            res_txt = "[red]miss[/]"
+            detail = r["why"]
+            if r["nearest_signal_id"] and "(signal bar" not in detail:  # else the day's signal is named already
+                nb = r["nearest_bars"]
+                detail += (f" · nearest: {r['nearest_direction']} {fmt_local(r['nearest_time'], NY)} NY, "
+                           f"{abs(nb):g} bars {'before' if nb < 0 else 'after'}")
+        t.add_row(str(r["label"]), lt, fmt_local(r["bar_time"], NY)[5:], r["direction"], res_txt, escape(detail))
+    console.print(t, highlight=False)
+    if len(res.unlabelled):
+        u = Table(title=f"Detections without a label ({res.start:%Y-%m-%d} → {res.end:%Y-%m-%d})", title_justify="left")
+        for c in ("signal", "dir", "signal bar (NY)", "entry", "SL", "TP"):
+            u.add_column(c)
+        for s in res.unlabelled.to_dict("records"):
+            u.add_row(s["signal_id"], s["direction"], fmt_local(s["time"], NY), f"{s['entry_price']:.5f}",
+                      f"{s['sl_price']:.5f}", f"{s['tp_price']:.5f}")
+        console.print(u, highlight=False)
+    m = res.metrics
+    st = Table(title="Summary", show_header=False, title_justify="left")
+    st.add_column("metric", style="bold")
+    st.add_column("value", justify="right")
+    for k, v in m.items():
+        st.add_row(escape(k), _fmt(v, 1) if isinstance(v, float) else _fmt(v))
+    console.print(st)
+    if lf.skipped:
+        console.print(f"Skipped {len(lf.skipped)} row(s) labelled for another setup: {', '.join(map(str, lf.skipped))}.")
+    console.print(f"\n[bold]Run[/] {run.run_id}  ·  setup {res.setup.id} v{res.setup.version} "
+                  f"sha256 {res.setup.content_hash[:12]}")
+    console.print(f"Artifacts in {run.run_dir}:")
+    for name, path in run.artifacts.items():
+        console.print(f"  {name:<14} {path}", highlight=False)
+    for w in run.warnings:
+        console.print(f"[yellow]Warning:[/] {w}")
+
+
 # ---------------------------------------------------------------------------------------------- backtest
 
 def _parse_params(items: list[str]) -> dict:
