@@ -38,7 +38,7 @@ Setups (YAML in setups/<id>/v<N>.yaml):
 
 app = typer.Typer(help=HELP, no_args_is_help=True, rich_markup_mode=None, add_completion=False)
 data_app = typer.Typer(help="Candle data: import MT5/CSV exports (server time → UTC), list coverage.", no_args_is_help=True)
-setups_app = typer.Typer(help="Setups as versioned YAML: list, show, validate, new-version, diff, JSON Schema.", no_args_is_help=True)
+setups_app = typer.Typer(help="Setups as versioned YAML: list, show, validate, new-version, diff, explain, verify, JSON Schema.", no_args_is_help=True)
 runs_app = typer.Typer(help="Stored backtest runs.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 app.add_typer(setups_app, name="setups")
@@ -247,6 +247,66 @@ def setups_schema(out: Optional[Path] = typer.Option(None, "--out", "-o", help="
         console.print(f"Wrote {out}")
     else:
         sys.stdout.write(text + "\n")
+
+
+@setups_app.command("explain")
+def setups_explain(
+    setup_id: str = typer.Argument(..., help="Setup id, e.g. asia_sweep."),
+    symbol: str = typer.Option("EURUSD", "--symbol", "-s", help="Symbol of stored candles."),
+    start: str = typer.Option("2025-01-01", "--from", help="First trading day (setup's time zone)."),
+    end: str = typer.Option("2025-12-31", "--to", help="Last trading day."),
+    day: Optional[str] = typer.Option(None, "--day", "-d", help="Just this trading day (YYYY-MM-DD)."),
+    failed_only: bool = typer.Option(False, "--failed", help="Only days without a signal."),
+    version: Optional[str] = typer.Option(None, "--version", "-v", help="Setup version (default latest)."),
+    param: list[str] = typer.Option([], "--param", "-p", help="One-off override, e.g. -p target.rr=3 (never saved)."),
+):
+    """Why each trading day did or did not trade: the step that failed and the reason, in the rule's words.
+
+    \b
+    Examples:
+      ita setups explain asia_sweep --symbol EURUSD --day 2025-03-14
+      ita setups explain asia_fvg_break --from 2025-03-01 --to 2025-03-31 --failed
+    Times are the setup's time zone (New York unless the setup says otherwise). The summary counts how
+    far the days got: it shows which step of the sequence filters most.
+    """
+    from ita.data.store import CandleStore
+    from ita.errors import ItaError
+    import pandas as pd
+
+    from ita.setups import explain, load_setup
+
+    try:
+        loaded = load_setup(setup_id, version, params=_parse_params(param))
+        lo, hi = (day, day) if day else (start, end)
+        lo_t, hi_t = pd.Timestamp(lo), pd.Timestamp(hi)
+        store = CandleStore()
+        store.ensure_samples()
+        # a few days of history before the period: previous-day levels, Asia ranges of the evening before
+        candles = store.load(symbol, loaded.setup.timeframe, start=str((lo_t - pd.Timedelta(days=10)).date()),
+                             end=str(hi_t.date()))
+        why = explain(loaded, candles, symbol)
+    except (ItaError, ValueError) as exc:
+        _fail(exc)
+    why = why[(why["day"] >= lo_t) & (why["day"] <= hi_t)]
+    if day and why.empty:
+        _fail(ValueError(f"{day} is not a trading day of {setup_id} with {symbol} data "
+                         f"(days: {', '.join(loaded.setup.days)})"))
+    tz = loaded.setup.timezone
+    from rich import box
+
+    t = Table(title=f"{loaded.label} on {symbol}: {lo} → {hi}", box=box.SIMPLE_HEAD)
+    for c in ("day", "steps", "bias", "at", "result"):
+        t.add_column(c, no_wrap=c != "result", overflow="fold")
+    n_steps = len(loaded.setup.sequence)
+    for r in why.itertuples():
+        if failed_only and r.signal_id:
+            continue
+        at = "" if pd.isna(r.time) else r.time.tz_convert(tz).strftime("%H:%M")
+        result = f"[green]signal[/] {r.signal_id}" if r.signal_id else f"{r.failed_step}: {r.reason}"
+        t.add_row(f"{r.day:%a %Y-%m-%d}", f"{r.passed}/{n_steps}", r.direction or "", at, result)
+    console.print(t)
+    counts = why["failed_step"].replace("", "signal").value_counts()
+    console.print("Days: " + " · ".join(f"{k} {v}" for k, v in counts.items()))
 
 
 @setups_app.command("verify")
@@ -486,6 +546,35 @@ def runs_list(limit: int = typer.Option(20, "--limit", "-n")):
                   wr, _fmt(r.total_r), _fmt(r.profit_factor))
     console.print(t)
     console.print("`ita runs show RUN_ID` for all statistics, the setup hash and the artifact folder.")
+
+
+@runs_app.command("by-version")
+def runs_by_version(setup_id: Optional[str] = typer.Argument(None, help="Only this setup."),
+                    symbol: Optional[str] = typer.Option(None, "--symbol", "-s")):
+    """Statistics of the stored runs grouped by setup version (and symbol).
+
+    Identical reruns count once (the latest); runs with --param overrides are experiments and show apart,
+    with their overrides. Example: `ita runs by-version fvg_reversal`.
+    """
+    from rich import box
+
+    from ita.store import RunStore
+
+    df = RunStore().by_version(setup_id, symbol)
+    if df.empty:
+        console.print("No runs stored for that yet. Try `ita backtest asia_fvg_break --symbol EURUSD`.")
+        return
+    t = Table(title="Statistics by setup version", box=box.SIMPLE_HEAD)
+    cols = ("setup", "hash", "overrides", "symbol", "period", "runs", "trades", "win rate", "total R",
+            "expectancy", "PF")
+    for c in cols:
+        t.add_column(c, no_wrap=True, justify="right" if c in cols[5:] else "left")
+    for r in df.to_dict("records"):
+        t.add_row(f"{r['setup_id']} v{r['setup_version']}", str(r["setup_hash"])[:8], r["overrides"] or "—",
+                  r["symbol"], f"{r['start']} → {r['end']}", str(r["runs"]), str(r["Trades"]),
+                  _fmt(r["Win Rate [%]"], 1) + "%", _fmt(r["Total R"]), _fmt(r["Expectancy [R]"], 3),
+                  _fmt(r["Profit Factor"]))
+    console.print(t)
 
 
 @runs_app.command("show")

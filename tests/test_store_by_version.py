@@ -29,3 +29,30 @@ def test_by_version_groups_versions_counts_reruns_once_and_keeps_experiments_apa
     assert "1.5" in x["overrides"] and x["Total R"] == pytest.approx(exp.trades["r"].sum())
     assert set(RunStore().by_version()["setup_id"]) == {"fvg_reversal", "asia_fvg_break"}
     assert RunStore().by_version("no_such_setup").empty
+    from typer.testing import CliRunner
+
+    from ita import cli
+    from ita.cli import app
+
+    monkeypatch.setattr(cli.console, "width", 250)  # a wide terminal: no folded cells
+    out = CliRunner().invoke(app, ["runs", "by-version", "fvg_reversal"], env={"COLUMNS": "200"})
+    assert out.exit_code == 0, out.output
+    assert "fvg_reversal v1" in out.output and "fvg_reversal v2" in out.output and "target.rr\": 1.5" in out.output
+
+
+def test_cli_setups_explain(sample_store, monkeypatch):
+    from typer.testing import CliRunner
+
+    from ita import cli
+    from ita.cli import app
+
+    monkeypatch.setattr(cli.console, "width", 250)
+    monkeypatch.setenv("ITA_DATA_DIR", str(sample_store.data_dir))
+    run = CliRunner().invoke(app, ["setups", "explain", "asia_sweep", "--from", "2025-03-10", "--to", "2025-03-14"],
+                             env={"COLUMNS": "250"})
+    assert run.exit_code == 0, run.output
+    assert "signal asia_sweep-v1-EURUSD-M5-20250314T0710" in run.output
+    assert "no bearish CHoCH within 12 bars after the short sweep at 04:40" in run.output
+    assert "Days: sequence[0] sweep 3 · sequence[1] structure 1 · signal 1" in run.output
+    bad = CliRunner().invoke(app, ["setups", "explain", "asia_sweep", "--day", "2025-03-15"])
+    assert bad.exit_code == 2 and "not a trading day" in bad.output
