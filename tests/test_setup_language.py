@@ -369,3 +369,72 @@ def test_shipped_json_schema_is_current_and_validates_the_setups():
         raw = yaml.safe_load(load_setup(setup_id).path.read_text())
         for name, det in raw["detectors"].items():        # every kind used is a schema branch
             assert any(det["kind"] in json.dumps(v) for k, v in shipped["$defs"].items() if "Detector" in k), name
+
+
+# ---- order blocks, BOS, equal levels: the remaining step kinds, and prefix invariance on generated candles
+
+OB_SETUP = """
+    id: probe
+    version: 1
+    name: probe
+    detectors:
+      eq: {kind: equal_levels, tolerance_pips: 1.0}
+      st: {kind: structure, left: 2, right: 2}
+      ob: {kind: order_block, left: 2, right: 2, zone: body}
+    sequence:
+      - {step: sweep, of: eq, reclaim_bars: 2, window: {start: "01:00", end: "12:00"}}
+      - {step: structure, detector: st, kind: BOS, within_bars: 24}
+      - {step: order_block, detector: ob, within_bars: 24, from_bar: same}
+    entry: {type: limit, at: far_edge}
+    stop: {type: beyond_zone, buffer_pips: 0.5}
+    target: {type: rr, rr: 3}
+    order: {valid_until: "14:00", valid_bars: 24}
+    management: {flat_at: "16:00", max_trades_per_day: 2}
+    after_failed_sequence: retry
+"""
+
+
+def test_equal_levels_sweep_bos_and_order_block_steps_on_real_data(tmp_path, eurusd_m5):
+    from ita.detectors import order_blocks
+
+    loaded = setup_file(tmp_path, OB_SETUP)
+    year = eurusd_m5.loc[:"2025-06-30"]
+    sig = evaluate(loaded, year, "EURUSD")
+    assert len(sig) >= 5
+    brk = structure_breaks(year, swings(year, 2, 2), by="close")
+    obs = order_blocks(year, brk, zone="body")
+    for s in sig.itertuples():
+        st = s.meta["steps"]
+        assert [x["step"] for x in st] == ["sweep", "structure", "order_block"]
+        assert st[1]["kind"] == "BOS"
+        long_ = s.direction == "long"
+        assert st[1]["direction"] == ("bullish" if long_ else "bearish")
+        z = obs[(obs.confirmed_at == pd.Timestamp(st[2]["confirmed_at"])) & (obs.top == st[2]["top"])]
+        assert len(z) == 1 and z.confirmed_at.iloc[0] <= s.known_at          # a real, already known OB
+        far = z.bottom.iloc[0] if long_ else z.top.iloc[0]
+        assert s.entry_price == pytest.approx(far)
+        assert s.expires_at <= s.known_at + 24 * STEP                          # valid_bars caps the order
+    assert sig.groupby("day").size().max() <= 2
+
+
+@pytest.mark.parametrize("text", [OB_SETUP, SWEEP_SETUP.replace("MINRR", "0.5")], ids=["ob", "sweep"])
+def test_language_prefix_invariant_on_generated_candles(tmp_path, text):
+    from hypothesis import given, settings
+    from hypothesis import strategies as hs
+
+    from tests.helpers import random_walk
+
+    loaded = setup_file(tmp_path, text)
+
+    @settings(max_examples=8, deadline=None)
+    @given(seed=hs.integers(0, 10_000), cut=hs.floats(0.1, 0.95))
+    def check(seed, cut):
+        m5 = random_walk(seed, 5 * 288, vol=0.0003, digits=5)
+        full = evaluate(loaded, m5, "EURUSD")
+        t = m5.index[int(cut * len(m5))] + STEP
+        part = evaluate(loaded, prefix(m5, t), "EURUSD")
+        exp = knowable(full, "known_at", t)
+        assert part["signal_id"].tolist() == exp["signal_id"].tolist()
+        assert_same(part.drop(columns=["meta"]), exp.drop(columns=["meta"]))
+
+    check()
