@@ -473,6 +473,7 @@ def backtest(
     samples: int = typer.Option(6, "--samples", help="How many sample trade PNGs."),
     html: bool = typer.Option(True, "--html/--no-html", help="Write the interactive HTML report."),
     show_trades: int = typer.Option(10, "--show-trades", help="Print the last N trades (0 = none)."),
+    session: Optional[str] = typer.Option(None, "--session", help="Only signals completed inside this session/killzone, e.g. london_killzone, new_york_killzone."),
 ):
     """Backtest a setup on stored candles; print statistics and write the run's artifacts.
 
@@ -480,6 +481,7 @@ def backtest(
     Examples:
       ita backtest asia_fvg_break --symbol EURUSD --from 2025-01-01 --to 2025-12-31
       ita backtest asia_fvg_break --symbol XAUUSD --param rr=3 --spread 0 --commission 0
+      ita backtest asia_fvg_break --session london_killzone
     """
     from ita.backtest.runner import run_backtest
 
@@ -489,7 +491,7 @@ def backtest(
         with console.status("Backtesting …") as status:
             run = run_backtest(setup, symbol, start, end, version=version, params=params, spread=sp,
                                commission=commission, charts=charts, samples=samples, html=html,
-                               progress=lambda m: (status.update(m), console.log(m)))
+                               session=session, progress=lambda m: (status.update(m), console.log(m)))
     except ItaError as exc:
         _fail(exc)
     res = run.result

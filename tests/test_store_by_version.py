@@ -56,3 +56,20 @@ def test_cli_setups_explain(sample_store, monkeypatch):
     assert "Days: sequence[0] sweep 3 · sequence[1] structure 1 · signal 1" in run.output
     bad = CliRunner().invoke(app, ["setups", "explain", "asia_sweep", "--day", "2025-03-15"])
     assert bad.exit_code == 2 and "not a trading day" in bad.output
+
+
+def test_session_filter_keeps_only_signals_completed_in_the_killzone(sample_store, monkeypatch):
+    from ita.errors import SetupError
+    from ita.sessions import get_session
+
+    monkeypatch.setenv("ITA_DATA_DIR", str(sample_store.data_dir))
+    kw = dict(start="2025-01-01", end="2025-06-30", charts=False, html=False)
+    full = run_backtest("asia_fvg_break", "EURUSD", **kw)
+    lkz = run_backtest("asia_fvg_break", "EURUSD", session="london_killzone", **kw)
+    inside, _ = get_session("london_killzone").mask(__import__("pandas").DatetimeIndex(full.result.signals["time"]))
+    assert 0 < len(lkz.result.signals) == int(inside.sum()) < len(full.result.signals)
+    assert lkz.summary["session_filter"] == "london_killzone"
+    table = RunStore().by_version("asia_fvg_break")
+    assert sorted(table["overrides"]) == ["", " session=london_killzone"]    # experiments apart
+    with pytest.raises(SetupError, match="Did you mean: london_killzone"):
+        run_backtest("asia_fvg_break", "EURUSD", session="london_killzon", **kw)

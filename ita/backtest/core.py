@@ -65,15 +65,36 @@ def execution_model(loaded: LoadedSetup, symbol: str, spread_pips: float | str |
     )
 
 
+def _session_window(loaded: LoadedSetup, name: str):
+    from ita.errors import SetupError
+    from ita.sessions import default_sessions
+
+    known = set(loaded.setup.sessions) | set(default_sessions())
+    if name not in known:
+        from ita.errors import closest
+
+        raise SetupError(f"Unknown session {name!r}.{closest(name, known)} Known: {', '.join(sorted(known))}.")
+    return loaded.setup.session(name)
+
+
 def backtest(loaded: LoadedSetup, candles: pd.DataFrame, symbol: str, *, start=None, end=None,
-             spread_pips: float | str | None = None, commission_per_lot: float | None = None) -> BacktestResult:
+             spread_pips: float | str | None = None, commission_per_lot: float | None = None,
+             session: str | None = None) -> BacktestResult:
     """Evaluate ``loaded`` on ``candles`` and simulate its orders.
 
     ``candles`` must be the setup's timeframe and should start a day before ``start`` so the first
     day's session range is complete. Signals are kept when their trading day D is in
-    [``start``, ``end``] (dates, inclusive; default: all). See :func:`execution_model` for costs.
+    [``start``, ``end``] (dates, inclusive; default: all) and, with ``session`` (a session/killzone name
+    such as ``"london_killzone"``, the setup's own or a default one), when the bar that completed the
+    signal opens inside that window ("only the London killzone"). See :func:`execution_model` for costs.
+    Raises :class:`~ita.errors.SetupError` for an unknown session name.
     """
     sig = evaluate(loaded, candles, symbol)
+    if session is not None and len(sig):
+        inside, _ = _session_window(loaded, session).mask(pd.DatetimeIndex(sig["time"]))
+        sig = sig[inside].reset_index(drop=True)
+    elif session is not None:
+        _session_window(loaded, session)
     lo = pd.Timestamp(start).normalize() if start is not None else None
     hi = pd.Timestamp(end).normalize() if end is not None else None
     if len(sig):

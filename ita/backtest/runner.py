@@ -107,14 +107,15 @@ def _csv_frame(df: pd.DataFrame) -> pd.DataFrame:
 
 def run_backtest(setup_id: str, symbol: str, start="2025-01-01", end="2025-12-31", *, version=None,
                  params: dict | None = None, spread: float | str | None = None, commission: float | None = None,
-                 charts: bool = True, samples: int = 6, html: bool = True,
+                 charts: bool = True, samples: int = 6, html: bool = True, session: str | None = None,
                  progress: Callable[[str], None] | None = None) -> Run:
     """Backtest ``setup_id`` on ``symbol`` for trading days ``start``…``end`` (inclusive) and store the run.
 
     ``version`` None = latest; ``params`` one-off overrides (``{"rr": 3}``) that never change the stored
     YAML; ``spread`` in pips (None = the instrument's typical spread, ``"data"`` = the candles' own);
     ``commission`` round-turn per lot in account currency; ``charts`` write PNGs (needs Chromium);
-    ``samples`` how many trade PNGs; ``html`` write the interactive report; ``progress`` receives
+    ``samples`` how many trade PNGs; ``html`` write the interactive report; ``session`` keep only the
+    signals completed inside that session/killzone (e.g. ``"london_killzone"``); ``progress`` receives
     one-line status messages.
 
     Raises :class:`~ita.errors.ItaError` subclasses for an unknown setup/symbol, bad period, missing data.
@@ -135,10 +136,11 @@ def run_backtest(setup_id: str, symbol: str, start="2025-01-01", end="2025-12-31
     if last_day < lo or first_day > hi:
         raise DataError(f"No {inst.symbol} data in {lo.date()} → {hi.date()}.")
     say(f"Running {loaded.label}: detectors {', '.join(loaded.setup.detector_kinds)} → signals → simulation")
-    res = backtest(loaded, candles, inst.symbol, start=lo, end=hi, spread_pips=spread, commission_per_lot=commission)
+    res = backtest(loaded, candles, inst.symbol, start=lo, end=hi, spread_pips=spread, commission_per_lot=commission,
+                   session=session)
 
     created = pd.Timestamp.now(tz="UTC")
-    digest = hashlib.sha256(f"{loaded.effective_hash}{inst.symbol}{lo}{hi}{res.model}{created.value}".encode()).hexdigest()[:6]
+    digest = hashlib.sha256(f"{loaded.effective_hash}{inst.symbol}{lo}{hi}{res.model}{session}{created.value}".encode()).hexdigest()[:6]
     run_id = f"bt_{created:%Y%m%d_%H%M%S}_{digest}"
     runs_dir = cfg.runs_dir
     runs_dir.mkdir(parents=True, exist_ok=True)
@@ -184,6 +186,7 @@ def run_backtest(setup_id: str, symbol: str, start="2025-01-01", end="2025-12-31
             "effective_hash": loaded.effective_hash,
             "setup_file": str(loaded.path),
             "overrides": loaded.overrides,
+            "session_filter": session,
             "timeframe": loaded.setup.timeframe,
             "spread_pips": "data" if res.model.spread_pips is None else res.model.spread_pips,
             "commission_per_lot": res.model.commission_per_lot,
@@ -206,7 +209,7 @@ def run_backtest(setup_id: str, symbol: str, start="2025-01-01", end="2025-12-31
     row = {
         "run_id": run_id, "created_at": summary["created_at"], "setup_id": loaded.id, "setup_version": loaded.version,
         "setup_hash": loaded.content_hash, "effective_hash": loaded.effective_hash,
-        "overrides": json.dumps(loaded.overrides), "symbol": inst.symbol, "timeframe": loaded.setup.timeframe,
+        "overrides": json.dumps(loaded.overrides), "session_filter": session or "", "symbol": inst.symbol, "timeframe": loaded.setup.timeframe,
         "start": str(lo.date()), "end": str(hi.date()), "spread": str(summary["spread_pips"]),
         "commission_per_lot": res.model.commission_per_lot, "data_fingerprint": summary["data_fingerprint"],
         "run_dir": str(final), "trades_count": summary["trades_count"], "winrate": summary["winrate"],

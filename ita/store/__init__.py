@@ -138,13 +138,15 @@ class RunStore:
                 where.append(f"r.{col} = ?")
                 args.append(val)
         cond = f"where {' and '.join(where)}" if where else ""
+        sess = ("coalesce(' session=' || nullif(r.session_filter, ''), '')"
+                if "session_filter" in self.db["runs"].columns_dict else "''")  # stores from before the column
         runs = pd.DataFrame(list(self.db.query(
             f"select r.run_id, r.created_at, r.setup_id, r.setup_version, r.setup_hash, r.effective_hash, "
-            f"coalesce(nullif(r.overrides, '{{}}'), '') as overrides, r.symbol, r.start, r.end, r.spread, "
+            f"coalesce(nullif(r.overrides, '{{}}'), '') || {sess} as overrides, r.symbol, r.start, r.end, r.spread, "
             f"r.commission_per_lot from runs r {cond}", args)))
         if runs.empty:
             return runs
-        same = ["setup_id", "setup_version", "effective_hash", "symbol", "start", "end", "spread", "commission_per_lot"]
+        same = ["setup_id", "setup_version", "effective_hash", "overrides", "symbol", "start", "end", "spread", "commission_per_lot"]
         latest = runs.sort_values("created_at").groupby(same, dropna=False).tail(1)
         ids = latest["run_id"].tolist()
         marks = ",".join("?" * len(ids))
