@@ -354,3 +354,16 @@ def test_prefix_invariance_generated(seed, n, cuts):
     full = run_all(c)
     for f in cuts:
         check_prefix(c, full, c.index[int(f * (n - 1))] + STEP)
+
+
+def test_gold_daily_and_weekly_opens_exist_with_default_delay(xauusd_m5):
+    """XAUUSD reopens exactly one hour after 17:00 New York: the default max_delay must admit it."""
+    from ita.detectors import opening_levels
+
+    d = opening_levels(xauusd_m5, "daily")
+    assert len(d) > 200
+    first = d.iloc[0]
+    ny = first["time"].tz_convert("America/New_York")
+    assert (ny.hour, ny.minute) == (18, 0)
+    assert len(opening_levels(xauusd_m5, "weekly")) > 40
+    assert opening_levels(xauusd_m5, "daily", max_delay="1h").empty       # the old default dropped all

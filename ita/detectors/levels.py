@@ -126,7 +126,7 @@ def previous_period_levels(candles: pd.DataFrame, period: Literal["D", "W", "M"]
 
 
 def opening_levels(candles: pd.DataFrame, kind: Literal["ny_midnight", "daily", "weekly"] = "ny_midnight",
-                   weekdays: tuple[int, ...] = (0, 1, 2, 3, 4), max_delay: str | pd.Timedelta | None = "1h",
+                   weekdays: tuple[int, ...] = (0, 1, 2, 3, 4), max_delay: str | pd.Timedelta | None = "90min",
                    timeframe: str | None = None) -> pd.DataFrame:
     """Opening prices: New York midnight open, daily open, weekly open.
 
@@ -137,7 +137,8 @@ def opening_levels(candles: pd.DataFrame, kind: Literal["ny_midnight", "daily", 
     * ``"weekly"``: open of the week — the first bar at/after Sunday 17:00 New York (``label`` = Monday).
 
     A row needs a bar opening in ``[nominal_time, nominal_time + max_delay)`` (``None`` = anywhere in the
-    period), so a holiday that reopens hours later does not masquerade as the open.
+    period), so a holiday that reopens hours later does not masquerade as the open. The default 90 min
+    admits gold and indices, whose daily session reopens exactly one hour after 17:00 New York.
 
     **Knowability**: an open is known at the bar's first tick, so ``confirmed_at`` = ``time`` (the bar's
     open). A consumer that only sees *closed* bars (and the prefix-invariance tests, which cut at bar
