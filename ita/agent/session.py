@@ -1,0 +1,100 @@
+"""One conversation with the agent, as the interfaces use it (Chainlit, ``ita chat``, Telegram later).
+
+Example::
+
+    >>> from ita.agent import ChatSession
+    >>> chat = ChatSession("demo")                                    # doctest: +SKIP
+    >>> turn = chat.ask("backtest asia_fvg_break on EURUSD for 2025") # doctest: +SKIP
+    >>> print(turn.answer); [a.path for a in turn.artifacts]          # doctest: +SKIP
+    >>> chat.ask("same on XAUUSD")                                    # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from langchain_core.messages import AIMessage, HumanMessage
+
+from ita.agent.context import AgentConfig
+from ita.tools.results import Artifact, ToolResult
+
+
+@dataclass
+class Turn:
+    """The outcome of one message: ``answer`` (Markdown), ``artifacts`` (images/files to show),
+    ``results`` (the tool results, in call order), ``used_llm``, ``note`` (why the model was not used),
+    ``context`` (the conversation context after the turn) and ``seconds`` (wall time)."""
+
+    answer: str
+    artifacts: list[Artifact] = field(default_factory=list)
+    results: list[ToolResult] = field(default_factory=list)
+    used_llm: bool = False
+    note: str | None = None
+    context: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+_GRAPHS: dict = {}
+_LOCK = threading.Lock()
+
+
+def _graph(config: AgentConfig, model: Any = None):
+    """One compiled graph and SQLite checkpointer per (database, model settings) in this process."""
+    from langgraph.checkpoint.sqlite import SqliteSaver
+
+    from ita.graphs.chat import build_chat_graph
+
+    key = (str(config.chat_db), config.use_llm, config.model, config.base_url, id(model) if model else None)
+    with _LOCK:
+        if key not in _GRAPHS:
+            Path(config.chat_db).parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(str(config.chat_db), check_same_thread=False)
+            _GRAPHS[key] = build_chat_graph(config, SqliteSaver(conn), model)
+        return _GRAPHS[key]
+
+
+class ChatSession:
+    """A conversation (LangGraph thread ``thread_id``) persisted in the chat database.
+
+    ``config`` defaults to the environment (:meth:`AgentConfig.from_env`); ``model`` a LangChain chat model
+    to use instead of ``ChatOpenAI`` (tests pass fake models). Reopening the same ``thread_id`` — also
+    after a restart — continues the conversation with its context.
+    """
+
+    def __init__(self, thread_id: str | None = None, config: AgentConfig | None = None, model: Any = None):
+        self.thread_id = thread_id or uuid.uuid4().hex[:12]
+        self.config = config or AgentConfig.from_env()
+        self.graph = _graph(self.config, model)
+        self._cfg = {"configurable": {"thread_id": self.thread_id}, "recursion_limit": 40}
+
+    def ask(self, text: str) -> Turn:
+        """Answer one message. Never raises for bad input: the answer says what is wrong."""
+        t0 = time.perf_counter()
+        text = (text or "").strip()[:4000]
+        out = self.graph.invoke({"messages": [HumanMessage(text)]}, self._cfg)
+        results = [ToolResult.model_validate(r) for r in out.get("results") or []]
+        arts = [a for r in results for a in r.artifacts]
+        return Turn(answer=out.get("answer", ""), artifacts=arts, results=results,
+                    used_llm=bool(out.get("used_llm")), note=out.get("note"), context=dict(out.get("context") or {}),
+                    seconds=time.perf_counter() - t0)
+
+    @property
+    def context(self) -> dict:
+        snap = self.graph.get_state(self._cfg)
+        return dict((snap.values or {}).get("context") or {})
+
+    def history(self) -> list[tuple[str, str]]:
+        """``(role, text)`` of the conversation so far: the trader's messages and the answers."""
+        snap = self.graph.get_state(self._cfg)
+        out = []
+        for m in (snap.values or {}).get("messages") or []:
+            if isinstance(m, HumanMessage):
+                out.append(("user", str(m.content)))
+            elif isinstance(m, AIMessage) and m.additional_kwargs.get("ita_answer"):
+                out.append(("assistant", str(m.content)))
+        return out

@@ -1,0 +1,204 @@
+"""The chat graph end to end: the deterministic path, memory across restarts (real SQLite checkpointer),
+the LLM path with LangChain's fake chat models, and the real ChatOpenAI client against a small
+OpenAI-compatible server on 127.0.0.1 (tool calls, a 500, a timeout, malformed tool arguments)."""
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from langchain_core.language_models.fake_chat_models import FakeMessagesListChatModel
+from langchain_core.messages import AIMessage
+
+from ita.agent import ChatSession
+from ita.agent.context import AgentConfig
+
+
+@pytest.fixture
+def data(sample_store, monkeypatch, tmp_path):
+    monkeypatch.setenv("ITA_DATA_DIR", str(sample_store.data_dir))
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    return tmp_path
+
+
+def no_llm(tmp_path, **kw) -> AgentConfig:
+    return AgentConfig(use_llm=False, chat_db=tmp_path / "chat.db", **kw)
+
+
+def test_deterministic_backtest_then_follow_ups_keep_context(data):
+    chat = ChatSession("t1", no_llm(data))
+    t = chat.ask("backtest asia_fvg_break on EURUSD for 2025")
+    assert not t.used_llm and len(t.results) == 1 and t.results[0].tool == "run_backtest" and t.results[0].ok
+    run = t.results[0].data
+    assert run["setup_id"] == "asia_fvg_break" and run["symbol"] == "EURUSD"
+    assert "| " in t.answer and run["run_id"] in t.answer                # a Markdown table and the run id
+    assert any(a.kind == "image" for a in t.artifacts) and any(a.name.endswith(".csv") for a in t.artifacts)
+    t2 = chat.ask("same on XAUUSD")
+    assert t2.results[0].tool == "run_backtest" and t2.results[0].data["symbol"] == "XAUUSD"
+    assert t2.results[0].data["setup_id"] == "asia_fvg_break"
+    t3 = chat.ask("show trade 2")
+    assert t3.results[0].tool == "show_trade" and t3.results[0].ok
+    assert t3.results[0].data.get("run_id") == t2.results[0].data["run_id"]   # the last run, from memory
+
+
+def test_conversation_survives_a_restart(data):
+    cfg = no_llm(data)
+    ChatSession("persist", cfg).ask("backtest asia_fvg_break on EURUSD for 2025")
+    from ita.agent import session as s
+
+    s._GRAPHS.clear()                                  # a new process: new graph, new SQLite connection
+    again = ChatSession("persist", cfg)
+    assert again.context.get("symbol") == "EURUSD"
+    t = again.ask("same on XAUUSD")
+    assert t.results and t.results[0].data["symbol"] == "XAUUSD"
+    assert [r for r, _ in again.history()] == ["user", "assistant", "user", "assistant"]
+
+
+def test_missing_setup_asks_and_nonsense_helps_without_tools(data):
+    chat = ChatSession("t2", no_llm(data))
+    t = chat.ask("backtest on EURUSD")
+    assert not t.results and "?" in t.answer
+    u = chat.ask("qwerty asdf")
+    assert not u.results and u.answer
+    r = chat.ask("помощь")
+    assert not r.results and any(ch in r.answer for ch in "абвгдежз")     # answered in Russian
+
+
+# ---- the LLM path with fake chat models -----------------------------------------------------------------
+
+class ToolCallingFake(FakeMessagesListChatModel):
+    """LangChain's fake chat model, able to 'bind' tools (it just replays its responses)."""
+
+    def bind_tools(self, tools, **kw):
+        return self
+
+
+class Exploding(ToolCallingFake):
+    def _generate(self, *a, **kw):
+        raise ConnectionError("network down")
+
+
+def llm_cfg(tmp_path) -> AgentConfig:
+    return AgentConfig(api_key="x", use_llm=True, chat_db=tmp_path / "chat.db")
+
+
+def test_llm_path_calls_tools_and_explains(data):
+    model = ToolCallingFake(responses=[
+        AIMessage(content="", tool_calls=[{"name": "run_backtest", "id": "c1", "args": {
+            "setup_id": "asia_fvg_break", "symbol": "XAUUSD", "start": "2025-01-01", "end": "2025-12-31"}}]),
+        AIMessage(content="Gold lost with this rule: the win rate is far below what 2R needs."),
+    ])
+    t = ChatSession("llm1", llm_cfg(data), model=model).ask("how did the asia break do on gold this year?")
+    assert t.used_llm and t.note is None
+    assert [r.tool for r in t.results] == ["run_backtest"] and t.results[0].data["symbol"] == "XAUUSD"
+    assert t.answer.startswith("Gold lost with this rule")
+    assert t.results[0].data["run_id"] in t.answer                      # the numbers still come from the tool
+
+
+def test_llm_failure_falls_back_to_the_parser_with_a_note(data):
+    t = ChatSession("llm2", llm_cfg(data), model=Exploding(responses=[AIMessage("x")])).ask(
+        "backtest asia_fvg_break on EURUSD for 2025")
+    assert not t.used_llm and t.note and "command parser" in t.note
+    assert t.results[0].tool == "run_backtest" and t.results[0].ok
+    assert "Traceback" not in t.answer
+
+
+# ---- the real ChatOpenAI client against a fake OpenAI server --------------------------------------------
+
+class FakeOpenAI:
+    """``/v1/chat/completions`` answering from a script: each entry is a dict (a JSON reply), an int (an
+    HTTP error status) or ``("sleep", seconds)``. Records the requests it received."""
+
+    def __init__(self, script):
+        self.script, self.requests = list(script), []
+        outer = self
+
+        class H(BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                outer.requests.append(body)
+                step = outer.script.pop(0) if outer.script else _final("ok")
+                if isinstance(step, tuple):
+                    time.sleep(step[1])
+                    step = _final("late")
+                if isinstance(step, int):
+                    self.send_response(step)
+                    self.send_header("Content-Type", "application/json")
+                    self.end_headers()
+                    self.wfile.write(json.dumps({"error": {"message": "boom", "type": "server_error"}}).encode())
+                    return
+                data = json.dumps(step).encode()
+                try:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except BrokenPipeError:  # the client timed out and hung up: that is the test
+                    pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+
+
+def _reply(message: dict, finish: str) -> dict:
+    return {"id": "chatcmpl-1", "object": "chat.completion", "created": 0, "model": "fake",
+            "choices": [{"index": 0, "message": {"role": "assistant", **message}, "finish_reason": finish}],
+            "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}
+
+
+def _final(text: str) -> dict:
+    return _reply({"content": text}, "stop")
+
+
+def _tool_call(name: str, arguments: str) -> dict:
+    return _reply({"content": None, "tool_calls": [{"id": "call_1", "type": "function",
+                                                     "function": {"name": name, "arguments": arguments}}]},
+                  "tool_calls")
+
+
+@pytest.fixture
+def fake_openai():
+    servers = []
+
+    def start(script):
+        s = FakeOpenAI(script)
+        servers.append(s)
+        return s
+
+    yield start
+    for s in servers:
+        s.close()
+
+
+def openai_cfg(tmp_path, url, timeout=5.0) -> AgentConfig:
+    return AgentConfig(api_key="sk-test", base_url=url, model="fake", use_llm=True, timeout=timeout,
+                       chat_db=tmp_path / "chat.db")
+
+
+def test_real_client_round_trips_tool_calls(data, fake_openai):
+    srv = fake_openai([_tool_call("list_setups", "{}"), _final("Five setups are available.")])
+    t = ChatSession("oa1", openai_cfg(data, srv.url)).ask("which setups do I have?")
+    assert t.used_llm and [r.tool for r in t.results] == ["list_setups"]
+    assert t.answer.startswith("Five setups are available.")
+    first, second = srv.requests
+    assert {f["function"]["name"] for f in first["tools"]} >= {"run_backtest", "list_setups", "show_trade"}
+    assert any(m["role"] == "tool" and "asia_fvg_break" in m["content"] for m in second["messages"])
+
+
+@pytest.mark.parametrize("script, why", [([500, 500], "server error"), ([("sleep", 3), ("sleep", 3)], "timeout"),
+                                         ([_tool_call("run_backtest", "{not json")], "invalid tool arguments")])
+def test_real_client_failures_fall_back(data, fake_openai, script, why):
+    srv = fake_openai(script)
+    t = ChatSession("oa-" + why[:4], openai_cfg(data, srv.url, timeout=1.0)).ask("list setups")
+    assert not t.used_llm and t.note and why in t.note
+    assert t.results and t.results[0].tool == "list_setups" and t.results[0].ok
