@@ -1,0 +1,331 @@
+"""The Chainlit web chat for the ITA agent.
+
+Start it from the repository root (Chainlit reads ``.chainlit/config.toml`` and ``chainlit.md`` from the
+working directory)::
+
+    scripts/chat_web.sh                       # http://127.0.0.1:8000
+    PORT=8765 scripts/chat_web.sh --headless  # or: .venv/bin/chainlit run ita/agent/chainlit_app.py
+
+What the trader sees for each message:
+
+* every tool call as a Chainlit step (type ``tool``: input = the arguments as JSON, output = the tool's
+  one-line summary or its error);
+* the answer as Markdown (statistics as tables, setup id / version / hash and run id included), with the
+  LLM fallback note in italics;
+* charts (PNG) inline as :class:`chainlit.Image`, CSV/HTML reports as downloadable :class:`chainlit.File`.
+
+One :class:`ita.agent.ChatSession` per Chainlit thread: the LangGraph SQLite checkpointer keeps the
+conversation (follow-ups such as "same on XAUUSD" or "show trade 12") under the Chainlit thread id.
+``ChatSession.ask`` is synchronous and runs in a worker thread (``cl.make_async``), so the event loop
+stays free. Nothing that goes wrong reaches the trader as a stack trace: it is logged on the server and the
+chat says, in one friendly sentence, what happened. ITA never places orders.
+
+Chat settings (the gear next to the message box): the default symbol (put into the conversation context
+while it has no symbol, so a request that names none uses it), the risk per trade in % (ChatSession cannot
+take default overrides yet: a backtest that did not use it says how to apply it) and the language-model
+switch (meaningful only when ``OPENAI_API_KEY`` is set; a new ChatSession on the same thread).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+from pathlib import Path
+from typing import Any, Iterable
+
+import chainlit as cl
+from chainlit.input_widget import Select, Slider, Switch
+
+log = logging.getLogger("ita.chainlit")
+for _noisy in ("kaleido", "choreographer"):  # chart export logs every browser tab at INFO
+    logging.getLogger(_noisy).setLevel(logging.WARNING)
+
+AUTHOR = "ITA"
+NO_DEFAULT = "ask"  # the "default symbol" choice that means: ask me when I name none
+RISK_DEFAULT = 1.0  # the sample setups risk 1 % of the account per trade
+_CYRILLIC = re.compile(r"[А-Яа-яЁё]")
+
+
+# ---- what the trader sees when something goes wrong ---------------------------------------------------
+
+def friendly_error(exc: BaseException, lang: str = "en") -> str:
+    """One readable sentence for the chat instead of a stack trace (the trace goes to the server log)."""
+    kind = type(exc).__name__
+    if lang == "ru":
+        return (f"⚠️ Не получилось ответить: внутренняя ошибка ({kind}). Ничего не изменено и никаких ордеров "
+                "не выставлено. Попробуйте ещё раз или переформулируйте запрос; подробности — в журнале сервера.")
+    return (f"⚠️ Sorry — something went wrong on my side while answering ({kind}). Nothing was changed and no "
+            "order was placed. Please try again or rephrase; the details are in the server log.")
+
+
+def lang_of(text: str) -> str:
+    return "ru" if _CYRILLIC.search(text or "") else "en"
+
+
+# ---- the knowledge-base hook --------------------------------------------------------------------------
+
+def handle_upload(files: Iterable[Any], lang: str = "en") -> str:
+    """The single hook for files the trader uploads in the chat (theory PDFs for the knowledge base).
+
+    ``files``: Chainlit file elements (``.name``, ``.path``, ``.mime``). Returns the Markdown reply.
+    The knowledge base (PDF ingest, RAG with citations — SPEC journey 5) does not exist yet: until it
+    does, the files are acknowledged and nothing is ingested. When it lands, call its ingest here
+    (e.g. ``ita.knowledge_base.add(path)``) and report pages/chunks per file.
+    """
+    names = [getattr(f, "name", None) or Path(str(getattr(f, "path", "file"))).name for f in files]
+    listed = ", ".join(f"`{n}`" for n in names) or "—"
+    if lang == "ru":
+        return (f"Получил: {listed}. Загрузка теории (PDF) в базу знаний появится вместе с базой знаний — пока "
+                "файлы не сохраняются и не используются в ответах.")
+    return (f"Received {listed}. Theory upload (PDF) arrives with the knowledge base — until then the files "
+            "are not stored or used in answers.")
+
+
+# ---- settings ------------------------------------------------------------------------------------------
+
+def _llm_available() -> bool:
+    return bool(os.environ.get("OPENAI_API_KEY"))
+
+
+def _llm_default() -> bool:
+    return _llm_available() and os.environ.get("ITA_LLM", "").strip().lower() not in ("off", "0", "false", "no")
+
+
+def _symbols() -> list[str]:
+    try:
+        from ita.data.instruments import instruments
+
+        return sorted(instruments())
+    except Exception:  # the registry is a YAML file in the package; never let the UI die on it
+        log.exception("could not read the instrument registry")
+        return ["EURUSD", "XAUUSD"]
+
+
+def settings_widgets() -> list:
+    symbols = _symbols()
+    initial = os.environ.get("ITA_DEFAULT_SYMBOL", "EURUSD").upper()
+    if initial not in symbols:
+        initial = NO_DEFAULT
+    items = {"Ask me each time": NO_DEFAULT, **{s: s for s in symbols}}
+    key = _llm_available()
+    return [
+        Select(id="symbol", label="Default symbol", items=items, initial_value=initial,
+               description="Used when a request names no symbol and the conversation has none yet."),
+        Slider(id="risk_pct", label="Risk per trade, % of the account", initial=RISK_DEFAULT, min=0.25, max=5,
+               step=0.25, description=("1 % = the setups' own risk. Scales profit and drawdown in money; R results do not change.")),
+        Switch(id="use_llm", label="Language model (OpenAI-compatible)", initial=_llm_default(), disabled=not key,
+               description=("Free-form understanding and explanations; every number still comes from the tools."
+                            if key else "Set OPENAI_API_KEY on the server to enable; the built-in command "
+                            "parser answers without it.")),
+    ]
+
+
+def _settings() -> dict:
+    return cl.user_session.get("settings") or {}
+
+
+# ---- the session ---------------------------------------------------------------------------------------
+
+def _thread_id() -> str:
+    return cl.context.session.thread_id
+
+
+def _new_chat(use_llm: bool):
+    """A ChatSession for this Chainlit thread (same thread id → same LangGraph conversation)."""
+    from ita.agent import ChatSession
+    from ita.agent.context import AgentConfig
+
+    return ChatSession(_thread_id(), AgentConfig.from_env(use_llm=bool(use_llm) and _llm_available()))
+
+
+async def _chat():
+    chat = cl.user_session.get("chat")
+    want = bool(_settings().get("use_llm", _llm_default())) and _llm_available()
+    if chat is None or bool(chat.config.use_llm) != want:
+        chat = await cl.make_async(_new_chat)(want)
+        cl.user_session.set("chat", chat)
+    return chat
+
+
+def seed_context(chat, settings: dict) -> dict:
+    """Put the default symbol of the chat settings into the conversation context, where the parser fills
+    gaps from: only while the conversation has no symbol of its own (an explicit symbol in a request, or
+    the symbol of the last result, always wins). Uses the graph's public ``update_state``, recorded as the
+    ``answer`` node so the next message starts a normal turn. Returns what was added.
+
+    The risk % is not seeded: the parser copies ``params`` from the context only when a request continues
+    the context's setup, so a fresh request would ignore it (see :func:`risk_hint`).
+    """
+    symbol = settings.get("symbol")
+    if not symbol or symbol == NO_DEFAULT:
+        return {}
+    ctx = dict(chat.context or {})
+    if ctx.get("symbol"):
+        return {}
+    chat.graph.update_state({"configurable": {"thread_id": chat.thread_id}}, {"context": {**ctx, "symbol": symbol}},
+                            as_node="answer")
+    return {"symbol": symbol}
+
+
+_RISK_TOOLS = ("run_backtest",)
+
+
+def risk_hint(turn, settings: dict, lang: str = "en") -> str | None:
+    """A one-line hint when the settings ask for a risk % that this turn's backtest did not use.
+
+    ChatSession has no way yet to pass a default override with a request, so the chat says how to apply
+    it (the parser reads "risk 0.5%") instead of rewriting what the trader typed.
+    """
+    risk = settings.get("risk_pct")
+    if risk is None or float(risk) == RISK_DEFAULT:
+        return None
+    for r in turn.results:
+        params = (r.args or {}).get("params") or {}
+        if r.ok and r.tool in _RISK_TOOLS and not any(k.split(".")[-1] == "risk_pct" for k in params):
+            pct = f"{float(risk):g}"
+            if lang == "ru":
+                return (f"_Риск из настроек ({pct} %) не применяется автоматически: этот бэктест считал с риском "
+                        f"сетапа. Добавьте «риск {pct}%» в запрос._")
+            return (f"_The settings' risk ({pct} %) is not applied automatically: this backtest used the setup's "
+                    f"risk. Add \"risk {pct}%\" to the request._")
+    return None
+
+
+# ---- rendering -----------------------------------------------------------------------------------------
+
+def _args_json(args: dict) -> str:
+    return json.dumps(args or {}, ensure_ascii=False, indent=2, default=str)
+
+
+def elements_for(artifacts: Iterable[Any]) -> list:
+    """PNG charts inline as images; CSV/HTML (and anything else) as downloadable files. Missing files skipped."""
+    out, seen = [], set()
+    for a in artifacts:
+        path = Path(a.path)
+        if str(path) in seen or not path.is_file():
+            continue
+        seen.add(str(path))
+        if a.kind == "image" and path.suffix.lower() in (".png", ".jpg", ".jpeg", ".webp", ".gif"):
+            out.append(cl.Image(path=str(path), name=a.name or path.name, display="inline", size="large"))
+        else:
+            mime = {".csv": "text/csv", ".html": "text/html", ".json": "application/json"}.get(path.suffix.lower())
+            out.append(cl.File(path=str(path), name=a.name or path.name, display="inline", mime=mime))
+    return out
+
+
+def answer_markdown(turn, settings: dict | None = None, lang: str = "en") -> str:
+    """The turn's answer, with the LLM-fallback note in italics (once) and the risk-settings hint."""
+    text = (turn.answer or "").strip()
+    note = (turn.note or "").strip()
+    if note and note not in text:
+        text = f"_{note}_\n\n{text}" if text else f"_{note}_"
+    hint = risk_hint(turn, settings or {}, lang)
+    if hint:
+        text += "\n\n" + hint
+    return text or "_(no answer)_"
+
+
+async def show_turn(turn, settings: dict | None = None, lang: str = "en") -> None:
+    for r in turn.results:
+        async with cl.Step(name=r.tool, type="tool", show_input="json", language="text") as step:
+            step.input = _args_json(r.args)
+            step.output = (r.summary or "") if r.ok else f"❌ {r.error or r.summary or 'failed'}"
+            if not r.ok:
+                step.is_error = True
+    msg = cl.Message(content=answer_markdown(turn, settings, lang), author=AUTHOR)
+    await msg.send()
+    # one at a time: Message.send would upload them concurrently and the UI shows them in arrival order
+    # (the equity curve first, then the sample trades, then the files)
+    for element in elements_for(turn.artifacts):
+        await element.send(for_id=msg.id)
+        msg.elements.append(element)
+
+
+# ---- warm-up -------------------------------------------------------------------------------------------
+
+def warm_up() -> None:
+    """Load the agent (graph, tools, parser) and start the chart renderer's headless Chromium, so the
+    trader's first backtest does not pay for them (~3-5 s). Best effort, in a background thread;
+    ``ITA_WARMUP=off`` skips it."""
+    import tempfile
+    import time
+
+    t0 = time.perf_counter()
+    try:
+        from ita.agent import ChatSession
+        from ita.agent.context import AgentConfig
+        import ita.agent.answers  # noqa: F401
+        import ita.tools.core  # noqa: F401
+
+        ChatSession("warm-up", AgentConfig.from_env())  # compiles the graph and opens the chat database
+        import plotly.graph_objects as go
+
+        from ita.charts import save_png
+
+        with tempfile.TemporaryDirectory() as tmp:
+            save_png(go.Figure(), Path(tmp) / "warm.png", width=64, height=64)
+        log.info("warm-up done in %.1f s", time.perf_counter() - t0)
+    except Exception as exc:  # noqa: BLE001 - the first request will report a real problem properly
+        log.warning("warm-up skipped: %s", exc)
+
+
+@cl.on_app_startup
+async def on_app_startup() -> None:
+    if os.environ.get("ITA_WARMUP", "").strip().lower() not in ("off", "0", "false", "no"):
+        import threading
+
+        threading.Thread(target=warm_up, name="ita-warm-up", daemon=True).start()
+
+
+# ---- Chainlit callbacks --------------------------------------------------------------------------------
+
+@cl.set_starters
+async def starters(user=None, language: str | None = None) -> list[cl.Starter]:
+    if (language or "").lower().startswith("ru"):
+        return [
+            cl.Starter(label="Бэктест asia_fvg_break на EURUSD за 2025",
+                       message="бэктест asia_fvg_break на EURUSD за 2025"),
+            cl.Starter(label="Список сетапов", message="покажи сетапы"),
+            cl.Starter(label="Сравнить v1 и v2 fvg_reversal", message="сравни v1 и v2 fvg_reversal на EURUSD за 2025"),
+            cl.Starter(label="Что ты умеешь?", message="помощь"),
+        ]
+    return [
+        cl.Starter(label="Backtest asia_fvg_break on EURUSD for 2025",
+                   message="backtest asia_fvg_break on EURUSD for 2025"),
+        cl.Starter(label="List the setups", message="list setups"),
+        cl.Starter(label="Compare fvg_reversal v1 and v2", message="compare v1 and v2 of fvg_reversal on EURUSD for 2025"),
+        cl.Starter(label="What can you do?", message="help"),
+    ]
+
+
+@cl.on_chat_start
+async def on_chat_start() -> None:
+    settings = await cl.ChatSettings(settings_widgets()).send()
+    cl.user_session.set("settings", dict(settings or {}))
+
+
+@cl.on_settings_update
+async def on_settings_update(settings: dict) -> None:
+    cl.user_session.set("settings", dict(settings or {}))
+    # the LLM switch takes effect with the next message (a new ChatSession on the same thread)
+
+
+@cl.on_message
+async def on_message(message: cl.Message) -> None:
+    text = (message.content or "").strip()
+    lang = lang_of(text)
+    files = [e for e in (message.elements or []) if getattr(e, "path", None)]
+    try:
+        if files:
+            await cl.Message(content=handle_upload(files, lang), author=AUTHOR).send()
+            if not text:
+                return
+        chat = await _chat()
+        await cl.make_async(seed_context)(chat, _settings())
+        turn = await cl.make_async(chat.ask)(text)
+        log.info("turn %.2fs used_llm=%s tools=%s", turn.seconds, turn.used_llm, [r.tool for r in turn.results])
+        await show_turn(turn, _settings(), lang)
+    except Exception as exc:  # never a stack trace in the chat
+        log.exception("chat turn failed: %r", text[:200])
+        await cl.Message(content=friendly_error(exc, lang), author=AUTHOR).send()
