@@ -219,3 +219,15 @@ def test_bad_or_hostile_input_calls_no_tool_and_answers(data, text):
     assert t.answer and "Traceback" not in t.answer
     assert not t.results                               # nothing was run, deleted or ordered
     assert RunStore().runs().empty
+
+
+def test_interface_defaults_are_weaker_than_the_request(data):
+    chat = ChatSession("defaults", no_llm(data))
+    d = {"symbol": "XAUUSD", "params": {"risk_pct": 0.5}}
+    t = chat.ask("backtest asia_fvg_break for 2025", defaults=d)
+    r = t.results[0]
+    assert r.ok and r.data["symbol"] == "XAUUSD" and r.args["params"] == {"risk_pct": 0.5}
+    assert list(r.data["overrides"].values()) == [0.5]          # recorded with the run as an override
+    t2 = chat.ask("backtest asia_fvg_break on EURUSD for 2025 with rr 3", defaults=d)
+    r2 = t2.results[0]
+    assert r2.data["symbol"] == "EURUSD" and r2.args["params"] == {"risk_pct": 0.5, "rr": 3.0}

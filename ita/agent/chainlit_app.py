@@ -20,10 +20,10 @@ conversation (follow-ups such as "same on XAUUSD" or "show trade 12") under the 
 stays free. Nothing that goes wrong reaches the trader as a stack trace: it is logged on the server and the
 chat says, in one friendly sentence, what happened. ITA never places orders.
 
-Chat settings (the gear next to the message box): the default symbol (put into the conversation context
-while it has no symbol, so a request that names none uses it), the risk per trade in % (ChatSession cannot
-take default overrides yet: a backtest that did not use it says how to apply it) and the language-model
-switch (meaningful only when ``OPENAI_API_KEY`` is set; a new ChatSession on the same thread).
+Chat settings (the gear next to the message box): the default symbol (used when neither the request nor
+the conversation names one), the risk per trade in % (a ``risk_pct`` override of backtests, recorded with
+the run) and the language-model switch (meaningful only when ``OPENAI_API_KEY`` is set; a new ChatSession
+on the same thread). Settings are passed as ``ChatSession.ask(text, defaults=...)``.
 """
 from __future__ import annotations
 
@@ -148,48 +148,17 @@ async def _chat():
     return chat
 
 
-def seed_context(chat, settings: dict) -> dict:
-    """Put the default symbol of the chat settings into the conversation context, where the parser fills
-    gaps from: only while the conversation has no symbol of its own (an explicit symbol in a request, or
-    the symbol of the last result, always wins). Uses the graph's public ``update_state``, recorded as the
-    ``answer`` node so the next message starts a normal turn. Returns what was added.
-
-    The risk % is not seeded: the parser copies ``params`` from the context only when a request continues
-    the context's setup, so a fresh request would ignore it (see :func:`risk_hint`).
-    """
+def defaults_of(settings: dict) -> dict:
+    """The chat settings as request defaults (weaker than what the trader types or said before): the
+    default symbol, and the risk % as a ``risk_pct`` override when it differs from the setups' 1 %."""
+    out: dict = {}
     symbol = settings.get("symbol")
-    if not symbol or symbol == NO_DEFAULT:
-        return {}
-    ctx = dict(chat.context or {})
-    if ctx.get("symbol"):
-        return {}
-    chat.graph.update_state({"configurable": {"thread_id": chat.thread_id}}, {"context": {**ctx, "symbol": symbol}},
-                            as_node="answer")
-    return {"symbol": symbol}
-
-
-_RISK_TOOLS = ("run_backtest",)
-
-
-def risk_hint(turn, settings: dict, lang: str = "en") -> str | None:
-    """A one-line hint when the settings ask for a risk % that this turn's backtest did not use.
-
-    ChatSession has no way yet to pass a default override with a request, so the chat says how to apply
-    it (the parser reads "risk 0.5%") instead of rewriting what the trader typed.
-    """
+    if symbol and symbol != NO_DEFAULT:
+        out["symbol"] = symbol
     risk = settings.get("risk_pct")
-    if risk is None or float(risk) == RISK_DEFAULT:
-        return None
-    for r in turn.results:
-        params = (r.args or {}).get("params") or {}
-        if r.ok and r.tool in _RISK_TOOLS and not any(k.split(".")[-1] == "risk_pct" for k in params):
-            pct = f"{float(risk):g}"
-            if lang == "ru":
-                return (f"_Риск из настроек ({pct} %) не применяется автоматически: этот бэктест считал с риском "
-                        f"сетапа. Добавьте «риск {pct}%» в запрос._")
-            return (f"_The settings' risk ({pct} %) is not applied automatically: this backtest used the setup's "
-                    f"risk. Add \"risk {pct}%\" to the request._")
-    return None
+    if risk is not None and float(risk) != RISK_DEFAULT:
+        out["params"] = {"risk_pct": float(risk)}
+    return out
 
 
 # ---- rendering -----------------------------------------------------------------------------------------
@@ -215,14 +184,11 @@ def elements_for(artifacts: Iterable[Any]) -> list:
 
 
 def answer_markdown(turn, settings: dict | None = None, lang: str = "en") -> str:
-    """The turn's answer, with the LLM-fallback note in italics (once) and the risk-settings hint."""
+    """The turn's answer, with the LLM-fallback note in italics (once)."""
     text = (turn.answer or "").strip()
     note = (turn.note or "").strip()
     if note and note not in text:
         text = f"_{note}_\n\n{text}" if text else f"_{note}_"
-    hint = risk_hint(turn, settings or {}, lang)
-    if hint:
-        text += "\n\n" + hint
     return text or "_(no answer)_"
 
 
@@ -322,8 +288,7 @@ async def on_message(message: cl.Message) -> None:
             if not text:
                 return
         chat = await _chat()
-        await cl.make_async(seed_context)(chat, _settings())
-        turn = await cl.make_async(chat.ask)(text)
+        turn = await cl.make_async(chat.ask)(text, defaults_of(_settings()))
         log.info("turn %.2fs used_llm=%s tools=%s", turn.seconds, turn.used_llm, [r.tool for r in turn.results])
         await show_turn(turn, _settings(), lang)
     except Exception as exc:  # never a stack trace in the chat

@@ -72,11 +72,15 @@ class ChatSession:
         self.graph = _graph(self.config, model)
         self._cfg = {"configurable": {"thread_id": self.thread_id}, "recursion_limit": 40}
 
-    def ask(self, text: str) -> Turn:
-        """Answer one message. Never raises for bad input: the answer says what is wrong."""
+    def ask(self, text: str, defaults: dict[str, Any] | None = None) -> Turn:
+        """Answer one message. Never raises for bad input: the answer says what is wrong.
+
+        ``defaults`` — the interface's settings, weaker than what the request and the conversation say:
+        ``{"symbol": "XAUUSD", "params": {"risk_pct": 0.5}}``.
+        """
         t0 = time.perf_counter()
         text = (text or "").strip()[:4000]
-        out = self.graph.invoke({"messages": [HumanMessage(text)]}, self._cfg)
+        out = self.graph.invoke({"messages": [HumanMessage(text)], "defaults": dict(defaults or {})}, self._cfg)
         results = [ToolResult.model_validate(r) for r in out.get("results") or []]
         arts = [a for r in results for a in r.artifacts]
         return Turn(answer=out.get("answer", ""), artifacts=arts, results=results,

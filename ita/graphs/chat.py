@@ -44,8 +44,13 @@ def understand(state: ChatState, cfg: AgentConfig, known: dict[str, list[str]]) 
 
     text = _last_human(state)
     ctx = dict(state.get("context") or {})
+    defaults = state.get("defaults") or {}
+    if defaults.get("symbol") and not ctx.get("symbol"):
+        ctx["symbol"] = defaults["symbol"]
     parsed = parse(text, known_setups=known["setups"], known_symbols=known["symbols"])
     plan = resolve(parsed, ctx)
+    if plan.action == "tool" and defaults.get("params") and plan.tool in ("run_backtest", "evaluate_setup"):
+        plan.args["params"] = {**defaults["params"], **(plan.args.get("params") or {})}
     return {"plan": plan.model_dump(), "lang": plan.lang, "results": [], "answer": "", "note": None,
             "used_llm": False, "llm_rounds": 0}
 
