@@ -32,3 +32,25 @@ def closest(name: str, choices, n: int = 3) -> str:
         score = [difflib.SequenceMatcher(None, str(name), h).ratio() for h in hits]
         hits = [h for h, sc in zip(hits, score) if sc >= score[0] - 0.1]
     return f" Did you mean: {', '.join(hits)}?" if hits else ""
+
+
+def write_text_atomic(path, text: str, what: str = "file"):
+    """Write ``text`` to ``path`` via a temporary file beside it and ``os.replace`` (readers never see half a
+    file; parent folders are created). Raises :class:`ItaError` naming ``what`` and the path on failure."""
+    import os
+    import threading
+    from pathlib import Path
+
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        raise ItaError(f"Could not write the {what} {path}: {exc}") from None
+    return path

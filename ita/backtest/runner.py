@@ -38,7 +38,7 @@ from ita.data.instruments import get_instrument
 from ita.data.store import SAMPLE_FILES, CandleStore
 from ita.errors import DataError, ItaError
 from ita.setups.loader import load_setup
-from ita.store import RunStore, json_scalar
+from ita.store import RunStore, json_scalar, new_run_folder
 
 
 @dataclass
@@ -121,7 +121,6 @@ def run_backtest(setup_id: str, symbol: str, start="2025-01-01", end="2025-12-31
     Raises :class:`~ita.errors.ItaError` subclasses for an unknown setup/symbol, bad period, missing data.
     """
     say = progress or (lambda _m: None)
-    cfg = settings()
     loaded = load_setup(setup_id, version, params)
     inst = get_instrument(symbol)
     lo, hi = _period(start, end)
@@ -139,13 +138,7 @@ def run_backtest(setup_id: str, symbol: str, start="2025-01-01", end="2025-12-31
     res = backtest(loaded, candles, inst.symbol, start=lo, end=hi, spread_pips=spread, commission_per_lot=commission,
                    session=session)
 
-    created = pd.Timestamp.now(tz="UTC")
-    digest = hashlib.sha256(f"{loaded.effective_hash}{inst.symbol}{lo}{hi}{res.model}{session}{created.value}".encode()).hexdigest()[:6]
-    run_id = f"bt_{created:%Y%m%d_%H%M%S}_{digest}"
-    runs_dir = cfg.runs_dir
-    runs_dir.mkdir(parents=True, exist_ok=True)
-    tmp = runs_dir / f".{run_id}.partial"
-    final = runs_dir / run_id
+    run_id, tmp, final, created = new_run_folder("bt", f"{loaded.effective_hash}{inst.symbol}{lo}{hi}{res.model}{session}")
     warnings: list[str] = []
     artifacts: dict[str, Path] = {}
     coverage = (candles.index[0], candles.index[-1])

@@ -25,8 +25,6 @@ import gzip
 import html
 import json
 import math
-import os
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +33,7 @@ from plotly.offline import get_plotlyjs
 
 from ita.charts import style as S
 from ita.charts.figures import _num, _trade_spec, equity_figure
-from ita.errors import ItaError
+from ita.errors import write_text_atomic
 
 MAX_TRADE_CHARTS = 500
 
@@ -292,15 +290,4 @@ planned risk · generated {pd.Timestamp.now(tz=S.TZ):%Y-%m-%d %H:%M} NY by ITA</
 <script type="text/javascript">{_JS}</script>
 </body></html>
 """
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(doc, encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError as exc:
-        try:
-            tmp.unlink()
-        except OSError:
-            pass
-        raise ItaError(f"Could not write the HTML report {path}: {exc}") from None
-    return path
+    return write_text_atomic(path, doc, "HTML report")

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import base64
 import html
-import os
-import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -27,7 +25,7 @@ import pandas as pd
 from ita.charts import style as S
 from ita.charts.figures import _meta, _num, _slice, _spread_tags, _title, _utc
 from ita.charts.report import _dumps, _json_clean
-from ita.errors import ItaError
+from ita.errors import write_text_atomic
 
 _BEFORE = pd.Timedelta(minutes=45)
 _AFTER = pd.Timedelta(minutes=90)
@@ -499,15 +497,4 @@ chart times New York (America/New_York) · generated {pd.Timestamp.now(tz=S.TZ):
 <script type="text/javascript">{_JS}</script>
 </body></html>
 """
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(doc, encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError as exc:
-        try:
-            tmp.unlink()
-        except OSError:
-            pass
-        raise ItaError(f"Could not write the verify report {path}: {exc}") from None
-    return path
+    return write_text_atomic(path, doc, "verify report")

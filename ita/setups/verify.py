@@ -59,7 +59,6 @@ Example::
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 import math
@@ -740,7 +739,6 @@ def run_verify(setup_id: str, labels_path, *, tz: str = "UTC", screenshots=None,
     (``png``; needs Chromium, ~0.5 s each). The folder is built under a temporary name and renamed when
     complete. Raises :class:`~ita.errors.ItaError` subclasses for bad labels, setup, symbol or period.
     """
-    from ita.config import settings
     from ita.data.store import SAMPLE_FILES, CandleStore
     from ita.setups import load_setup
 
@@ -766,14 +764,9 @@ def run_verify(setup_id: str, labels_path, *, tz: str = "UTC", screenshots=None,
     say(f"Evaluating {loaded.label} and matching {len(lf.labels)} labels (tolerance {tolerance} bars)")
     res = verify_labels(loaded, lf.labels, candles, tolerance=tolerance, start=lo, end=hi)
 
-    cfg = settings()
-    created = pd.Timestamp.now(tz="UTC")
-    digest = hashlib.sha256(f"{loaded.effective_hash}{lf.path.resolve()}{tolerance}{created.value}".encode()).hexdigest()[:6]
-    run_id = f"verify_{created:%Y%m%d_%H%M%S}_{digest}"
-    runs_dir = cfg.runs_dir
-    runs_dir.mkdir(parents=True, exist_ok=True)
-    tmp = runs_dir / f".{run_id}.partial"
-    final = runs_dir / run_id
+    from ita.store import new_run_folder
+
+    run_id, tmp, final, created = new_run_folder("verify", f"{loaded.effective_hash}{lf.path.resolve()}{tolerance}")
     artifacts: dict[str, Path] = {}
     warnings: list[str] = []
     try:

@@ -62,6 +62,20 @@ def _records(df: pd.DataFrame, extra: dict) -> list[dict]:
     return out
 
 
+def new_run_folder(prefix: str, key: str) -> tuple[str, Path, Path, pd.Timestamp]:
+    """A new run id ``<prefix>_<UTC yyyymmdd_HHMMSS>_<6 hex of key+time>`` and its folders under
+    ``ITA_RUNS_DIR``: ``(run_id, partial, final, created)``. Write into ``partial`` (a hidden sibling), then
+    ``os.replace(partial, final)`` so a run folder is complete or absent."""
+    import hashlib
+
+    created = pd.Timestamp.now(tz="UTC")
+    digest = hashlib.sha256(f"{key}{created.value}".encode()).hexdigest()[:6]
+    run_id = f"{prefix}_{created:%Y%m%d_%H%M%S}_{digest}"
+    runs_dir = settings().runs_dir
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    return run_id, runs_dir / f".{run_id}.partial", runs_dir / run_id, created
+
+
 class RunStore:
     """Runs, trades and signals in one SQLite file (``ITA_DB``, default ``~/.ita/ita.db``)."""
 
