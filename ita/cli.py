@@ -665,6 +665,332 @@ def runs_show(run_id: str):
     console.print(f"Artifacts: {row['run_dir']}")
 
 
+# ---------------------------------------------------------------------------------------------- kb (theory library)
+
+kb_app = typer.Typer(help="The theory library: your course PDFs, notes and rule books, searched with citations "
+                          "(file, page). Offline embeddings + keyword search.", no_args_is_help=True)
+app.add_typer(kb_app, name="kb")
+
+
+def _kb_open():
+    from ita.knowledge_base import KnowledgeBase
+
+    return KnowledgeBase()
+
+
+def _kb_progress_bar():
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    return Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), console=err_console, transient=True)
+
+
+@kb_app.command("add")
+def kb_add(files: List[Path] = typer.Argument(..., help="PDF (.pdf), Markdown (.md) or text (.txt) files.")):
+    """Add files to the theory library; a changed file replaces its old passages, the same file is skipped.
+
+    \b
+    Examples:
+      ita kb add course.pdf notes.md rules.txt
+      ita kb add ~/ICT/*.pdf
+    Nothing is stored when a file cannot be read (missing, unsupported type, a scanned PDF without text:
+    run OCR first, e.g. `ocrmypdf in.pdf out.pdf`). Library: $ITA_HOME/kb.
+    """
+    from ita.knowledge_base import KnowledgeBaseError
+
+    kb = _kb_open()
+    tasks: dict = {}
+    try:
+        with _kb_progress_bar() as bar:
+            def progress(ev) -> None:
+                name = getattr(ev, "file", "") or str(ev)
+                if name not in tasks:
+                    tasks[name] = bar.add_task(name, total=None)
+                stage, done, total = getattr(ev, "stage", ""), getattr(ev, "done", 0), getattr(ev, "total", 0)
+                if stage == "embed":
+                    bar.update(tasks[name], description=f"{name}: embedding", total=total, completed=done)
+                elif stage == "done":
+                    bar.update(tasks[name], description=f"{name}: done", total=max(total, 1), completed=max(total, 1))
+                else:
+                    bar.update(tasks[name], description=f"{name}: {stage or 'working'}")
+
+            reports = kb.add(files, progress=progress, strict=True)
+    except KnowledgeBaseError as exc:
+        _fail(exc)
+    from rich import box
+
+    colour = {"added": "green", "replaced": "cyan", "unchanged": "dim", "error": "bold red"}
+    t = Table(box=box.SIMPLE_HEAD)
+    for c in ("file", "status", "pages", "passages", "note"):
+        t.add_column(c, justify="right" if c in ("pages", "passages") else "left", overflow="fold")
+    for r in reports:
+        t.add_row(r.file, f"[{colour.get(r.status, 'white')}]{r.status}[/]", str(r.pages), str(r.chunks), r.message)
+    console.print(t)
+    docs = kb.documents()
+    console.print(f"Library {kb.path}: {len(docs)} document(s), {sum(d['chunks'] for d in docs):,} passages. "
+                  'Try `ita kb search "what is an IFVG?"`.', highlight=False)
+    failed = [r for r in reports if r.status == "error"]
+    if failed:
+        _fail("\n".join(r.message for r in failed))
+
+
+@kb_app.command("list")
+def kb_list():
+    """The documents in the theory library: pages, passages, when added, content hash."""
+    from rich import box
+
+    kb = _kb_open()
+    docs = kb.documents()
+    if not docs:
+        console.print(f"The theory library ({kb.path}) is empty. Add your course: `ita kb add course.pdf notes.md`.",
+                      highlight=False)
+        return
+    t = Table(title=f"Theory library {kb.path}", box=box.SIMPLE_HEAD)
+    for c in ("file", "title", "pages", "passages", "added (UTC)", "sha256"):
+        t.add_column(c, justify="right" if c in ("pages", "passages") else "left", overflow="fold")
+    for d in docs:
+        note = f" [yellow](no text on p. {', '.join(map(str, d['empty_pages'][:5]))})[/]" if d["empty_pages"] else ""
+        t.add_row(d["file"], (d["title"] or "") + note, str(d["pages"]), str(d["chunks"]),
+                  str(d["added_at"]).replace("T", " ").replace("+00:00", ""), d["sha256"][:12])
+    console.print(t)
+
+
+@kb_app.command("remove")
+def kb_remove(file: str = typer.Argument(..., help="File name as listed by `ita kb list` (or its path).")):
+    """Remove a document and all its passages from the theory library. Example: `ita kb remove course.pdf`."""
+    from ita.knowledge_base import KnowledgeBaseError
+
+    try:
+        n = _kb_open().remove(file)
+    except KnowledgeBaseError as exc:
+        _fail(exc)
+    console.print(f"Removed {Path(file).name}: {n} passage(s).", highlight=False)
+
+
+@kb_app.command("search")
+def kb_search(
+    query: List[str] = typer.Argument(..., help="What to look for, e.g. \"what is a breaker block?\"."),
+    k: int = typer.Option(5, "-k", "--top", help="How many passages."),
+    mode: str = typer.Option("hybrid", "--mode", "-m", help="hybrid (default: meaning + exact words) | dense (meaning) | keyword (exact words, bm25)."),
+):
+    """Search the theory library; passages with file · page · section and the matching words highlighted.
+
+    \b
+    Examples:
+      ita kb search "what is an IFVG?"
+      ita kb search "London killzone" -k 3
+      ita kb search "ордерблок" --mode keyword
+    """
+    from rich.text import Text
+
+    from ita.knowledge_base import KnowledgeBaseError
+    from ita.knowledge_base.store import snippet
+
+    text = " ".join(query).strip()
+    kb = _kb_open()
+    try:
+        if not kb.documents():
+            console.print("The theory library is empty. Add your course first: `ita kb add course.pdf`.")
+            return
+        with console.status("Searching …"):
+            hits = kb.search(text, k=k, mode=mode)
+    except KnowledgeBaseError as exc:
+        _fail(exc)
+    if not hits:
+        console.print(f"No passage matches {text!r}" + (" (keyword mode needs the exact words)." if mode == "keyword" else "."),
+                      highlight=False)
+        return
+    for i, p in enumerate(hits, start=1):
+        head = Text(f"{i}. ", style="bold")
+        head.append(p.file, style="bold cyan")
+        head.append(f" · p. {p.page}", style="cyan")
+        if p.section:
+            head.append(f" · {p.section}", style="bold")
+        ranks = [f"{name} #{r}" for name, r in (("dense", p.dense_rank), ("keyword", p.keyword_rank)) if r]
+        head.append(f"   score {p.score:.3g}" + (f" ({', '.join(ranks)})" if ranks else ""), style="dim")
+        console.print(head)
+        body_text = p.text[len(p.section):].lstrip() if p.section and p.text.startswith(p.section) else p.text
+        snip, spans = snippet(body_text or p.text, text)
+        body = Text("   " + snip)
+        for a, b in spans:
+            body.stylize("bold yellow", a + 3, b + 3)
+        console.print(body)
+        console.print()
+
+
+@kb_app.command("reindex")
+def kb_reindex():
+    """Re-embed every stored passage with the current embedding model (after changing ITA_EMBEDDINGS)."""
+    from ita.knowledge_base import KnowledgeBaseError
+
+    kb = _kb_open()
+    try:
+        with _kb_progress_bar() as bar:
+            task = bar.add_task("re-embedding", total=None)
+            n = kb.reindex(progress=lambda ev: bar.update(task, total=getattr(ev, "total", None) or None,
+                                                          completed=getattr(ev, "done", 0)))
+    except KnowledgeBaseError as exc:
+        _fail(exc)
+    console.print(f"Re-embedded {n:,} passages into {kb.path}.", highlight=False)
+
+
+# ---------------------------------------------------------------------------------------------- eval
+
+eval_app = typer.Typer(help="Evaluation suites (evals/): score ITA, store the scores with the date, compare with the previous run.",
+                       no_args_is_help=True)
+app.add_typer(eval_app, name="eval")
+
+# metric → +1 higher is better, -1 lower is better, 0 neutral (colours the delta)
+_EVAL_BETTER = {"n": 0, "ool_n": 0, "ool_top1_score": 0, "in_top1_score": 0, "query_ms": -1}
+_EVAL_SECTIONS = (
+    ("retrieval", lambda m: m.startswith("hit_rate@") and "[" not in m or m == "mrr"),
+    ("ragas (span containment)", lambda m: m in ("context_precision", "context_recall")),
+    ("ragas (page ids)", lambda m: m.startswith("id_context_")),
+    ("ragas defaults (Levenshtein)", lambda m: m.endswith("_lev")),
+    ("slices", lambda m: "[" in m),
+    ("out of library", lambda m: m.startswith(("ool_", "in_top1"))),
+    ("speed / size", lambda m: m in ("query_ms", "n")),
+)
+
+
+def _eval_num(v, metric: str) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "—"
+    if metric in ("n", "ool_n"):
+        return str(int(v))
+    return f"{v:.1f}" if metric == "query_ms" else f"{v:.3f}"
+
+
+def _eval_page(page_id) -> str:
+    """``fair_value_gaps.pdf#p2`` → ``fair_value_gaps p2`` (table cells)."""
+    if not page_id or (isinstance(page_id, float) and math.isnan(page_id)):
+        return "—"
+    return "; ".join(x.replace(".pdf#p", " p") for x in str(page_id).split("; "))
+
+
+def _eval_delta(d, metric: str) -> str:
+    if d is None or (isinstance(d, float) and math.isnan(d)):
+        return ""
+    txt = f"{d:+.1f}" if metric == "query_ms" else f"{d:+.0f}" if metric in ("n", "ool_n") else f"{d:+.3f}"
+    sign = _EVAL_BETTER.get(metric, 1) * (1 if d > 1e-12 else -1 if d < -1e-12 else 0)
+    return f"[green]{txt}[/]" if sign > 0 else f"[red]{txt}[/]" if sign < 0 else txt
+
+
+@eval_app.command("kb")
+def eval_kb(
+    k: int = typer.Option(5, "--k", "-k", min=1, max=50, help="Passages retrieved per question."),
+    mode: Optional[List[str]] = typer.Option(None, "--mode", "-m", help="hybrid | dense | keyword; repeat for several (default: all three)."),
+    worst: int = typer.Option(10, "--worst", min=0, help="How many of the worst questions to list (0: none)."),
+    store: bool = typer.Option(True, "--store/--no-store", help="Store the run in the eval_runs table (default) or only print it."),
+):
+    """Score retrieval from the theory library: hit-rate@1/3/5, MRR, ragas context precision/recall.
+
+    \b
+    Builds a fresh knowledge base from evals/kb/library/*.pdf in a temporary folder, asks every question of
+    evals/kb/questions.yaml (English and Russian, with reference passages) in each search mode, prints one
+    table per mode with the change since the previous stored run (same k), stores the run with the date
+    (SQLite table eval_runs in $ITA_DB) and lists the worst questions. Questions whose answer is not in the
+    library are scored separately. How the scores are computed: evals/README.md.
+    \b
+    Examples:
+      ita eval kb
+      ita eval kb --mode hybrid --k 3
+      ita eval kb --mode dense --mode keyword --no-store
+    """
+    from rich import box
+    from rich.markup import escape
+
+    from ita.evals import kb as ev
+
+    modes = tuple(dict.fromkeys(m.strip().lower() for m in mode)) if mode else ev.MODES
+    bad = [m for m in modes if m not in ev.MODES]
+    if bad:
+        from ita.errors import closest
+
+        _fail(ValueError(f"unknown mode {bad[0]!r}; use hybrid, dense or keyword.{closest(bad[0], ev.MODES)}"))
+    try:
+        with console.status("evaluating the theory library…") as status:
+            df = ev.run_kb_eval(k=k, modes=modes, store=store, progress=lambda msg: status.update(f"{msg}…"))
+            # stored: the previous run was looked up before storing; --no-store still compares with the last one
+            prev = df.attrs["previous"] if store else ev.previous_kb_run(df)
+    except (ItaError, ValueError, FileNotFoundError) as exc:
+        _fail(exc)
+    a = df.attrs
+    pq = a["questions"]
+    n_in = int(pq[pq["in_library"]]["id"].nunique())
+    n_out = int(pq[~pq["in_library"]]["id"].nunique())
+    console.print(f"[bold]Theory-library retrieval[/] · run {a['run_id']} · {a['created_at']} · k={k} · "
+                  f"{n_in} questions + {n_out} out of library · {len(a['reports'])} PDFs, {a['chunks']} passages · "
+                  f"embeddings {a.get('embedding')} · "
+                  f"ingest {a['build_s']:.1f} s, total {a['eval_s']:.1f} s", highlight=False)
+    if prev is None:
+        console.print(f"No previous stored run with k={k}: no deltas.", highlight=False)
+    else:
+        console.print(f"Δ vs run {prev.attrs['run_id']} ({prev.attrs['created_at']})", highlight=False)
+        if prev.attrs.get("fingerprint") != a["fingerprint"]:
+            console.print("[yellow]The evaluation set (questions or library) changed since that run: the deltas mix "
+                          "a change of the set with a change of retrieval.[/]")
+        if prev.attrs.get("embedding") != a.get("embedding"):
+            console.print(f"[yellow]Embeddings changed: {prev.attrs.get('embedding')} → {a.get('embedding')}.[/]",
+                          highlight=False)
+    delta = ev.deltas(df, prev)
+    for m in df.index:
+        t = Table(title=f"mode: {m}", title_justify="left", box=box.SIMPLE_HEAD)
+        t.add_column("metric", style="bold")
+        t.add_column("value", justify="right")
+        t.add_column("previous", justify="right")
+        t.add_column("Δ", justify="right")
+        done: set[str] = set()
+        for si, (_, belongs) in enumerate(_EVAL_SECTIONS):
+            metrics = [c for c in df.columns if c not in done and belongs(c)]
+            for i, c in enumerate(metrics):
+                done.add(c)
+                pv = prev.loc[m, c] if prev is not None and m in prev.index and c in prev.columns else None
+                t.add_row(escape(c), _eval_num(df.loc[m, c], c), _eval_num(pv, c) if pv is not None else "—",
+                          _eval_delta(delta.loc[m, c], c), end_section=(i == len(metrics) - 1))
+        console.print(t)
+    console.print("hit_rate@j: a passage on the reference page containing the reference span is among the top j; "
+                  "ragas (span containment) uses that same judgement; ragas defaults compare whole strings "
+                  "(≈0 for ~800-character passages vs ~100-character spans); ool_auc: can the best passage's score "
+                  "tell answerable from unanswerable questions (1 = perfectly, 0.5 = chance).", style="dim")
+    if worst:
+        bad_q = ev.worst_questions(df, worst)
+        if bad_q.empty:
+            console.print("Every question has its reference passage at rank 1 in every mode.")
+        else:
+            t = Table(title=f"Worst questions (rank of the first relevant passage, — = not in the top {k})",
+                      title_justify="left", box=box.SIMPLE_HEAD)
+            t.add_column("question · id", ratio=1, min_width=24)
+            t.add_column("expected", no_wrap=True)
+            for m in df.index:
+                t.add_column(m, justify="right", no_wrap=True)
+            t.add_column(f"top-1 ({df.index[0]})", no_wrap=True)
+            for qid, r in bad_q.iterrows():
+                ranks = [("—" if r.get(f"rank:{m}") is None or (isinstance(r.get(f"rank:{m}"), float) and math.isnan(r.get(f"rank:{m}")))
+                          else str(int(r[f"rank:{m}"]))) for m in df.index]
+                tag = ", cross-lingual" if r["cross_lingual"] else ""
+                t.add_row(f"{escape(r['question'])}\n[dim]{qid} ({r['lang']}, {r['kind']}{tag})[/]", _eval_page(r["expected"]),
+                          *ranks, _eval_page(r.get(f"top1:{df.index[0]}")))
+            console.print(t)
+    ool = ev.out_of_library(df)
+    if not ool.empty:
+        t = Table(title="Out-of-library questions (expected: no good passage) — best passage per mode",
+                  title_justify="left", box=box.SIMPLE_HEAD)
+        t.add_column("question · id", ratio=1, min_width=24)
+        for m in df.index:
+            t.add_column(f"{m} (score)", no_wrap=True)
+        for qid, r in ool.iterrows():
+            cells = []
+            for m in df.index:
+                if not r.get(f"n_passages:{m}"):
+                    cells.append("[green]no passage[/]")
+                else:
+                    cells.append(f"{_eval_page(r[f'top1:{m}'])} ({r[f'top1_score:{m}']:.3g})")
+            t.add_row(f"{escape(r['question'])}\n[dim]{qid}[/]", *cells)
+        console.print(t)
+    console.print(f"Stored as {a['run_id']} (eval_runs)." if store else "Not stored (--no-store).", highlight=False)
+
+
 def main() -> None:
     """Entry point of the ``ita`` console script."""
     try:

@@ -417,6 +417,21 @@ def _list_runs(T, r, lang):
     return _join(_f(tt["headline"], **v), _table(T, r, "runs", lang), _hints(T, "list_runs", v))
 
 
+def _kb_search(T, r, lang):
+    tt, d = T["tools"]["kb_search"], r.data
+    n_docs = int(d.get("documents") or 0)
+    if not n_docs:
+        return _join(tt["empty_library"], _hints(T, "kb_search", {}, "empty_hints"))
+    docs = _plural(T, "document", n_docs)
+    passages = d.get("passages") or []
+    if not passages:
+        return _join(_f(tt["no_match"], n_docs=docs, query=d.get("query", "")),
+                     _hints(T, "kb_search", {"query": d.get("query", "")}))
+    quotes = [_f(tt["passage"], text=" ".join(str(p["text"]).split()), file=p["file"], page=p["page"],
+                 section=f" · {p['section']}" if p.get("section") else "") for p in passages]
+    return _join(_f(tt["headline"], n_docs=docs), *quotes)
+
+
 def _generic(T, r, lang):
     return _join(r.summary, *(render_table(tb, lang) for tb in r.tables.values() if tb.rows), _files(T, r))
 
@@ -426,7 +441,7 @@ _RENDERERS: dict[str, Callable[[dict, ToolResult, str], str]] = {
     "data_coverage": _data_coverage, "load_candles": _load_candles, "run_detector": _run_detector,
     "evaluate_setup": _evaluate_setup, "run_backtest": _run_backtest, "explain_day": _explain_day,
     "show_trade": _show_trade, "render_chart": _render_chart, "compare_runs": _compare_runs,
-    "compare_versions": _compare_versions, "list_runs": _list_runs,
+    "compare_versions": _compare_versions, "list_runs": _list_runs, "kb_search": _kb_search,
 }
 
 

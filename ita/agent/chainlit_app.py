@@ -65,21 +65,41 @@ def lang_of(text: str) -> str:
 
 # ---- the knowledge-base hook --------------------------------------------------------------------------
 
-def handle_upload(files: Iterable[Any], lang: str = "en") -> str:
-    """The single hook for files the trader uploads in the chat (theory PDFs for the knowledge base).
+def handle_upload(files: Iterable[Any], lang: str = "en", progress=None) -> str:
+    """The single hook for files the trader uploads in the chat: theory PDFs, Markdown or text notes go into
+    the knowledge base (:class:`ita.knowledge_base.KnowledgeBase`), cited later by their original name.
 
-    ``files``: Chainlit file elements (``.name``, ``.path``, ``.mime``). Returns the Markdown reply.
-    The knowledge base (PDF ingest, RAG with citations — SPEC journey 5) does not exist yet: until it
-    does, the files are acknowledged and nothing is ingested. When it lands, call its ingest here
-    (e.g. ``ita.knowledge_base.add(path)``) and report pages/chunks per file.
+    ``files``: Chainlit file elements (``.name``, ``.path``). Returns the Markdown reply: per file the pages
+    and chunks added, "already in the library", or the one-sentence reason it was refused (e.g. a scanned
+    PDF without text). Nothing half-ingested is ever kept.
     """
-    names = [getattr(f, "name", None) or Path(str(getattr(f, "path", "file"))).name for f in files]
-    listed = ", ".join(f"`{n}`" for n in names) or "—"
-    if lang == "ru":
-        return (f"Получил: {listed}. Загрузка теории (PDF) в базу знаний появится вместе с базой знаний — пока "
-                "файлы не сохраняются и не используются в ответах.")
-    return (f"Received {listed}. Theory upload (PDF) arrives with the knowledge base — until then the files "
-            "are not stored or used in answers.")
+    import shutil
+    import tempfile
+
+    from ita.knowledge_base import KnowledgeBase
+
+    lines = []
+    with tempfile.TemporaryDirectory(prefix="ita_upload_") as tmp:
+        paths = []
+        for f in files:
+            name = Path(getattr(f, "name", None) or Path(str(getattr(f, "path", "file"))).name).name
+            dst = Path(tmp) / name
+            shutil.copyfile(str(f.path), dst)  # the upload's own temp name would become the citation
+            paths.append(dst)
+        reports = KnowledgeBase().add(paths, progress=progress) if paths else []
+    for r in reports:
+        if r.status in ("added", "replaced"):
+            verb = {"added": ("added", "добавлен"), "replaced": ("updated", "обновлён")}[r.status][lang == "ru"]
+            lines.append(f"📚 `{r.file}` {verb}: {r.pages} "
+                         + ("стр., " if lang == "ru" else "pages, ") + f"{r.chunks} "
+                         + ("фрагментов" if lang == "ru" else "passages"))
+        elif r.status == "unchanged":
+            lines.append(f"📚 `{r.file}` " + ("уже в библиотеке" if lang == "ru" else "is already in the library"))
+        else:
+            lines.append(f"⚠️ `{r.file}`: {r.message}")
+    tail = ("Спросите, например: «что такое FVG?»" if lang == "ru"
+            else "Ask, for example: “what is a breaker block?”")
+    return "\n\n".join([*lines, tail]) if lines else tail
 
 
 # ---- settings ------------------------------------------------------------------------------------------
@@ -284,7 +304,11 @@ async def on_message(message: cl.Message) -> None:
     files = [e for e in (message.elements or []) if getattr(e, "path", None)]
     try:
         if files:
-            await cl.Message(content=handle_upload(files, lang), author=AUTHOR).send()
+            async with cl.Step(name="kb_add", type="tool") as step:  # PDFs take a while: show it as a step
+                step.input = ", ".join(getattr(f, "name", "file") for f in files)
+                reply = await cl.make_async(handle_upload)(files, lang)
+                step.output = reply
+            await cl.Message(content=reply, author=AUTHOR).send()
             if not text:
                 return
         chat = await _chat()

@@ -5,7 +5,7 @@ Reads top to bottom::
     START → understand ─┬─ (LLM configured) ──→ llm ─┬─ tool calls ─→ llm_tools ─→ llm (≤ N rounds)
                         │                            ├─ final text ─→ answer
                         │                            └─ failure ────→ (deterministic route below, with a note)
-                        ├─ (a tool to call) ─────────→ run_tool ──→ answer
+                        ├─ (a tool to call; theory questions → kb_search) → run_tool ──→ answer
                         └─ (ask / help / unknown) ───────────────→ answer → END
 
 * ``understand`` runs the deterministic parser (:mod:`ita.agent.parser`) on every turn, also with an LLM:
@@ -49,6 +49,8 @@ def understand(state: ChatState, cfg: AgentConfig, known: dict[str, list[str]]) 
         ctx["symbol"] = defaults["symbol"]
     parsed = parse(text, known_setups=known["setups"], known_symbols=known["symbols"])
     plan = resolve(parsed, ctx)
+    if plan.action == "theory_question":  # the RAG branch: the trader's own library answers first
+        plan = plan.model_copy(update={"action": "tool", "tool": "kb_search", "args": {"query": text}})
     if plan.action == "tool" and defaults.get("params") and plan.tool in ("run_backtest", "evaluate_setup"):
         plan.args["params"] = {**defaults["params"], **(plan.args.get("params") or {})}
     return {"plan": plan.model_dump(), "lang": plan.lang, "results": [], "answer": "", "note": None,
