@@ -31,6 +31,7 @@ EXPECTED_ARGS = {
     "compare_runs": ["run_a", "run_b"],
     "compare_versions": ["setup_id", "version_a", "version_b", "symbol", "start", "end"],
     "list_runs": ["limit"],
+    "kb_search": ["query", "k"],                   # the theory library (ita/tools/kb.py)
 }
 KNOWN_SYMBOLS = "BTCUSD, EURUSD, GBPUSD, GER40, NAS100, US30, USDJPY, XAUUSD"
 

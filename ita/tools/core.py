@@ -1749,7 +1749,7 @@ def list_runs(a: ListRunsArgs) -> ToolResult:
 __all__ = ["ARG_MODELS", "DETECTORS", "STAT_ROWS", "TOOLS", "compare_runs", "compare_table", "compare_versions",
            "data_coverage", "evaluate_setup", "explain_day", "fmt_int", "fmt_money", "fmt_num", "fmt_pct", "fmt_price",
            "fmt_r", "list_runs", "list_setups", "load_candles", "render_chart", "run_backtest", "run_detector",
-           "show_setup", "show_trade", "stats_table", "tool", "validate_setup"]
+           "kb_search", "show_setup", "show_trade", "stats_table", "tool", "validate_setup"]
 
 # the theory-library tool registers itself in TOOLS (kept in its own module: it needs the knowledge base)
-from ita.tools import kb as _kb  # noqa: E402,F401
+from ita.tools.kb import kb_search  # noqa: E402,F401
