@@ -9,6 +9,7 @@ prefix of the data yields exactly the events of the full run that were knowable 
 ``inverse_fvg``             inversion FVGs: gaps closed through, flipped polarity (:mod:`ita.detectors.fvg`)
 ``session_range``           high/low of a session window per day (:mod:`ita.detectors.sessions`)
 ``range_break``             first close beyond a session range (:mod:`ita.detectors.sessions`)
+``range_crossings``         every close beyond it (the candidates of a break step)
 ``swings``                  fractal swing highs/lows (:mod:`ita.detectors.structure`)
 ``structure_breaks``        BOS / CHoCH (:mod:`ita.detectors.structure`)
 ``order_blocks``            order blocks with mitigation/invalidation (:mod:`ita.detectors.structure`)
@@ -27,8 +28,8 @@ from ita.detectors.fvg import fvg, inverse_fvg
 from ita.detectors.indicators import atr
 from ita.detectors.levels import initial_balance, opening_levels, previous_period_levels
 from ita.detectors.liquidity import equal_levels, sweeps
-from ita.detectors.sessions import range_break, session_range
+from ita.detectors.sessions import range_break, range_crossings, session_range
 from ita.detectors.structure import order_blocks, structure_breaks, swings
 
 __all__ = ["atr", "equal_levels", "fvg", "initial_balance", "inverse_fvg", "opening_levels", "order_blocks",
-           "previous_period_levels", "range_break", "session_range", "structure_breaks", "sweeps", "swings"]
+           "previous_period_levels", "range_break", "range_crossings", "session_range", "structure_breaks", "sweeps", "swings"]

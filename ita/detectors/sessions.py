@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ita.detectors._util import bar_delta, run_extremes
-from ita.sessions import SessionWindow, local_time_to_utc, weekday_of
+from ita.sessions import SessionWindow, local_day_and_minute, local_time_to_utc, weekday_of
 
 SESSION_RANGE_COLUMNS = ["day", "session", "start", "end", "high", "low", "high_time", "low_time", "bars",
                          "first_bar", "last_bar", "confirmed_at"]
@@ -93,13 +93,35 @@ def range_break(candles: pd.DataFrame, ranges: pd.DataFrame, window: SessionWind
 
     Raises :class:`ValueError` for an unknown ``by``.
     """
+    crossings = range_crossings(candles, ranges, window, by=by, timeframe=timeframe)
+    if len(crossings) == 0:
+        return crossings
+    first = np.r_[True, crossings["day"].to_numpy()[1:] != crossings["day"].to_numpy()[:-1]]
+    return crossings[first].reset_index(drop=True)
+
+
+def range_crossings(candles: pd.DataFrame, ranges: pd.DataFrame, window: SessionWindow | None,
+                    by: Literal["close", "wick"] = "close", timeframe: str | None = None,
+                    timezone: str = "America/New_York") -> pd.DataFrame:
+    """Every bar of day D that closes (``by="wick"``: trades) beyond day D's range — the candidates of which
+    :func:`range_break` keeps the first per day.
+
+    Bars count when they open inside ``window`` (its day is D), or, with ``window=None``, on local date D
+    in ``timezone``; and at/after the range's ``confirmed_at``. A bar through both sides (wick) is skipped.
+    Returns :data:`BREAK_COLUMNS` (one row per bar, in bar order). Raises :class:`ValueError` for an
+    unknown ``by``.
+    """
     if by not in ("close", "wick"):
         raise ValueError(f"range_break by must be 'close' or 'wick', got {by!r}")
     if len(ranges) == 0 or len(candles) == 0:
         return pd.DataFrame(columns=BREAK_COLUMNS)
     step = bar_delta(candles, timeframe)
     t = candles.index.as_unit("ns")
-    inside, day = window.mask(candles.index)
+    if window is not None:
+        inside, day = window.mask(candles.index)
+    else:
+        day = local_day_and_minute(candles.index, timezone)[0]
+        inside = np.ones(len(candles), dtype=bool)
     rmap = ranges.set_index("day")
     pos = np.flatnonzero(inside & np.isin(day, rmap.index.to_numpy().astype("datetime64[D]")))
     if len(pos) == 0:
@@ -114,15 +136,9 @@ def range_break(candles: pd.DataFrame, ranges: pd.DataFrame, window: SessionWind
     else:
         up = candles["high"].to_numpy(dtype="float64")[pos] > rh
         dn = candles["low"].to_numpy(dtype="float64")[pos] < rl
-        both = up & dn
-        up, dn = up & ~both, dn & ~both
+        up, dn = up & ~dn, dn & ~up  # a bar through both sides says nothing
     hit = (up | dn) & (t.asi8[pos] >= rconf)
-    if not hit.any():
-        return pd.DataFrame(columns=BREAK_COLUMNS)
-    hp = np.flatnonzero(hit)
-    hd = d[hp]
-    firsts = np.r_[True, hd[1:] != hd[:-1]]
-    k = hp[firsts]
+    k = np.flatnonzero(hit)
     b = pos[k]
     long_ = up[k]
     return pd.DataFrame({

@@ -20,7 +20,7 @@ from ita.data.instruments import Instrument
 from ita.data.resample import complete_bars, resample
 from ita.data.timeframes import tf_delta
 from ita.detectors import (atr, equal_levels, fvg, initial_balance, inverse_fvg, order_blocks, previous_period_levels,
-                           session_range, structure_breaks, sweeps, swings)
+                           range_crossings, session_range, structure_breaks, sweeps, swings)
 from ita.sessions import local_time_to_utc
 from ita.setups.schema import (ATRDetector, BreakStep, EqualLevelsDetector, FVGDetector, InitialBalanceDetector,
                                OrderBlockDetector, PreviousLevelsDetector, SessionRangeDetector, Setup,
@@ -160,31 +160,12 @@ class Context:
 
     def _breaks(self, st: BreakStep) -> StepEvents:
         """Every bar of day D that closes (``by="wick"``: trades) beyond D's range, opening at/after the
-        range is known; the first of them is :func:`ita.detectors.range_break`'s break."""
-        ranges = self.outputs[st.range]
-        empty = StepEvents.of(pd.DataFrame(), np.zeros(0, "int64"), np.zeros(0, "int8"))
-        if len(ranges) == 0 or self.n == 0:
-            return empty
-        win = self.setup.step_window(st)
-        inside, day = win.mask(self.t) if win is not None else (np.ones(self.n, bool), self.local_day)
-        rmap = ranges.set_index("day")
-        pos = np.flatnonzero(inside & np.isin(day, rmap.index.to_numpy().astype("datetime64[D]")))
-        d = pd.Index(day[pos])
-        rh = rmap["high"].reindex(d).to_numpy()
-        rl = rmap["low"].reindex(d).to_numpy()
-        rconf = pd.DatetimeIndex(rmap["confirmed_at"].reindex(d)).as_unit("ns").asi8
-        if st.by == "close":
-            up, dn = self.close[pos] > rh, self.close[pos] < rl
-        else:
-            up, dn = self.high[pos] > rh, self.low[pos] < rl
-            up, dn = up & ~dn, dn & ~up  # a bar through both sides says nothing
-        hit = (up | dn) & (self.t.asi8[pos] >= rconf)
-        b = pos[hit]
-        long_ = up[hit]
-        rows = pd.DataFrame({"day": day[b], "time": self.t[b], "direction": np.where(long_, "long", "short"),
-                             "level": np.where(long_, rh[hit], rl[hit]), "range_high": rh[hit],
-                             "range_low": rl[hit]})
-        return StepEvents.of(rows, b, np.where(long_, 1, -1))
+        range is known (:func:`ita.detectors.range_crossings`; the first of them is ``range_break``'s)."""
+        c, tf = self.frame(None)
+        rows = range_crossings(c, self.outputs[st.range], self.setup.step_window(st), by=st.by, timeframe=tf,
+                               timezone=self.setup.timezone)
+        return StepEvents.of(rows, rows["bar"].to_numpy(dtype="int64"),
+                             np.where(rows["direction"].to_numpy() == "long", 1, -1))
 
     def _sweeps(self, st: SweepStep) -> StepEvents:
         levels = self.level_rows(st.of)
