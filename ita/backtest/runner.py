@@ -37,6 +37,7 @@ from ita.config import settings
 from ita.data.instruments import get_instrument
 from ita.data.store import SAMPLE_FILES, CandleStore
 from ita.errors import DataError, ItaError
+from ita.setups.evaluate import warmup
 from ita.setups.loader import load_setup
 from ita.store import RunStore, json_scalar, new_run_folder
 
@@ -70,6 +71,25 @@ def _period(start, end) -> tuple[pd.Timestamp, pd.Timestamp]:
     if hi < lo:
         raise ItaError(f"The period ends ({hi.date()}) before it starts ({lo.date()}).")
     return lo.normalize(), hi.normalize()
+
+
+def load_period_candles(store: CandleStore, loaded, symbol: str, start, end) -> pd.DataFrame:
+    """The setup's candles for trading days ``start``…``end`` (dates, inclusive) with the history its
+    detectors need before the first day (:func:`ita.setups.warmup`), so a backtest of any period gives the
+    signals the whole history gives for it — and the live loop's bounded window agrees with both.
+
+    Returns the canonical frame of the setup's timeframe (UTC index). Raises
+    :class:`~ita.errors.DataError` when the store holds no bars of the period (naming the period).
+    """
+    lo, hi = pd.Timestamp(start).normalize(), pd.Timestamp(end).normalize()
+    candles = store.load(symbol, loaded.setup.timeframe, lo - warmup(loaded.setup) - pd.Timedelta(days=1),
+                         hi + pd.Timedelta(days=1, hours=23, minutes=59))
+    tz = loaded.setup.timezone
+    first_day = candles.index[0].tz_convert(tz).normalize().tz_localize(None)
+    last_day = candles.index[-1].tz_convert(tz).normalize().tz_localize(None)
+    if last_day < lo or first_day > hi:
+        raise DataError(f"No {symbol} data in {lo.date()} → {hi.date()}.")
+    return candles
 
 
 def fingerprint(candles: pd.DataFrame) -> str:
@@ -127,13 +147,11 @@ def run_backtest(setup_id: str, symbol: str, start="2025-01-01", end="2025-12-31
     store = CandleStore()
     if inst.symbol in SAMPLE_FILES and "M5" not in store.stored_timeframes(inst.symbol):
         store.ensure_samples([inst.symbol], log=say)
-    tf = loaded.setup.timeframe
-    say(f"Loading {inst.symbol} {tf} candles {lo.date()} → {hi.date()}")
-    candles = store.load(inst.symbol, tf, lo - pd.Timedelta(days=3), hi + pd.Timedelta(days=1, hours=23, minutes=59))
+    say(f"Loading {inst.symbol} {loaded.setup.timeframe} candles {lo.date()} → {hi.date()} "
+        f"(+ {warmup(loaded.setup).days} days of warm-up)")
+    candles = load_period_candles(store, loaded, inst.symbol, lo, hi)
     first_day = candles.index[0].tz_convert(loaded.setup.timezone).normalize().tz_localize(None)
     last_day = candles.index[-1].tz_convert(loaded.setup.timezone).normalize().tz_localize(None)
-    if last_day < lo or first_day > hi:
-        raise DataError(f"No {inst.symbol} data in {lo.date()} → {hi.date()}.")
     say(f"Running {loaded.label}: detectors {', '.join(loaded.setup.detector_kinds)} → signals → simulation")
     res = backtest(loaded, candles, inst.symbol, start=lo, end=hi, spread_pips=spread, commission_per_lot=commission,
                    session=session)

@@ -31,10 +31,12 @@ import numpy as np
 import pandas as pd
 
 from ita.data.instruments import get_instrument
+from ita.data.timeframes import tf_delta
 from ita.sessions import local_time_to_utc, parse_hhmm
 from ita.setups.events import Context, StepEvents
 from ita.setups.loader import LoadedSetup
-from ita.setups.schema import BreakStep, Setup, SweepStep, TrendStep
+from ita.setups.schema import (ATRDetector, BreakStep, EqualLevelsDetector, OrderBlockDetector, PreviousLevelsDetector,
+                               Setup, StructureDetector, SweepStep, SwingsDetector, TrendStep)
 
 SIGNAL_COLUMNS = [
     "signal_id", "symbol", "tf", "direction", "entry_type", "entry_price", "sl_price", "tp_price",
@@ -45,18 +47,58 @@ EXPLAIN_COLUMNS = ["day", "signal_id", "direction", "passed", "failed_step", "re
 _SIDE = {1: "long", -1: "short"}
 
 
-def run_detectors(loaded: LoadedSetup, candles: pd.DataFrame, symbol: str) -> dict[str, pd.DataFrame]:
-    """Run exactly the detectors declared in the setup; ``{detector name: events}``.
+MIN_WARMUP = pd.Timedelta(days=10)
 
-    Each frame is the detector function's output plus ``known_bar``: the position in ``candles`` of the
-    first bar whose close is at or after the row's ``confirmed_at`` (``len(candles)`` when not yet known).
-    Detectors with a ``timeframe`` run on complete bars of that timeframe resampled from ``candles``.
-    Raises :class:`~ita.errors.UnknownSymbolError` for an unknown symbol.
+
+def warmup(setup: Setup) -> pd.Timedelta:
+    """History a setup needs before the first trading day it is evaluated on.
+
+    Evaluating on candles that start ``warmup(setup)`` (plus the trading day itself) before a day D gives
+    exactly the signals of D that the whole history gives — this is what lets the live loop evaluate a
+    bounded window of recent bars and still agree with the backtest, and what the backtest loads before
+    its first day. The rule, per declared detector (``tf`` = its timeframe): at least 10 days (weekends,
+    holidays, the state of swings and BOS/CHoCH); previous-week levels 21 days, previous-month levels
+    70 days; swings/structure/order blocks 60 bars of ``tf``; ATR 50 × period bars of ``tf`` (Wilder
+    smoothing forgets its start to below float precision); equal highs/lows 2 × lookback bars. Checked on
+    the sample year for every shipped setup (``tests/test_live_equals_backtest.py``).
+
+    Example::
+
+        >>> warmup(load_setup("asia_fvg_break").setup)          # doctest: +SKIP
+        Timedelta('10 days 00:00:00')
     """
-    return Context(loaded.setup, candles, get_instrument(symbol)).outputs
+    need = [MIN_WARMUP]
+    for det in setup.detectors.values():
+        bar = tf_delta(getattr(det, "timeframe", None) or setup.timeframe)
+        if isinstance(det, PreviousLevelsDetector):
+            need.append(pd.Timedelta(days={"D": 10, "W": 21, "M": 70}[det.period]))
+        elif isinstance(det, (SwingsDetector, StructureDetector, OrderBlockDetector)):
+            need.append(60 * bar)
+        elif isinstance(det, ATRDetector):
+            need.append(50 * det.period * bar)
+        elif isinstance(det, EqualLevelsDetector):
+            need.append(2 * det.lookback * bar)
+    return max(need)
 
 
-def evaluate(loaded: LoadedSetup, candles: pd.DataFrame, symbol: str) -> pd.DataFrame:
+def detect(loaded: LoadedSetup, candles: pd.DataFrame, symbol: str) -> Context:
+    """Run exactly the detectors declared in the setup once; the :class:`~ita.setups.events.Context` holds
+    the execution bars and ``outputs`` (``{detector name: events}``) for :func:`evaluate` (``context=``).
+
+    Each output frame is the detector function's output plus ``known_bar``: the position in ``candles`` of
+    the first bar whose close is at or after the row's ``confirmed_at`` (``len(candles)`` when not yet
+    known). Detectors with a ``timeframe`` run on complete bars of that timeframe resampled from
+    ``candles``. Raises :class:`~ita.errors.UnknownSymbolError` for an unknown symbol.
+    """
+    return Context(loaded.setup, candles, get_instrument(symbol))
+
+
+def run_detectors(loaded: LoadedSetup, candles: pd.DataFrame, symbol: str) -> dict[str, pd.DataFrame]:
+    """Run exactly the detectors declared in the setup; ``{detector name: events}`` (see :func:`detect`)."""
+    return detect(loaded, candles, symbol).outputs
+
+
+def evaluate(loaded: LoadedSetup, candles: pd.DataFrame, symbol: str, *, context: Context | None = None) -> pd.DataFrame:
     """Signals of ``loaded`` on ``candles`` (canonical frame of the setup's timeframe) for ``symbol``.
 
     Returns a DataFrame with :data:`SIGNAL_COLUMNS`, one row per signal, ascending by ``known_at``:
@@ -68,6 +110,9 @@ def evaluate(loaded: LoadedSetup, candles: pd.DataFrame, symbol: str) -> pd.Data
     ``meta`` a dict with the evidence of every step (``steps``) and, for charts, ``range``, ``break``,
     ``sweep``, ``structure``, ``zone``. Uses only bars up to ``known_at`` (no look-ahead).
 
+    ``context``: the result of :func:`detect` on the same setup, candles and symbol, when the detectors
+    already ran (the live graph's detect node); by default they run here.
+
     Raises :class:`~ita.errors.UnknownSymbolError` for an unknown symbol.
 
     Example::
@@ -76,7 +121,7 @@ def evaluate(loaded: LoadedSetup, candles: pd.DataFrame, symbol: str) -> pd.Data
         >>> sig = evaluate(load_setup("asia_fvg_break"), m5, "EURUSD")      # doctest: +SKIP
         >>> sig[["time", "direction", "entry_price", "sl_price", "tp_price"]].head(3)   # doctest: +SKIP
     """
-    return _Walk(loaded, candles, symbol).run().signals()
+    return _Walk(loaded, candles, symbol, context).run().signals()
 
 
 def explain(loaded: LoadedSetup, candles: pd.DataFrame, symbol: str) -> pd.DataFrame:
@@ -147,9 +192,11 @@ def _dir_ok(evdir: np.ndarray, bias: int, want: str) -> np.ndarray:
 
 
 class _Walk:
-    def __init__(self, loaded: LoadedSetup, candles: pd.DataFrame, symbol: str):
+    def __init__(self, loaded: LoadedSetup, candles: pd.DataFrame, symbol: str, context: Context | None = None):
         self.loaded, self.s, self.symbol = loaded, loaded.setup, symbol
-        self.ctx = Context(self.s, candles, get_instrument(symbol))
+        if context is not None and (context.setup is not loaded.setup or context.candles is not candles):
+            raise ValueError("evaluate(context=...): the context was built for another setup or other candles")
+        self.ctx = context if context is not None else detect(loaded, candles, symbol)
         self.views = [_StepView(self.ctx, st, k) for k, st in enumerate(self.s.sequence)]
         self.rows: list[dict] = []
         self.attempts: list[_Attempt] = []

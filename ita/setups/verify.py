@@ -77,6 +77,7 @@ import pandas as pd
 from ita.data.instruments import get_instrument
 from ita.data.timeframes import TIMEFRAMES, normalize_tf, tf_delta
 from ita.errors import DataError, ItaError, closest
+from ita.setups.evaluate import warmup
 
 NY = "America/New_York"
 REQUIRED = ("symbol", "timeframe", "time", "direction")
@@ -760,7 +761,8 @@ def run_verify(setup_id: str, labels_path, *, tz: str = "UTC", screenshots=None,
         if sym in SAMPLE_FILES and "M5" not in store.stored_timeframes(sym):
             store.ensure_samples([sym], log=say)
         say(f"Loading {sym} {tf} candles {first.date()} → {last.date()}")
-        candles[sym] = store.load(sym, tf, first - pd.Timedelta(days=4), last + pd.Timedelta(days=2))
+        candles[sym] = store.load(sym, tf, first - warmup(loaded.setup) - pd.Timedelta(days=1),
+                                  last + pd.Timedelta(days=2))
     say(f"Evaluating {loaded.label} and matching {len(lf.labels)} labels (tolerance {tolerance} bars)")
     res = verify_labels(loaded, lf.labels, candles, tolerance=tolerance, start=lo, end=hi)
 

@@ -621,14 +621,9 @@ def _trading_period(store, symbol: str, start: str | None, end: str | None, tz: 
 def _setup_candles(store, loaded, symbol: str, lo: str, hi: str) -> pd.DataFrame:
     """The setup's candles for trading days ``lo``…``hi`` with the history the first day needs (as the
     backtest runner loads them). Raises :class:`DataError` when the period has no data."""
-    lo_t, hi_t = pd.Timestamp(lo), pd.Timestamp(hi)
-    tf = loaded.setup.timeframe
-    candles = store.load(symbol, tf, lo_t - pd.Timedelta(days=3), hi_t + pd.Timedelta(days=1, hours=23, minutes=59))
-    first_day = candles.index[0].tz_convert(loaded.setup.timezone).normalize().tz_localize(None)
-    last_day = candles.index[-1].tz_convert(loaded.setup.timezone).normalize().tz_localize(None)
-    if last_day < lo_t or first_day > hi_t:
-        raise DataError(f"No {symbol} data in {lo} → {hi}.")
-    return candles
+    from ita.backtest.runner import load_period_candles
+
+    return load_period_candles(store, loaded, symbol, lo, hi)
 
 
 def _charts_dir() -> Path:
