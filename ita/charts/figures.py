@@ -262,6 +262,40 @@ def _pick_corner(bars_x: np.ndarray, bars_lo: np.ndarray, bars_hi: np.ndarray, s
     return best[1]
 
 
+def _killzone_marks(idx_utc: pd.DatetimeIndex, ny: pd.DatetimeIndex, half: pd.Timedelta, t0: pd.Timestamp,
+                    t1: pd.Timestamp, *, xref: str = "x", yref: str = "paper", label_y: float = 1.0,
+                    label_anchor: str = "bottom", font_size: int = 10) -> tuple[list[dict], list[dict]]:
+    """London/NY killzone bands over the bars ``idx_utc`` (UTC opens; ``ny`` the same in New York wall-clock)
+    that fall in [``t0``, ``t1``]: ``(shapes, annotations)``. Full height of ``yref`` (``paper`` or
+    ``"yN domain"``), label at ``label_y``. Decoration only: any error gives no bands."""
+    shapes: list[dict] = []
+    ann: list[dict] = []
+    if not len(ny):
+        return shapes, ann
+    try:
+        from ita.sessions import get_session
+        days = pd.date_range(S.to_ny(t0).normalize() - pd.Timedelta(days=1), S.to_ny(t1).normalize()
+                             + pd.Timedelta(days=1), freq="D")
+        for name, label in _KILLZONES:
+            win_def = get_session(name)
+            for d in days:
+                a, b = win_def.bounds(d)
+                if b <= idx_utc[0] or a > idx_utc[-1]:
+                    continue
+                inside = (idx_utc >= a) & (idx_utc < b)
+                if not inside.any():
+                    continue
+                xa, xb = ny[inside][0] - half, ny[inside][-1] + half
+                shapes.append(dict(type="rect", xref=xref, yref=yref, x0=S.xstr(xa), x1=S.xstr(xb), y0=0,
+                                   y1=1, fillcolor=S.KZ_FILL, line=dict(width=0), layer="below"))
+                ann.append(dict(x=S.xstr(xa + (xb - xa) / 2), y=label_y, xref=xref, yref=yref,
+                                yanchor=label_anchor, text=label, showarrow=False,
+                                font=dict(size=font_size, color=S.MUTED)))
+    except Exception:  # noqa: BLE001 - killzones are decoration; never fail a chart over them
+        pass
+    return shapes, ann
+
+
 def _trade_spec(candles: pd.DataFrame, trade: Mapping, signal: Mapping, title: str, pip_size: float) -> dict:
     """:func:`trade_figure` as a plain plotly figure dict (no validation; compact lists) — see there."""
     tr, sg = dict(trade), dict(signal or {})
@@ -336,27 +370,9 @@ def _trade_spec(candles: pd.DataFrame, trade: Mapping, signal: Mapping, title: s
     ann: list[dict] = []
 
     # ---- killzones (faint full-height bands, label above the plot)
-    if len(ny):
-        try:
-            from ita.sessions import get_session
-            days = pd.date_range(S.to_ny(t0).normalize() - pd.Timedelta(days=1), S.to_ny(t1).normalize()
-                                 + pd.Timedelta(days=1), freq="D")
-            for name, label in _KILLZONES:
-                win_def = get_session(name)
-                for d in days:
-                    a, b = win_def.bounds(d)
-                    if b <= idx_utc[0] or a > idx_utc[-1]:
-                        continue
-                    inside = (idx_utc >= a) & (idx_utc < b)
-                    if not inside.any():
-                        continue
-                    xa, xb = ny[inside][0] - half, ny[inside][-1] + half
-                    shapes.append(dict(type="rect", xref="x", yref="paper", x0=S.xstr(xa), x1=S.xstr(xb), y0=0,
-                                       y1=1, fillcolor=S.KZ_FILL, line=dict(width=0), layer="below"))
-                    ann.append(dict(x=S.xstr(xa + (xb - xa) / 2), y=1.0, xref="x", yref="paper", yanchor="bottom",
-                                    text=label, showarrow=False, font=dict(size=10, color=S.MUTED)))
-        except Exception:  # noqa: BLE001 - killzones are decoration; never fail a chart over them
-            pass
+    kz_shapes, kz_ann = _killzone_marks(idx_utc, ny, half, t0, t1)
+    shapes += kz_shapes
+    ann += kz_ann
 
     # ---- session range
     tags: list[tuple[float, str, str]] = []
