@@ -34,6 +34,11 @@ Your own data:
 Setups (YAML in setups/<id>/v<N>.yaml):
   ita setups list | ita setups show asia_fvg_break | ita setups validate setups/asia_fvg_break/v1.yaml
   ita setups new-version asia_fvg_break --param rr=3 | ita setups diff asia_fvg_break v1 v2
+\b
+Live signals (never places orders):
+  ita live replay EURUSD --from 2025-03-03 --to 2025-03-07 --speed 600
+  ita live start --setups asia_fvg_break,asia_sweep --symbols EURUSD,XAUUSD
+  ita live signals | ita live stats | ita live outbox
 """
 
 app = typer.Typer(help=HELP, no_args_is_help=True, rich_markup_mode=None, add_completion=False)
@@ -663,6 +668,13 @@ def runs_show(run_id: str):
     console.print(f"Setup sha256 {row['setup_hash']}  ·  overrides {row['overrides']}  ·  spread {row['spread']} pips  ·  "
                   f"data {row['data_fingerprint']}")
     console.print(f"Artifacts: {row['run_dir']}")
+
+
+# ---------------------------------------------------------------------------------------------- live signals
+
+from ita.cli_live import live_app  # noqa: E402 - the live commands live in their own module
+
+app.add_typer(live_app, name="live")
 
 
 # ---------------------------------------------------------------------------------------------- kb (theory library)

@@ -123,8 +123,14 @@ def read_candle_csv(path: str | Path, server_tz: str = "UTC") -> pd.DataFrame:
     where = str(path)
     if not path.is_file():
         raise DataError(f"{where}: no such file.")
+    return parse_candle_text(path.read_text(encoding="utf-8-sig", errors="replace"), where, server_tz)
+
+
+def parse_candle_text(text: str, where: str, server_tz: str = "UTC", line_offset: int = 0) -> pd.DataFrame:
+    """:func:`read_candle_csv` on text already read: ``text`` starts with the header line; ``where`` names
+    the source in messages; ``line_offset`` is added to every line number (for a chunk appended to a file,
+    given with the file's header line in front). Raises :class:`DataError` as :func:`read_candle_csv`."""
     tz = resolve_tz(server_tz)
-    text = path.read_text(encoding="utf-8-sig", errors="replace")
     if not text.strip():
         raise DataError(f"{where}: the file is empty.")
     first = text.splitlines()[0]
@@ -146,9 +152,9 @@ def read_candle_csv(path: str | Path, server_tz: str = "UTC") -> pd.DataFrame:
             rec_lines.append(reader.line_num)
             rec_fields.append(len(rec))
     if len(rec_lines) == len(raw) + 1:
-        lines, nfields = np.asarray(rec_lines[1:]), np.asarray(rec_fields[1:])
+        lines, nfields = np.asarray(rec_lines[1:]) + line_offset, np.asarray(rec_fields[1:])
     else:  # quoting or layouts the simple count cannot follow: fall back to one row per line
-        lines, nfields = np.arange(2, len(raw) + 2), np.full(len(raw), ncols)
+        lines, nfields = np.arange(2, len(raw) + 2) + line_offset, np.full(len(raw), ncols)
     names: dict[str, str] = {}
     for c in raw.columns:  # the first column of each kind wins (MT5 tab exports have <TICKVOL> and <VOL>)
         n = _canonical_name(c)

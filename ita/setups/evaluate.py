@@ -82,8 +82,10 @@ def warmup(setup: Setup) -> pd.Timedelta:
 
 
 def detect(loaded: LoadedSetup, candles: pd.DataFrame, symbol: str) -> Context:
-    """Run exactly the detectors declared in the setup once; the :class:`~ita.setups.events.Context` holds
-    the execution bars and ``outputs`` (``{detector name: events}``) for :func:`evaluate` (``context=``).
+    """The detectors declared in the setup, each run once when first needed: the
+    :class:`~ita.setups.events.Context` holds the execution bars and ``outputs`` (``{detector name:
+    events}``; :meth:`~ita.setups.events.Context.all_outputs` runs them all) for :func:`evaluate`
+    (``context=``).
 
     Each output frame is the detector function's output plus ``known_bar``: the position in ``candles`` of
     the first bar whose close is at or after the row's ``confirmed_at`` (``len(candles)`` when not yet
@@ -95,10 +97,11 @@ def detect(loaded: LoadedSetup, candles: pd.DataFrame, symbol: str) -> Context:
 
 def run_detectors(loaded: LoadedSetup, candles: pd.DataFrame, symbol: str) -> dict[str, pd.DataFrame]:
     """Run exactly the detectors declared in the setup; ``{detector name: events}`` (see :func:`detect`)."""
-    return detect(loaded, candles, symbol).outputs
+    return detect(loaded, candles, symbol).all_outputs()
 
 
-def evaluate(loaded: LoadedSetup, candles: pd.DataFrame, symbol: str, *, context: Context | None = None) -> pd.DataFrame:
+def evaluate(loaded: LoadedSetup, candles: pd.DataFrame, symbol: str, *, context: Context | None = None,
+             known_after=None) -> pd.DataFrame:
     """Signals of ``loaded`` on ``candles`` (canonical frame of the setup's timeframe) for ``symbol``.
 
     Returns a DataFrame with :data:`SIGNAL_COLUMNS`, one row per signal, ascending by ``known_at``:
@@ -111,7 +114,11 @@ def evaluate(loaded: LoadedSetup, candles: pd.DataFrame, symbol: str, *, context
     ``sweep``, ``structure``, ``zone``. Uses only bars up to ``known_at`` (no look-ahead).
 
     ``context``: the result of :func:`detect` on the same setup, candles and symbol, when the detectors
-    already ran (the live graph's detect node); by default they run here.
+    already ran (the live graph's detect node); by default they run here. ``known_after`` (UTC time): return
+    only the signals known after it — exactly those rows of the full evaluation — and do only the work
+    they need (the live loop's new candles): trading days more than two days before it are not walked,
+    and when the last step that moves the clock reads a detector with no event known after it, nothing is
+    walked (a signal is completed by that step's event, at the bar where it became known).
 
     Raises :class:`~ita.errors.UnknownSymbolError` for an unknown symbol.
 
@@ -121,7 +128,11 @@ def evaluate(loaded: LoadedSetup, candles: pd.DataFrame, symbol: str, *, context
         >>> sig = evaluate(load_setup("asia_fvg_break"), m5, "EURUSD")      # doctest: +SKIP
         >>> sig[["time", "direction", "entry_price", "sl_price", "tp_price"]].head(3)   # doctest: +SKIP
     """
-    return _Walk(loaded, candles, symbol, context).run().signals()
+    walk = _Walk(loaded, candles, symbol, context, known_after)
+    sig = walk.run().signals()
+    if known_after is not None and len(sig):
+        sig = sig[sig["known_at"] > pd.Timestamp(known_after)].reset_index(drop=True)
+    return sig
 
 
 def explain(loaded: LoadedSetup, candles: pd.DataFrame, symbol: str) -> pd.DataFrame:
@@ -192,11 +203,22 @@ def _dir_ok(evdir: np.ndarray, bias: int, want: str) -> np.ndarray:
 
 
 class _Walk:
-    def __init__(self, loaded: LoadedSetup, candles: pd.DataFrame, symbol: str, context: Context | None = None):
+    def __init__(self, loaded: LoadedSetup, candles: pd.DataFrame, symbol: str, context: Context | None = None,
+                 known_after=None):
         self.loaded, self.s, self.symbol = loaded, loaded.setup, symbol
         if context is not None and (context.setup is not loaded.setup or context.candles is not candles):
             raise ValueError("evaluate(context=...): the context was built for another setup or other candles")
         self.ctx = context if context is not None else detect(loaded, candles, symbol)
+        self.from_day = None
+        if known_after is not None:
+            t = pd.Timestamp(known_after)
+            t = t.tz_localize("UTC") if t.tz is None else t
+            self.from_day = np.datetime64((t.tz_convert(self.s.timezone).tz_localize(None).normalize()
+                                           - pd.Timedelta(days=2)).date(), "D")
+            if self._nothing_new(t):
+                self.views = []
+                self.rows, self.attempts = [], []
+                return
         self.views = [_StepView(self.ctx, st, k) for k, st in enumerate(self.s.sequence)]
         self.rows: list[dict] = []
         self.attempts: list[_Attempt] = []
@@ -204,12 +226,26 @@ class _Walk:
     def hhmm(self, bar: int) -> str:
         return self.ctx.t[bar].tz_convert(self.s.timezone).strftime("%H:%M")
 
+    def _nothing_new(self, after: pd.Timestamp) -> bool:
+        """True when no signal can be known after ``after``: the last clock-moving step reads a detector's
+        rows and none of them becomes known at a bar closing after ``after``."""
+        last = next((st for st in reversed(self.s.sequence) if not isinstance(st, TrendStep)), None)
+        if last is None or isinstance(last, (BreakStep, SweepStep)):
+            return False  # their events are built while walking; no cheap test
+        kb = self.ctx.outputs[last.detector]["known_bar"].to_numpy()
+        first_new = int(np.searchsorted(self.ctx.close_ns, after.as_unit("ns").value, "right"))
+        return not bool(((kb >= first_new) & (kb < self.ctx.n)).any())
+
     def run(self) -> "_Walk":
         s, ctx = self.s, self.ctx
+        if not self.views:
+            return self
         v0 = self.views[0]
         if ctx.n == 0 or len(v0.ev.bar) == 0:
             return self
         wd_ok = np.isin(pd.DatetimeIndex(v0.day).day_of_week, s.weekdays)
+        if self.from_day is not None:
+            wd_ok &= v0.day >= self.from_day
         cand = np.flatnonzero(v0.ok & wd_ok & _dir_ok(v0.ev.dir, 0, v0.st.direction))
         done: set = set()
         last_sig: dict = {}

@@ -51,8 +51,21 @@ class StepEvents:
                    rows.iloc[order].reset_index(drop=True))
 
 
+class _Outputs(dict):
+    """Detector outputs by name, each computed on first use (then kept)."""
+
+    def __init__(self, compute):
+        super().__init__()
+        self._compute = compute
+
+    def __missing__(self, name: str) -> pd.DataFrame:
+        out = self[name] = self._compute(name)
+        return out
+
+
 class Context:
-    """Execution bars plus every declared detector's output (computed once, with ``known_bar``)."""
+    """Execution bars plus every declared detector's output (each computed once, on first use, with
+    ``known_bar``). ``outputs`` is a dict by detector name; :meth:`all_outputs` computes every one."""
 
     def __init__(self, setup: Setup, candles: pd.DataFrame, instrument: Instrument):
         self.setup = setup
@@ -66,9 +79,11 @@ class Context:
         self.high = candles["high"].to_numpy(dtype="float64")
         self.low = candles["low"].to_numpy(dtype="float64")
         self.close = candles["close"].to_numpy(dtype="float64")
-        self.outputs: dict[str, pd.DataFrame] = {}
-        for name, det in setup.detectors.items():
-            self.outputs[name] = self._run(det)
+        self.outputs: dict[str, pd.DataFrame] = _Outputs(lambda name: self._run(setup.detectors[name]))
+
+    def all_outputs(self) -> dict[str, pd.DataFrame]:
+        """Every declared detector's output, in declaration order."""
+        return {name: self.outputs[name] for name in self.setup.detectors}
 
     # ---- detectors --------------------------------------------------------------------------------------
     def frame(self, timeframe: str | None) -> tuple[pd.DataFrame, str]:

@@ -1,0 +1,103 @@
+"""What the live graph runs with (its LangGraph ``context``): the configuration and the services — feed,
+clock, journal, channels, the loaded setups and their baseline scores."""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from ita.errors import ItaError, SetupError
+from ita.live.config import LiveConfig
+from ita.live.journal import LIVE, Journal
+from ita.live.score import Baseline, baseline
+
+
+def parse_setup_ref(ref: str) -> tuple[str, int | None]:
+    """``"fvg_reversal@1"`` / ``"fvg_reversal:v1"`` → ``("fvg_reversal", 1)``; ``"asia_sweep"`` → latest."""
+    for sep in ("@", ":"):
+        if sep in ref:
+            sid, _, v = ref.partition(sep)
+            try:
+                return sid.strip(), int(v.strip().lstrip("vV"))
+            except ValueError:
+                raise SetupError(f"Bad setup version in {ref!r}: use id@N, e.g. fvg_reversal@1.") from None
+    return ref.strip(), None
+
+
+def load_setups(refs) -> dict:
+    """``{"id@version": LoadedSetup}`` for setup references (:func:`parse_setup_ref`). Raises
+    :class:`~ita.errors.SetupError` for an unknown setup or version (with the closest names)."""
+    from ita.setups import load_setup
+
+    out = {}
+    for ref in refs:
+        loaded = load_setup(*parse_setup_ref(ref))
+        out[f"{loaded.id}@{loaded.version}"] = loaded
+    return out
+
+
+@dataclass
+class LiveContext:
+    """Runtime dependencies of the live graph.
+
+    ``config``: :class:`LiveConfig`; ``feed``: a :class:`ita.live.feeds.Feed`; ``clock``: wall or simulated;
+    ``journal``: :class:`Journal`; ``run``: ``"live"`` or a replay id; ``channels``: ``{kind: channel}``
+    (``outbox``, ``telegram``, ``notion``); ``charts_dir``: where snapshot PNGs go; ``start``: the start of
+    the live/replay period — baselines use only history before it; ``setups``: ``{key: LoadedSetup}``
+    (key ``id@version``); ``vision``: the chat agent's config when a vision model writes comments.
+    """
+
+    config: LiveConfig
+    feed: object
+    clock: object
+    journal: Journal
+    channels: dict
+    charts_dir: Path
+    start: pd.Timestamp
+    run: str = LIVE
+    vision: object | None = None
+    store: object | None = None
+    setups: dict = field(default_factory=dict)
+    _baselines: dict = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self):
+        if not self.setups:
+            self.setups = load_setups(self.config.setups)
+        if not self.setups:
+            raise ItaError("No setups to watch: give --setups, e.g. --setups asia_fvg_break,asia_sweep.")
+
+    def setups_on(self, timeframe: str) -> dict:
+        """The setups whose execution timeframe is ``timeframe``."""
+        return {k: s for k, s in self.setups.items() if s.setup.timeframe == timeframe}
+
+    @property
+    def timeframes(self) -> list[str]:
+        return sorted({s.setup.timeframe for s in self.setups.values()})
+
+    def history(self, timeframe: str) -> pd.Timedelta:
+        """How far back each run reads: the largest warm-up of the setups on ``timeframe`` plus one day."""
+        from ita.setups import warmup
+
+        return max(warmup(s.setup) for s in self.setups_on(timeframe).values()) + pd.Timedelta(days=1)
+
+    def baseline(self, key: str, symbol: str) -> Baseline:
+        """The setup's baseline on ``symbol`` from history before :attr:`start` (computed once, cached)."""
+        with self._lock:
+            b = self._baselines.get((key, symbol))
+            if b is None:
+                day = pd.Timestamp(self.start).tz_convert("America/New_York").tz_localize(None).normalize()
+                b = self._baselines[(key, symbol)] = baseline(self.setups[key], symbol, day, store=self.store)
+            return b
+
+    def targets(self) -> list[str]:
+        """Delivery channel names for one alert: ``outbox``, ``telegram:<chat id>`` per chat, ``notion``."""
+        out = []
+        for kind in self.config.notify:
+            if kind == "telegram" and self.config.telegram is not None:
+                out += [f"telegram:{c}" for c in self.config.telegram.chat_ids]
+            elif kind in self.channels:
+                out.append(kind)
+        return out
