@@ -174,6 +174,11 @@ def live_start(
             missing = [s for s in cfg.symbols if s.upper() not in src.paths]
             if missing:
                 raise ItaError(f"No --file for {', '.join(missing)}.")
+            import pandas as pd
+
+            now = pd.Timestamp.now(tz="UTC")
+            for sym in src.paths:  # read each file once now: a bad file is reported before anything starts
+                src.closed_bars(sym, src.timeframe, now, now - pd.Timedelta(days=1))
         elif kind == "mt5":
             src = MT5Feed(server_tz)
             src.source._client()  # fail now with the install hint, not at the first candle
@@ -356,19 +361,25 @@ def live_signals(
     if df.empty:
         console.print(f"No signals journaled for {r}. Start with `ita live start` or try `ita live replay`.")
         return
-    t = Table(title=f"Signals · {r} (latest first)", title_justify="left")
-    for c in ("signal (NY)", "symbol", "setup", "dir", "entry", "SL", "TP", "RR", "score", "decision", "delivered", "feedback"):
-        t.add_column(c, justify="right" if c in ("entry", "SL", "TP", "RR", "score") else "left", no_wrap=c != "delivered")
+    from rich import box
+
+    t = Table(title=f"Signals · {r} (latest first; times New York)", title_justify="left", box=box.SIMPLE_HEAD,
+              pad_edge=False, collapse_padding=True)
+    for c in ("signal", "symbol", "setup", "dir", "entry", "SL", "TP", "RR", "score", "decision", "delivered", "feedback"):
+        num = c in ("entry", "SL", "TP", "RR", "score")
+        t.add_column(c, justify="right" if num else "left", no_wrap=c not in ("delivered", "feedback"),
+                     min_width=9 if c == "delivered" else None)
+    mark = {"sent": "✓", "pending": "…", "sending": "…", "failed": "✗"}
     for s in df.to_dict("records"):
         fb = j.feedback_of(r, s["signal_id"])
         rr = "—" if s.get("rr") is None or (isinstance(s["rr"], float) and math.isnan(s["rr"])) else f"{s['rr']:.1f}"
         col = "green" if s["direction"] == "long" else "red"
         dec = s["decision"] if s["decision"] == "alert" else f"[dim]{s['decision']}[/]"
+        dl = " ".join(f"{x.split(':')[0]}{mark.get(x.rsplit(':', 1)[-1], '?')}" for x in str(s.get("delivered") or "").split())
         t.add_row(f"{pd.Timestamp(s['known_at']).tz_convert(NY):%a %d %b %H:%M}", s["symbol"],
                   f"{s['setup_id']} v{s['version']}", f"[{col}]{s['direction']}[/]",
                   _fmt_price(s["symbol"], s["entry_price"]), _fmt_price(s["symbol"], s["sl_price"]),
-                  _fmt_price(s["symbol"], s["tp_price"]), rr, f"{s['score']:.2f}", dec,
-                  " ".join(x.split(":")[0] + ":" + x.split(":")[-1] for x in str(s.get("delivered") or "").split()) or "—",
+                  _fmt_price(s["symbol"], s["tp_price"]), rr, f"{s['score']:.2f}", dec, dl or "—",
                   " ".join(v for v in fb.values() if v) or "—")
     console.print(t)
 

@@ -229,8 +229,9 @@ class LiveService:
         except Exception:  # noqa: BLE001
             log.exception("outbox retry failed")
 
-    def run_forever(self, poll_telegram: bool = True) -> None:
-        """Schedule the runs and block until :meth:`stop` (or Ctrl-C)."""
+    def scheduler(self):
+        """The APScheduler (not started): a job per symbol and timeframe every minute at ``delay_s`` past it
+        (one instance at a time, missed runs coalesced) and the outbox retry job every 10 s."""
         from apscheduler.schedulers.background import BackgroundScheduler
         from apscheduler.triggers.cron import CronTrigger
         from apscheduler.triggers.interval import IntervalTrigger
@@ -242,8 +243,16 @@ class LiveService:
         for sym in cfg.symbols:
             for tf in self.ctx.timeframes:
                 sched.add_job(self._scheduled, CronTrigger(second=delay, timezone="UTC"), args=[sym, tf],
-                              id=f"live:{sym}:{tf}", name=f"live graph {sym} {tf}")
-        sched.add_job(self._retry_job, IntervalTrigger(seconds=10), id="outbox", name="outbox retry")
+                              id=f"live:{sym}:{tf}", name=f"live graph {sym} {tf}", max_instances=1, coalesce=True)
+        sched.add_job(self._retry_job, IntervalTrigger(seconds=10), id="outbox", name="outbox retry", max_instances=1,
+                      coalesce=True)
+        return sched
+
+    def run_forever(self, poll_telegram: bool = True) -> None:
+        """Catch up once, then run on schedule (:meth:`scheduler`) until :meth:`stop` (or Ctrl-C); with
+        Telegram, button presses are received meanwhile."""
+        cfg = self.ctx.config
+        sched = self.scheduler()
         tg = self.ctx.channels.get("telegram")
         if poll_telegram and tg is not None and not tg.polling:
             tg.start_polling()
