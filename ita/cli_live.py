@@ -167,6 +167,8 @@ def live_start(
         kind = feed.lower()
         if kind == "auto":
             kind = "file" if files else "mt5"
+        import pandas as pd
+
         if kind == "file":
             if not files:
                 raise ItaError("--feed file needs --file SYMBOL=PATH for each symbol.")
@@ -174,13 +176,18 @@ def live_start(
             missing = [s for s in cfg.symbols if s.upper() not in src.paths]
             if missing:
                 raise ItaError(f"No --file for {', '.join(missing)}.")
-            import pandas as pd
-
             now = pd.Timestamp.now(tz="UTC")
             for sym in src.paths:  # read each file once now: a bad file is reported before anything starts
                 src.closed_bars(sym, src.timeframe, now, now - pd.Timedelta(days=1))
         elif kind == "mt5":
-            src = MT5Feed(server_tz)
+            from ita.data.timeframes import tf_delta
+            from ita.live.context import load_setups
+            from ita.setups import warmup
+
+            loaded = load_setups(cfg.setups).values()
+            need = max(warmup(s.setup) + pd.Timedelta(days=2) for s in loaded)
+            step = min(tf_delta(s.setup.timeframe) for s in loaded)
+            src = MT5Feed(server_tz, history_bars=int(need / step) + 100)
             src.source._client()  # fail now with the install hint, not at the first candle
         else:
             raise ItaError(f"--feed {feed!r}: use mt5, file or auto.")
@@ -326,18 +333,21 @@ def _print_report(report: dict, ctx) -> None:
 
 # ---------------------------------------------------------------------------------------------- journal
 
-def _run_arg(journal, run: Optional[str], replay: bool) -> str:
-    from ita.live.journal import LIVE
+def _journal_run(run: Optional[str], replay: bool):
+    """The journal and the run to show: ``run``, the latest replay (``replay``), or the live journal."""
+    from ita.live.journal import LIVE, Journal
 
+    _, _, _fail = _ui()
+    j = Journal()
     if run:
-        return run
+        return j, run
     if replay:
-        runs = journal.runs()
+        runs = j.runs()
         rep = runs[runs["run"].str.startswith("replay_")] if len(runs) else runs
         if rep.empty:
-            raise ItaError("No replay in the journal yet: `ita live replay EURUSD --from 2025-03-03 --to 2025-03-07`.")
-        return str(rep.iloc[0]["run"])
-    return LIVE
+            _fail(ItaError("No replay in the journal yet: `ita live replay EURUSD --from 2025-03-03 --to 2025-03-07`."))
+        return j, str(rep.iloc[0]["run"])
+    return j, LIVE
 
 
 @live_app.command("signals")
@@ -347,16 +357,10 @@ def live_signals(
     limit: int = typer.Option(30, "--limit", "-n"),
 ):
     """The journal: signals with their decision, score, deliveries and your feedback (times New York)."""
-    console, _, _fail = _ui()
+    console, _, _ = _ui()
     import pandas as pd
 
-    from ita.live.journal import Journal
-
-    j = Journal()
-    try:
-        r = _run_arg(j, run, replay)
-    except ItaError as exc:
-        _fail(exc)
+    j, r = _journal_run(run, replay)
     df = j.signals(r, limit)
     if df.empty:
         console.print(f"No signals journaled for {r}. Start with `ita live start` or try `ita live replay`.")
@@ -394,14 +398,8 @@ def live_stats(
     The requirement is 30 s from the close of the candle that completed the signal to Telegram accepting
     the message; in a replay the close is when the simulated clock passed it.
     """
-    console, _, _fail = _ui()
-    from ita.live.journal import Journal
-
-    j = Journal()
-    try:
-        r = _run_arg(j, run, replay)
-    except ItaError as exc:
-        _fail(exc)
+    console, _, _ = _ui()
+    j, r = _journal_run(run, replay)
     sig = j.signals(r)
     if sig.empty:
         console.print(f"Nothing journaled for {r} yet.")
@@ -418,6 +416,11 @@ def live_stats(
                           f"{'within' if ok else 'OVER'} the 30 s requirement.[/]")
     else:
         console.print("No delivery yet.")
+    fb = [j.feedback_of(r, sid) for sid in sig["signal_id"]]
+    counts = {a: sum(1 for f in fb if a in f.values()) for a in ("taken", "skipped", "up", "down")}
+    if any(counts.values()):
+        console.print(f"Your feedback: taken {counts['taken']}, skipped {counts['skipped']}, 👍 {counts['up']}, "
+                      f"👎 {counts['down']}", highlight=False)
     dl = j.deliveries(r, undelivered=True)
     if len(dl):
         console.print(f"[yellow]{len(dl)} deliveries not sent yet[/] — `ita live outbox{' --run ' + r if r != 'live' else ''}`.")

@@ -27,6 +27,13 @@ def _line(t: pd.Timestamp, o=1.1000, h=1.1010, lo=1.0990, c=1.1005) -> str:
 T0 = pd.Timestamp("2025-01-15 10:00", tz=UTC)  # a Wednesday in winter
 
 
+def _csv_feed(tmp_path, bars: int):
+    """A CSV of ``bars`` M5 bars from T0 and a file feed on it."""
+    f = tmp_path / "EURUSD_M5.csv"
+    f.write_text(HEADER + "".join(_line(T0 + k * pd.Timedelta(minutes=5)) for k in range(bars)))
+    return f, FileFeed({"EURUSD": f}, "M5", "Europe/Athens")
+
+
 def test_closed_keeps_only_bars_whose_close_has_passed(eurusd_m5):
     bar = eurusd_m5.index[5000]
     assert closed(eurusd_m5, "M5", bar + pd.Timedelta(minutes=4, seconds=59)).index[-1] < bar
@@ -70,9 +77,7 @@ def test_sim_clock_runs_fast_jumps_and_knows_when_it_passed_a_time():
 
 
 def test_csv_feed_reads_only_complete_appended_lines(tmp_path):
-    f = tmp_path / "EURUSD_M5.csv"
-    f.write_text(HEADER + "".join(_line(T0 + k * pd.Timedelta(minutes=5)) for k in range(10)))
-    feed = FileFeed({"EURUSD": f}, "M5", "Europe/Athens")
+    f, feed = _csv_feed(tmp_path, 10)
     now = T0 + pd.Timedelta(hours=2)
     assert len(feed.closed_bars("EURUSD", "M5", now, T0)) == 10
     partial = _line(T0 + 11 * pd.Timedelta(minutes=5))
@@ -96,9 +101,7 @@ def test_csv_feed_reads_only_complete_appended_lines(tmp_path):
 
 
 def test_csv_feed_names_the_bad_line_and_keeps_what_it_read(tmp_path):
-    f = tmp_path / "EURUSD_M5.csv"
-    f.write_text(HEADER + "".join(_line(T0 + k * pd.Timedelta(minutes=5)) for k in range(4)))
-    feed = FileFeed({"EURUSD": f}, "M5", "Europe/Athens")
+    f, feed = _csv_feed(tmp_path, 4)
     now = T0 + pd.Timedelta(hours=1)
     before = feed.closed_bars("EURUSD", "M5", now, T0).copy()
     good = _line(T0 + 4 * pd.Timedelta(minutes=5))
@@ -120,9 +123,7 @@ def test_csv_feed_names_the_bad_line_and_keeps_what_it_read(tmp_path):
 
 
 def test_csv_feed_reads_a_replaced_file_from_the_start(tmp_path):
-    f = tmp_path / "EURUSD_M5.csv"
-    f.write_text(HEADER + "".join(_line(T0 + k * pd.Timedelta(minutes=5)) for k in range(6)))
-    feed = FileFeed({"EURUSD": f}, "M5", "Europe/Athens")
+    f, feed = _csv_feed(tmp_path, 6)
     now = T0 + pd.Timedelta(hours=1)
     assert len(feed.closed_bars("EURUSD", "M5", now, T0)) == 6
     f.write_text(HEADER + "".join(_line(T0 + k * pd.Timedelta(minutes=5), c=1.1001) for k in range(3)))

@@ -198,42 +198,39 @@ def test_notion_bad_token_or_unshared_database_is_a_clear_error(sample_store, no
     assert notion.pages == []
 
 
-def test_vision_comment_gets_the_chart_and_the_signal_and_falls_back_on_failure(sample_store, tmp_path):
+def _with_model(sample_store, tmp_path, script, charts=()):
+    """Replay the day with a vision model at a fake OpenAI server answering ``script``; the signal's journal row
+    and the requests the server received."""
     from ita.agent.context import AgentConfig
 
-    srv = FakeOpenAI([openai_final("Clean break of the Asia high with a fresh bullish FVG. The gap is thin. "
-                                   "A close back inside the Asia range would invalidate it.")])
+    srv = FakeOpenAI(script)
     try:
         cfg = AgentConfig(api_key="sk-test", base_url=srv.url, model="vision-fake", use_llm=True, timeout=5.0,
                           chat_db=tmp_path / "chat.db")
-        svc = replay(sample_store, ("outbox",), charts=("M5",), vision=cfg)
+        svc = replay(sample_store, ("outbox",), charts=charts, vision=cfg)
         try:
             svc.replay()
         finally:
             svc.close()
-        row = svc.ctx.journal.signal(svc.ctx.run, SID)
-        assert row["comment_source"] == "llm" and row["comment"].startswith("Clean break of the Asia high")
-        (req,) = srv.requests
-        assert req["model"] == "vision-fake"
-        content = req["messages"][1]["content"]
-        sent = json.loads(content[0]["text"].removeprefix("Signal:\n"))
-        assert sent["signal_id"] == SID and sent["entry_price"] == 1.04975 and sent["score"] == pytest.approx(0.2174, abs=1e-4)
-        url = content[1]["image_url"]["url"]
-        assert url.startswith("data:image/png;base64,")
-        assert base64.b64decode(url.split(",", 1)[1]) == open(row["chart"], "rb").read()
-        assert "ITA never trades" in req["messages"][0]["content"]
+        return svc.ctx.journal.signal(svc.ctx.run, SID), srv.requests
     finally:
         srv.close()
-    down = FakeOpenAI([500, 500])
-    try:
-        cfg = AgentConfig(api_key="sk-test", base_url=down.url, model="vision-fake", use_llm=True, timeout=5.0,
-                          chat_db=tmp_path / "chat.db")
-        svc = replay(sample_store, ("outbox",), vision=cfg)
-        try:
-            svc.replay()
-        finally:
-            svc.close()
-        row = svc.ctx.journal.signal(svc.ctx.run, SID)
-        assert row["comment_source"] == "template" and row["comment"].startswith("Long EURUSD: a close above the Asia range")
-    finally:
-        down.close()
+
+
+def test_vision_comment_gets_the_chart_and_the_signal_and_falls_back_on_failure(sample_store, tmp_path):
+    row, (req,) = _with_model(sample_store, tmp_path, [openai_final(
+        "Clean break of the Asia high with a fresh bullish FVG. The gap is thin. "
+        "A close back inside the Asia range would invalidate it.")], charts=("M5",))
+    assert row["comment_source"] == "llm" and row["comment"].startswith("Clean break of the Asia high")
+    assert req["model"] == "vision-fake"
+    content = req["messages"][1]["content"]
+    sent = json.loads(content[0]["text"].removeprefix("Signal:\n"))
+    assert sent["signal_id"] == SID and sent["entry_price"] == 1.04975 and sent["score"] == pytest.approx(0.2174, abs=1e-4)
+    url = content[1]["image_url"]["url"]
+    assert url.startswith("data:image/png;base64,")
+    assert base64.b64decode(url.split(",", 1)[1]) == open(row["chart"], "rb").read()
+    assert "ITA never trades" in req["messages"][0]["content"]
+
+    row, reqs = _with_model(sample_store, tmp_path, [500, 500])
+    assert len(reqs) == 1  # one attempt inside the latency budget, then the template
+    assert row["comment_source"] == "template" and row["comment"].startswith("Long EURUSD: a close above the Asia range")

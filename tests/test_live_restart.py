@@ -98,7 +98,7 @@ def test_killed_while_telegram_answers_resends_it_marked_and_the_rest_once(env, 
         _kill(first)
     j = Journal(os.path.join(e["ITA_HOME"], "ita.db"))
     assert j.deliveries(RUN).set_index("channel")["status"].to_dict() == {
-        "notion": "pending", "outbox": "sent", f"telegram:{CHAT}": "sending"}
+        "notion": "pending", "outbox": "pending", f"telegram:{CHAT}": "sending"}
 
     second = _start(e, tmp_path)
     out, _ = second.communicate(timeout=180)

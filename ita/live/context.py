@@ -93,9 +93,10 @@ class LiveContext:
             return b
 
     def targets(self) -> list[str]:
-        """Delivery channel names for one alert: ``outbox``, ``telegram:<chat id>`` per chat, ``notion``."""
+        """Delivery channel names for one alert, in sending order: ``telegram:<chat id>`` per chat (the 30 s
+        budget is Telegram's), ``outbox``, ``notion``."""
         out = []
-        for kind in self.config.notify:
+        for kind in sorted(self.config.notify, key=("telegram", "outbox", "notion").index):
             if kind == "telegram" and self.config.telegram is not None:
                 out += [f"telegram:{c}" for c in self.config.telegram.chat_ids]
             elif kind in self.channels:

@@ -136,11 +136,11 @@ class TelegramChannel:
 
     def close(self) -> None:
         async def _stop():
-            if self.polling:
+            if self.app.updater is not None and self.app.updater.running:
                 await self.app.updater.stop()
+            if self.app.running:
                 await self.app.stop()
-            if self.app._initialized:  # noqa: SLF001 - PTB exposes no public flag
-                await self.app.shutdown()
+            await self.app.shutdown()  # a no-op when it never started
 
         if self.thread.is_alive():
             try:
