@@ -168,6 +168,8 @@ def test_replay_then_signals_stats_and_outbox(env):
     (["live", "replay", "EURUSD", "--from", "2025-03-04", "--to", "2025-03-04", "--charts", "H7"], "Unknown timeframe 'H7'"),
     (["live", "replay", "EURUSD", "--from", "2025-03-04", "--to", "2025-03-04", "--min-score", "2"], "--min-score 2"),
     (["live", "replay", "EURUSD", "--from", "2025-03-04", "--to", "2025-03-04", "--cooldown", "soon"], "--cooldown 'soon'"),
+    (["live", "replay", "EURUSD", "--from", "2025-03-04", "--to", "2025-03-04", "--vision-score", "-1"], "--vision-score -1"),
+    (["live", "replay", "EURUSD", "--from", "2025-03-04", "--to", "2025-03-04", "--resume", "bt_1"], "--resume 'bt_1'"),
     (["live", "replay", "EURUSD", "--from", "2025-03-04", "--to", "2025-03-04", "--notify", "telegram"],
      "Telegram is not configured"),
     (["live", "replay", "EURUSD", "--from", "2025-03-04", "--to", "2025-03-04", "--notify", "slack"],

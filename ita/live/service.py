@@ -72,7 +72,7 @@ def close_channels(channels: dict) -> None:
             close()
 
 
-def _vision():
+def vision_config():
     """The chat agent's LLM settings when a model is configured, with ``ITA_VISION_MODEL`` if set; else None."""
     import os
 
@@ -121,7 +121,7 @@ class LiveService:
         home = settings().home
         ctx = LiveContext(config=config, feed=feed, clock=WallClock(), journal=journal, channels=channels,
                           charts_dir=home / "live" / "charts", start=pd.Timestamp.now(tz="UTC"), run=LIVE,
-                          vision=_vision() if vision == "env" else vision)
+                          vision=vision_config() if vision == "env" else vision)
         ctx.charts_dir.mkdir(parents=True, exist_ok=True)
         return cls(ctx)
 
