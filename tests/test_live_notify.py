@@ -92,6 +92,28 @@ def test_telegram_alert_is_a_photo_with_caption_and_feedback_buttons(sample_stor
         svc.close()
 
 
+def test_a_button_press_also_marks_the_notion_row(sample_store, telegram, monkeypatch):
+    props = {"Name": "title", "Signal ID": "rich_text", "Status": "select", "Vote": "select"}
+    with FakeNotion(properties=props) as notion:
+        monkeypatch.setenv("ITA_NOTION_TOKEN", notion.token)
+        monkeypatch.setenv("ITA_NOTION_DATABASE", notion.database_id)
+        monkeypatch.setenv("ITA_NOTION_API_URL", notion.url)
+        svc = replay(sample_store, ("telegram", "notion"))
+        try:
+            svc.replay()
+            (page,) = notion.pages
+            assert page_property(page, "Status") == "new"
+            key = svc.ctx.journal.signal(svc.ctx.run, SID)["key"]
+            svc.ctx.channels["telegram"].start_polling()
+            telegram.press_button(CHAT, telegram.sent[0]["message_id"], f"fb|{key}|skipped")
+            telegram.press_button(CHAT, telegram.sent[0]["message_id"], f"fb|{key}|down")
+            notion.wait_for(lambda f: len(f.calls("PATCH", "/v1/pages/")) == 2)
+            page = notion.pages[0]
+            assert page_property(page, "Status") == "skipped" and page_property(page, "Vote") == "down"
+        finally:
+            svc.close()
+
+
 def test_telegram_429_and_5xx_are_retried_and_sent_once(sample_store, telegram):
     telegram.fail_next("sendMessage", 429, retry_after=1)
     telegram.fail_next("sendMessage", 502, times=1)

@@ -302,6 +302,13 @@ class Journal:
         with self._db() as db:
             db["live_deliveries"].update((run, signal_id, channel), fields)
 
+    def remote_id(self, run: str, signal_id: str, channel: str) -> str | None:
+        """The service's id of a sent delivery (Telegram message id, Notion page id), or None."""
+        with self._db() as db:
+            rows = list(db.query("select remote_id from live_deliveries where run = ? and signal_id = ? and "
+                                 "channel = ? and status = 'sent'", [run, signal_id, channel]))
+        return rows[0]["remote_id"] if rows else None
+
     def outstanding(self, run: str | None = None) -> int:
         """How many deliveries are not yet sent and will be retried (``pending`` or ``sending``)."""
         q, args = "select count(*) as n from live_deliveries where status in ('pending', 'sending')", []

@@ -17,7 +17,8 @@ property           type        value
 ``Score``          number      p(success), 0–1
 ``Signal time``    date        the candle close that completed the signal (UTC)
 ``Comment``        rich_text   the comment
-``Status``         select      ``new``
+``Status``         select      ``new``; ``taken`` / ``skipped`` when the trader presses the button
+``Vote``           select      ``up`` / ``down`` from the 👍 / 👎 buttons (optional property)
 =================  ==========  ==============================================================
 
 A property of another type than listed is written in that type when the value converts (a number into a
@@ -167,6 +168,23 @@ class NotionChannel:
         res = self.client.data_sources.query(data_source_id=self.data_source_id, filter=flt, page_size=1)
         hits = res.get("results") or []
         return hits[0]["id"] if hits else None
+
+    def feedback(self, page_id: str, chosen: dict) -> None:
+        """Mirror the trader's button choices on the journal row: ``Status`` ← taken / skipped, ``Vote`` ← up /
+        down (each only if the database has the property). Errors are logged, never raised: the choice is
+        already in the SQLite journal."""
+        props = {}
+        for name, value in (("Status", chosen.get("taken")), ("Vote", chosen.get("vote"))):
+            kind = self.schema.get(name)
+            v = _value(kind, value) if kind and value else None
+            if v is not None:
+                props[name] = v
+        if not props:
+            return
+        try:
+            self.client.pages.update(page_id=page_id, properties=props)
+        except Exception as exc:  # noqa: BLE001
+            log.warning("Notion row %s: feedback not mirrored (%s)", page_id, exc)
 
     def send(self, signal: dict, target: str | None = None, uncertain: bool = False) -> str:
         """Write the journal row (or find the one written before); returns the page id."""

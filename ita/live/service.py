@@ -46,14 +46,22 @@ def open_channels(journal: Journal, outbox_dir: Path, telegram=None, notion=None
 
     channels: dict = {"outbox": OutboxChannel(outbox_dir)}
     try:
-        if telegram is not None:
-            from ita.live.telegram import TelegramChannel
-
-            channels["telegram"] = TelegramChannel(telegram, journal).open()
         if notion is not None:
             from ita.live.notion import NotionChannel
 
             channels["notion"] = NotionChannel(notion).open()
+        if telegram is not None:
+            from ita.live.telegram import TelegramChannel
+
+            mirror = None
+            if "notion" in channels:
+                def mirror(run, signal_id, chosen, _notion=channels["notion"]):
+                    """A button press also sets the Notion row's Status / Vote."""
+                    page = journal.remote_id(run, signal_id, "notion")
+                    if page:
+                        _notion.feedback(page, chosen)
+
+            channels["telegram"] = TelegramChannel(telegram, journal, on_feedback=mirror).open()
     except BaseException:
         close_channels(channels)
         raise

@@ -80,11 +80,12 @@ class TelegramChannel:
 
     name = "telegram"
 
-    def __init__(self, settings: TelegramSettings, journal=None, timeout: float = 20.0):
+    def __init__(self, settings: TelegramSettings, journal=None, timeout: float = 20.0, on_feedback=None):
         from telegram.ext import Application
         from telegram.request import HTTPXRequest
 
         self.settings, self.journal, self.timeout = settings, journal, timeout
+        self.on_feedback = on_feedback  # called (run, signal_id, chosen) after a press is recorded
         self.allowed = set(settings.chat_ids)
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="ita-telegram", daemon=True)
@@ -207,6 +208,8 @@ class TelegramChannel:
                               chat_id=chat_id, user_id=user.id if user else "", user=(user.full_name if user else ""))
         chosen = self.journal.feedback_of(sig["run"], sig["signal_id"])
         await q.answer(f"Recorded: {dict(BUTTONS)[action]}")
+        if self.on_feedback is not None:  # e.g. the Notion row's Status; blocking I/O off the bot's loop
+            asyncio.get_running_loop().run_in_executor(None, self.on_feedback, sig["run"], sig["signal_id"], chosen)
         try:
             await q.edit_message_reply_markup(reply_markup=keyboard(key, chosen))
         except Exception as exc:  # noqa: BLE001 - "message is not modified" and the like are harmless

@@ -60,7 +60,8 @@ def warmup(setup: Setup) -> pd.Timedelta:
     holidays, the state of swings and BOS/CHoCH); previous-week levels 21 days, previous-month levels
     70 days; swings/structure/order blocks 60 bars of ``tf``; ATR 50 × period bars of ``tf`` (Wilder
     smoothing forgets its start to below float precision); equal highs/lows 2 × lookback bars. Checked on
-    the sample year for every shipped setup (``tests/test_live_equals_backtest.py``).
+    the sample year for every shipped setup (``tests/test_warmup.py``; ``tests/test_live_equals_backtest.py``
+    replays a period through the live graph).
 
     Example::
 
