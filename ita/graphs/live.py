@@ -212,7 +212,8 @@ def comment(state: LiveState, ctx: LiveContext) -> dict:
             except Exception as exc:  # noqa: BLE001 - any model failure: the template answers
                 errors.append(f"{sid}: vision comment failed ({type(exc).__name__}: {exc}); templated comment used")
         if text is None:
-            text = template_comment(c, score=c["score"], expected_r=c["expected_r"])
+            text = template_comment(c, score=c["score"], expected_r=c["expected_r"],
+                                    setup=ctx.setups[c["setup_key"]].setup)
         ctx.journal.annotate(ctx.run, sid, comment=text, comment_source=source)
     return {"errors": errors}
 

@@ -36,13 +36,33 @@ def _num(v) -> float | None:
     return f if math.isfinite(f) else None
 
 
+_LEVELS = {"session_range": "{name} range", "initial_balance": "initial balance", "equal_levels": "equal",
+           "previous_levels": "previous {period}"}
+_PERIODS = {"D": "day's", "W": "week's", "M": "month's"}
+
+
+def _level_name(name, setup) -> str:
+    """A detector's level in words: ``asia_range`` → "Asia range", ``ib`` → "initial balance"."""
+    det = getattr(setup, "detectors", {}).get(name) if name else None
+    if det is None:
+        return str(name or "level").replace("_", " ")
+    label = getattr(det, "session", None) or name
+    return _LEVELS.get(det.kind, "{name}").format(name=str(label).replace("_", " ").title(),
+                                                   period=_PERIODS.get(getattr(det, "period", ""), ""))
+
+
+def _minus(x: float) -> str:
+    return f"{x:+.2f}".replace("-", "−")
+
+
 def template_comment(signal: dict, *, score: float | None = None, expected_r: float | None = None,
-                     basis: str | None = None) -> str:
+                     setup=None) -> str:
     """Three sentences from the signal's features: what lined up, what argues against it, the risk note.
 
     ``signal``: a row of :func:`ita.setups.evaluate` as a dict (``meta`` a dict). ``score``: p(success);
-    ``expected_r``: the baseline's expected result in R at this signal's RR; ``basis``: unused here (the
-    caption carries it). Times in the text are New York wall-clock.
+    ``expected_r``: the baseline's expected result in R at this signal's RR; ``setup``: the
+    :class:`~ita.setups.schema.Setup`, to name levels by what they are. Times in the text are New York
+    wall-clock; pips per the instrument.
     """
     meta = signal.get("meta") if isinstance(signal.get("meta"), dict) else {}
     side = str(signal.get("direction", "")).lower()
@@ -55,8 +75,10 @@ def template_comment(signal: dict, *, score: float | None = None, expected_r: fl
             sess = str(rng.get("session") or "session").replace("_", " ").title()
             what.append(f"a close {'above' if long_ else 'below'} the {sess} range at {_hhmm(st.get('time'))}")
         elif kind == "sweep":
-            what.append(f"a sweep of the {str(st.get('level_name') or 'level').replace('_', ' ')} "
-                        f"{st.get('side', '')} reclaimed within {st.get('bars_to_reclaim', '?')} bars")
+            n = st.get("bars_to_reclaim")
+            back = ("closed back inside on the same bar" if n == 0 else
+                    f"closed back inside {n} bar{'s' if n != 1 else ''} later" if isinstance(n, int) else "reclaimed")
+            what.append(f"a sweep of the {_level_name(st.get('level_name'), setup)} {st.get('side', '')}, {back}")
         elif kind == "structure":
             what.append(f"a {str(st.get('direction', '')).lower()} {st.get('kind', 'structure break')}")
         elif kind in ("fvg", "order_block"):
@@ -76,7 +98,7 @@ def template_comment(signal: dict, *, score: float | None = None, expected_r: fl
     notes: list[str] = []
     if score is not None and expected_r is not None:
         notes.append(f"the setup's backtest {'does not pay' if expected_r < 0 else 'pays'} at this RR "
-                     f"(p {score:.2f}, expected {expected_r:+.2f}R)")
+                     f"(p {score:.2f}, expected {_minus(expected_r)}R)")
     zone = meta.get("zone") or {}
     size = _num(zone.get("size_pips"))
     if size is not None and size < 1.5:
@@ -89,17 +111,21 @@ def template_comment(signal: dict, *, score: float | None = None, expected_r: fl
 
         width = abs(hi - lo) / get_instrument(str(signal.get("symbol"))).pip_size
         if width > 3 * risk:
-            notes.append(f"the range is wide ({width:.0f} pips) against a {risk:.1f}-pip stop")
+            words = str(rng.get("session") or "").replace("_", " ").split()
+            is_ib = "ib" in (w.lower() for w in words) or "balance" in (w.lower() for w in words)
+            what_rng = "initial balance" if is_ib else f"{' '.join(words).title()} range" if words else "range"
+            notes.append(f"the {what_rng} is wide ({width:.0f} pips) against a {risk:.1f}-pip stop")
     second = (notes[0][0].upper() + notes[0][1:] + "".join(f"; {n}" for n in notes[1:]) + ".") if notes else ""
 
     until = signal.get("expires_at")
     flat = signal.get("exit_by")
     risk_txt = f"Risk {risk:.1f} pips" if risk else "Risk as shown"
-    third = risk_txt
-    if until is not None and not pd.isna(until):
-        third += f"; the order is valid until {_hhmm(until)} NY"
+    parts = []
+    if until is not None and not pd.isna(until) and signal.get("entry_type") != "market":
+        parts.append(f"the order is valid until {_hhmm(until)} NY")
     if flat is not None and not pd.isna(flat):
-        third += f" and the trade is flat by {_hhmm(flat)} NY"
+        parts.append(f"the trade is flat by {_hhmm(flat)} NY")
+    third = risk_txt + ("; " + " and ".join(parts) if parts else "")
     third += " — check the calendar for news inside that window."
     return " ".join(p for p in (first, second, third) if p)
 
