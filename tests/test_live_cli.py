@@ -213,3 +213,22 @@ def test_live_check_reports_both_services(env):
         env["ITA_TELEGRAM_TOKEN"] = "999:DEAD"
         p = ita(["live", "check"], env)
         assert p.returncode == 2 and "Telegram rejected the bot token" in p.stderr
+
+
+@pytest.mark.slow
+def test_a_failed_telegram_alert_waits_in_the_outbox_until_retry(env):
+    with FakeTelegram() as tg:
+        env.update({"ITA_TELEGRAM_TOKEN": tg.token, "ITA_TELEGRAM_CHAT_IDS": "42", "ITA_TELEGRAM_API_URL": tg.base_url})
+        tg.fail_next("sendMessage", 403, description="Forbidden: bot was blocked by the user")
+        p = ita(["live", "replay", "EURUSD", "--from", "2025-03-04", "--to", "2025-03-04", "--speed", "max",
+                 "--setups", "asia_fvg_break", "--charts", "none", "--notify", "telegram"], env)
+        assert p.returncode == 0, p.stdout + p.stderr
+        assert "→ telegram:failed" in p.stdout and "1 deliveries are not sent yet" in p.stdout
+        ob = ita(["live", "outbox"], env)
+        assert "telegram:42" in ob.stdout and "failed" in ob.stdout and "blocked by the user" in ob.stdout
+        assert tg.sent == []
+        again = ita(["live", "outbox", "--retry"], env)
+        assert again.returncode == 0 and "Re-queued 1 failed; attempted now: 1 sent" in again.stdout, again.stdout
+        assert "The outbox is empty" in again.stdout
+        (msg,) = tg.sent
+        assert msg["chat_id"] == 42 and msg["text"].startswith("LONG EURUSD · asia_fvg_break v1 · M5")
