@@ -497,31 +497,25 @@ def live_check():
     """Check the Telegram and Notion configuration (token, chats, database) without sending anything."""
     console, _, _fail = _ui()
     from ita.live.config import NotionSettings, TelegramSettings
+    from ita.live.service import close_channels, open_channels
 
     try:
         tg, no = TelegramSettings.from_env(), NotionSettings.from_env()
+        channels = open_channels(None, Path("."), tg, no)  # opening checks token, chats and database
     except ItaError as exc:
         _fail(exc)
-    if tg is None:
-        console.print("Telegram: not configured (ITA_TELEGRAM_TOKEN, ITA_TELEGRAM_CHAT_IDS).")
-    else:
-        from ita.live.telegram import TelegramChannel
-
-        try:
-            ch = TelegramChannel(tg).open()
-        except ItaError as exc:
-            _fail(exc)
-        console.print(f"Telegram: [green]OK[/] bot @{ch.me.username} · chats {', '.join(map(str, tg.chat_ids))}", highlight=False)
-        ch.close()
-    if no is None:
-        console.print("Notion: not configured (ITA_NOTION_TOKEN, ITA_NOTION_DATABASE).")
-    else:
-        from ita.live.notion import NotionChannel
-
-        try:
-            n = NotionChannel(no).open()
-        except ItaError as exc:
-            _fail(exc)
-        console.print(f"Notion: [green]OK[/] data source {n.data_source_id}"
-                      + (f" · [yellow]missing properties[/] {', '.join(n.missing)}" if n.missing else " · all properties present"),
-                      highlight=False)
+    try:
+        if tg is None:
+            console.print("Telegram: not configured (ITA_TELEGRAM_TOKEN, ITA_TELEGRAM_CHAT_IDS).")
+        else:
+            console.print(f"Telegram: [green]OK[/] bot @{channels['telegram'].me.username} · chats "
+                          f"{', '.join(map(str, tg.chat_ids))}", highlight=False)
+        if no is None:
+            console.print("Notion: not configured (ITA_NOTION_TOKEN, ITA_NOTION_DATABASE).")
+        else:
+            n = channels["notion"]
+            console.print(f"Notion: [green]OK[/] data source {n.data_source_id}"
+                          + (f" · [yellow]missing properties[/] {', '.join(n.missing)}" if n.missing
+                             else " · all properties present"), highlight=False)
+    finally:
+        close_channels(channels)

@@ -39,9 +39,10 @@ from ita.live.journal import LIVE, Journal
 log = logging.getLogger("ita.live")
 
 
-def open_channels(journal: Journal, outbox_dir: Path, telegram=None, notion=None) -> dict:
+def open_channels(journal: Journal | None, outbox_dir: Path, telegram=None, notion=None) -> dict:
     """The outbox plus the given services, checked: Telegram's token (``getMe``) and Notion's database.
-    Raises :class:`~ita.errors.ItaError` saying what to fix; channels opened before the failure are closed."""
+    ``journal`` records Telegram button presses (None: presses are not handled). Raises
+    :class:`~ita.errors.ItaError` saying what to fix; channels opened before the failure are closed."""
     from ita.live.channels import OutboxChannel
 
     channels: dict = {"outbox": OutboxChannel(outbox_dir)}
@@ -54,7 +55,7 @@ def open_channels(journal: Journal, outbox_dir: Path, telegram=None, notion=None
             from ita.live.telegram import TelegramChannel
 
             mirror = None
-            if "notion" in channels:
+            if "notion" in channels and journal is not None:
                 def mirror(run, signal_id, chosen, _notion=channels["notion"]):
                     """A button press also sets the Notion row's Status / Vote."""
                     page = journal.remote_id(run, signal_id, "notion")
