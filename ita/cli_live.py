@@ -157,6 +157,7 @@ def live_start(
     """
     console, err_console, _fail = _ui()
     from ita.live.config import LiveConfig
+    from ita.live.context import history, load_setups
     from ita.live.feeds import FileFeed, MT5Feed
     from ita.live.service import LiveService
 
@@ -164,6 +165,7 @@ def live_start(
     try:
         kw = _config_kw(min_score, cooldown, symbol_cooldown, charts, delay, wait, vision_score)
         cfg = LiveConfig.build(_setups(setups), _csv(symbols), notify=_csv(notify) or None, **kw)
+        loaded = load_setups(cfg.setups)
         files = {}
         for item in file or []:
             if "=" not in item:
@@ -187,18 +189,14 @@ def live_start(
                 src.closed_bars(sym, src.timeframe, now, now - pd.Timedelta(days=1))
         elif kind == "mt5":
             from ita.data.timeframes import tf_delta
-            from ita.live.context import load_setups
-            from ita.setups import warmup
 
-            loaded = load_setups(cfg.setups).values()
-            need = max(warmup(s.setup) + pd.Timedelta(days=2) for s in loaded)
-            step = min(tf_delta(s.setup.timeframe) for s in loaded)
-            src = MT5Feed(server_tz, history_bars=int(need / step) + 100)
+            step = min(tf_delta(s.setup.timeframe) for s in loaded.values())
+            src = MT5Feed(server_tz, history_bars=int((history(loaded.values()) + pd.Timedelta(days=1)) / step) + 100)
             src.source._client()  # fail now with the install hint, not at the first candle
         else:
             raise ItaError(f"--feed {feed!r}: use mt5, file or auto.")
         with console.status("Checking the channels and computing the baselines …"):
-            svc = LiveService.live_service(cfg, src)
+            svc = LiveService.live_service(cfg, src, setups=loaded)
             base = svc.warm_up()
     except ItaError as exc:
         _fail(exc)
@@ -273,7 +271,7 @@ def live_replay(
     import pandas as pd
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from ita.live.service import LiveService
+    from ita.live.service import LiveService, vision_config
 
     _logging(verbose)
     try:
@@ -294,7 +292,7 @@ def live_replay(
             raise ItaError(f"--resume {resume!r}: give a replay's run id (replay_…; see `ita live stats --replay`).")
         with console.status("Loading the candles and computing the baselines …"):
             svc = LiveService.replay_service(_setups(setups), _csv(symbols), lo, hi, speed=sp,
-                                             notify=_csv(notify) or None, run=resume, vision=_vision_env(), **kw)
+                                             notify=_csv(notify) or None, run=resume, vision=vision_config(), **kw)
             base = svc.warm_up()
     except ItaError as exc:
         _fail(exc)
@@ -324,12 +322,6 @@ def live_replay(
         finally:
             svc.close()
     _print_report(report, ctx)
-
-
-def _vision_env():
-    from ita.live.service import vision_config
-
-    return vision_config()
 
 
 def _print_report(report: dict, ctx) -> None:

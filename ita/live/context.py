@@ -38,6 +38,14 @@ def load_setups(refs) -> dict:
     return out
 
 
+def history(setups) -> pd.Timedelta:
+    """How far back a live run reads for these loaded setups: their largest warm-up
+    (:func:`ita.setups.warmup`) plus one day for the trading day in progress."""
+    from ita.setups import warmup
+
+    return max(warmup(s.setup) for s in setups) + pd.Timedelta(days=1)
+
+
 @dataclass
 class LiveContext:
     """Runtime dependencies of the live graph.
@@ -78,10 +86,8 @@ class LiveContext:
         return sorted({s.setup.timeframe for s in self.setups.values()})
 
     def history(self, timeframe: str) -> pd.Timedelta:
-        """How far back each run reads: the largest warm-up of the setups on ``timeframe`` plus one day."""
-        from ita.setups import warmup
-
-        return max(warmup(s.setup) for s in self.setups_on(timeframe).values()) + pd.Timedelta(days=1)
+        """How far back each run reads: :func:`history` of the setups on ``timeframe``."""
+        return history(self.setups_on(timeframe).values())
 
     def baseline(self, key: str, symbol: str) -> Baseline:
         """The setup's baseline on ``symbol`` from history before :attr:`start` (computed once, cached)."""

@@ -122,15 +122,17 @@ class LiveService:
 
     # ---- construction -----------------------------------------------------------------------------------
     @classmethod
-    def live_service(cls, config: LiveConfig, feed, *, journal: Journal | None = None, vision="env") -> "LiveService":
-        """A service for ``ita live start``: wall clock, run ``live``, charts under ``$ITA_HOME/live/charts``."""
+    def live_service(cls, config: LiveConfig, feed, *, journal: Journal | None = None, vision="env",
+                     setups: dict | None = None) -> "LiveService":
+        """A service for ``ita live start``: wall clock, run ``live``, charts under ``$ITA_HOME/live/charts``.
+        ``setups``: the configured setups already loaded (:func:`~ita.live.context.load_setups`), if any."""
         journal = journal or Journal()
         journal.recover(LIVE)
         channels = open_channels(journal, config.outbox_dir, config.telegram, config.notion)
         home = settings().home
         ctx = LiveContext(config=config, feed=feed, clock=WallClock(), journal=journal, channels=channels,
                           charts_dir=home / "live" / "charts", start=pd.Timestamp.now(tz="UTC"), run=LIVE,
-                          vision=vision_config() if vision == "env" else vision)
+                          vision=vision_config() if vision == "env" else vision, setups=setups or {})
         ctx.charts_dir.mkdir(parents=True, exist_ok=True)
         return cls(ctx)
 
@@ -141,8 +143,7 @@ class LiveService:
         """A replay of stored history ``start``…``end`` (New York dates, inclusive) under a new run id
         ``replay_…`` (or ``run``: resume that replay — what it journaled and delivered is not done again);
         notifications go to the replay's own outbox unless ``notify`` names other channels."""
-        from ita.live.context import load_setups
-        from ita.setups import warmup
+        from ita.live.context import history, load_setups
 
         cfg = LiveConfig.build(setups, symbols, notify=notify or ("outbox",), **config)
         loaded = load_setups(cfg.setups)
@@ -151,8 +152,8 @@ class LiveService:
             digest = hashlib.sha256(f"{setups}{symbols}{start}{end}{created.value}".encode()).hexdigest()[:6]
             run = f"replay_{created:%Y%m%d_%H%M%S}_{digest}"
         folder = replay_outbox(run).parent
-        hist = max(warmup(s.setup) for s in loaded.values()) + pd.Timedelta(days=2)
-        feed = ReplayFeed(cfg.symbols, start, end, history=hist, store=store)
+        feed = ReplayFeed(cfg.symbols, start, end, history=history(loaded.values()) + pd.Timedelta(days=1),
+                          store=store)
         journal = journal or Journal()
         journal.recover(run)
         channels = open_channels(journal, outbox_dir or replay_outbox(run), cfg.telegram, cfg.notion)

@@ -210,6 +210,9 @@ class _Walk:
         if context is not None and (context.setup is not loaded.setup or context.candles is not candles):
             raise ValueError("evaluate(context=...): the context was built for another setup or other candles")
         self.ctx = context if context is not None else detect(loaded, candles, symbol)
+        self.rows: list[dict] = []
+        self.attempts: list[_Attempt] = []
+        self.views: list[_StepView] = []
         self.from_day = None
         if known_after is not None:
             t = pd.Timestamp(known_after)
@@ -217,12 +220,8 @@ class _Walk:
             self.from_day = np.datetime64((t.tz_convert(self.s.timezone).tz_localize(None).normalize()
                                            - pd.Timedelta(days=2)).date(), "D")
             if self._nothing_new(t):
-                self.views = []
-                self.rows, self.attempts = [], []
                 return
         self.views = [_StepView(self.ctx, st, k) for k, st in enumerate(self.s.sequence)]
-        self.rows: list[dict] = []
-        self.attempts: list[_Attempt] = []
 
     def hhmm(self, bar: int) -> str:
         return self.ctx.t[bar].tz_convert(self.s.timezone).strftime("%H:%M")

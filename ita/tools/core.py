@@ -618,14 +618,6 @@ def _trading_period(store, symbol: str, start: str | None, end: str | None, tz: 
     return lo, hi
 
 
-def _setup_candles(store, loaded, symbol: str, lo: str, hi: str) -> pd.DataFrame:
-    """The setup's candles for trading days ``lo``…``hi`` with the history the first day needs (as the
-    backtest runner loads them). Raises :class:`DataError` when the period has no data."""
-    from ita.backtest.runner import load_period_candles
-
-    return load_period_candles(store, loaded, symbol, lo, hi)
-
-
 def _charts_dir() -> Path:
     d = settings().home / "charts"
     d.mkdir(parents=True, exist_ok=True)
@@ -1237,12 +1229,13 @@ def run_detector(a: RunDetectorArgs) -> ToolResult:
 def evaluate_setup(a: EvaluateSetupArgs) -> ToolResult:
     """Evaluate a setup on stored candles: how many signals it gives (long/short, filled or not) and the last ones."""
     from ita.backtest.core import backtest
+    from ita.backtest.runner import load_period_candles
 
     loaded = _load_setup(a.setup_id, a.version, a.params)
     inst = _instrument(a.symbol)
     store = _store(a.symbol)
     lo, hi = _trading_period(store, a.symbol, a.start, a.end, loaded.setup.timezone)
-    candles = _setup_candles(store, loaded, a.symbol, lo, hi)
+    candles = load_period_candles(store, loaded, a.symbol, lo, hi)
     res = backtest(loaded, candles, a.symbol, start=lo, end=hi, session=a.session)
     sig = res.signals
     d = inst.digits
