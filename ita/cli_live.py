@@ -13,12 +13,11 @@ import typer
 from rich.table import Table
 
 from ita.errors import ItaError
+from ita.times import NY
 
 live_app = typer.Typer(
     help="Live signals: watch the market on every closed candle, alert Telegram / Notion / the outbox within "
          "seconds. Never places orders.", no_args_is_help=True)
-
-NY = "America/New_York"
 
 
 def _ui():

@@ -27,9 +27,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from ita.errors import ItaError, closest
+from ita.times import NY
 
 SESSIONS_PATH = Path(__file__).parent / "data" / "sessions.yaml"
-NY = "America/New_York"
 
 
 def parse_hhmm(value: str) -> int:

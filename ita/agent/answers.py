@@ -26,6 +26,8 @@ from typing import Any, Callable
 
 import yaml
 
+from ita.format import as_float, fmt_int, fmt_money, fmt_num, fmt_pct, fmt_price, fmt_r
+from ita.times import ny_text
 from ita.tools.results import Table, ToolResult
 
 LANGS = ("en", "ru")
@@ -75,7 +77,6 @@ def _plural(T: dict, word: str, n: int) -> str:
 
 
 def _num(n: Any) -> str:
-    from ita.tools.core import fmt_int
 
     return fmt_int(n)
 
@@ -192,12 +193,11 @@ def _other_symbol(symbol: str | None) -> str:
 
 
 def _stats_values(T: dict, stats: dict) -> dict:
-    from ita.tools.core import _float, fmt_num, fmt_pct, fmt_r
 
-    n = int(_float(stats.get("Trades")) or 0)
+    n = int(as_float(stats.get("Trades")) or 0)
     return {"n_trades": _plural(T, "trade", n), "trades": n, "win_rate": fmt_pct(stats.get("Win Rate [%]")),
             "total_r": fmt_r(stats.get("Total R")), "pf": fmt_num(stats.get("Profit Factor"), 2),
-            "n_signals": _plural(T, "signal", int(_float(stats.get("Signals")) or 0))}
+            "n_signals": _plural(T, "signal", int(as_float(stats.get("Signals")) or 0))}
 
 
 def _stats_line(T: dict, stats: dict) -> str:
@@ -261,23 +261,21 @@ def _data_coverage(T, r, lang):
 
 
 def _load_candles(T, r, lang):
-    from ita.tools.core import _ny, fmt_num, fmt_price
 
     tt, d = T["tools"]["load_candles"], r.data
     dg = d.get("digits", 5)
-    v = {"symbol": d["symbol"], "timeframe": d["timeframe"], "first": _ny(d["first"]), "last": _ny(d["last"]),
-         "n_bars": _plural(T, "bar", d["bars"]), "high": fmt_price(d["high"], dg), "high_time": _ny(d["high_time"]),
-         "low": fmt_price(d["low"], dg), "low_time": _ny(d["low_time"]), "avg_range": fmt_num(d["avg_range_pips"], 1)}
+    v = {"symbol": d["symbol"], "timeframe": d["timeframe"], "first": ny_text(d["first"]), "last": ny_text(d["last"]),
+         "n_bars": _plural(T, "bar", d["bars"]), "high": fmt_price(d["high"], dg), "high_time": ny_text(d["high_time"]),
+         "low": fmt_price(d["low"], dg), "low_time": ny_text(d["low_time"]), "avg_range": fmt_num(d["avg_range_pips"], 1)}
     return _join(_f(tt["headline"], **v), _table(T, r, "candles", lang), _hints(T, "load_candles", v))
 
 
 def _run_detector(T, r, lang):
-    from ita.tools.core import _ny
 
     tt, d = T["tools"]["run_detector"], r.data
     parts = ", ".join(f"{n} {_tr(T, k)}" for k, n in (d.get("by") or {}).items())
     last = d.get("last_event") or {}
-    last_time = _ny(last.get("time") or last.get("confirmed_at")) if last else None
+    last_time = ny_text(last.get("time") or last.get("confirmed_at")) if last else None
     v = {"detector": d["detector"], "symbol": d["symbol"], "timeframe": d["timeframe"], "period": d.get("period"),
          "n_events": _plural(T, "event", d["count"]), "breakdown": _f(tt["breakdown"], parts=parts) if parts else "",
          "last_time": None if last_time == DASH else last_time}
@@ -348,16 +346,15 @@ def _explain_day(T, r, lang):
 
 
 def _show_trade(T, r, lang):
-    from ita.tools.core import _ny, fmt_money, fmt_price, fmt_r
 
     tt, d = T["tools"]["show_trade"], r.data
     row = d.get("row") or {}
     dg = d.get("digits", 5)
     v = {"trade": d["trade"], "trades": d["trades"], "setup_id": d["setup_id"], "version": d["version"],
          "symbol": d["symbol"], "run_id": d["run_id"], "direction": _tr(T, row.get("direction")),
-         "entry_time": _ny(row.get("entry_time")), "entry": fmt_price(row.get("entry_price"), dg),
+         "entry_time": ny_text(row.get("entry_time")), "entry": fmt_price(row.get("entry_price"), dg),
          "sl": fmt_price(row.get("sl_price"), dg), "tp": fmt_price(row.get("tp_price"), dg),
-         "exit_reason": _tr(T, row.get("exit_reason")), "exit_time": _ny(row.get("exit_time"), "%H:%M"),
+         "exit_reason": _tr(T, row.get("exit_reason")), "exit_time": ny_text(row.get("exit_time"), "%H:%M"),
          "exit": fmt_price(row.get("exit_price"), dg), "r": fmt_r(row.get("r")),
          "pnl": fmt_money(row.get("pnl"), d.get("currency") or "USD"),
          "next": d["trade"] + 1 if d["trade"] < d["trades"] else 1}
@@ -366,7 +363,6 @@ def _show_trade(T, r, lang):
 
 
 def _render_chart(T, r, lang):
-    from ita.tools.core import _ny, fmt_price
 
     tt, d = T["tools"]["render_chart"], r.data
     bar = d.get("bar") or {}
@@ -378,8 +374,8 @@ def _render_chart(T, r, lang):
     except Exception:  # noqa: BLE001 - display only
         dg = 5
     v = {"symbol": d["symbol"], "timeframe": d["timeframe"], "time": d.get("time_ny"),
-         "window": f"{_ny(w[0], '%H:%M')} → {_ny(w[1], '%H:%M')}", "setup_id": d.get("setup_id"),
-         "version": (r.context or {}).get("version"), "bar_time": _ny(bar.get("time"), "%H:%M"),
+         "window": f"{ny_text(w[0], '%H:%M')} → {ny_text(w[1], '%H:%M')}", "setup_id": d.get("setup_id"),
+         "version": (r.context or {}).get("version"), "bar_time": ny_text(bar.get("time"), "%H:%M"),
          "open": fmt_price(bar.get("open"), dg), "high": fmt_price(bar.get("high"), dg),
          "low": fmt_price(bar.get("low"), dg), "close": fmt_price(bar.get("close"), dg)}
     v["setup"] = _f(tt["setup"], **v) if d.get("setup_id") else ""

@@ -12,8 +12,67 @@ Definitions (R = the trade's result in multiples of its planned risk):
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import pandas as pd
+
+
+class Statistic(NamedTuple):
+    """One statistic of :func:`compute_stats`: its key in the Series, how a trader reads it, its unit."""
+
+    key: str            # the Series label, e.g. "Win Rate [%]"
+    label: str          # the short name a trader reads, e.g. "Win rate"
+    kind: str           # date | int | pct | r | pf | dd | dd_pct | money | duration | num — how it is formatted
+    unit: str           # "R", "%", "account currency", "" …
+    group: int          # section of the full statistics table (0 period/counts, 1 edge, 2 risk, 3 money)
+    headline: bool      # one of the figures a trader reads first (chat and CLI summary, report cards)
+    signed: bool        # shown with its sign and coloured green / red
+    description: str
+
+
+#: The statistics catalogue: every figure of :func:`compute_stats`, in display order. Every face (CLI, chat,
+#: HTML report) reads names, units and formatting from here.
+STATISTICS: tuple[Statistic, ...] = (
+    Statistic("Start", "Start", "date", "", 0, False, False, "first day of the tested period"),
+    Statistic("End", "End", "date", "", 0, False, False, "last day of the tested period"),
+    Statistic("Signals", "Signals", "int", "", 0, False, False, "orders generated, filled or not"),
+    Statistic("Trades", "Trades", "int", "", 0, True, False, "filled trades"),
+    Statistic("Wins", "Wins", "int", "", 0, True, False, "trades with r > 0"),
+    Statistic("Losses", "Losses", "int", "", 0, True, False, "trades with r < 0"),
+    Statistic("Breakeven", "Breakeven", "int", "", 0, False, False, "trades with r = 0"),
+    Statistic("Win Rate [%]", "Win rate", "pct", "%", 1, True, False, "wins / trades"),
+    Statistic("Total R", "Total R", "r", "R", 1, True, True, "sum of the trades' R multiples"),
+    Statistic("Expectancy [R]", "Expectancy", "r", "R", 1, True, True, "mean R per trade"),
+    Statistic("Avg RR [R]", "Avg RR (winners)", "r", "R", 1, True, False, "mean R of the winners"),
+    Statistic("Avg Loss [R]", "Avg loss", "r", "R", 1, False, False, "mean R of the losers"),
+    Statistic("Profit Factor", "Profit factor", "pf", "", 1, True, False, "gross winning R / gross losing R"),
+    Statistic("Max Drawdown [R]", "Max drawdown", "dd", "R", 2, True, False,
+              "largest peak-to-trough fall of cumulative R"),
+    Statistic("Max Drawdown [%]", "Max drawdown %", "dd_pct", "%", 2, False, False,
+              "largest fall of the equity curve, % of its peak"),
+    Statistic("Best Trade [R]", "Best trade", "r", "R", 2, False, False, "largest R of one trade"),
+    Statistic("Worst Trade [R]", "Worst trade", "r", "R", 2, False, False, "smallest R of one trade"),
+    Statistic("Longest Losing Streak", "Longest losing streak", "int", "trades", 2, False, False,
+              "most consecutive losers"),
+    Statistic("Net Profit", "Net profit", "money", "account currency", 3, True, True,
+              "sum of pnl at fixed fractional risk"),
+    Statistic("Return [%]", "Return", "pct", "%", 3, False, True, "net profit / account"),
+    Statistic("Avg Trade Duration", "Avg trade duration", "duration", "", 3, False, False, "mean entry → exit"),
+    Statistic("Account", "Account", "money", "account currency", 3, False, False, "account size"),
+    Statistic("Risk per Trade [%]", "Risk per trade", "pct", "%", 3, False, False, "risk per trade, % of account"),
+)
+_BY_KEY = {s.key: s for s in STATISTICS}
+
+#: The headline figures in the order a trader reads them (chat table, comparisons).
+HEADLINE: tuple[Statistic, ...] = tuple(
+    _BY_KEY[k] for k in ("Trades", "Wins", "Losses", "Win Rate [%]", "Total R", "Net Profit", "Avg RR [R]",
+                         "Max Drawdown [R]", "Expectancy [R]", "Profit Factor"))
+
+
+def statistic(key: str) -> Statistic | None:
+    """The catalogue entry of a :func:`compute_stats` key, or None for a key outside the catalogue."""
+    return _BY_KEY.get(key)
 
 
 def equity_curve(trades: pd.DataFrame, account: float, risk_pct: float) -> pd.DataFrame:

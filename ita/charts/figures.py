@@ -18,6 +18,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from ita.charts import style as S
+from ita.times import utc as _utc
 
 # Nominal plot-area size the trade figure is laid out for (the PNG default 1400×800 minus margins); used
 # only to keep the price tags on the right edge from overlapping.
@@ -31,21 +32,6 @@ _KILLZONES = (("london_killzone", "London KZ"), ("new_york_killzone", "NY KZ"))
 
 
 # ---------------------------------------------------------------------------------------------- helpers
-
-def _utc(v: Any) -> pd.Timestamp | None:
-    """Timestamp/ISO string (naive = UTC) → tz-aware UTC Timestamp; None/NaT/garbage → None."""
-    if v is None:
-        return None
-    if isinstance(v, float) and math.isnan(v):
-        return None
-    try:
-        t = pd.Timestamp(v)
-    except (ValueError, TypeError):
-        return None
-    if pd.isna(t):
-        return None
-    return t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
-
 
 def _num(v: Any) -> float | None:
     """Finite float or None."""

@@ -13,13 +13,14 @@ bars.
 """
 from __future__ import annotations
 
-import math
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-TZ = "America/New_York"
+from ita import times
+from ita.format import fmt_num, fmt_stat, price_decimals  # noqa: F401 - the charts' number formatting
+
+TZ = times.NY
 
 FONT = "Liberation Sans, Arial, Helvetica, sans-serif"
 MONO = "Liberation Mono, DejaVu Sans Mono, Menlo, Consolas, monospace"
@@ -65,18 +66,10 @@ def axis_style(**extra: Any) -> dict:
 
 
 def to_ny(ts: Any) -> pd.Timestamp | None:
-    """A UTC instant (Timestamp, datetime, ISO string; naive = UTC) → naive New York wall-clock, or None."""
-    if ts is None or (isinstance(ts, float) and math.isnan(ts)):
-        return None
-    try:
-        t = pd.Timestamp(ts)
-    except (ValueError, TypeError):
-        return None
-    if t is pd.NaT or pd.isna(t):
-        return None
-    if t.tzinfo is None:
-        t = t.tz_localize("UTC")
-    return t.tz_convert(TZ).tz_localize(None)
+    """A UTC instant (Timestamp, datetime, ISO string; naive = UTC) → naive New York wall-clock (what plotly
+    axes take), or None."""
+    t = times.to_ny(ts)
+    return None if t is None else t.tz_localize(None)
 
 
 def index_to_ny(index: pd.DatetimeIndex) -> pd.DatetimeIndex:
@@ -93,56 +86,3 @@ def xstr(t: pd.Timestamp | pd.DatetimeIndex) -> Any:
         fmt = "%Y-%m-%d %H:%M" if (len(t) == 0 or not (t.second != 0).any()) else "%Y-%m-%d %H:%M:%S"
         return list(t.strftime(fmt))
     return t.strftime("%Y-%m-%d %H:%M" if t.second == 0 else "%Y-%m-%d %H:%M:%S")
-
-
-def price_decimals(pip_size: float) -> int:
-    """Quoted decimals for a pip size: 0.0001 → 5, 0.01 → 3, 0.1 → 2 (one more than the pip)."""
-    if not pip_size or not np.isfinite(pip_size) or pip_size <= 0:
-        return 5
-    return max(0, int(round(-math.log10(pip_size))) + 1)
-
-
-def fmt_num(v: Any, nd: int = 2, *, signed: bool = False, suffix: str = "") -> str:
-    """Number → text; NaN/None → "–", ±inf → "∞"; typographic minus."""
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return str(v) if v is not None else "–"
-    if math.isnan(f):
-        return "–"
-    if math.isinf(f):
-        return ("−∞" if f < 0 else "∞") + suffix
-    if abs(f) < 0.5 * 10 ** -nd:
-        f = 0.0
-    s = f"{f:+,.{nd}f}" if signed and f != 0 else f"{f:,.{nd}f}"
-    return s.replace("-", "−") + suffix
-
-
-def fmt_stat(label: str, v: Any) -> str:
-    """Format one value of :func:`ita.backtest.stats.compute_stats` for humans."""
-    if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NaT:
-        return "–"
-    if isinstance(v, pd.Timestamp):
-        return v.strftime("%Y-%m-%d") if v == v.normalize() else v.strftime("%Y-%m-%d %H:%M")
-    if isinstance(v, pd.Timedelta):
-        secs = int(round(v.total_seconds()))
-        d, rem = divmod(secs, 86400)
-        h, rem = divmod(rem, 3600)
-        m = rem // 60
-        return (f"{d}d " if d else "") + f"{h}h {m:02d}m"
-    if isinstance(v, (bool, np.bool_)):
-        return str(bool(v))
-    if isinstance(v, (int, np.integer)):
-        return f"{int(v):,}"
-    if isinstance(v, (float, np.floating)):
-        if "[R]" in label or label == "Total R":
-            return fmt_num(v, 2, signed=label in ("Total R", "Expectancy [R]", "Avg RR [R]", "Avg Loss [R]",
-                                                   "Best Trade [R]", "Worst Trade [R]"))
-        if "[%]" in label:
-            return fmt_num(v, 1)
-        if label in ("Net Profit",):
-            return fmt_num(v, 2, signed=True)
-        if label in ("Account",):
-            return fmt_num(v, 2)
-        return fmt_num(v, 2)
-    return str(v)

@@ -23,8 +23,8 @@ import numpy as np
 import pandas as pd
 
 from ita.data.timeframes import normalize_tf, tf_delta
+from ita.times import NY
 
-NY = "America/New_York"
 ROLL_HOUR = 17
 
 

@@ -27,8 +27,9 @@ from typing import Protocol
 
 import pandas as pd
 
+from ita.times import NY
+
 log = logging.getLogger("ita.live")
-NY = "America/New_York"
 MAX_BACKOFF_S = 300.0
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-NY = "America/New_York"
+from ita.times import NY
 
 
 def _hhmm(t) -> str:

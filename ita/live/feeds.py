@@ -38,13 +38,8 @@ import pandas as pd
 from ita.data.resample import complete_bars, resample
 from ita.data.timeframes import normalize_tf, tf_delta
 from ita.errors import DataError
-
-NY = "America/New_York"
-
-
-def _utc(t) -> pd.Timestamp:
-    ts = pd.Timestamp(t)
-    return ts.tz_localize("UTC") if ts.tz is None else ts.tz_convert("UTC")
+from ita.times import NY
+from ita.times import utc as _utc
 
 
 def closed(candles: pd.DataFrame, timeframe: str, now, since=None) -> pd.DataFrame:

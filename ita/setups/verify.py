@@ -78,8 +78,9 @@ from ita.data.instruments import get_instrument
 from ita.data.timeframes import TIMEFRAMES, normalize_tf, tf_delta
 from ita.errors import DataError, ItaError, closest
 from ita.setups.evaluate import warmup
+from ita.times import NY
+from ita.times import utc as _utc
 
-NY = "America/New_York"
 REQUIRED = ("symbol", "timeframe", "time", "direction")
 OPTIONAL = ("setup", "tz", "screenshot", "note")
 DIRECTIONS = {"long": "long", "buy": "long", "short": "short", "sell": "short"}
@@ -277,18 +278,6 @@ def _objects(df: pd.DataFrame, cols) -> pd.DataFrame:
             df[c] = pd.Series([None if (v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA) else v
                                for v in df[c].tolist()], index=df.index, dtype=object)
     return df
-
-
-def _utc(v) -> pd.Timestamp | None:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return None
-    try:
-        t = pd.Timestamp(v)
-    except (TypeError, ValueError):
-        return None
-    if pd.isna(t):
-        return None
-    return t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
 
 
 def _meta(v) -> dict:

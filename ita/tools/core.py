@@ -58,14 +58,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ita.config import settings
 from ita.errors import DataError, ItaError, closest
+from ita.backtest.stats import HEADLINE
+from ita.format import DASH, as_float, fmt_int, fmt_money, fmt_num, fmt_pct, fmt_price, fmt_r
+from ita.times import NY
+from ita.times import day_text as _day
+from ita.times import iso as _iso
+from ita.times import ny_text as _ny
 from ita.tools.results import Artifact, Table, ToolResult
 
 log = logging.getLogger(__name__)
 
-NY = "America/New_York"
-MINUS = "\u2212"            # typographic minus for signed numbers shown to traders
-THIN = "\u202f"             # narrow no-break space: thousands separator readable in English and Russian
-DASH = "—"
 LAST_N = 10                 # rows of event / signal tables
 DATE_ONLY_HOUR = 8          # render_chart: a bare date is centred on 08:00 New York
 
@@ -74,96 +76,6 @@ ARG_MODELS: dict[str, type[BaseModel]] = {}
 
 
 # ============================================================================================ formatting
-
-def _float(v: Any) -> float | None:
-    """A number (or "inf"/"-inf" text as stored) → float; None/NaN/garbage → None."""
-    if v is None or isinstance(v, bool):
-        return None if v is None else float(v)
-    if isinstance(v, str):
-        s = v.strip().lower()
-        if s in ("inf", "infinity", "+inf"):
-            return math.inf
-        if s == "-inf":
-            return -math.inf
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(f) else f
-
-
-def fmt_num(v: Any, decimals: int = 2, signed: bool = False, sep: bool = True) -> str:
-    """``-35.0`` → ``"−35.00"``; ``signed`` adds ``+`` to positives; thousands by a narrow space; ``—`` for
-    missing, ``∞`` for infinity."""
-    f = _float(v)
-    if f is None:
-        return DASH
-    if math.isinf(f):
-        return "∞" if f > 0 else f"{MINUS}∞"
-    f = round(f, decimals)
-    body = f"{abs(f):,.{decimals}f}" if sep else f"{abs(f):.{decimals}f}"
-    body = body.replace(",", THIN)
-    sign = MINUS if f < 0 else ("+" if signed and f > 0 else "")
-    return sign + body
-
-
-def fmt_r(v: Any, signed: bool = True) -> str:
-    """R multiples: ``"+2.00 R"``, ``"−35.00 R"``."""
-    s = fmt_num(v, 2, signed)
-    return s if s == DASH else f"{s} R"
-
-
-def fmt_pct(v: Any, signed: bool = False) -> str:
-    """Percent with one decimal: ``"21.4 %"``."""
-    s = fmt_num(v, 1, signed)
-    return s if s == DASH else f"{s} %"
-
-
-def fmt_price(v: Any, digits: int) -> str:
-    """A price with the instrument's digits (no thousands separator: ``3341.25``)."""
-    return fmt_num(v, digits, sep=False)
-
-
-def fmt_money(v: Any, currency: str = "USD", signed: bool = True) -> str:
-    s = fmt_num(v, 0, signed)
-    return s if s == DASH else f"{s} {currency}"
-
-
-def fmt_int(v: Any) -> str:
-    f = _float(v)
-    return DASH if f is None else fmt_num(f, 0)
-
-
-def _ny(t: Any, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    """A UTC instant → New York wall-clock text (``—`` for missing)."""
-    if t is None or (isinstance(t, float) and math.isnan(t)):
-        return DASH
-    try:
-        ts = pd.Timestamp(t)
-    except (TypeError, ValueError):
-        return str(t)
-    if pd.isna(ts):
-        return DASH
-    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts
-    return ts.tz_convert(NY).strftime(fmt)
-
-
-def _iso(t: Any) -> str | None:
-    if t is None:
-        return None
-    ts = pd.Timestamp(t)
-    if pd.isna(ts):
-        return None
-    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-    return ts.isoformat()
-
-
-def _day(t: Any) -> str:
-    if t is None:
-        return DASH
-    ts = pd.Timestamp(t)
-    return DASH if pd.isna(ts) else ts.strftime("%Y-%m-%d")
-
 
 def _jsonable(v: Any) -> Any:
     from ita.store import json_scalar
@@ -636,25 +548,14 @@ def _save_png(fig, path: Path, width: int = 1200, height: int = 700) -> tuple[Pa
 
 # ---- statistics tables ---------------------------------------------------------------------------------
 
-# (label shown, stats key, kind) — the metrics a trader reads first
-STAT_ROWS = [
-    ("Trades", "Trades", "int"),
-    ("Wins", "Wins", "int"),
-    ("Losses", "Losses", "int"),
-    ("Win rate", "Win Rate [%]", "pct"),
-    ("Total R", "Total R", "r"),
-    ("Net profit", "Net Profit", "money"),
-    ("Avg RR (winners)", "Avg RR [R]", "r"),
-    ("Max drawdown", "Max Drawdown [R]", "dd"),
-    ("Expectancy", "Expectancy [R]", "r"),
-    ("Profit factor", "Profit Factor", "pf"),
-]
+# (label shown, stats key, kind) — the headline figures of the statistics catalogue
+STAT_ROWS = [(st.label, st.key, st.kind) for st in HEADLINE]
 
 
 def _stat_cell(stats: dict, key: str, kind: str, currency: str = "USD") -> str | int:
     v = stats.get(key)
     if kind == "int":
-        f = _float(v)
+        f = as_float(v)
         return DASH if f is None else int(f)
     if kind == "pct":
         return fmt_pct(v)
@@ -665,12 +566,12 @@ def _stat_cell(stats: dict, key: str, kind: str, currency: str = "USD") -> str |
     if kind == "dd":
         r = fmt_r(v, signed=False)
         pct = stats.get("Max Drawdown [%]")
-        return r if _float(pct) is None else f"{r} ({fmt_pct(pct)})"
+        return r if as_float(pct) is None else f"{r} ({fmt_pct(pct)})"
     return fmt_num(v, 2)
 
 
 def _stat_delta(a: dict, b: dict, key: str, kind: str, currency: str = "USD") -> str:
-    x, y = _float(a.get(key)), _float(b.get(key))
+    x, y = as_float(a.get(key)), as_float(b.get(key))
     if x is None or y is None or math.isinf(x) or math.isinf(y):
         return DASH
     d = y - x
@@ -705,7 +606,7 @@ def _stats_dict(stats) -> dict:
 
 
 def _stats_line(stats: dict) -> str:
-    n = int(_float(stats.get("Trades")) or 0)
+    n = int(as_float(stats.get("Trades")) or 0)
     if not n:
         return "no trades"
     return (f"{n} trades, win rate {fmt_pct(stats.get('Win Rate [%]'))}, {fmt_r(stats.get('Total R'))}, "
@@ -1116,7 +1017,7 @@ def _cell(v: Any, kind: str, digits: int) -> Any:
     if kind == "f1":
         return fmt_num(v, 1)
     if kind == "i":
-        f = _float(v)
+        f = as_float(v)
         return DASH if f is None else int(f)
     return DASH if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
 
@@ -1304,7 +1205,7 @@ def run_backtest(a: RunBacktestArgs) -> ToolResult:
     for name, caption in (("trades.csv", "All trades (times UTC)"), ("report.html", "Interactive report")):
         if name in run.artifacts:
             artifacts.append(Artifact(kind="file", path=str(run.artifacts[name]), name=name, caption=caption))
-    n = int(_float(stats.get("Trades")) or 0)
+    n = int(as_float(stats.get("Trades")) or 0)
     trade_numbers = [int(t) for t in res.trades["trade"].tolist()] if n else []
     summary = (f"{ls.id} v{ls.version} ({ls.content_hash[:8]}) on {a.symbol}, {lo} → {hi}"
                + (f", only {a.session}" if a.session else "")
@@ -1416,7 +1317,7 @@ def show_trade(a: ShowTradeArgs) -> ToolResult:
     inst = _instrument(row["symbol"])
     d = inst.digits
     currency = _currency(row["setup_id"], row["setup_version"])
-    r_val = _float(t.get("r"))
+    r_val = as_float(t.get("r"))
     fields = [
         ("direction", t.get("direction")),
         ("trading day", _day(t.get("day"))),
@@ -1657,8 +1558,8 @@ def compare_runs(a: CompareRunsArgs) -> ToolResult:
     table = compare_table(sa, sb, "A", "B", title="A vs B")
     summary = f"A {a.run_a} ({label(ra)}): {_stats_line(sa)}. B {a.run_b} ({label(rb)}): {_stats_line(sb)}."
     data = {"run_a": a.run_a, "run_b": a.run_b, "a": label(ra), "b": label(rb), "stats_a": sa, "stats_b": sb,
-            "delta": {key: (None if _float(sa.get(key)) is None or _float(sb.get(key)) is None
-                            else _float(sb.get(key)) - _float(sa.get(key)))
+            "delta": {key: (None if as_float(sa.get(key)) is None or as_float(sb.get(key)) is None
+                            else as_float(sb.get(key)) - as_float(sa.get(key)))
                       for _, key, _ in STAT_ROWS}}
     for k, v in data["delta"].items():
         if v is not None and not math.isfinite(v):
@@ -1717,11 +1618,11 @@ def list_runs(a: ListRunsArgs) -> ToolResult:
     df = _latest_runs(RunStore(), a.limit)
     runs, rows = [], []
     for r in df.to_dict("records") if not df.empty else []:
-        wr = _float(r.get("winrate"))
+        wr = as_float(r.get("winrate"))
         item = {"run_id": r["run_id"], "created_at": r["created_at"], "setup_id": r["setup_id"],
                 "version": r["setup_version"], "symbol": r["symbol"], "start": r["start"], "end": r["end"],
                 "trades": r["trades_count"], "win_rate_pct": None if wr is None else round(wr * 100, 2),
-                "total_r": _float(r.get("total_r")), "profit_factor": _jsonable(_float(r.get("profit_factor"))),
+                "total_r": as_float(r.get("total_r")), "profit_factor": _jsonable(as_float(r.get("profit_factor"))),
                 "overrides": r.get("overrides") if r.get("overrides") not in (None, "{}") else None,
                 "session": r.get("session_filter") or None}
         runs.append(item)

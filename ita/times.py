@@ -1,0 +1,98 @@
+"""Time zones and time text, one place for the whole package.
+
+Every stored or computed instant in ITA is a tz-aware UTC :class:`pandas.Timestamp`; a trader reads New York
+wall-clock time (``America/New_York``, EST/EDT from the IANA tz database, never a fixed offset). A naive
+timestamp given to any helper here is taken as UTC.
+
+=================  ==========================================================================================
+name               what
+=================  ==========================================================================================
+``NY``             ``"America/New_York"`` — the trading-day clock (the FX day rolls at 17:00 New York)
+``UTC``            ``"UTC"``
+``DASH``           ``"—"`` — what a missing time is shown as
+``utc(v)``         anything time-like → tz-aware UTC Timestamp, or ``None`` for None/NaN/NaT/garbage
+``to_ny(v)``       the same instant in New York (``None`` when missing)
+``ny_text(v)``     New York wall-clock text, ``"%Y-%m-%d %H:%M"`` by default (``DASH`` when missing)
+``iso(v)``         ISO-8601 UTC text ``"2025-03-12T12:30:00+00:00"`` (``None`` when missing)
+``iso_z(v)``       compact ISO UTC text ``"2025-03-12T12:30:00Z"`` (``""`` when missing)
+``day_text(v)``    ``"YYYY-MM-DD"`` of the value as given (``DASH`` when missing)
+=================  ==========================================================================================
+
+Example::
+
+    >>> from ita.times import ny_text, utc
+    >>> ny_text("2025-03-12 12:30")          # naive = UTC; New York is on EDT (UTC−4) on that day
+    '2025-03-12 08:30'
+    >>> utc("not a time") is None
+    True
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pandas as pd
+
+NY = "America/New_York"
+UTC = "UTC"
+DASH = "—"
+
+__all__ = ["DASH", "NY", "UTC", "day_text", "iso", "iso_z", "ny_text", "to_ny", "utc"]
+
+
+def utc(v: Any) -> pd.Timestamp | None:
+    """A Timestamp, datetime, ISO string or epoch-ns integer (naive = UTC) → tz-aware UTC Timestamp.
+
+    ``None``, ``NaN``, ``NaT`` and text that is not a time give ``None`` (never raises)."""
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return None
+    try:
+        t = pd.Timestamp(v)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    if pd.isna(t):
+        return None
+    return t.tz_localize(UTC) if t.tzinfo is None else t.tz_convert(UTC)
+
+
+def to_ny(v: Any) -> pd.Timestamp | None:
+    """The instant ``v`` (naive = UTC) in New York wall-clock time; ``None`` when missing."""
+    t = utc(v)
+    return None if t is None else t.tz_convert(NY)
+
+
+def ny_text(v: Any, fmt: str = "%Y-%m-%d %H:%M", missing: str = DASH) -> str:
+    """New York wall-clock text of the instant ``v`` (naive = UTC); ``missing`` for None/NaT; text that is
+    not a time is returned as it is."""
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return missing
+    t = utc(v)
+    if t is None:
+        try:
+            return missing if pd.isna(v) else str(v)
+        except (TypeError, ValueError):
+            return str(v)
+    return t.tz_convert(NY).strftime(fmt)
+
+
+def iso(v: Any) -> str | None:
+    """ISO-8601 UTC text with offset (``2025-03-12T12:30:00+00:00``); ``None`` when missing."""
+    t = utc(v)
+    return None if t is None else t.isoformat()
+
+
+def iso_z(v: Any) -> str:
+    """Compact ISO UTC text with a ``Z`` (``2025-03-12T12:30:00Z``); ``""`` when missing."""
+    t = utc(v)
+    return "" if t is None else t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def day_text(v: Any) -> str:
+    """``YYYY-MM-DD`` of ``v`` as given (no zone conversion); ``DASH`` when missing."""
+    if v is None:
+        return DASH
+    try:
+        t = pd.Timestamp(v)
+    except (TypeError, ValueError):
+        return DASH
+    return DASH if pd.isna(t) else t.strftime("%Y-%m-%d")
