@@ -8,7 +8,8 @@ import pytest
 import yaml
 
 from ita.agent.answers import render, render_table, templates, templates_dir
-from ita.tools import core
+import ita.format as fmt
+import ita.tools as ita_tools
 from ita.tools.results import Table, ToolResult
 
 
@@ -20,7 +21,7 @@ def data(sample_store, monkeypatch):
 
 @pytest.fixture
 def backtest(data) -> ToolResult:
-    r = core.run_backtest(setup_id="asia_fvg_break", symbol="EURUSD", start="2025-01-01", end="2025-11-06",
+    r = ita_tools.run_backtest(setup_id="asia_fvg_break", symbol="EURUSD", start="2025-01-01", end="2025-11-06",
                           charts=False)
     assert r.ok, r.error
     return r
@@ -41,19 +42,19 @@ def test_templates_are_data_for_every_tool_in_both_languages():
     for lang in ("en", "ru"):
         raw = yaml.safe_load((templates_dir() / f"{lang}.yaml").read_text(encoding="utf-8"))
         assert raw["lang"] == lang
-        assert set(core.TOOLS) <= set(raw["tools"]), f"{lang}: templates missing for some tools"
+        assert set(ita_tools.TOOLS) <= set(raw["tools"]), f"{lang}: templates missing for some tools"
     ru = templates("ru")
     assert ru["tools"]["run_backtest"]["headline"].count("{") == templates("en")["tools"]["run_backtest"]["headline"].count("{")
     assert templates("de") == templates("en")
 
 
 def test_number_formats_for_traders():
-    assert core.fmt_r(-34.99999999999656) == "−35.00 R"
-    assert core.fmt_r(2) == "+2.00 R" and core.fmt_r(0.0) == "0.00 R" and core.fmt_r(None) == "—"
-    assert core.fmt_pct(21.428571) == "21.4 %"
-    assert core.fmt_price(1.0322, 5) == "1.03220" and core.fmt_price(3341.256, 2) == "3341.26"
-    assert core.fmt_money(-35000.0, "USD") == "−35\u202f000 USD"
-    assert core.fmt_num(float("inf")) == "∞" and core.fmt_num("inf") == "∞"
+    assert fmt.fmt_r(-34.99999999999656) == "−35.00 R"
+    assert fmt.fmt_r(2) == "+2.00 R" and fmt.fmt_r(0.0) == "0.00 R" and fmt.fmt_r(None) == "—"
+    assert fmt.fmt_pct(21.428571) == "21.4 %"
+    assert fmt.fmt_price(1.0322, 5) == "1.03220" and fmt.fmt_price(3341.256, 2) == "3341.26"
+    assert fmt.fmt_money(-35000.0, "USD") == "−35\u202f000 USD"
+    assert fmt.fmt_num(float("inf")) == "∞" and fmt.fmt_num("inf") == "∞"
 
 
 # ---------------------------------------------------------------------------------------------- backtest
@@ -63,7 +64,7 @@ def test_backtest_answer_in_english(backtest):
     text = render(backtest, "en")
     first = text.splitlines()[0]
     assert first == (f"**asia_fvg_break v1** ({backtest.data['setup_hash'][:8]}) on EURUSD, 2025-01-01 → 2025-11-06: "
-                     f"{s['Trades']} trades, win rate {s['Win Rate [%]']:.1f} %, {core.fmt_r(s['Total R'])}, "
+                     f"{s['Trades']} trades, win rate {s['Win Rate [%]']:.1f} %, {fmt.fmt_r(s['Total R'])}, "
                      f"PF {s['Profit Factor']:.2f}")
     rows = md_rows(text)
     stats = {r[0]: r[1] for r in rows}
@@ -92,7 +93,7 @@ def test_backtest_answer_in_russian(backtest):
 
 
 def test_backtest_without_trades(data):
-    r = core.run_backtest("asia_fvg_break", "EURUSD", "2025-01-04", "2025-01-05", charts=False)  # a weekend
+    r = ita_tools.run_backtest("asia_fvg_break", "EURUSD", "2025-01-04", "2025-01-05", charts=False)  # a weekend
     assert r.ok and r.data["stats"]["Trades"] == 0
     assert "no trades (0 signals)" in render(r, "en").splitlines()[0]
     assert "сделок нет (0 сигналов)" in render(r, "ru").splitlines()[0]
@@ -101,20 +102,20 @@ def test_backtest_without_trades(data):
 # ---------------------------------------------------------------------------------------------- other tools
 
 def test_failure_answer_says_what_and_what_to_try(data):
-    r = core.run_backtest("asia_fvg_brake", "EURUSD", charts=False)
+    r = ita_tools.run_backtest("asia_fvg_brake", "EURUSD", charts=False)
     en, ru = render(r, "en"), render(r, "ru")
     assert en.startswith("⚠️ Unknown setup 'asia_fvg_brake'. Did you mean: asia_fvg_break?")
     assert en.splitlines()[-1] == "Try: `list setups`, `data coverage`, `backtest asia_fvg_break on EURUSD`."
     assert ru.startswith("⚠️ Unknown setup 'asia_fvg_brake'.")
     assert ru.splitlines()[-1] == "Попробуйте: `какие сетапы есть`, `какие данные есть`, `бэктест asia_fvg_break на EURUSD`."
 
-    none = core.show_trade(3)
+    none = ita_tools.show_trade(3)
     assert render(none, "en") == ("⚠️ No backtest runs are stored yet; run one first, e.g. `backtest asia_fvg_break on "
                                   "EURUSD`.\n\nTry: `list runs`, `backtest asia_fvg_break on EURUSD`.")
 
 
 def test_list_setups_answer():
-    r = core.list_setups()
+    r = ita_tools.list_setups()
     en, ru = render(r, "en"), render(r, "ru")
     n = len(r.data["setups"])
     assert en.splitlines()[0].startswith(f"**{n} setups** (YAML in `")
@@ -126,7 +127,7 @@ def test_list_setups_answer():
 
 
 def test_show_trade_answer(backtest):
-    r = core.show_trade(2, chart=False)
+    r = ita_tools.show_trade(2, chart=False)
     assert r.ok, r.error
     row = r.data["row"]
     en = render(r, "en")
@@ -145,12 +146,12 @@ def test_show_trade_answer(backtest):
 
 def test_other_tools_render_in_both_languages(data, backtest):
     results = [
-        core.show_setup("asia_fvg_break"), core.validate_setup("fvg_reversal"), core.data_coverage(),
-        core.load_candles("EURUSD", "H1", "2025-03-03", "2025-03-07"),
-        core.run_detector("fvg", "EURUSD", "2025-03-10", "2025-03-14", chart=False),
-        core.evaluate_setup("asia_fvg_break", "EURUSD", "2025-03-01", "2025-03-31"),
-        core.explain_day("asia_fvg_break", "EURUSD", "2025-03-14"), core.list_runs(),
-        core.compare_runs(backtest.data["run_id"], backtest.data["run_id"]),
+        ita_tools.show_setup("asia_fvg_break"), ita_tools.validate_setup("fvg_reversal"), ita_tools.data_coverage(),
+        ita_tools.load_candles("EURUSD", "H1", "2025-03-03", "2025-03-07"),
+        ita_tools.run_detector("fvg", "EURUSD", "2025-03-10", "2025-03-14", chart=False),
+        ita_tools.evaluate_setup("asia_fvg_break", "EURUSD", "2025-03-01", "2025-03-31"),
+        ita_tools.explain_day("asia_fvg_break", "EURUSD", "2025-03-14"), ita_tools.list_runs(),
+        ita_tools.compare_runs(backtest.data["run_id"], backtest.data["run_id"]),
     ]
     for r in results:
         assert r.ok, (r.tool, r.error)

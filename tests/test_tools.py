@@ -1,4 +1,4 @@
-"""The chat agent's tools (``ita.tools.core``) and their LangChain wrappers (``ita.tools.lc``), on real parts:
+"""The chat agent's tools (``ita.tools``) and their LangChain wrappers (``ita.tools.lc``), on real parts:
 the sample MT5 data in a real candle store, a real SQLite run store in a temporary ``ITA_HOME``, real files.
 
 PNG rendering (headless Chromium, ~5 s to start) is kept to one test; everything else runs with
@@ -13,7 +13,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from ita.tools import core
+import ita.format as fmt
+import ita.tools as ita_tools
 from ita.tools.results import ToolResult
 
 EXPECTED_ARGS = {
@@ -60,39 +61,39 @@ def failed(r: ToolResult, tool: str) -> str:
 def bt(**kw) -> ToolResult:
     args = dict(setup_id="asia_fvg_break", symbol="EURUSD", start="2025-01-01", end="2025-06-30", charts=False)
     args.update(kw)
-    return ok(core.run_backtest(**args))
+    return ok(ita_tools.run_backtest(**args))
 
 
 # ---------------------------------------------------------------------------------------------- the catalogue
 
 def test_every_tool_is_registered_with_the_agreed_argument_names():
-    assert list(core.TOOLS) == list(EXPECTED_ARGS)
+    assert list(ita_tools.TOOLS) == list(EXPECTED_ARGS)
     for name, args in EXPECTED_ARGS.items():
-        fn = core.TOOLS[name]
-        assert getattr(core, name) is fn
+        fn = ita_tools.TOOLS[name]
+        assert getattr(ita_tools, name) is fn
         assert list(inspect.signature(fn).parameters) == args, name
-        assert list(core.ARG_MODELS[name].model_fields) == args, name
-        for field, info in core.ARG_MODELS[name].model_fields.items():
+        assert list(ita_tools.ARG_MODELS[name].model_fields) == args, name
+        for field, info in ita_tools.ARG_MODELS[name].model_fields.items():
             assert info.description, f"{name}.{field} has no description"
 
 
 def test_bad_arguments_become_one_sentence_failures(data):
-    assert failed(core.run_backtest(symbol="EURUSD"), "run_backtest") == \
+    assert failed(ita_tools.run_backtest(symbol="EURUSD"), "run_backtest") == \
         "run_backtest needs `setup_id`: Setup id, e.g. asia_fvg_break (see list_setups)."
-    assert failed(core.load_candles(symbol="EURUSD", colour="red"), "load_candles") == \
+    assert failed(ita_tools.load_candles(symbol="EURUSD", colour="red"), "load_candles") == \
         "load_candles does not take `colour`. It takes: symbol, timeframe, start, end."
-    assert failed(core.show_trade(trade="twelve"), "show_trade") == \
+    assert failed(ita_tools.show_trade(trade="twelve"), "show_trade") == \
         "Invalid trade 'twelve': input should be a valid integer, unable to parse string as an integer."
-    assert failed(core.show_trade(trade=0), "show_trade") == \
+    assert failed(ita_tools.show_trade(trade=0), "show_trade") == \
         "Invalid trade 0: input should be greater than or equal to 1."
-    assert failed(core.show_setup(setup_id="asia_fvg_break", version="latest"), "show_setup") == \
+    assert failed(ita_tools.show_setup(setup_id="asia_fvg_break", version="latest"), "show_setup") == \
         "version 'latest' is not a version number like 1 or v1."
-    assert failed(core.evaluate_setup("asia_fvg_break", "EURUSD", params="rr"), "evaluate_setup") == \
+    assert failed(ita_tools.evaluate_setup("asia_fvg_break", "EURUSD", params="rr"), "evaluate_setup") == \
         "params 'rr': expected name=value pairs, e.g. rr=3."
 
 
 def test_arguments_are_normalised(data):
-    r = ok(core.evaluate_setup(setup_id=" asia_fvg_break ", symbol="eurusd", start="2025-03", end="2025-03",
+    r = ok(ita_tools.evaluate_setup(setup_id=" asia_fvg_break ", symbol="eurusd", start="2025-03", end="2025-03",
                                version="v1", params="rr=3"))
     assert r.data["symbol"] == "EURUSD" and r.data["version"] == 1
     assert r.data["period"] == ["2025-03-01", "2025-03-31"]
@@ -104,77 +105,77 @@ def test_arguments_are_normalised(data):
 # ---------------------------------------------------------------------------------------------- setups
 
 def test_list_and_show_setups():
-    r = ok(core.list_setups())
+    r = ok(ita_tools.list_setups())
     ids = [s["setup_id"] for s in r.data["setups"]]
     assert {"asia_fvg_break", "fvg_reversal"} <= set(ids)
     assert next(s for s in r.data["setups"] if s["setup_id"] == "fvg_reversal")["versions"] == [1, 2]
     assert r.tables["setups"].columns == ["setup", "versions", "timeframe", "name", "hash"]
     assert r.tables["setups"].rows[ids.index("fvg_reversal")][1] == "v1, v2"
 
-    s = ok(core.show_setup(setup_id="asia_fvg_break"))
+    s = ok(ita_tools.show_setup(setup_id="asia_fvg_break"))
     assert s.data["version"] == 1 and len(s.data["setup_hash"]) == 64
     assert s.data["target"] == "2R" and s.data["entry"] == "limit at near_edge"
     assert "id: asia_fvg_break" in s.data["yaml"]
     assert [row[1] for row in s.tables["sequence"].rows] == ["break", "fvg"]
     assert s.context == {"setup_id": "asia_fvg_break", "version": 1}
-    assert ok(core.show_setup("fvg_reversal", 1)).data["version"] == 1
+    assert ok(ita_tools.show_setup("fvg_reversal", 1)).data["version"] == 1
 
 
 def test_unknown_setup_and_version(tmp_path):
     from ita.config import settings
 
-    err = failed(core.show_setup(setup_id="asia_fvg_brake"), "show_setup")
+    err = failed(ita_tools.show_setup(setup_id="asia_fvg_brake"), "show_setup")
     assert err == ("Unknown setup 'asia_fvg_brake'. Did you mean: asia_fvg_break? Known setups: asia_fvg_break, "
                    f"asia_sweep, fvg_reversal, ib_raid, silver_bullet (in {settings().setups_dir}).")
-    assert failed(core.show_setup("fvg_reversal", 7), "show_setup") == "fvg_reversal has no version 7; versions: v1, v2."
+    assert failed(ita_tools.show_setup("fvg_reversal", 7), "show_setup") == "fvg_reversal has no version 7; versions: v1, v2."
 
 
 def test_validate_setup_by_id_and_by_path(tmp_path):
-    r = ok(core.validate_setup(setup_id="fvg_reversal"))
+    r = ok(ita_tools.validate_setup(setup_id="fvg_reversal"))
     assert r.data["valid"] and [f["setup"] for f in r.data["files"]] == ["fvg_reversal v1", "fvg_reversal v2"]
     assert r.context == {"setup_id": "fvg_reversal"}
 
-    good = Path(core.show_setup("asia_fvg_break").data["path"])
-    assert ok(core.validate_setup(str(good))).data["valid"]
+    good = Path(ita_tools.show_setup("asia_fvg_break").data["path"])
+    assert ok(ita_tools.validate_setup(str(good))).data["valid"]
 
     bad = tmp_path / "broken.yaml"
     bad.write_text(good.read_text(encoding="utf-8").replace("    min_gap_pips: 1.0", "    min_gap_pip: 1.0"),
                    encoding="utf-8")
-    r = ok(core.validate_setup(setup_id=str(bad)))
+    r = ok(ita_tools.validate_setup(setup_id=str(bad)))
     assert r.data["valid"] is False
     err = r.data["files"][0]["errors"][0]
     assert err.startswith(f"{bad}:") and "detectors.fvg" in err and "unknown field 'min_gap_pip'" in err
     assert "Did you mean: min_gap_pips?" in err
 
-    assert failed(core.validate_setup(setup_id="setups/nope.yaml"), "validate_setup") == "setups/nope.yaml: no such file."
+    assert failed(ita_tools.validate_setup(setup_id="setups/nope.yaml"), "validate_setup") == "setups/nope.yaml: no such file."
     other = tmp_path / "notes.txt"
     other.write_text("id: x", encoding="utf-8")
-    assert failed(core.validate_setup(str(other)), "validate_setup") == \
+    assert failed(ita_tools.validate_setup(str(other)), "validate_setup") == \
         f"{other} is not a setup file; setups are YAML files (.yaml)."
-    assert failed(core.validate_setup(setup_id="nope"), "validate_setup").startswith("Unknown setup 'nope'.")
+    assert failed(ita_tools.validate_setup(setup_id="nope"), "validate_setup").startswith("Unknown setup 'nope'.")
 
 
 # ---------------------------------------------------------------------------------------------- data
 
 def test_data_coverage(data):
-    r = ok(core.data_coverage())
+    r = ok(ita_tools.data_coverage())
     assert [(s["symbol"], s["timeframe"]) for s in r.data["series"]] == [("EURUSD", "M5"), ("XAUUSD", "M5")]
     cat = data.catalog().set_index("symbol")
     assert r.data["series"][0]["bars"] == int(cat.loc["EURUSD", "bars"])
     assert r.tables["coverage"].rows[0][:2] == ["EURUSD", "M5"]
 
-    r = ok(core.data_coverage(symbol="xauusd"))
+    r = ok(ita_tools.data_coverage(symbol="xauusd"))
     assert [s["symbol"] for s in r.data["series"]] == ["XAUUSD"] and r.context == {"symbol": "XAUUSD"}
 
-    assert failed(core.data_coverage(symbol="EURUSDX"), "data_coverage") == (
+    assert failed(ita_tools.data_coverage(symbol="EURUSDX"), "data_coverage") == (
         f"Unknown symbol 'EURUSDX'. Did you mean: EURUSD? Known symbols: {KNOWN_SYMBOLS}. Add new instruments to "
-        f"{Path(core.__file__).resolve().parents[1] / 'data' / 'instruments.yaml'}.")
-    assert failed(core.data_coverage(symbol="GBPUSD"), "data_coverage").startswith(
+        f"{Path(ita_tools.__file__).resolve().parents[1] / 'data' / 'instruments.yaml'}.")
+    assert failed(ita_tools.data_coverage(symbol="GBPUSD"), "data_coverage").startswith(
         "No candles stored for GBPUSD. Did you mean: ")
 
 
 def test_load_candles(data):
-    r = ok(core.load_candles(symbol="EURUSD", timeframe="H1", start="2025-03-03", end="2025-03-07"))
+    r = ok(ita_tools.load_candles(symbol="EURUSD", timeframe="H1", start="2025-03-03", end="2025-03-07"))
     h1 = data.load("EURUSD", "H1", "2025-03-03", "2025-03-07")
     assert r.data["bars"] == len(h1)
     assert r.data["high"] == pytest.approx(h1["high"].max()) and r.data["low"] == pytest.approx(h1["low"].min())
@@ -184,13 +185,13 @@ def test_load_candles(data):
     assert dict(r.tables["candles"].rows)["high"].startswith(f"{h1['high'].max():.5f} (")
     assert r.context["symbol"] == "EURUSD" and r.context["start"] == "2025-03-03"
 
-    assert failed(core.load_candles("EURUSD", start="2025-02-30"), "load_candles") == \
+    assert failed(ita_tools.load_candles("EURUSD", start="2025-02-30"), "load_candles") == \
         "start '2025-02-30' is not a date; use YYYY-MM-DD, e.g. 2025-03-14."
-    assert failed(core.load_candles("EURUSD", start="2025-03-10", end="2025-03-01"), "load_candles") == \
+    assert failed(ita_tools.load_candles("EURUSD", start="2025-03-10", end="2025-03-01"), "load_candles") == \
         "The period ends (2025-03-01) before it starts (2025-03-10)."
-    assert failed(core.load_candles("EURUSD", timeframe="M7"), "load_candles") == \
+    assert failed(ita_tools.load_candles("EURUSD", timeframe="M7"), "load_candles") == \
         "Unknown timeframe 'M7'. Did you mean: M5, M1? Use one of: M1, M5, M15, M30, H1, H4, D1."
-    assert failed(core.load_candles("EURUSD", start="2026-01-01"), "load_candles") == \
+    assert failed(ita_tools.load_candles("EURUSD", start="2026-01-01"), "load_candles") == \
         "No EURUSD M5 bars in 2026-01-01 → the end; stored 2025-01-01 → 2025-11-06 (UTC)."
 
 
@@ -199,7 +200,7 @@ def test_load_candles(data):
 def test_run_detector_counts_what_the_detector_finds(data):
     from ita.detectors import fvg
 
-    r = ok(core.run_detector(detector="fvg", symbol="EURUSD", start="2025-03-10", end="2025-03-14",
+    r = ok(ita_tools.run_detector(detector="fvg", symbol="EURUSD", start="2025-03-10", end="2025-03-14",
                              params={"min_gap_pips": 1}, chart=False))
     m5 = data.load("EURUSD", "M5", "2025-02-28", "2025-03-14")
     ev = fvg(m5, 1e-4, 1.0, timeframe="M5")
@@ -214,22 +215,22 @@ def test_run_detector_counts_what_the_detector_finds(data):
     assert r.artifacts == [] and r.context["detector"] == "fvg"
 
 
-@pytest.mark.parametrize("detector", core.DETECTORS)
+@pytest.mark.parametrize("detector", ita_tools.DETECTORS)
 def test_every_detector_runs(data, detector):
-    r = ok(core.run_detector(detector, "XAUUSD", "2025-03-10", "2025-03-12", chart=False))
+    r = ok(ita_tools.run_detector(detector, "XAUUSD", "2025-03-10", "2025-03-12", chart=False))
     assert r.data["count"] == len(r.tables["events"].rows) or len(r.tables["events"].rows) == 10
 
 
 def test_detector_aliases_and_bad_detector_input(data):
-    assert ok(core.run_detector("Order Block", "EURUSD", "2025-03-10", "2025-03-10", chart=False)).data["detector"] == "order_blocks"
-    assert failed(core.run_detector("fvgg", "EURUSD"), "run_detector") == (
+    assert ok(ita_tools.run_detector("Order Block", "EURUSD", "2025-03-10", "2025-03-10", chart=False)).data["detector"] == "order_blocks"
+    assert failed(ita_tools.run_detector("fvgg", "EURUSD"), "run_detector") == (
         "Unknown detector 'fvgg'. Did you mean: fvg? Detectors: fvg, inverse_fvg, swings, structure, order_blocks, "
         "previous_levels, session_range, initial_balance, opening_levels, equal_levels, sweeps, atr.")
-    assert failed(core.run_detector("fvg", "EURUSD", params={"mitigaton": "touch"}), "run_detector") == \
+    assert failed(ita_tools.run_detector("fvg", "EURUSD", params={"mitigaton": "touch"}), "run_detector") == \
         "fvg has no parameter 'mitigaton'. Did you mean: mitigation? Parameters: min_gap_pips, mitigation, join."
-    assert failed(core.run_detector("fvg", "EURUSD", params={"mitigation": "half"}), "run_detector") == \
+    assert failed(ita_tools.run_detector("fvg", "EURUSD", params={"mitigation": "half"}), "run_detector") == \
         "fvg parameter mitigation='half' is not allowed; use one of: touch, midpoint, close_through."
-    assert failed(core.run_detector("session_range", "EURUSD", params={"session": "asian"}), "run_detector").startswith(
+    assert failed(ita_tools.run_detector("session_range", "EURUSD", params={"session": "asian"}), "run_detector").startswith(
         "Unknown session 'asian'. Did you mean: asia")
 
 
@@ -250,7 +251,7 @@ def test_run_backtest_numbers_equal_the_runner(data):
                            "Max drawdown", "Expectancy", "Profit factor"]
     assert stats["Trades"] == s["Trades"] and stats["Wins"] == s["Wins"] and stats["Losses"] == s["Losses"]
     assert stats["Win rate"] == f"{s['Win Rate [%]']:.1f} %"
-    assert stats["Total R"] == core.fmt_r(s["Total R"]) and stats["Total R"].endswith(" R")
+    assert stats["Total R"] == fmt.fmt_r(s["Total R"]) and stats["Total R"].endswith(" R")
     assert stats["Profit factor"] == f"{s['Profit Factor']:.2f}"
     assert [row[0] for row in r.tables["by_month"].rows] == [str(m) for m in direct.result.by_month.index]
     assert sum(row[1] for row in r.tables["by_month"].rows) == s["Trades"]
@@ -275,23 +276,23 @@ def test_run_backtest_session_filter_and_whole_data_period(data):
 
 
 def test_run_backtest_bad_input(data):
-    assert failed(core.run_backtest("asia_fvg_brake", "EURUSD", charts=False), "run_backtest").startswith(
+    assert failed(ita_tools.run_backtest("asia_fvg_brake", "EURUSD", charts=False), "run_backtest").startswith(
         "Unknown setup 'asia_fvg_brake'. Did you mean: asia_fvg_break?")
-    assert failed(core.run_backtest("asia_fvg_break", "EURUSX", charts=False), "run_backtest").startswith(
+    assert failed(ita_tools.run_backtest("asia_fvg_break", "EURUSX", charts=False), "run_backtest").startswith(
         "Unknown symbol 'EURUSX'. Did you mean: EURUSD?")
-    assert failed(core.run_backtest("asia_fvg_break", "EURUSD", params={"rrr": 3}, charts=False), "run_backtest") == \
+    assert failed(ita_tools.run_backtest("asia_fvg_break", "EURUSD", params={"rrr": 3}, charts=False), "run_backtest") == \
         "Override rrr: no such parameter. Did you mean: rr?"
-    assert failed(core.run_backtest("asia_fvg_break", "EURUSD", start="2024-01-01", end="2024-06-30", charts=False),
+    assert failed(ita_tools.run_backtest("asia_fvg_break", "EURUSD", start="2024-01-01", end="2024-06-30", charts=False),
                   "run_backtest") == "No EURUSD data in 2024-01-01 → 2024-06-30; stored 2025-01-01 → 2025-11-06."
-    assert failed(core.run_backtest("asia_fvg_break", "EURUSD", session="london_kz", charts=False),
+    assert failed(ita_tools.run_backtest("asia_fvg_break", "EURUSD", session="london_kz", charts=False),
                   "run_backtest").startswith("Unknown session 'london_kz'. Did you mean: london, london_killzone?")
-    assert failed(core.run_backtest("asia_fvg_break", "EURUSD", start="01/02/2025"), "run_backtest") == \
+    assert failed(ita_tools.run_backtest("asia_fvg_break", "EURUSD", start="01/02/2025"), "run_backtest") == \
         "start '01/02/2025' is not a date; use YYYY-MM-DD, e.g. 2025-03-14."
-    assert ok(core.list_runs()).data["runs"] == []  # nothing stored by failed calls
+    assert ok(ita_tools.list_runs()).data["runs"] == []  # nothing stored by failed calls
 
 
 def test_evaluate_setup_matches_the_backtest_signals(data):
-    r = ok(core.evaluate_setup("asia_fvg_break", "EURUSD", "2025-01-01", "2025-06-30"))
+    r = ok(ita_tools.evaluate_setup("asia_fvg_break", "EURUSD", "2025-01-01", "2025-06-30"))
     b = bt()
     assert r.data["signals"] == b.data["stats"]["Signals"] == r.data["long"] + r.data["short"]
     assert r.data["status"]["filled"] == b.data["stats"]["Trades"]
@@ -301,44 +302,44 @@ def test_evaluate_setup_matches_the_backtest_signals(data):
 
 
 def test_explain_day(data):
-    r = ok(core.explain_day("asia_fvg_break", "EURUSD", "2025-03-14"))
+    r = ok(ita_tools.explain_day("asia_fvg_break", "EURUSD", "2025-03-14"))
     assert r.data["traded"] is False and r.data["passed"] == 1 and r.data["failed_step"] == "sequence[1] fvg"
     assert r.data["reason"] == ("no bearish FVG with its third candle within 3 bars after the short break at 03:40 "
                                 "(before 11:00)")
     assert r.context == {"setup_id": "asia_fvg_break", "version": 1, "symbol": "EURUSD", "day": "2025-03-14"}
 
-    r = ok(core.explain_day(setup_id="asia_fvg_break", symbol="EURUSD", day="2025-01-06"))
+    r = ok(ita_tools.explain_day(setup_id="asia_fvg_break", symbol="EURUSD", day="2025-01-06"))
     assert r.data["traded"] and r.data["direction"] == "long"
     assert r.data["signal"]["entry"] == "1.03221" and r.data["signal"]["known_at"] == "02:40"
 
-    assert failed(core.explain_day("asia_fvg_break", "EURUSD", "2025-03-15"), "explain_day") == \
+    assert failed(ita_tools.explain_day("asia_fvg_break", "EURUSD", "2025-03-15"), "explain_day") == \
         "2025-03-15 (Sat) is not a trading day of asia_fvg_break with EURUSD data (days: Mon, Tue, Wed, Thu, Fri)."
-    assert failed(core.explain_day("asia_fvg_break", "EURUSD", "15.03.2025"), "explain_day") == \
+    assert failed(ita_tools.explain_day("asia_fvg_break", "EURUSD", "15.03.2025"), "explain_day") == \
         "day '15.03.2025' is not a date; use YYYY-MM-DD, e.g. 2025-03-14."
 
 
 # ---------------------------------------------------------------------------------------------- runs & trades
 
 def test_show_trade_without_runs_and_out_of_range(data):
-    assert failed(core.show_trade(12), "show_trade") == \
+    assert failed(ita_tools.show_trade(12), "show_trade") == \
         "No backtest runs are stored yet; run one first, e.g. `backtest asia_fvg_break on EURUSD`."
     run_id = bt().data["run_id"]
-    n = ok(core.list_runs()).data["runs"][0]["trades"]
-    assert failed(core.show_trade(n + 1, chart=False), "show_trade") == \
+    n = ok(ita_tools.list_runs()).data["runs"][0]["trades"]
+    assert failed(ita_tools.show_trade(n + 1, chart=False), "show_trade") == \
         f"Run {run_id} has {n} trades; there is no trade {n + 1} (choose 1–{n})."
-    assert failed(core.show_trade(1, run_id="bt_nope"), "show_trade") == "Unknown run 'bt_nope'. Try `list runs`."
+    assert failed(ita_tools.show_trade(1, run_id="bt_nope"), "show_trade") == "Unknown run 'bt_nope'. Try `list runs`."
 
 
 def test_show_trade_returns_the_stored_row(data):
     b = bt()
-    r = ok(core.show_trade(trade=3, chart=False))  # the latest run
+    r = ok(ita_tools.show_trade(trade=3, chart=False))  # the latest run
     from ita.store import RunStore
 
     row = RunStore().trades(b.data["run_id"]).set_index("trade").loc[3]
     assert r.data["run_id"] == b.data["run_id"] and r.data["trade"] == 3
     assert r.data["row"]["entry_price"] == row["entry_price"] and r.data["row"]["r"] == row["r"]
     fields = dict(r.tables["trade"].rows)
-    assert fields["stop loss"] == f"{row['sl_price']:.5f}" and fields["result"] == core.fmt_r(row["r"])
+    assert fields["stop loss"] == f"{row['sl_price']:.5f}" and fields["result"] == fmt.fmt_r(row["r"])
     assert r.context["run_id"] == b.data["run_id"] and r.context["trade"] == 3
 
 
@@ -359,17 +360,17 @@ def test_charts_backtest_show_trade_render_chart_and_detector(data):
 
     samples = set(r.data["sample_trades"])
     fresh = next(n for n in range(2, 99) if n not in samples)
-    t = ok(core.show_trade(fresh))
+    t = ok(ita_tools.show_trade(fresh))
     assert t.data["trade"] == fresh and len(t.artifacts) == 1
     png = Path(t.artifacts[0].path)
     assert png.is_file() and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert png.parent != Path(r.data["run_dir"])  # the run folder is never changed afterwards
-    again = ok(core.show_trade(fresh))
+    again = ok(ita_tools.show_trade(fresh))
     assert again.artifacts[0].path == str(png)  # cached
-    own = ok(core.show_trade(min(samples)))
+    own = ok(ita_tools.show_trade(min(samples)))
     assert Path(own.artifacts[0].path).parent == Path(r.data["run_dir"])  # the run's own PNG is reused
 
-    c = ok(core.render_chart(symbol="EURUSD", time="2025-03-14 03:40", setup_id="asia_fvg_break", bars_before=40,
+    c = ok(ita_tools.render_chart(symbol="EURUSD", time="2025-03-14 03:40", setup_id="asia_fvg_break", bars_before=40,
                              bars_after=20))
     assert c.data["bar"]["time"] == "2025-03-14T07:40:00+00:00"  # 03:40 New York (EDT) = 07:40 UTC
     assert c.data["bars"] == 61 and c.data["events_in_window"]["asia_range"] >= 1
@@ -377,46 +378,46 @@ def test_charts_backtest_show_trade_render_chart_and_detector(data):
     assert c.context == {"symbol": "EURUSD", "time": "2025-03-14 03:40", "timeframe": "M5",
                          "setup_id": "asia_fvg_break", "version": 1}
 
-    day = ok(core.render_chart("XAUUSD", "2025-03-14", timeframe="M15"))  # a bare date: 08:00 New York
+    day = ok(ita_tools.render_chart("XAUUSD", "2025-03-14", timeframe="M15"))  # a bare date: 08:00 New York
     assert day.data["time_ny"] == "2025-03-14 08:00" and day.data["bar"]["time"] == "2025-03-14T12:00:00+00:00"
 
-    d = ok(core.run_detector("fvg", "EURUSD", "2025-03-10", "2025-03-14"))
+    d = ok(ita_tools.run_detector("fvg", "EURUSD", "2025-03-10", "2025-03-14"))
     assert len(d.artifacts) == 1 and Path(d.artifacts[0].path).is_file()
 
 
 def test_render_chart_bad_input(data):
-    assert failed(core.render_chart("EURUSD", "tomorrow"), "render_chart") == \
+    assert failed(ita_tools.render_chart("EURUSD", "tomorrow"), "render_chart") == \
         "time 'tomorrow' is not a time; use 'YYYY-MM-DD HH:MM' (New York), e.g. 2025-03-12 08:30."
-    assert failed(core.render_chart("EURUSD", "2025-12-25 08:30"), "render_chart") == \
+    assert failed(ita_tools.render_chart("EURUSD", "2025-12-25 08:30"), "render_chart") == \
         "No EURUSD M5 bars around 2025-12-25 08:30 NY; stored 2025-01-01 17:05 → 2025-11-06 12:00 NY."
-    assert failed(core.render_chart("EURUSD", "2025-03-12 08:30", setup_id="nope"), "render_chart").startswith(
+    assert failed(ita_tools.render_chart("EURUSD", "2025-03-12 08:30", setup_id="nope"), "render_chart").startswith(
         "Unknown setup 'nope'.")
 
 
 def test_list_and_compare_runs(data):
-    assert ok(core.list_runs()).summary == "No backtest runs are stored yet."
+    assert ok(ita_tools.list_runs()).summary == "No backtest runs are stored yet."
     a = bt()
     b = bt(params={"rr": 3})
-    runs = ok(core.list_runs(limit=5))
+    runs = ok(ita_tools.list_runs(limit=5))
     assert [x["run_id"] for x in runs.data["runs"]] == [b.data["run_id"], a.data["run_id"]]
     assert runs.tables["runs"].rows[0][1] == "asia_fvg_break v1"
 
-    c = ok(core.compare_runs(run_a=a.data["run_id"], run_b=b.data["run_id"]))
+    c = ok(ita_tools.compare_runs(run_a=a.data["run_id"], run_b=b.data["run_id"]))
     sa, sb = a.data["stats"], b.data["stats"]
     assert c.tables["compare"].columns == ["metric", "A", "B", "Δ"]
     rows = {row[0]: row[1:] for row in c.tables["compare"].rows}
     assert rows["Trades"][:2] == [sa["Trades"], sb["Trades"]]
-    assert rows["Total R"][2] == core.fmt_r(sb["Total R"] - sa["Total R"])
+    assert rows["Total R"][2] == fmt.fmt_r(sb["Total R"] - sa["Total R"])
     assert c.data["delta"]["Total R"] == pytest.approx(sb["Total R"] - sa["Total R"])
     assert "target.rr" in c.data["b"]
-    assert failed(core.compare_runs(a.data["run_id"], "bt_x"), "compare_runs") == "Unknown run 'bt_x'. Try `list runs`."
+    assert failed(ita_tools.compare_runs(a.data["run_id"], "bt_x"), "compare_runs") == "Unknown run 'bt_x'. Try `list runs`."
 
 
 def test_compare_versions(data):
-    r = ok(core.compare_versions(setup_id="fvg_reversal", version_a=1, version_b=2, symbol="EURUSD",
+    r = ok(ita_tools.compare_versions(setup_id="fvg_reversal", version_a=1, version_b=2, symbol="EURUSD",
                                  start="2025-01-01", end="2025-06-30"))
     assert r.tables["compare"].columns == ["metric", "v1", "v2", "Δ"]
-    assert [x["run_id"] for x in ok(core.list_runs()).data["runs"]] == [r.data["run_b"], r.data["run_a"]]
+    assert [x["run_id"] for x in ok(ita_tools.list_runs()).data["runs"]] == [r.data["run_b"], r.data["run_a"]]
     from ita.backtest.runner import run_backtest
 
     for v, key in ((1, "stats_a"), (2, "stats_b")):
@@ -428,7 +429,7 @@ def test_compare_versions(data):
     assert changes["entry.at"] == ["midpoint", "near_edge"]
     assert changes["detectors.ifvg.inverse"] == ["—", "true"]
     assert r.data["run_a"] != r.data["run_b"] and r.context["version"] == 2 and r.context["run_id"] == r.data["run_b"]
-    assert failed(core.compare_versions("fvg_reversal", 1, 3, "EURUSD"), "compare_versions") == \
+    assert failed(ita_tools.compare_versions("fvg_reversal", 1, 3, "EURUSD"), "compare_versions") == \
         "fvg_reversal has no version 3; versions: v1, v2."
 
 
@@ -450,7 +451,7 @@ def test_langchain_wrappers_return_the_tool_result_as_artifact(data):
         fn = convert_to_openai_tool(t)["function"]
         assert fn["name"] == t.name and set(fn["parameters"]["properties"]) == set(EXPECTED_ARGS[t.name])
     assert "examples" in TOOLS_BY_NAME["run_backtest"].args["symbol"]
-    assert set(TOOLS_BY_NAME["run_detector"].args["detector"]["enum"]) == set(core.DETECTORS)
+    assert set(TOOLS_BY_NAME["run_detector"].args["detector"]["enum"]) == set(ita_tools.DETECTORS)
 
     msg = TOOLS_BY_NAME["run_backtest"].invoke(
         {"name": "run_backtest", "args": {"setup_id": "asia_fvg_break", "symbol": "EURUSD", "start": "2025-01-01",
@@ -477,7 +478,7 @@ def test_langchain_wrappers_return_the_tool_result_as_artifact(data):
 def test_langchain_content_stays_short(data):
     from ita.tools.lc import MAX_CONTENT, content_for_model
 
-    r = ok(core.show_setup("asia_sweep"))
+    r = ok(ita_tools.show_setup("asia_sweep"))
     text = content_for_model(r)
     assert len(text) <= MAX_CONTENT
     body = json.loads(text)

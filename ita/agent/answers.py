@@ -9,8 +9,8 @@ the run id, and one line of follow-ups to try.
 Example::
 
     >>> from ita.agent.answers import render
-    >>> from ita.tools import core
-    >>> print(render(core.list_runs(), "ru"))                            # doctest: +SKIP
+    >>> from ita.tools import list_runs
+    >>> print(render(list_runs(), "ru"))                            # doctest: +SKIP
     Сохранённых бэктестов пока нет.
     <BLANKLINE>
     Попробуйте: `бэктест asia_fvg_break на EURUSD`.

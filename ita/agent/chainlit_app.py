@@ -242,7 +242,7 @@ def warm_up() -> None:
         from ita.agent import ChatSession
         from ita.agent.context import AgentConfig
         import ita.agent.answers  # noqa: F401
-        import ita.tools.core  # noqa: F401
+        import ita.tools  # noqa: F401
 
         ChatSession("warm-up", AgentConfig.from_env())  # compiles the graph and opens the chat database
         import plotly.graph_objects as go

@@ -177,12 +177,12 @@ def build_chat_graph(config: AgentConfig | None = None, checkpointer=None, model
 # ---- helpers --------------------------------------------------------------------------------------------
 
 def call_tool(name: str, args: dict) -> ToolResult:
-    """Call tool ``name`` of :mod:`ita.tools.core` with ``args``; any failure becomes a failed ToolResult."""
+    """Call tool ``name`` of :mod:`ita.tools` with ``args``; any failure becomes a failed ToolResult."""
     import inspect
 
-    from ita.tools import core
+    from ita.tools import TOOLS
 
-    fn = core.TOOLS.get(name)
+    fn = TOOLS.get(name)
     if fn is None:
         return ToolResult.failure(name, f"There is no tool {name!r}.", args=dict(args))
     try:

@@ -1,13 +1,13 @@
 """The theory-library tool: search the trader's own PDFs and notes (:mod:`ita.knowledge_base`) first.
 
-Registered in :data:`ita.tools.core.TOOLS` like every other tool. Passages come back with their citation
+Registered in :data:`ita.tools.registry.TOOLS` like every other tool. Passages come back with their citation
 (file, page, section) so the answer can quote the trader's own library; nothing here is generated.
 """
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from ita.tools.core import tool
+from ita.tools.registry import tool
 from ita.tools.results import ToolResult
 
 SNIPPET_CHARS = 700

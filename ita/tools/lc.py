@@ -1,4 +1,4 @@
-"""LangChain wrappers of the tools in :mod:`ita.tools.core`, for ``model.bind_tools(...)`` and ``ToolNode``.
+"""LangChain wrappers of the tools of :mod:`ita.tools`, for ``model.bind_tools(...)`` and ``ToolNode``.
 
 Each wrapper is a :class:`~langchain_core.tools.StructuredTool` with ``response_format="content_and_artifact"``:
 
@@ -26,7 +26,7 @@ from typing import Any
 
 from langchain_core.tools import BaseTool, StructuredTool
 
-from ita.tools import core
+from ita.tools.registry import ARG_MODELS, TOOLS
 from ita.tools.results import ToolResult
 
 MAX_CONTENT = 4000      # characters of JSON a model reads per tool call
@@ -75,8 +75,8 @@ def content_for_model(result: ToolResult) -> str:
 
 
 def _wrap(name: str) -> StructuredTool:
-    fn = core.TOOLS[name]
-    model = core.ARG_MODELS[name]
+    fn = TOOLS[name]
+    model = ARG_MODELS[name]
     schema = model.model_json_schema()
     schema.pop("title", None)
     schema["description"] = fn.description  # type: ignore[attr-defined]
@@ -91,8 +91,8 @@ def _wrap(name: str) -> StructuredTool:
 
 
 def langchain_tools() -> list[BaseTool]:
-    """Every ITA tool as a LangChain tool, in the order of :data:`ita.tools.core.TOOLS`."""
-    return [_wrap(name) for name in core.TOOLS]
+    """Every ITA tool as a LangChain tool, in the order of :data:`ita.tools.TOOLS`."""
+    return [_wrap(name) for name in TOOLS]
 
 
 TOOLS_BY_NAME: dict[str, BaseTool] = {t.name: t for t in langchain_tools()}
