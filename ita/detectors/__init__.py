@@ -21,6 +21,9 @@ prefix of the data yields exactly the events of the full run that were knowable 
 ``sweeps``                  wick beyond a level, close back inside within N bars (:mod:`ita.detectors.liquidity`)
 ==========================  ==================================================================
 
+The kinds a trader asks for by name (``run_detector``, the chat), with their parameters, events-table
+columns, chart drawing and words, are catalogued once in :mod:`ita.detectors.catalog` (``catalog.yaml``).
+
 Speed: ``python benchmarks/bench_detectors.py`` (all detectors on the EURUSD M5 year, ×10, and vs
 ``smartmoneyconcepts``).
 """

@@ -111,17 +111,6 @@ def save_chart_png(fig, path: Path, width: int = 1200, height: int = 700) -> tup
         return None, f"PNG chart skipped: {one_line(str(exc))}"
 
 
-def session_window(name: str | None):
-    from ita.sessions import default_sessions, get_session
-
-    if name is None:
-        return None
-    known = default_sessions()
-    if name not in known:
-        raise ItaError(f"Unknown session {name!r}.{closest(name, known)} Known: {', '.join(sorted(known))}.")
-    return get_session(name)
-
-
 def latest_runs(store, limit: int) -> pd.DataFrame:
     """Latest runs first; runs stored within the same second keep their insertion order (newest first)."""
     if not store.db["runs"].exists():
