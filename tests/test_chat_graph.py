@@ -44,7 +44,7 @@ def test_deterministic_backtest_then_follow_ups_keep_context(data):
 def test_conversation_survives_a_restart(data):
     cfg = no_llm(data)
     ChatSession("persist", cfg).ask("backtest asia_fvg_break on EURUSD for 2025")
-    from ita.agent import session as s
+    from ita.graphs import chat as s
 
     s._GRAPHS.clear()                                  # a new process: new graph, new SQLite connection
     again = ChatSession("persist", cfg)

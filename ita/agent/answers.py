@@ -18,7 +18,6 @@ Example::
 from __future__ import annotations
 
 import copy
-import os
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -26,17 +25,17 @@ from typing import Any, Callable
 
 import yaml
 
+from ita.config import PROMPTS_DIR
 from ita.format import as_float, fmt_int, fmt_money, fmt_num, fmt_pct, fmt_price, fmt_r
 from ita.times import ny_text
 from ita.tools.results import Table, ToolResult
 
 LANGS = ("en", "ru")
-_PROMPTS = Path(os.environ.get("ITA_PROMPTS_DIR", Path(__file__).resolve().parents[2] / "prompts"))
 DASH = "—"
 
 
 def templates_dir() -> Path:
-    return _PROMPTS / "answers"
+    return PROMPTS_DIR / "answers"
 
 
 def _merge(base: dict, over: dict) -> dict:

@@ -1,13 +1,10 @@
-"""Configuration of the chat agent (the ``context`` of the LangGraph templates), read from the environment.
+"""Configuration of the chat agent (the ``context`` of the LangGraph templates), read from the environment:
+the language model settings of :class:`ita.config.LLMSettings` (``OPENAI_API_KEY``, ``OPENAI_BASE_URL``,
+``ITA_MODEL``, ``ITA_LLM``, ``ITA_LLM_TIMEOUT``) plus the agent's own:
 
 =====================  =====================================================================================
 variable               meaning
 =====================  =====================================================================================
-``OPENAI_API_KEY``     enables the LLM path (``ChatOpenAI``); without it the deterministic parser answers
-``OPENAI_BASE_URL``    any OpenAI-compatible server (Ollama ``http://localhost:11434/v1``, vLLM, llama.cpp)
-``ITA_MODEL``          model name (default ``gpt-4o-mini``)
-``ITA_LLM``            ``off`` forces the deterministic path even with a key
-``ITA_LLM_TIMEOUT``    seconds per model call (default 30)
 ``ITA_CHAT_DB``        the conversation checkpoint database (default ``$ITA_HOME/chat.db``)
 =====================  =====================================================================================
 """
@@ -17,16 +14,16 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ita.config import settings
+from ita.config import DEFAULT_MODEL, LLMSettings, settings
 
 
 @dataclass(frozen=True)
 class AgentConfig:
     """How the chat agent runs. ``use_llm`` is true when a key is set and ``ITA_LLM`` is not ``off``."""
 
-    api_key: str | None = None
+    api_key: str | None = field(default=None, repr=False)  # a secret: never in a repr or a log
     base_url: str | None = None
-    model: str = "gpt-4o-mini"
+    model: str = DEFAULT_MODEL
     use_llm: bool = False
     timeout: float = 30.0
     max_tool_rounds: int = 4
@@ -34,14 +31,9 @@ class AgentConfig:
 
     @classmethod
     def from_env(cls, **overrides) -> "AgentConfig":
-        key = os.environ.get("OPENAI_API_KEY") or None
-        off = os.environ.get("ITA_LLM", "").strip().lower() in ("off", "0", "false", "no")
+        llm = LLMSettings.from_env()
         cfg = dict(
-            api_key=key,
-            base_url=os.environ.get("OPENAI_BASE_URL") or None,
-            model=os.environ.get("ITA_MODEL") or "gpt-4o-mini",
-            use_llm=bool(key) and not off,
-            timeout=float(os.environ.get("ITA_LLM_TIMEOUT", "30")),
+            api_key=llm.api_key, base_url=llm.base_url, model=llm.model, use_llm=llm.use_llm, timeout=llm.timeout,
             chat_db=Path(os.environ["ITA_CHAT_DB"]) if os.environ.get("ITA_CHAT_DB") else settings().home / "chat.db",
         )
         cfg.update(overrides)

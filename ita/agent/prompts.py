@@ -1,18 +1,10 @@
-"""Prompts are data: the files in ``prompts/`` (repository root, or ``ITA_PROMPTS_DIR``), read here."""
+"""The chat agent's prompts. Prompts are data: the files in ``prompts/`` (repository root, or
+``ITA_PROMPTS_DIR``), read by :func:`ita.config.prompt`."""
 from __future__ import annotations
 
 import json
-import os
-from functools import lru_cache
-from pathlib import Path
 
-PROMPTS_DIR = Path(os.environ.get("ITA_PROMPTS_DIR", Path(__file__).resolve().parents[2] / "prompts"))
-
-
-@lru_cache(maxsize=None)
-def prompt(name: str) -> str:
-    """The text of ``prompts/<name>`` (e.g. ``"system.md"``). Raises :class:`FileNotFoundError`."""
-    return (PROMPTS_DIR / name).read_text(encoding="utf-8")
+from ita.config import prompt
 
 
 def system_prompt(context: dict) -> str:

@@ -10,12 +10,9 @@ Example::
 """
 from __future__ import annotations
 
-import sqlite3
-import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from langchain_core.messages import AIMessage, HumanMessage
@@ -39,37 +36,24 @@ class Turn:
     seconds: float = 0.0
 
 
-_GRAPHS: dict = {}
-_LOCK = threading.Lock()
-
-
-def _graph(config: AgentConfig, model: Any = None):
-    """One compiled graph and SQLite checkpointer per (database, model settings) in this process."""
-    from langgraph.checkpoint.sqlite import SqliteSaver
-
-    from ita.graphs.chat import build_chat_graph
-
-    key = (str(config.chat_db), config.use_llm, config.model, config.base_url, id(model) if model else None)
-    with _LOCK:
-        if key not in _GRAPHS:
-            Path(config.chat_db).parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(str(config.chat_db), check_same_thread=False)
-            _GRAPHS[key] = build_chat_graph(config, SqliteSaver(conn), model)
-        return _GRAPHS[key]
-
-
 class ChatSession:
     """A conversation (LangGraph thread ``thread_id``) persisted in the chat database.
 
-    ``config`` defaults to the environment (:meth:`AgentConfig.from_env`); ``model`` a LangChain chat model
-    to use instead of ``ChatOpenAI`` (tests pass fake models). Reopening the same ``thread_id`` — also
-    after a restart — continues the conversation with its context.
+    ``config`` defaults to the environment (:meth:`AgentConfig.from_env`); ``graph`` the compiled chat graph,
+    built by the entry point with :func:`ita.graphs.chat.chat_graph` (by default it is built here for
+    ``config``); ``model`` a LangChain chat model to use instead of ``ChatOpenAI`` (tests pass fake models).
+    Reopening the same ``thread_id`` — also after a restart — continues the conversation with its context.
     """
 
-    def __init__(self, thread_id: str | None = None, config: AgentConfig | None = None, model: Any = None):
+    def __init__(self, thread_id: str | None = None, config: AgentConfig | None = None, model: Any = None,
+                 graph: Any = None):
         self.thread_id = thread_id or uuid.uuid4().hex[:12]
         self.config = config or AgentConfig.from_env()
-        self.graph = _graph(self.config, model)
+        if graph is None:
+            from ita.graphs.chat import chat_graph
+
+            graph = chat_graph(self.config, model)
+        self.graph = graph
         self._cfg = {"configurable": {"thread_id": self.thread_id}, "recursion_limit": 40}
 
     def ask(self, text: str, defaults: dict[str, Any] | None = None) -> Turn:

@@ -21,6 +21,8 @@ thread per conversation) passed to :func:`build_chat_graph`.
 from __future__ import annotations
 
 import json
+import threading
+from pathlib import Path
 from typing import Any
 
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
@@ -278,3 +280,23 @@ def _openai(config: AgentConfig):
 
     return ChatOpenAI(model=config.model, api_key=config.api_key, base_url=config.base_url,
                       timeout=config.timeout, max_retries=1, temperature=0)
+
+
+_GRAPHS: dict = {}
+_LOCK = threading.Lock()
+
+
+def chat_graph(config: AgentConfig, model: Any = None):
+    """The compiled chat graph with its SQLite checkpointer (``config.chat_db``): one per (database, model
+    settings) in this process, so every conversation of an interface shares it."""
+    import sqlite3
+
+    from langgraph.checkpoint.sqlite import SqliteSaver
+
+    key = (str(config.chat_db), config.use_llm, config.model, config.base_url, id(model) if model else None)
+    with _LOCK:
+        if key not in _GRAPHS:
+            Path(config.chat_db).parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(str(config.chat_db), check_same_thread=False)
+            _GRAPHS[key] = build_chat_graph(config, SqliteSaver(conn), model)
+        return _GRAPHS[key]

@@ -138,7 +138,7 @@ def vision_comment(signal: dict, chart: Path | None, *, api_key: str, base_url: 
     from langchain_core.messages import HumanMessage, SystemMessage
     from langchain_openai import ChatOpenAI
 
-    from ita.agent.prompts import prompt
+    from ita.config import prompt
 
     payload = {k: (v.isoformat() if isinstance(v, pd.Timestamp) else v) for k, v in signal.items()
                if k not in ("setup_hash",)}

@@ -82,15 +82,16 @@ def close_channels(channels: dict) -> None:
 
 
 def vision_config():
-    """The chat agent's LLM settings when a model is configured, with ``ITA_VISION_MODEL`` if set; else None."""
+    """The language model settings (:class:`ita.config.LLMSettings`) when a model is configured, with
+    ``ITA_VISION_MODEL`` as the model if set; else None."""
     import os
 
-    from ita.agent.context import AgentConfig
+    from ita.config import LLMSettings
 
-    cfg = AgentConfig.from_env()
+    cfg = LLMSettings.from_env()
     if not cfg.use_llm:
         return None
-    return AgentConfig(**{**cfg.__dict__, "model": os.environ.get("ITA_VISION_MODEL") or cfg.model})
+    return LLMSettings.from_env(model=os.environ.get("ITA_VISION_MODEL") or cfg.model)
 
 
 @dataclass
@@ -110,11 +111,15 @@ class TickReport:
 class LiveService:
     """The live graph with its services. Build with :meth:`live_service` or :meth:`replay_service`."""
 
-    def __init__(self, ctx: LiveContext):
-        from ita.graphs.live import build_live_graph
+    def __init__(self, ctx: LiveContext, graph=None):
+        """``graph``: the compiled live graph, built by the entry point (:func:`ita.graphs.live.build_live_graph`;
+        by default built here)."""
+        if graph is None:
+            from ita.graphs.live import build_live_graph
 
+            graph = build_live_graph()
         self.ctx = ctx
-        self.graph = build_live_graph()
+        self.graph = graph
         self._locks: dict[tuple[str, str], threading.Lock] = {}
         self._guard = threading.Lock()
         self._stop = threading.Event()
