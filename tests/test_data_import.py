@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from ita.cli import app
-from ita.data.store import CandleStore
+from ita.data.store import CandleStore, HistoryConflict
 from ita.errors import DataError, UnknownSymbolError
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -285,7 +285,7 @@ def test_h4_mt5_export_on_the_server_grid_imports(tmp_path):
 
 # ------------------------------------------------------------------------------------------ re-import merge
 
-def test_reimport_merges_new_bars_win_and_counts_added(tmp_path):
+def test_reimport_with_changed_prices_is_refused_unless_replace_then_new_bars_win(tmp_path):
     rows = mt5_rows(30)
     store = CandleStore(tmp_path / "data")
     first = store.import_file(write(tmp_path / "a.csv", [MT5_HEADER] + rows[:20]), "EURUSD", "M5", "Europe/Athens")
@@ -298,8 +298,14 @@ def test_reimport_merges_new_bars_win_and_counts_added(tmp_path):
             f[4] = f"{float(f[3]):.5f}"            # close = low: still valid OHLC
             f[5] = "9999"
         changed.append(",".join(f))
-    second = store.import_file(write(tmp_path / "b.csv", [MT5_HEADER] + changed), "EURUSD", "M5", "Europe/Athens")
-    assert (second.added, second.total) == (10, 30)
+    b = write(tmp_path / "b.csv", [MT5_HEADER] + changed)
+    stored = store.path("EURUSD", "M5").read_bytes()
+    with pytest.raises(HistoryConflict, match=r"5 bars already stored for EURUSD M5 at different prices") as exc:
+        store.import_file(b, "EURUSD", "M5", "Europe/Athens")
+    assert exc.value.count == 5 and "--replace" in str(exc.value)
+    assert store.path("EURUSD", "M5").read_bytes() == stored                 # nothing written
+    second = store.import_file(b, "EURUSD", "M5", "Europe/Athens", replace=True)
+    assert (second.added, second.total, second.replaced) == (10, 30, 5) and second.kept_version
     df = store.load("EURUSD", "M5")
     assert len(df) == 30 and df.index.is_unique and df.index.is_monotonic_increasing
     assert df.index[0] == ts("2025-01-05 22:05") and df.index[-1] == ts("2025-01-06 00:30")

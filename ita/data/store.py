@@ -3,7 +3,11 @@
 Layout: ``<data_dir>/<SYMBOL>/<TF>.parquet`` holding the canonical frame (UTC index ``time``; columns
 ``open, high, low, close, volume, spread``), with import provenance in the Parquet metadata.
 Writes go to a temporary file that is then renamed over the old one, so a failed import never damages
-stored data. A timeframe that is not stored is resampled on the fly from the finest stored one.
+stored data, and an import holds a lock on the series, so two imports of one symbol at once end with one
+complete series. **History is append-only unless asked**: an import whose bars collide with stored bars at
+different prices is refused with a summary (:class:`HistoryConflict`) unless ``replace=True``; a replace
+first keeps the previous file as a dated version under ``<SYMBOL>/history/`` (:meth:`CandleStore.history`,
+:meth:`CandleStore.restore`). A timeframe that is not stored is resampled on the fly from the finest one.
 
 Example::
 
@@ -13,12 +17,16 @@ Example::
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
+import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -32,6 +40,18 @@ from ita.errors import DataError, closest
 
 SAMPLE_FILES = {"EURUSD": "EURUSD_M5_2025.csv", "XAUUSD": "XAUUSD_M5_2025.csv"}
 SAMPLE_SERVER_TZ = "Europe/Athens"
+PRICE_COLUMNS = ("open", "high", "low", "close")
+SHOWN_CONFLICTS = 5
+
+
+class HistoryConflict(DataError):
+    """An import would change stored bars (same open time, different prices). ``count`` bars differ;
+    ``largest_pips`` is the largest price difference in pips; ``examples`` the first few as dicts
+    ``{"time", "column", "old", "new"}``. Nothing was written."""
+
+    def __init__(self, message: str, count: int, largest_pips: float, examples: list[dict]):
+        super().__init__(message)
+        self.count, self.largest_pips, self.examples = count, largest_pips, examples
 
 
 @dataclass
@@ -44,6 +64,9 @@ class ImportResult:
     added: int
     total: int
     report: ValidationReport
+    replaced: int = 0                       # stored bars whose prices the import changed (replace=True)
+    kept_version: str | None = None         # the dated version the previous series was kept as
+    notes: list[str] = field(default_factory=list)
 
 
 def _bound(value, end: bool = False) -> pd.Timestamp | None:
@@ -108,10 +131,16 @@ class CandleStore:
                 os.unlink(tmp)
         return p
 
-    def import_file(self, file: str | Path, symbol: str, timeframe: str, server_tz: str) -> ImportResult:
-        """Read, validate and merge a CSV into the store (new bars win on overlapping times).
+    def import_file(self, file: str | Path, symbol: str, timeframe: str, server_tz: str,
+                    replace: bool = False) -> ImportResult:
+        """Read, validate and merge a CSV into the store: new open times are added; a bar already stored
+        with the same prices is left as it is (also its volume and spread).
 
-        Raises :class:`DataError` / :class:`~ita.errors.UnknownSymbolError` before anything is written.
+        A bar already stored at **different** prices (open, high, low or close) is a conflict: without
+        ``replace`` the import raises :class:`HistoryConflict` (how many, the first few old → new, the
+        largest difference in pips) and writes nothing; with ``replace`` the new bars win and the previous
+        file is kept first as a dated version (:meth:`history`). Raises :class:`DataError` /
+        :class:`~ita.errors.UnknownSymbolError` for a bad file or symbol, before anything is written.
         """
         from ita.data.sources import read_candle_csv
 
@@ -120,18 +149,91 @@ class CandleStore:
         raw = read_candle_csv(file, server_tz)
         new, report = validate_candles(raw, symbol=inst.symbol, timeframe=tf, where=str(file))
         p = self.path(inst.symbol, tf)
-        before = 0
-        if p.is_file():
-            old = pd.read_parquet(p)
-            before = len(old)
-            merged = pd.concat([old[~old.index.isin(new.index)], new]).sort_index()
-        else:
-            merged = new
-        meta = {"source": str(Path(file).resolve()), "server_tz": server_tz,
-                "imported_at": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"), "symbol": inst.symbol,
-                "timeframe": tf}
-        self.write(inst.symbol, tf, merged, meta)
-        return ImportResult(inst.symbol, tf, p, len(merged) - before, len(merged), report)
+        with self._lock(inst.symbol):
+            before, replaced, kept = 0, 0, None
+            if p.is_file():
+                old = pd.read_parquet(p)
+                before = len(old)
+                conflicts = _conflicts(old, new)
+                if len(conflicts):
+                    if not replace:
+                        raise _conflict_error(conflicts, inst, tf, file)
+                    replaced = len(conflicts)
+                    kept = self._keep_version(inst.symbol, tf)
+                    merged = pd.concat([old[~old.index.isin(new.index)], new]).sort_index()
+                else:  # append-only: stored bars stay as they are (equal prices; volume/spread may differ)
+                    merged = pd.concat([old, new[~new.index.isin(old.index)]]).sort_index()
+            else:
+                merged = new
+            meta = {"source": str(Path(file).resolve()), "server_tz": server_tz,
+                    "imported_at": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"), "symbol": inst.symbol,
+                    "timeframe": tf}
+            self.write(inst.symbol, tf, merged, meta)
+        notes = [f"{replaced:,} stored bars replaced; the previous series is kept as version {kept} "
+                 f"(`ita data restore {inst.symbol} {kept}` brings it back)."] if replaced else []
+        return ImportResult(inst.symbol, tf, p, len(merged) - before, len(merged), report, replaced, kept, notes)
+
+    # ---- versions of a series -------------------------------------------------------------------------------
+    def history(self, symbol: str, timeframe: str = "M5") -> pd.DataFrame:
+        """The kept versions of a series, oldest first: ``version`` (``YYYYMMDDTHHMMSSffffffZ``, when it was
+        replaced, UTC), ``bars``, ``first``, ``last`` (UTC), ``source``, ``imported_at``, ``path``."""
+        inst = get_instrument(symbol)
+        tf = normalize_tf(timeframe)
+        rows = []
+        for f in sorted(self._history_dir(inst.symbol).glob(f"{tf}.*.parquet")):
+            info = json.loads((pq.read_metadata(f).metadata or {}).get(b"ita", b"{}"))
+            idx = pd.read_parquet(f, columns=[]).index
+            rows.append({"version": f.name.split(".")[1], "bars": len(idx), "first": idx[0] if len(idx) else None,
+                         "last": idx[-1] if len(idx) else None, "source": info.get("source", ""),
+                         "imported_at": info.get("imported_at", ""), "path": str(f)})
+        return pd.DataFrame(rows, columns=["version", "bars", "first", "last", "source", "imported_at", "path"])
+
+    def restore(self, symbol: str, version: str, timeframe: str = "M5") -> str | None:
+        """Make the kept ``version`` the stored series again (byte for byte). The series it replaces is kept
+        as a new version first (returned). Raises :class:`DataError` naming the kept versions when
+        ``version`` does not exist."""
+        inst = get_instrument(symbol)
+        tf = normalize_tf(timeframe)
+        src = self._history_dir(inst.symbol) / f"{tf}.{version}.parquet"
+        if not src.is_file():
+            have = list(self.history(inst.symbol, tf)["version"])
+            raise DataError(f"{inst.symbol} {tf} has no kept version {version!r}.{closest(str(version), have)} "
+                            f"Kept versions: {', '.join(have) or 'none'} (`ita data history {inst.symbol}`).")
+        with self._lock(inst.symbol):
+            kept = self._keep_version(inst.symbol, tf) if self.path(inst.symbol, tf).is_file() else None
+            p = self.path(inst.symbol, tf)
+            fd, tmp = tempfile.mkstemp(prefix=f".{p.stem}.", suffix=".tmp", dir=p.parent)
+            os.close(fd)
+            try:
+                shutil.copyfile(src, tmp)
+                os.replace(tmp, p)
+            finally:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
+        return kept
+
+    def _history_dir(self, symbol: str) -> Path:
+        return self.data_dir / symbol.upper() / "history"
+
+    def _keep_version(self, symbol: str, tf: str) -> str:
+        """Copy the stored series to ``history/<TF>.<UTC stamp>.parquet``; returns the stamp."""
+        folder = self._history_dir(symbol)
+        folder.mkdir(parents=True, exist_ok=True)
+        stamp = pd.Timestamp.now(tz="UTC").strftime("%Y%m%dT%H%M%S%fZ")
+        shutil.copyfile(self.path(symbol, tf), folder / f"{tf}.{stamp}.parquet")
+        return stamp
+
+    @contextlib.contextmanager
+    def _lock(self, symbol: str):
+        """An exclusive lock on the symbol's series across processes (``flock`` on its folder: no lock file)."""
+        folder = self.data_dir / symbol.upper()
+        folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)                                  # closing releases the lock
 
     def load(self, symbol: str, timeframe: str = "M5", start=None, end=None) -> pd.DataFrame:
         """Canonical candles for ``symbol``/``timeframe`` with bar open times in [start, end] (UTC).
@@ -198,6 +300,44 @@ class CandleStore:
                 log(f"Importing sample data {f.name} → {self.path(sym, 'M5')} (server time {SAMPLE_SERVER_TZ} → UTC)")
             done.append(self.import_file(f, sym, "M5", SAMPLE_SERVER_TZ))
         return done
+
+
+def _conflicts(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
+    """Bars of ``new`` whose open time is stored in ``old`` with different prices: per bar the old and new
+    prices (columns ``old_<c>``, ``new_<c>``) and ``diff`` (largest absolute price difference)."""
+    common = new.index.intersection(old.index)
+    if not len(common):
+        return pd.DataFrame()
+    a = old.loc[common, list(PRICE_COLUMNS)].to_numpy(dtype="float64")
+    b = new.loc[common, list(PRICE_COLUMNS)].to_numpy(dtype="float64")
+    d = abs(a - b)
+    bad = (d > 1e-9 * np.maximum(1.0, abs(a))).any(axis=1)
+    if not bad.any():
+        return pd.DataFrame()
+    out = pd.DataFrame(index=common[bad])
+    for j, c in enumerate(PRICE_COLUMNS):
+        out[f"old_{c}"], out[f"new_{c}"] = a[bad, j], b[bad, j]
+    out["diff"] = d[bad].max(axis=1)
+    out["column"] = [PRICE_COLUMNS[k] for k in d[bad].argmax(axis=1)]
+    return out
+
+
+def _conflict_error(conflicts: pd.DataFrame, inst, tf: str, file) -> HistoryConflict:
+    pip = inst.pip_size
+    digits = inst.digits
+    examples = []
+    for t, r in conflicts.head(SHOWN_CONFLICTS).iterrows():
+        c = r["column"]
+        examples.append({"time": t, "column": c, "old": float(r[f"old_{c}"]), "new": float(r[f"new_{c}"])})
+    largest = float(conflicts["diff"].max()) / pip
+    shown = "; ".join(f"{e['time']:%Y-%m-%d %H:%M} UTC {e['column']} {e['old']:.{digits}f} → {e['new']:.{digits}f}"
+                      for e in examples)
+    n = len(conflicts)
+    msg = (f"{file}: {n:,} bar{'s' if n != 1 else ''} already stored for {inst.symbol} {tf} at different prices "
+           f"(largest difference {largest:,.1f} pips): {shown}{' …' if n > len(examples) else ''}. Nothing was "
+           f"imported. If the file is right, import it again with --replace: the stored series is kept as a dated "
+           f"version first (`ita data history {inst.symbol}`, `ita data restore {inst.symbol} VERSION`).")
+    return HistoryConflict(msg, n, largest, examples)
 
 
 def load_candles(symbol: str, timeframe: str = "M5", start=None, end=None, data_dir=None) -> pd.DataFrame:

@@ -1,0 +1,105 @@
+"""Stored history is append-only unless asked: a conflicting import is refused and changes nothing, a replace
+keeps the previous series as a dated version, a restore brings back its exact bytes, and two imports of one
+symbol at once end with one complete series."""
+from __future__ import annotations
+
+import hashlib
+import multiprocessing as mp
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from ita.data.store import CandleStore, HistoryConflict
+from ita.errors import DataError
+from tests.test_data_import import MT5_HEADER, mt5_rows, write
+
+
+def sha(p: Path) -> str:
+    return hashlib.sha256(p.read_bytes()).hexdigest()
+
+
+def shifted(rows: list[str], pips_high: float, pips_close: float) -> list[str]:
+    """The same bars with high and close raised (still valid OHLC: high stays the highest)."""
+    out = []
+    for r in rows:
+        f = r.split(",")
+        c = float(f[4]) + pips_close * 1e-4
+        f[2] = f"{max(float(f[2]) + pips_high * 1e-4, c):.5f}"
+        f[4] = f"{c:.5f}"
+        out.append(",".join(f))
+    return out
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = CandleStore(tmp_path / "data")
+    s.import_file(write(tmp_path / "a.csv", [MT5_HEADER] + mt5_rows(120)), "EURUSD", "M5", "Europe/Athens")
+    return s
+
+
+def test_conflicting_import_is_refused_with_a_summary_and_changes_nothing(store, tmp_path):
+    before = sha(store.path("EURUSD", "M5"))
+    bad = write(tmp_path / "conflict.csv", [MT5_HEADER] + shifted(mt5_rows(120)[40:90], 200, 100))
+    with pytest.raises(HistoryConflict) as exc:
+        store.import_file(bad, "EURUSD", "M5", "Europe/Athens")
+    e = exc.value
+    assert e.count == 50 and e.largest_pips == pytest.approx(200, abs=0.01)
+    assert isinstance(e, DataError)                       # the CLI's one-message exit 2 path
+    msg = str(e)
+    assert "50 bars already stored for EURUSD M5 at different prices" in msg
+    assert "largest difference 200.0 pips" in msg and "Nothing was imported" in msg and "--replace" in msg
+    assert "→" in msg and msg.count("UTC") >= 5           # the first few, old → new
+    assert sha(store.path("EURUSD", "M5")) == before
+    assert store.history("EURUSD").empty
+
+
+def test_identical_reimport_and_new_bars_need_no_replace(store, tmp_path):
+    before = store.load("EURUSD", "M5")
+    more = write(tmp_path / "more.csv", [MT5_HEADER] + mt5_rows(150))      # 120 equal + 30 new
+    res = store.import_file(more, "EURUSD", "M5", "Europe/Athens")
+    assert (res.added, res.total, res.replaced) == (30, 150, 0)
+    pd.testing.assert_frame_equal(store.load("EURUSD", "M5").iloc[:120], before)
+    assert store.history("EURUSD").empty
+
+
+def test_replace_keeps_a_dated_version_and_restore_brings_back_the_old_bytes(store, tmp_path):
+    p = store.path("EURUSD", "M5")
+    old_bytes = p.read_bytes()
+    bad = write(tmp_path / "conflict.csv", [MT5_HEADER] + shifted(mt5_rows(120)[40:90], 200, 100))
+    res = store.import_file(bad, "EURUSD", "M5", "Europe/Athens", replace=True)
+    assert res.replaced == 50 and res.kept_version and "ita data restore EURUSD" in res.notes[0]
+    assert p.read_bytes() != old_bytes
+    hist = store.history("EURUSD")
+    assert list(hist["version"]) == [res.kept_version] and hist["bars"].iloc[0] == 120
+    changed = store.load("EURUSD", "M5")
+    kept = store.restore("EURUSD", res.kept_version)
+    assert p.read_bytes() == old_bytes                    # exactly the old series
+    assert kept and kept != res.kept_version              # the replaced series is kept too
+    store.restore("EURUSD", kept)
+    pd.testing.assert_frame_equal(store.load("EURUSD", "M5"), changed)
+    with pytest.raises(DataError, match="has no kept version '2020'.*Kept versions:"):
+        store.restore("EURUSD", "2020")
+
+
+def _import(data_dir: str, file: str, barrier) -> None:
+    barrier.wait()
+    CandleStore(data_dir).import_file(file, "EURUSD", "M5", "Europe/Athens")
+
+
+def test_two_imports_of_one_symbol_at_once_end_with_one_complete_series(tmp_path):
+    rows = mt5_rows(4000)
+    files = [write(tmp_path / "x.csv", [MT5_HEADER] + rows[:2000]), write(tmp_path / "y.csv", [MT5_HEADER] + rows[2000:])]
+    data = tmp_path / "data"
+    for attempt in range(3):                               # several rounds: a lost update would show in one
+        d = data / str(attempt)
+        ctx = mp.get_context("fork")
+        barrier = ctx.Barrier(2)
+        procs = [ctx.Process(target=_import, args=(str(d), str(f), barrier)) for f in files]
+        for pr in procs:
+            pr.start()
+        for pr in procs:
+            pr.join(60)
+            assert pr.exitcode == 0
+        df = CandleStore(d).load("EURUSD", "M5")
+        assert len(df) == 4000 and df.index.is_unique and df.index.is_monotonic_increasing
