@@ -18,6 +18,7 @@ from typing import Any
 from langchain_core.messages import AIMessage, HumanMessage
 
 from ita.agent.context import AgentConfig
+from ita.secrets import redact
 from ita.tools.results import Artifact, ToolResult
 
 
@@ -67,7 +68,7 @@ class ChatSession:
         out = self.graph.invoke({"messages": [HumanMessage(text)], "defaults": dict(defaults or {})}, self._cfg)
         results = [ToolResult.model_validate(r) for r in out.get("results") or []]
         arts = [a for r in results for a in r.artifacts]
-        return Turn(answer=out.get("answer", ""), artifacts=arts, results=results,
+        return Turn(answer=redact(out.get("answer", "")), artifacts=arts, results=results,
                     used_llm=bool(out.get("used_llm")), note=out.get("note"), context=dict(out.get("context") or {}),
                     seconds=time.perf_counter() - t0)
 

@@ -28,6 +28,7 @@ import pandas as pd
 
 from ita.config import settings
 from ita.errors import ItaError
+from ita.secrets import redact, register
 
 DEFAULT_CHARTS = ("H1", "M15", "M5")
 
@@ -36,7 +37,7 @@ DEFAULT_CHARTS = ("H1", "M15", "M5")
 class TelegramSettings:
     """Where Telegram alerts go: ``token``, ``chat_ids`` (only these are sent to and served), ``base_url``."""
 
-    token: str
+    token: str = field(repr=False)                 # a secret: never in a repr or a log
     chat_ids: tuple[int, ...]
     base_url: str = "https://api.telegram.org/bot"
 
@@ -59,14 +60,33 @@ class TelegramSettings:
             ids = tuple(int(c) for c in raw)
         except ValueError:
             raise ItaError(f"ITA_TELEGRAM_CHAT_IDS must be numbers separated by commas, got {os.environ['ITA_TELEGRAM_CHAT_IDS']!r}.") from None
-        return cls(token, ids, (os.environ.get("ITA_TELEGRAM_API_URL") or cls.base_url).strip())
+        register(token)
+        url = api_url("ITA_TELEGRAM_API_URL", os.environ.get("ITA_TELEGRAM_API_URL") or cls.base_url)
+        return cls(token, ids, url if url.endswith("/bot") else url + "/bot")
+
+
+def api_url(var: str, value: str) -> str:
+    """An API base URL from ``var`` checked and normalised: ``http(s)://host[:port][/path]`` without a trailing
+    ``/``. Raises :class:`ItaError` naming the variable (never a token) for anything else."""
+    from urllib.parse import urlsplit
+
+    v = str(value).strip().rstrip("/")
+    try:
+        u = urlsplit(v)
+        port_ok = u.port is None or 0 < u.port < 65536
+    except ValueError:
+        port_ok, u = False, None
+    if u is None or u.scheme not in ("http", "https") or not u.hostname or not port_ok or u.query or u.fragment:
+        raise ItaError(f"{var} must be an http(s) base URL such as https://api.telegram.org/bot or "
+                       f"http://127.0.0.1:8081/bot (a local Bot API server), got {redact(v)!r}.")
+    return v
 
 
 @dataclass(frozen=True)
 class NotionSettings:
     """The Notion journal: ``token``, ``database`` (database or data source id), ``base_url``."""
 
-    token: str
+    token: str = field(repr=False)                 # a secret: never in a repr or a log
     database: str
     base_url: str = "https://api.notion.com"
     timeout_s: float = 20.0
@@ -84,7 +104,9 @@ class NotionSettings:
             timeout = float(os.environ.get("ITA_NOTION_TIMEOUT") or cls.timeout_s)
         except ValueError:
             raise ItaError(f"ITA_NOTION_TIMEOUT must be seconds, got {os.environ['ITA_NOTION_TIMEOUT']!r}.") from None
-        return cls(token, db, (os.environ.get("ITA_NOTION_API_URL") or cls.base_url).strip(), timeout)
+        register(token)
+        return cls(token, db, api_url("ITA_NOTION_API_URL", os.environ.get("ITA_NOTION_API_URL") or cls.base_url),
+                   timeout)
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,7 @@ import pandas as pd
 import sqlite_utils
 
 from ita.config import settings
+from ita.secrets import redact
 from ita.store import json_scalar
 
 LIVE = "live"
@@ -296,7 +297,7 @@ class Journal:
         """Record a failed attempt: back to ``pending`` until ``retry_at``, or ``failed`` (no automatic retry)
         when ``retry_at`` is None. ``uncertain``: the attempt may have reached the service (a timeout)."""
         fields = {"status": "pending" if retry_at is not None else "failed", "next_at": retry_at or 0.0,
-                  "last_error": error[:500], "lease_until": None}
+                  "last_error": redact(error)[:500], "lease_until": None}
         if uncertain:
             fields["uncertain"] = 1
         with self._db() as db:

@@ -52,4 +52,8 @@ class ToolResult(BaseModel):
 
     @classmethod
     def failure(cls, tool: str, error: str, **kw: Any) -> "ToolResult":
+        """A failed result whose message (secrets redacted, :func:`ita.secrets.redact`) is the summary."""
+        from ita.secrets import redact
+
+        error = redact(error)
         return cls(tool=tool, ok=False, error=error, summary=error, **kw)
