@@ -126,6 +126,16 @@ def read_candle_csv(path: str | Path, server_tz: str = "UTC") -> pd.DataFrame:
     return parse_candle_text(path.read_text(encoding="utf-8-sig", errors="replace"), where, server_tz)
 
 
+def _decimal_comma_hint(raw: pd.DataFrame, bad: np.ndarray) -> str:
+    """A hint naming decimal commas (``1,03507``) when they are why prices did not read as numbers."""
+    cells = pd.concat([raw.loc[bad, c].astype(str).str.strip() for c in ("open", "high", "low", "close")]).head(40)
+    if len(cells) and cells.str.fullmatch(r"-?\d+,\d+").mean() > 0.5:
+        example = cells[cells.str.fullmatch(r"-?\d+,\d+")].iloc[0]
+        return (f" The prices use a decimal comma (e.g. {example!r}); ITA reads a decimal point — export the file "
+                "again with '.' as the decimal separator (or replace the commas in the price columns).")
+    return ""
+
+
 def parse_candle_text(text: str, where: str, server_tz: str = "UTC", line_offset: int = 0) -> pd.DataFrame:
     """:func:`read_candle_csv` on text already read: ``text`` starts with the header line; ``where`` names
     the source in messages; ``line_offset`` is added to every line number (for a chunk appended to a file,
@@ -133,6 +143,12 @@ def parse_candle_text(text: str, where: str, server_tz: str = "UTC", line_offset
     tz = resolve_tz(server_tz)
     if not text.strip():
         raise DataError(f"{where}: the file is empty.")
+    head = text[:4096]
+    odd = sum(1 for ch in head if ch == "\ufffd" or (ch < " " and ch not in "\t\r\n"))
+    if "\x00" in head or odd > max(8, len(head) // 50):
+        raise DataError(f"{where}: this is not a text CSV (binary content in the first bytes) — perhaps another "
+                        "file renamed .csv, or a compressed archive. Export the candles as CSV (MT5: right-click the "
+                        "chart's history → Export bars, or the History Center) and import that file.")
     first = text.splitlines()[0]
     try:
         sep = csv.Sniffer().sniff(first, delimiters=",;\t").delimiter
@@ -194,6 +210,8 @@ def parse_candle_text(text: str, where: str, server_tz: str = "UTC", line_offset
         hint = " The file looks truncated (the last row is incomplete); export it again." if only_last else ""
         if short.any():
             raise DataError(f"{where}: fewer fields than the header ({ncols}) on {describe_lines(short, lines)}.{hint}")
+        if not hint:
+            hint = _decimal_comma_hint(raw, bad)
         raise DataError(f"{where}: missing or non-numeric open/high/low/close on {describe_lines(bad, lines)}.{hint}")
     times = _parse_times(tcol, lines, where)
     if times.tz is not None:

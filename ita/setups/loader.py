@@ -167,6 +167,11 @@ def _format_errors(where: Path, text: str, exc: ValidationError) -> str:
             msg = "required field is missing"
         elif e["type"] == "literal_error":
             msg = f"{msg} (got {e.get('input')!r})"
+        elif e["type"] == "union_tag_invalid":  # an unknown detector kind / step name
+            ctx = e.get("ctx") or {}
+            tag, field = str(ctx.get("tag", "")), str(ctx.get("discriminator", "kind")).strip("'")
+            allowed = re.findall(r"'([^']+)'", str(ctx.get("expected_tags", "")))
+            msg = f"unknown {field} {tag!r}.{closest(tag, allowed)} Use one of: {', '.join(allowed)}."
         where_s = f"{where}:{line}" if line else str(where)
         msgs.append(f"{where_s}: {fieldpath or '(top level)'}: {msg}")
     return "Invalid setup:\n  " + "\n  ".join(msgs)
