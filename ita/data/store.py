@@ -121,14 +121,7 @@ class CandleStore:
         md = dict(table.schema.metadata or {})
         md[b"ita"] = json.dumps(meta or {}, default=str).encode()
         table = table.replace_schema_metadata(md)
-        fd, tmp = tempfile.mkstemp(prefix=f".{p.stem}.", suffix=".tmp", dir=p.parent)
-        os.close(fd)
-        try:
-            pq.write_table(table, tmp)
-            os.replace(tmp, p)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        _replace_atomically(p, lambda tmp: pq.write_table(table, tmp))
         return p
 
     def import_file(self, file: str | Path, symbol: str, timeframe: str, server_tz: str,
@@ -201,15 +194,7 @@ class CandleStore:
                             f"Kept versions: {', '.join(have) or 'none'} (`ita data history {inst.symbol}`).")
         with self._lock(inst.symbol):
             kept = self._keep_version(inst.symbol, tf) if self.path(inst.symbol, tf).is_file() else None
-            p = self.path(inst.symbol, tf)
-            fd, tmp = tempfile.mkstemp(prefix=f".{p.stem}.", suffix=".tmp", dir=p.parent)
-            os.close(fd)
-            try:
-                shutil.copyfile(src, tmp)
-                os.replace(tmp, p)
-            finally:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
+            _replace_atomically(self.path(inst.symbol, tf), lambda tmp: shutil.copyfile(src, tmp))
         return kept
 
     def _history_dir(self, symbol: str) -> Path:
@@ -300,6 +285,18 @@ class CandleStore:
                 log(f"Importing sample data {f.name} → {self.path(sym, 'M5')} (server time {SAMPLE_SERVER_TZ} → UTC)")
             done.append(self.import_file(f, sym, "M5", SAMPLE_SERVER_TZ))
         return done
+
+
+def _replace_atomically(p: Path, write) -> None:
+    """``write(tmp)`` a temporary file beside ``p``, then rename it over ``p`` (a failure leaves ``p`` as it was)."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.stem}.", suffix=".tmp", dir=p.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, p)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
 
 
 def _conflicts(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
