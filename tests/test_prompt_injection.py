@@ -65,3 +65,12 @@ def test_an_obedient_model_cannot_act_on_it_or_leak_the_key(library, tmp_path):
     assert not t.results[1].ok and "no tool" in t.results[1].error
     # what the trader sees: no key
     assert KEY not in t.answer and MASK in t.answer
+
+
+@pytest.mark.parametrize("question, mark", [("what is a breaker block?", "does not follow it"),
+                                            ("что такое брейкер блок?", "ITA их не выполняет")])
+def test_the_deterministic_answer_quotes_it_with_a_warning(library, tmp_path, monkeypatch, question, mark):
+    monkeypatch.setenv("ITA_LLM", "off")
+    t = ChatSession("inj-" + question[:3], AgentConfig(use_llm=False, chat_db=tmp_path / "chat.db")).ask(question)
+    assert [r.tool for r in t.results] == ["kb_search"]
+    assert "> " in t.answer and mark in t.answer and KEY not in t.answer

@@ -423,7 +423,8 @@ def _kb_search(T, r, lang):
         return _join(_f(tt["no_match"], n_docs=docs, query=d.get("query", "")),
                      _hints(T, "kb_search", {"query": d.get("query", "")}))
     quotes = [_f(tt["passage"], text=" ".join(str(p["text"]).split()), file=p["file"], page=p["page"],
-                 section=f" · {p['section']}" if p.get("section") else "") for p in passages]
+                 section=f" · {p['section']}" if p.get("section") else "")
+              + (f"\n\n{tt['instructions']}" if p.get("instructions") else "") for p in passages]
     return _join(_f(tt["headline"], n_docs=docs), *quotes)
 
 
