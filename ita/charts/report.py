@@ -32,7 +32,8 @@ import pandas as pd
 from plotly.offline import get_plotlyjs
 
 from ita.charts import style as S
-from ita.charts.figures import _num, _trade_spec, equity_figure
+from ita.charts.common import finite, json_clean, script_json
+from ita.charts.figures import equity_figure, trade_spec
 from ita.errors import write_text_atomic
 
 MAX_TRADE_CHARTS = 500
@@ -61,22 +62,6 @@ def _pip_size(trades: pd.DataFrame, signals: pd.DataFrame) -> float:
     return 0.0001
 
 
-def _dumps(obj) -> str:
-    """Compact JSON safe inside a ``<script>`` element."""
-    return json.dumps(obj, separators=(",", ":"), default=str, allow_nan=False).replace("</", "<\\/")
-
-
-def _json_clean(o):
-    """Replace NaN/inf floats (not valid JSON) by None, recursively."""
-    if isinstance(o, float):
-        return o if math.isfinite(o) else None
-    if isinstance(o, dict):
-        return {k: _json_clean(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple)):
-        return [_json_clean(v) for v in o]
-    return o
-
-
 def _pick(n: int, k: int) -> list[int]:
     if n <= k:
         return list(range(n))
@@ -103,8 +88,8 @@ def _cards(stats: pd.Series) -> str:
             continue
         v = stats[k]
         cls = ""
-        if k in ("Total R", "Expectancy [R]", "Return [%]") and _num(v) is not None and _num(v) != 0:
-            cls = " pos" if _num(v) > 0 else " neg"
+        if k in ("Total R", "Expectancy [R]", "Return [%]") and finite(v) is not None and finite(v) != 0:
+            cls = " pos" if finite(v) > 0 else " neg"
         out.append(f"<div class='card'><div class='k'>{html.escape(k)}</div>"
                    f"<div class='v{cls}'>{html.escape(S.fmt_stat(k, v))}</div></div>")
     return "".join(out)
@@ -118,14 +103,14 @@ def _trades_table(trades: pd.DataFrame, chart_of: dict[int, int], dec: int) -> s
     rows = []
     pf = f"{{:.{dec}f}}"
     for pos, tr in enumerate(trades.to_dict("records")):
-        r = _num(tr.get("r"))
+        r = finite(tr.get("r"))
         rc = "pos" if (r or 0) > 0 else "neg" if (r or 0) < 0 else ""
         side = str(tr.get("direction", ""))
         i = chart_of.get(pos)
         attrs = f" data-i='{i}' class='clickable'" if i is not None else ""
 
         def p(key):
-            v = _num(tr.get(key))
+            v = finite(tr.get(key))
             return "–" if v is None else pf.format(v)
 
         rows.append(
@@ -249,9 +234,9 @@ def report_html(candles: pd.DataFrame, trades: pd.DataFrame, signals: pd.DataFra
         n = tr.get("trade", pos + 1)
         sg = sig_by_id.get(tr.get("signal_id"), {})
         head = f"Trade {n} of {len(recs)}" + (f" · {symbol}" if symbol else "")
-        specs.append(_json_clean(_trade_spec(candles, tr, sg, head, pip)))
+        specs.append(json_clean(trade_spec(candles, tr, sg, head, pip)))
         chart_of[pos] = i
-        r = _num(tr.get("r"))
+        r = finite(tr.get("r"))
         labels.append(f"#{n} · {_fmt_time(tr.get('entry_time'))} NY · {tr.get('direction', '')} · "
                       f"{tr.get('exit_reason', '')} {S.fmt_num(r, 2, signed=True)}R")
     gz = base64.b64encode(gzip.compress(json.dumps(specs, separators=(",", ":"), default=str).encode("utf-8"),
@@ -285,7 +270,7 @@ planned risk · generated {pd.Timestamp.now(tz=S.TZ):%Y-%m-%d %H:%M} NY by ITA</
 <div class="panel tablewrap">{_trades_table(trades, chart_of, dec)}</div>
 </main>
 <script type="application/json" id="eq-json">{eq_json}</script>
-<script type="application/json" id="trade-index">{_dumps(index)}</script>
+<script type="application/json" id="trade-index">{script_json(index)}</script>
 <script type="application/octet-stream" id="trades-gz">{gz}</script>
 <script type="text/javascript">{_JS}</script>
 </body></html>

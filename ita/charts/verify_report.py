@@ -23,8 +23,8 @@ import numpy as np
 import pandas as pd
 
 from ita.charts import style as S
-from ita.charts.figures import _meta, _num, _slice, _spread_tags, _title, _utc
-from ita.charts.report import _dumps, _json_clean
+from ita.charts.common import finite, json_clean, meta_dict, script_json, slice_window, spread_tags, title_block
+from ita.times import utc
 from ita.errors import write_text_atomic
 
 _BEFORE = pd.Timedelta(minutes=45)
@@ -46,18 +46,18 @@ def case_spec(candles: pd.DataFrame, *, title: str, subtitle: str = "", pip_size
     """:func:`case_figure` as a plain plotly figure dict (fast: no validation) — see there."""
     lab = dict(label or {})
     sg = dict(signal or {})
-    meta = _meta(sg.get("meta"))
+    meta = meta_dict(sg.get("meta"))
     rng = dict(session_range) if session_range else (meta.get("range") if isinstance(meta.get("range"), Mapping) else None)
     zone = meta.get("zone") if isinstance(meta.get("zone"), Mapping) else None
     brk = meta.get("break") if isinstance(meta.get("break"), Mapping) else None
-    t_label = _utc(lab.get("bar_time") or lab.get("time"))
-    t_sig = _utc(sg.get("time"))
-    known = _utc(sg.get("known_at")) or (t_sig + step if t_sig is not None else None)
-    b_time = _utc(brk.get("time")) if brk else _utc(break_time)
-    z_time = _utc(zone.get("time")) if zone else None
+    t_label = utc(lab.get("bar_time") or lab.get("time"))
+    t_sig = utc(sg.get("time"))
+    known = utc(sg.get("known_at")) or (t_sig + step if t_sig is not None else None)
+    b_time = utc(brk.get("time")) if brk else utc(break_time)
+    z_time = utc(zone.get("time")) if zone else None
     z_first = (z_time - step) if (z_time is not None and str(zone.get("type", "")).lower() == "fvg") else z_time
-    r_start, r_end = (_utc(rng.get("start")), _utc(rng.get("end"))) if rng else (None, None)
-    pip = float(pip_size) if _num(pip_size) and float(pip_size) > 0 else 0.0001
+    r_start, r_end = (utc(rng.get("start")), utc(rng.get("end"))) if rng else (None, None)
+    pip = float(pip_size) if finite(pip_size) and float(pip_size) > 0 else 0.0001
     dec = S.price_decimals(pip)
     pf = f"{{:.{dec}f}}"
 
@@ -67,7 +67,7 @@ def case_spec(candles: pd.DataFrame, *, title: str, subtitle: str = "", pip_size
     anchors = focus + [t for t in (r_start,) if t is not None]
     hi_t = max(focus) + _AFTER
     lo_t = max(min(anchors) - _BEFORE, min(focus) - _MAX_SPAN)
-    win = _slice(candles, lo_t, hi_t)
+    win = slice_window(candles, lo_t, hi_t)
     idx = pd.DatetimeIndex(win.index)
     ny = S.index_to_ny(idx)
     half = step / 2
@@ -88,12 +88,12 @@ def case_spec(candles: pd.DataFrame, *, title: str, subtitle: str = "", pip_size
 
     levels = []
     for k in ("entry_price", "sl_price", "tp_price"):
-        if _num(sg.get(k)) is not None:
+        if finite(sg.get(k)) is not None:
             levels.append(float(sg[k]))
     if rng:
-        levels += [p for p in (_num(rng.get("high")), _num(rng.get("low"))) if p is not None]
+        levels += [p for p in (finite(rng.get("high")), finite(rng.get("low"))) if p is not None]
     if zone:
-        levels += [p for p in (_num(zone.get("top")), _num(zone.get("bottom"))) if p is not None]
+        levels += [p for p in (finite(zone.get("top")), finite(zone.get("bottom"))) if p is not None]
     ylo = min([*levels, *(lo.tolist() if len(lo) else [])]) if (levels or len(lo)) else 0.0
     yhi = max([*levels, *(h.tolist() if len(h) else [])]) if (levels or len(h)) else 1.0
     span = max(yhi - ylo, 10 * pip)
@@ -105,7 +105,7 @@ def case_spec(candles: pd.DataFrame, *, title: str, subtitle: str = "", pip_size
 
     # ---- session range (clipped to the window) with dotted extensions
     if rng and r_start is not None and r_end is not None:
-        rh, rl = _num(rng.get("high")), _num(rng.get("low"))
+        rh, rl = finite(rng.get("high")), finite(rng.get("low"))
         if rh is not None and rl is not None:
             xs = X(max(r_start, lo_t), -half)
             shapes.append(dict(type="rect", xref="x", yref="y", x0=xs, x1=X(r_end, -half), y0=rl, y1=rh,
@@ -136,13 +136,13 @@ def case_spec(candles: pd.DataFrame, *, title: str, subtitle: str = "", pip_size
 
     # ---- zone (FVG) from its first candle for an hour after the signal
     if zone:
-        zt, zb = _num(zone.get("top")), _num(zone.get("bottom"))
+        zt, zb = finite(zone.get("top")), finite(zone.get("bottom"))
         if zt is not None and zb is not None:
             z_end = min((known or z_first) + _ORDER_LEN, hi_t)
             shapes.append(dict(type="rect", xref="x", yref="y", x0=X(z_first, -half), x1=X(z_end, -half),
                                y0=min(zt, zb), y1=max(zt, zb), fillcolor=S.PURPLE_FILL,
                                line=dict(color=S.PURPLE, width=1), layer="below"))
-            zs = _num(zone.get("size_pips"))
+            zs = finite(zone.get("size_pips"))
             arrow = "↓ " if str(zone.get("direction")) in ("bearish", "short") else "↑ "
             tags.append(((zt + zb) / 2, f"{str(zone.get('type') or 'zone').upper()[:5]} {arrow}"
                          + (f"{zs:.1f}p" if zs is not None else ""), S.PURPLE))
@@ -174,7 +174,7 @@ def case_spec(candles: pd.DataFrame, *, title: str, subtitle: str = "", pip_size
         x1 = X(min((known or t_sig) + _ORDER_LEN, hi_t), -half)
         for key, name, lc, dash in (("tp_price", "TP", S.GREEN, "solid"), ("entry_price", "Entry", S.INK, "dash"),
                                     ("sl_price", "SL", S.RED, "solid")):
-            p = _num(sg.get(key))
+            p = finite(sg.get(key))
             if p is None:
                 continue
             shapes.append(dict(type="line", xref="x", yref="y", x0=x0, x1=x1, y0=p, y1=p,
@@ -183,7 +183,7 @@ def case_spec(candles: pd.DataFrame, *, title: str, subtitle: str = "", pip_size
 
     if tags:  # price tags on the right edge, spread apart so they never overlap
         want = [(p - y0) / (y1 - y0) * _PLOT_PX_H for p, _, _ in tags]
-        got = _spread_tags(want, _TAG_GAP_PX, 8, _PLOT_PX_H - 8)
+        got = spread_tags(want, _TAG_GAP_PX, 8, _PLOT_PX_H - 8)
         for (p, text, col), w_px, g_px in zip(tags, want, got):
             ann.append(dict(x=1.0, xref="paper", y=p, yref="y", text=text, showarrow=True, arrowhead=0, arrowwidth=1,
                             arrowcolor=col, ax=12, ay=-(g_px - w_px), axref="pixel", ayref="pixel", xanchor="left",
@@ -199,7 +199,7 @@ def case_spec(candles: pd.DataFrame, *, title: str, subtitle: str = "", pip_size
         for j in np.nonzero(gaps > 3 * step.value)[0]:
             breaks.append(dict(bounds=[S.xstr(ny[j] + step), S.xstr(ny[j + 1])]))
     layout = S.base_layout(
-        title=_title(title, subtitle),
+        title=title_block(title, subtitle),
         margin=dict(l=64, r=118, t=92, b=50),
         shapes=shapes, annotations=ann, hovermode="x",
         xaxis=S.axis_style(type="date", range=[S.xstr(x_lo), x_end], rangeslider=dict(visible=False),
@@ -307,7 +307,7 @@ def case_pngs(res, folder) -> list[str]:
         else:
             k += 1
             name = f"unlabelled_{k:02d}.png"
-        save_png(_json_clean(spec), Path(folder) / name)
+        save_png(json_clean(spec), Path(folder) / name)
         names.append(name)
     return names
 
@@ -430,7 +430,7 @@ def verify_report_html(res, path, *, title: str | None = None, charts: bool = Tr
                 spec["layout"]["margin"] = dict(l=64, r=118, t=34, b=50)
                 fig_html = (f"<div class='chart' data-fig='{len(specs)}'><div class='placeholder'>loading chart…"
                             f"</div></div>")
-                specs.append(_json_clean(spec))
+                specs.append(json_clean(spec))
         if case["kind"] == "label":
             kind = r["result"]
             t_lab = html.escape(_label_tz_time(r))
@@ -473,7 +473,7 @@ def verify_report_html(res, path, *, title: str | None = None, charts: bool = Tr
              f"day.</li><li>Precision = hits / (hits + unlabelled); recall = hits / labels.</li>"
              f"<li>Charts: New York time; blue = session range, purple = FVG zone, dashed line = the label "
              f"(yellow band = ± tolerance), entry/SL/TP for an hour after the signal.</li></ul>")
-    figs_json = _dumps(specs)
+    figs_json = script_json(specs)
     plotly_js = ""
     if charts and specs:
         from plotly.offline import get_plotlyjs
