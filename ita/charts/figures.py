@@ -7,7 +7,6 @@ the axis title says so; inputs are UTC. See :mod:`ita.charts.style` for the colo
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 import numpy as np
 import pandas as pd

@@ -24,8 +24,9 @@ import pandas as pd
 
 from ita.charts import style as S
 from ita.charts.common import finite, json_clean, meta_dict, script_json, slice_window, spread_tags, title_block
-from ita.times import utc
 from ita.errors import write_text_atomic
+from ita.times import utc
+from ita.verify.labels import fmt_local
 
 _BEFORE = pd.Timedelta(minutes=45)
 _AFTER = pd.Timedelta(minutes=90)
@@ -236,7 +237,6 @@ def case_figure(candles: pd.DataFrame, **kw):
 # ---------------------------------------------------------------------------------------------- cases
 
 def _label_tz_time(r: Mapping) -> str:
-    from ita.setups.verify import fmt_local
 
     return f"{fmt_local(r['bar_time'], r['tz'])} {r['tz']}"
 
@@ -407,7 +407,7 @@ if('IntersectionObserver' in window){var io=new IntersectionObserver(function(es
 
 
 def verify_report_html(res, path, *, title: str | None = None, charts: bool = True) -> Path:
-    """Write the self-contained HTML report of a :class:`~ita.setups.verify.VerifyResult` to ``path``.
+    """Write the self-contained HTML report of a :class:`~ita.verify.VerifyResult` to ``path``.
 
     ``title``: plain text (default: the setup label). ``charts``: embed plotly.js and one chart per case
     (plotly JSON, drawn in the browser when scrolled into view; no Chromium needed). With
