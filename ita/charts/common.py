@@ -108,6 +108,50 @@ def bar_width(idx: pd.DatetimeIndex) -> pd.Timedelta:
     return pd.Timedelta(minutes=5)
 
 
+# ---------------------------------------------------------------------------------------------- time axis
+
+def gap_rangebreaks(idx: pd.DatetimeIndex, bar: pd.Timedelta, min_bars: int = 3) -> list[dict]:
+    """The plotly ``rangebreaks`` hiding calendar gaps (weekends, overnight closes, holidays) between bars.
+
+    ``idx``: sorted bar opens in UTC; ``bar``: the bar length. A gap between consecutive opens longer than
+    ``min_bars`` bars is cut from the end of the earlier bar to the next open, in New York wall-clock (the
+    charts' x axis)."""
+    breaks = []
+    if len(idx) > 1:
+        ny = S.index_to_ny(idx)
+        gaps = np.diff(pd.DatetimeIndex(idx).as_unit("ns").asi8)
+        for j in np.nonzero(gaps > min_bars * bar.value)[0]:
+            breaks.append(dict(bounds=[S.xstr(ny[j] + bar), S.xstr(ny[j + 1])]))
+    return breaks
+
+
+TICK_STEPS_MIN = (5, 15, 30, 60, 120, 180, 360, 720, 1440)
+
+
+def bar_ticks(idx: pd.DatetimeIndex, bar: pd.Timedelta, most: int = 10) -> tuple[list[str], list[str]]:
+    """Explicit x ticks at round New York times that are bar opens (plotly's own ticks fall into the cut
+    weekend gaps): the smallest step giving at most ``most`` ticks; the date is added at day changes.
+
+    ``idx``: UTC bar opens; returns ``(tickvals, ticktext)`` for a plotly axis (New York wall-clock)."""
+    if len(idx) == 0:
+        return [], []
+    ny = S.index_to_ny(idx)
+    minutes = ny.hour * 60 + ny.minute
+    span_min = len(idx) * bar.total_seconds() / 60
+    step = next((m for m in TICK_STEPS_MIN if span_min / m <= most and m * 60 >= bar.total_seconds()), 1440)
+    at = ny[(minutes % step) == 0]
+    vals, text, last_day = [], [], None
+    for t in at:
+        day = t.strftime("%a %d %b")
+        label = day if step >= 1440 else (t.strftime("%H:%M") + (f"<br>{day}" if day != last_day else ""))
+        vals.append(S.xstr(t))
+        text.append(label)
+        last_day = day
+    return vals, text
+
+
+# ---------------------------------------------------------------------------------------------- HTML
+
 def script_json(obj) -> str:
     """Compact JSON safe inside a ``<script>`` element (``</`` escaped; NaN is an error — use :func:`json_clean`)."""
     return json.dumps(obj, separators=(",", ":"), default=str, allow_nan=False).replace("</", "<\\/")

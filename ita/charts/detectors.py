@@ -40,7 +40,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from ita.charts import style as S
-from ita.charts.common import bar_width, esc, slice_window, spread_tags, title_block
+from ita.charts.common import bar_ticks, bar_width, esc, gap_rangebreaks, slice_window, spread_tags, title_block
 from ita.times import utc
 
 KINDS = ("fvg", "order_blocks", "session_range", "initial_balance", "range_break", "swings", "structure_breaks",
@@ -563,39 +563,11 @@ def _atr_line(cv: _Canvas, events: pd.DataFrame, t0: pd.Timestamp, t1: pd.Timest
                 mode="lines", line=dict(color=S.PURPLE, width=1.5), name="ATR", hoverinfo="x+y")
 
 
-_TICK_STEPS_MIN = (5, 15, 30, 60, 120, 180, 360, 720, 1440)
-
-
-def _ticks(idx: pd.DatetimeIndex, bar: pd.Timedelta, most: int = 10) -> tuple[list[str], list[str]]:
-    """Explicit x ticks at round New York times that are bar opens (plotly's own ticks fall into the cut
-    weekend gaps): the smallest step giving at most ``most`` ticks; the date is added at day changes."""
-    if len(idx) == 0:
-        return [], []
-    ny = S.index_to_ny(idx)
-    minutes = ny.hour * 60 + ny.minute
-    span_min = len(idx) * bar.total_seconds() / 60
-    step = next((m for m in _TICK_STEPS_MIN if span_min / m <= most and m * 60 >= bar.total_seconds()), 1440)
-    at = ny[(minutes % step) == 0]
-    vals, text, last_day = [], [], None
-    for t in at:
-        day = t.strftime("%a %d %b")
-        label = day if step >= 1440 else (t.strftime("%H:%M") + (f"<br>{day}" if day != last_day else ""))
-        vals.append(S.xstr(t))
-        text.append(label)
-        last_day = day
-    return vals, text
-
-
 def _layout(cv: _Canvas, idx: pd.DatetimeIndex, bar: pd.Timedelta, title: str, subtitle: str, kind: str,
             dec: int) -> dict:
-    breaks = []
-    if len(idx) > 1:
-        ny = S.index_to_ny(idx)
-        gaps = np.diff(idx.as_unit("ns").asi8)
-        for j in np.nonzero(gaps > 3 * bar.value)[0]:
-            breaks.append(dict(bounds=[S.xstr(ny[j] + bar), S.xstr(ny[j + 1])]))
+    breaks = gap_rangebreaks(idx, bar)
     x_lo = S.to_ny(idx[0] - bar / 2) if len(idx) else S.to_ny(cv.start)
-    tickvals, ticktext = _ticks(idx, bar)
+    tickvals, ticktext = bar_ticks(idx, bar)
     atr = kind == "atr"
     layout = S.base_layout(
         title=title_block(title, subtitle), margin={**_MARGIN, "r": _MARGIN["r"] if cv.tags else 40},

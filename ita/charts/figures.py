@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from ita.charts import style as S
-from ita.charts.common import SHORT_SESSION, bar_width, esc, finite, meta_dict, slice_window, spread_tags, title_block
+from ita.charts.common import SHORT_SESSION, bar_width, esc, gap_rangebreaks, finite, meta_dict, slice_window, spread_tags, title_block
 from ita.times import utc
 
 # Nominal plot-area size the trade figure is laid out for (the PNG default 1400×800 minus margins); used
@@ -413,11 +413,7 @@ def trade_spec(candles: pd.DataFrame, trade: Mapping, signal: Mapping, title: st
     if rng:
         parts.append(f"{esc(str(rng.get('session') or 'session').replace('_', ' ').title())} range "
                      f"{abs((finite(rng.get('high')) or 0) - (finite(rng.get('low')) or 0)) / pip:.1f} pips")
-    breaks = []
-    if len(idx_utc) > 1:
-        gaps = np.diff(idx_utc.as_unit("ns").asi8)
-        for j in np.nonzero(gaps > 3 * bar.value)[0]:
-            breaks.append(dict(bounds=[S.xstr(ny[j] + bar), S.xstr(ny[j + 1])]))
+    breaks = gap_rangebreaks(idx_utc, bar)
     layout = S.base_layout(
         title=title_block(title, "   ·   ".join(parts)),
         margin=dict(l=70, r=140, t=105, b=60),

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from ita.charts import style as S
-from ita.charts.common import finite, json_clean, meta_dict, script_json, slice_window, spread_tags, title_block
+from ita.charts.common import finite, gap_rangebreaks, json_clean, meta_dict, script_json, slice_window, spread_tags, title_block
 from ita.errors import write_text_atomic
 from ita.times import utc
 from ita.verify.labels import fmt_local
@@ -194,11 +194,7 @@ def case_spec(candles: pd.DataFrame, *, title: str, subtitle: str = "", pip_size
         ann.append(dict(x=0.5, y=0.5, xref="paper", yref="paper", text="no candle data in this window",
                         showarrow=False, font=dict(size=18, color=S.MUTED)))
 
-    breaks = []
-    if len(idx) > 1:
-        gaps = np.diff(idx.as_unit("ns").asi8)
-        for j in np.nonzero(gaps > 3 * step.value)[0]:
-            breaks.append(dict(bounds=[S.xstr(ny[j] + step), S.xstr(ny[j + 1])]))
+    breaks = gap_rangebreaks(idx, step)
     layout = S.base_layout(
         title=title_block(title, subtitle),
         margin=dict(l=64, r=118, t=92, b=50),
