@@ -152,6 +152,21 @@ def bar_ticks(idx: pd.DatetimeIndex, bar: pd.Timedelta, most: int = 10) -> tuple
 
 # ---------------------------------------------------------------------------------------------- HTML
 
+PAGE_CSS = """
+*{box-sizing:border-box}body{margin:0;font-family:-apple-system,'Segoe UI','Liberation Sans',Arial,sans-serif;
+color:#1f2937;background:#f3f4f6}main{max-width:1500px;margin:0 auto;padding:18px 22px 60px}
+h1{font-size:22px;margin:4px 0 2px}h2{font-size:17px;margin:26px 0 10px}h3{font-size:15px;margin:0 0 6px}
+.muted{color:#6b7280}.sub{color:#6b7280;font-size:13px;margin-bottom:14px}.pos{color:#15803d}.neg{color:#dc2626}
+.panel{background:#fff;border:1px solid #e5e7eb;border-radius:8px;padding:10px 12px;margin-bottom:14px}
+.cards{display:flex;flex-wrap:wrap;gap:10px;margin:12px 0}
+.card{background:#fff;border:1px solid #e5e7eb;border-radius:8px;padding:8px 14px;min-width:130px}
+.card .k{font-size:12px;color:#6b7280}.card .v{font-size:20px;font-weight:600;font-variant-numeric:tabular-nums}
+code{background:#f1f5f9;padding:0 4px;border-radius:3px}
+"""
+"""The one stylesheet of ITA's HTML pages (backtest report, verify report): page, headings, panels, key-number
+cards, ``.pos``/``.neg`` colours. A page appends its own rules (tables, cases) after it."""
+
+
 def script_json(obj) -> str:
     """Compact JSON safe inside a ``<script>`` element (``</`` escaped; NaN is an error — use :func:`json_clean`)."""
     return json.dumps(obj, separators=(",", ":"), default=str, allow_nan=False).replace("</", "<\\/")

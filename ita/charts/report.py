@@ -32,7 +32,7 @@ import pandas as pd
 from plotly.offline import get_plotlyjs
 
 from ita.charts import style as S
-from ita.charts.common import finite, json_clean, script_json
+from ita.charts.common import PAGE_CSS, finite, json_clean, script_json
 from ita.charts.figures import equity_figure, trade_spec
 from ita.errors import write_text_atomic
 
@@ -124,15 +124,8 @@ def _trades_table(trades: pd.DataFrame, chart_of: dict[int, int], dec: int) -> s
     return f"<table class='trades' id='trades-table'><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>"
 
 
-_CSS = """
-*{box-sizing:border-box}body{margin:0;font-family:-apple-system,'Segoe UI','Liberation Sans',Arial,sans-serif;
-color:#1f2937;background:#f3f4f6}main{max-width:1500px;margin:0 auto;padding:18px 22px 60px}
-h1{font-size:22px;margin:4px 0 2px}h2{font-size:17px;margin:26px 0 10px}.muted{color:#6b7280}
-.sub{color:#6b7280;font-size:13px;margin-bottom:14px}.panel{background:#fff;border:1px solid #e5e7eb;
-border-radius:8px;padding:10px 12px;margin-bottom:14px}.cards{display:flex;flex-wrap:wrap;gap:10px;margin:12px 0}
-.card{background:#fff;border:1px solid #e5e7eb;border-radius:8px;padding:8px 14px;min-width:130px}
-.card .k{font-size:12px;color:#6b7280}.card .v{font-size:20px;font-weight:600;font-variant-numeric:tabular-nums}
-.pos{color:#15803d}.neg{color:#dc2626}table{border-collapse:collapse;font-size:13px;
+_CSS = PAGE_CSS + """
+table{border-collapse:collapse;font-size:13px;
 font-variant-numeric:tabular-nums}.stats{display:grid;grid-template-columns:repeat(auto-fill,minmax(300px,1fr));
 column-gap:32px;font-size:13px;font-variant-numeric:tabular-nums}.stats div{display:flex;
 justify-content:space-between;border-bottom:1px solid #f1f5f9;padding:5px 2px}.stats span{color:#4b5563}

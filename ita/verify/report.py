@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from ita.charts import style as S
-from ita.charts.common import finite, gap_rangebreaks, json_clean, meta_dict, script_json, slice_window, spread_tags, title_block
+from ita.charts.common import PAGE_CSS, finite, gap_rangebreaks, json_clean, meta_dict, script_json, slice_window, spread_tags, title_block
 from ita.errors import write_text_atomic
 from ita.times import utc
 from ita.verify.labels import fmt_local
@@ -358,15 +358,9 @@ def _table(res) -> str:
     return f"<table class='labels'><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>"
 
 
-_CSS = """
-*{box-sizing:border-box}body{margin:0;font-family:-apple-system,'Segoe UI','Liberation Sans',Arial,sans-serif;
-color:#1f2937;background:#f3f4f6}main{max-width:1700px;margin:0 auto;padding:18px 22px 60px}
-h1{font-size:22px;margin:4px 0 2px}h2{font-size:17px;margin:28px 0 10px}h3{font-size:15px;margin:0 0 6px}
-.muted{color:#6b7280}.sub{color:#6b7280;font-size:13px;margin-bottom:14px}.pos{color:#15803d}.neg{color:#dc2626}
-.cards{display:flex;flex-wrap:wrap;gap:10px;margin:12px 0}.card{background:#fff;border:1px solid #e5e7eb;
-border-radius:8px;padding:8px 14px;min-width:120px}.card .k{font-size:12px;color:#6b7280}.card .v{font-size:20px;
-font-weight:600;font-variant-numeric:tabular-nums}.panel{background:#fff;border:1px solid #e5e7eb;border-radius:8px;
-padding:10px 12px;margin-bottom:14px}table.labels{border-collapse:collapse;font-size:13px;width:100%;
+_CSS = PAGE_CSS + """
+main{max-width:1700px}h2{margin:28px 0 10px}.card{min-width:120px}
+table.labels{border-collapse:collapse;font-size:13px;width:100%;
 font-variant-numeric:tabular-nums}table.labels th,table.labels td{padding:5px 8px;border-bottom:1px solid #eef0f3;
 text-align:left;vertical-align:top;white-space:nowrap}table.labels td.detail{white-space:normal}
 table.labels tr[data-href]{cursor:pointer}table.labels tr[data-href]:hover{background:#eef2ff}
@@ -382,7 +376,7 @@ padding:6px 10px;background:#f9fafb;border-left:3px solid #cbd5e1;white-space:pr
 border:1px solid #e5e7eb;border-radius:4px}.shot figcaption{font-size:12px;color:#6b7280}
 .noshot{border:2px dashed #cbd5e1;border-radius:8px;min-height:200px;display:flex;flex-direction:column;
 align-items:center;justify-content:center;text-align:center;color:#4b5563;padding:20px;font-size:14px}
-code{background:#f1f5f9;padding:0 4px;border-radius:3px}ul.rules{font-size:13px;color:#374151;margin:6px 0 0 18px}
+ul.rules{font-size:13px;color:#374151;margin:6px 0 0 18px}
 """
 
 _JS = """
