@@ -35,8 +35,10 @@ from ita.charts import style as S
 from ita.charts.common import PAGE_CSS, finite, json_clean, script_json
 from ita.charts.figures import equity_figure, trade_spec
 from ita.errors import write_text_atomic
+from ita.times import ny_text
 
 MAX_TRADE_CHARTS = 500
+_NO_TIME = "–"  # a missing time in the tables and headers
 
 _KEY_STATS = ["Trades", "Win Rate [%]", "Total R", "Profit Factor", "Expectancy [R]", "Max Drawdown [R]",
               "Longest Losing Streak", "Return [%]"]
@@ -66,11 +68,6 @@ def _pick(n: int, k: int) -> list[int]:
     if n <= k:
         return list(range(n))
     return sorted(set(int(i) for i in np.linspace(0, n - 1, k).round()))
-
-
-def _fmt_time(t) -> str:
-    ny = S.to_ny(t)
-    return "–" if ny is None else ny.strftime("%Y-%m-%d %H:%M")
 
 
 def _stats_table(stats: pd.Series) -> str:
@@ -116,8 +113,8 @@ def _trades_table(trades: pd.DataFrame, chart_of: dict[int, int], dec: int) -> s
         rows.append(
             f"<tr{attrs}><td>{html.escape(str(tr.get('trade', pos + 1)))}</td>"
             f"<td class='{'pos' if side == 'long' else 'neg'}'>{html.escape(side)}</td>"
-            f"<td>{_fmt_time(tr.get('entry_time'))}</td><td>{p('entry_price')}</td><td>{p('sl_price')}</td>"
-            f"<td>{p('tp_price')}</td><td>{_fmt_time(tr.get('exit_time'))}</td><td>{p('exit_price')}</td>"
+            f"<td>{ny_text(tr.get('entry_time'), missing=_NO_TIME)}</td><td>{p('entry_price')}</td><td>{p('sl_price')}</td>"
+            f"<td>{p('tp_price')}</td><td>{ny_text(tr.get('exit_time'), missing=_NO_TIME)}</td><td>{p('exit_price')}</td>"
             f"<td>{html.escape(str(tr.get('exit_reason', '')))}</td>"
             f"<td>{S.fmt_num(tr.get('risk_pips'), 1)}</td>"
             f"<td class='{rc}'>{S.fmt_num(r, 2, signed=True)}</td></tr>")
@@ -230,7 +227,7 @@ def report_html(candles: pd.DataFrame, trades: pd.DataFrame, signals: pd.DataFra
         specs.append(json_clean(trade_spec(candles, tr, sg, head, pip)))
         chart_of[pos] = i
         r = finite(tr.get("r"))
-        labels.append(f"#{n} · {_fmt_time(tr.get('entry_time'))} NY · {tr.get('direction', '')} · "
+        labels.append(f"#{n} · {ny_text(tr.get('entry_time'), missing=_NO_TIME)} NY · {tr.get('direction', '')} · "
                       f"{tr.get('exit_reason', '')} {S.fmt_num(r, 2, signed=True)}R")
     gz = base64.b64encode(gzip.compress(json.dumps(specs, separators=(",", ":"), default=str).encode("utf-8"),
                                         compresslevel=9, mtime=0)).decode("ascii")

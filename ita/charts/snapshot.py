@@ -58,10 +58,6 @@ _ROLE = {1: ("execution",), 2: ("context", "execution"), 3: ("context", "structu
          4: ("context", "bias", "structure", "execution")}
 
 
-def _ny(t: pd.Timestamp) -> pd.Timestamp:
-    return S.to_ny(t)
-
-
 def _bucket(t: pd.Timestamp, tf: str) -> pd.Timestamp:
     return bucket_start(pd.DatetimeIndex([t]), tf)[0]
 
@@ -123,7 +119,7 @@ class _Panel:
         self.ny = S.index_to_ny(self.idx)
         self.known_at = known_at
         self.dec = dec
-        self.now_x = _ny(known_at) - self.half          # candles sit at their open time: t → t − half bar
+        self.now_x = S.to_ny(known_at) - self.half          # candles sit at their open time: t → t − half bar
         # hidden calendar gaps (weekends, holidays, a closed market before "now")
         times = list(self.ny) + [self.now_x + self.half]
         self.breaks: list[tuple[pd.Timestamp, pd.Timestamp]] = []
@@ -139,7 +135,7 @@ class _Panel:
         """Visual x of a bar boundary ``t`` (UTC), snapped to the start of this timeframe's bar holding it."""
         if t is None:
             return None
-        return _ny(_bucket(t, self.tf)) - self.half
+        return S.to_ny(_bucket(t, self.tf)) - self.half
 
     def bar_of(self, t: pd.Timestamp | None) -> int | None:
         """Position of the shown bar containing UTC time ``t`` (None if that bar is not shown)."""
@@ -420,7 +416,7 @@ def _spec(candles: pd.DataFrame, signal: Mapping, timeframes: Sequence[str], tit
         shapes.append(dict(type="line", xref=xr, yref=yd, x0=X(p.now_x), x1=X(p.now_x), y0=0, y1=1,
                            line=dict(color=S.INK, width=1.2, dash="dot")))
         ann.append(dict(x=X(p.now_x), y=1.0, xref=xr, yref=yd, yanchor="bottom", xanchor="center",
-                        text=f"<b>now {_ny(known_at):%H:%M}</b>", showarrow=False, font=dict(size=fs, color=S.INK)))
+                        text=f"<b>now {S.to_ny(known_at):%H:%M}</b>", showarrow=False, font=dict(size=fs, color=S.INK)))
 
         # ---- panel title
         role = {"execution": "execution · order pending", "context": "context", "bias": "bias",
@@ -472,7 +468,7 @@ def _spec(candles: pd.DataFrame, signal: Mapping, timeframes: Sequence[str], tit
     ent_col = S.GREEN if is_long else S.RED
     facts = (f"<b><span style='color:{ent_col}'>{esc(direction.upper() or 'SIGNAL')}</span></b> "
              f"{esc(sg.get('entry_type') or '')} @ {pf.format(p_entry)}   ·   "
-             f"signal {_ny(known_at):%a %d %b %Y %H:%M} New York time")
+             f"signal {S.to_ny(known_at):%a %d %b %Y %H:%M} New York time")
     lines = [facts] + ([esc(subtitle)] if subtitle else [])
     top = margin["t"]                     # pixels from the top of the figure to the execution panel
     ann.append(dict(x=0.0, xref="paper", xanchor="left", xshift=-margin["l"] + 16, y=1.0, yref="paper",
@@ -506,8 +502,8 @@ def _info_box(sg: Mapping, direction: str, p_entry: float, p_sl: float, p_tp: fl
             (f"TP    {pf.format(p_tp)}  {reward:6.1f} pips", S.GREEN)]
     right = [f"RR {rr:.2f}" if rr is not None else "",
              f"risk {risk:.1f} pips",
-             f"valid to {_ny(exp):%H:%M} NY" if exp is not None else "",
-             f"flat at   {_ny(flat):%H:%M} NY" if flat is not None else ""]
+             f"valid to {S.to_ny(exp):%H:%M} NY" if exp is not None else "",
+             f"flat at   {S.to_ny(flat):%H:%M} NY" if flat is not None else ""]
     width = max(len(text) for text, _ in left) + 3
     rows = []
     for k, ((text, color), extra) in enumerate(zip(left, right)):

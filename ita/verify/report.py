@@ -25,7 +25,7 @@ import pandas as pd
 from ita.charts import style as S
 from ita.charts.common import PAGE_CSS, finite, gap_rangebreaks, json_clean, meta_dict, script_json, slice_window, spread_tags, title_block
 from ita.errors import write_text_atomic
-from ita.times import utc
+from ita.times import ny_text, utc
 from ita.verify.labels import fmt_local
 
 _BEFORE = pd.Timedelta(minutes=45)
@@ -37,6 +37,7 @@ _TAG_GAP_PX = 16
 _MIME = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif", ".webp": "image/webp"}
 TOL_FILL = "rgba(234, 179, 8, 0.13)"
 AMBER = "#b45309"
+_NO_TIME = "–"  # a missing time in the tables and headers
 
 
 # ---------------------------------------------------------------------------------------------- figure
@@ -237,11 +238,6 @@ def _label_tz_time(r: Mapping) -> str:
     return f"{fmt_local(r['bar_time'], r['tz'])} {r['tz']}"
 
 
-def _ny(t) -> str:
-    ny = S.to_ny(t)
-    return "–" if ny is None else ny.strftime("%Y-%m-%d %H:%M")
-
-
 def _cases(res) -> list[dict]:
     """Everything needed to draw and describe each case: labels first, then unlabelled detections."""
     from ita.data.instruments import get_instrument
@@ -272,7 +268,7 @@ def _cases(res) -> list[dict]:
     for k, s in enumerate(res.unlabelled.to_dict("records"), 1):
         head = f"Unlabelled {k} · {s['symbol']} {s['tf']} · {s['direction']} · {pd.Timestamp(s['day']):%a %Y-%m-%d}"
         out.append(dict(kind="unlabelled", rec=s, signal=s, step=step, title=head,
-                        subtitle=html.escape(f"{s['signal_id']} · signal bar {_ny(s['time'])} NY · no label"),
+                        subtitle=html.escape(f"{s['signal_id']} · signal bar {ny_text(s['time'], missing=_NO_TIME)} NY · no label"),
                         pip=get_instrument(s["symbol"]).pip_size, session_range=None, break_time=None,
                         candles=res.candles.get(s["symbol"])))
     return out
@@ -349,10 +345,10 @@ def _table(res) -> str:
             detail = r["why"]
             if r["nearest_signal_id"] and "(signal bar" not in detail:
                 nb = r["nearest_bars"]  # the day's own signal is already named in the reason
-                detail += (f" · nearest detection: {r['nearest_direction']} {_ny(r['nearest_time'])} NY, "
+                detail += (f" · nearest detection: {r['nearest_direction']} {ny_text(r['nearest_time'], missing=_NO_TIME)} NY, "
                            f"{abs(nb):g} bars {'before' if nb < 0 else 'after'}")
         rows.append(f"<tr data-href='#case-{r['label']}'><td>{r['label']}</td><td>{html.escape(_label_tz_time(r))}</td>"
-                    f"<td>{_ny(r['bar_time'])}</td><td class='{'pos' if r['direction'] == 'long' else 'neg'}'>"
+                    f"<td>{ny_text(r['bar_time'], missing=_NO_TIME)}</td><td class='{'pos' if r['direction'] == 'long' else 'neg'}'>"
                     f"{r['direction']}</td><td class='{res_cls}'><b>{r['result']}</b></td>"
                     f"<td class='detail'>{html.escape(detail)}</td></tr>")
     return f"<table class='labels'><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>"
@@ -428,7 +424,7 @@ def verify_report_html(res, path, *, title: str | None = None, charts: bool = Tr
             if r["result"] == "miss" and r["nearest_signal_id"]:
                 nb = r["nearest_bars"]
                 near = (f"<div class='why muted'>Nearest detection: {html.escape(str(r['nearest_signal_id']))} "
-                        f"({html.escape(str(r['nearest_direction']))}, signal bar {_ny(r['nearest_time'])} NY, "
+                        f"({html.escape(str(r['nearest_direction']))}, signal bar {ny_text(r['nearest_time'], missing=_NO_TIME)} NY, "
                         f"{abs(nb):g} bars {'before' if nb < 0 else 'after'} the label"
                         + (f", matched to label #{r['nearest_label']}" if not pd.isna(r["nearest_label"]) else "")
                         + ")</div>")
@@ -440,14 +436,14 @@ def verify_report_html(res, path, *, title: str | None = None, charts: bool = Tr
                 f"<section class='case {kind}' id='case-{r['label']}'>"
                 f"<h3>#{r['label']} · {html.escape(r['symbol'])} {html.escape(r['timeframe'])} · "
                 f"<span class='{'pos' if r['direction'] == 'long' else 'neg'}'>{r['direction']}</span> · "
-                f"{t_lab} = {_ny(r['bar_time'])} NY<span class='badge {kind}'>{kind.upper()}</span></h3>"
+                f"{t_lab} = {ny_text(r['bar_time'], missing=_NO_TIME)} NY<span class='badge {kind}'>{kind.upper()}</span></h3>"
                 f"<div class='why'>{html.escape(r['why'])}</div>{near}{rule}{note}"
                 f"<div class='pair'>{fig_html}{_img(r['screenshot'], r['label'])}</div></section>")
         else:
             blocks.append(
                 f"<section class='case unlabelled'><h3>{html.escape(case['title'])}<span class='badge unlabelled'>"
                 f"UNLABELLED</span></h3><div class='why'>{html.escape(str(r['signal_id']))} · signal bar "
-                f"{_ny(r['time'])} NY · entry {S.fmt_num(r['entry_price'], 5)}, SL {S.fmt_num(r['sl_price'], 5)}, "
+                f"{ny_text(r['time'], missing=_NO_TIME)} NY · entry {S.fmt_num(r['entry_price'], 5)}, SL {S.fmt_num(r['sl_price'], 5)}, "
                 f"TP {S.fmt_num(r['tp_price'], 5)} · the rule found it, no label within "
                 f"{res.tolerance} bars</div><div class='pair'>{fig_html}<div></div></div></section>")
     n_lab = len(res.labels)
