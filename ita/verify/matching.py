@@ -12,7 +12,7 @@ from ita.data.timeframes import normalize_tf, tf_delta
 from ita.errors import DataError, ItaError
 from ita.times import NY, utc
 from ita.verify.labels import LABEL_COLUMNS, object_columns
-from ita.verify.metrics import METRIC_LABELS, label_metrics  # noqa: F401 - METRIC_LABELS documented on VerifyResult
+from ita.verify.metrics import label_metrics
 
 DAY_ROLL_HOUR = 17  # FX trading day rolls at 17:00 New York
 
@@ -131,7 +131,7 @@ class VerifyResult:
     the day), ``why`` (one sentence). ``signals``: every signal evaluated (all symbols) with ``label`` (the
     matching label number or NA) and ``in_period``; ``unlabelled``: signals in the period without a label;
     ``explain``: the evaluator's per-day trace with a ``symbol`` column; ``metrics``: see
-    :data:`METRIC_LABELS`; ``candles``: the frames used, by symbol.
+    :data:`ita.verify.metrics.METRIC_LABELS`; ``candles``: the frames used, by symbol.
     """
 
     setup: object

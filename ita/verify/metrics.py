@@ -8,6 +8,7 @@ import pandas as pd
 
 METRIC_LABELS = ["Start", "End", "Labels", "Hits", "Misses", "Detections", "Unlabelled", "Precision [%]",
                  "Recall [%]", "Tolerance [bars]"]
+"""The keys of :attr:`ita.verify.VerifyResult.metrics`, in order."""
 
 
 def json_metric(v):
@@ -22,8 +23,6 @@ def json_metric(v):
     return v
 
 
-
-
 def label_metrics(res: pd.DataFrame, sig: pd.DataFrame, unl: pd.DataFrame, lo: pd.Timestamp, hi: pd.Timestamp,
                   tolerance: int) -> pd.Series:
     """The :data:`METRIC_LABELS` of one verification: ``res`` the per-label results (``result`` hit/miss),
@@ -32,7 +31,7 @@ def label_metrics(res: pd.DataFrame, sig: pd.DataFrame, unl: pd.DataFrame, lo: p
     the denominator is 0)."""
     hits = int((res["result"] == "hit").sum())
     n = len(res)
-    metrics = pd.Series({
+    return pd.Series({
         "Start": lo, "End": hi, "Labels": n, "Hits": hits, "Misses": n - hits,
         "Detections": int(sig["in_period"].sum()) if len(sig) else 0,
         "Unlabelled": len(unl),
@@ -40,4 +39,3 @@ def label_metrics(res: pd.DataFrame, sig: pd.DataFrame, unl: pd.DataFrame, lo: p
         "Recall [%]": 100.0 * hits / n if n else float("nan"),
         "Tolerance [bars]": int(tolerance),
     }, dtype=object)
-    return metrics
