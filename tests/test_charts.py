@@ -23,7 +23,7 @@ import pytest
 
 from ita.backtest.stats import compute_stats, equity_curve
 from ita.charts import close_png_server, equity_figure, report_html, save_png, trade_figure
-from ita.charts.figures import _spread_tags
+from ita.charts.common import spread_tags
 from ita.errors import ItaError
 
 UTC = "UTC"
@@ -176,7 +176,7 @@ def test_trade_figure_bad_input(candles):
 
 
 def test_price_tags_never_overlap():
-    got = _spread_tags([100, 101, 102, 300, 305, 600], gap=17, lo=8, hi=602)
+    got = spread_tags([100, 101, 102, 300, 305, 600], gap=17, lo=8, hi=602)
     order = sorted(got)
     assert all(b - a >= 17 - 1e-9 for a, b in zip(order, order[1:]))
     assert min(got) >= 8 and max(got) <= 602

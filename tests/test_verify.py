@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 
 from ita.cli import app
 from ita.setups import load_setup
-from ita.setups.verify import LabelError, read_labels, verify_labels, verify_table
+from ita.verify import LabelError, read_labels, verify_labels, verify_table
 from tests.conftest import REPO
 
 EXAMPLE = REPO / "examples" / "labels" / "eurusd_2025_asia_fvg_break.csv"
@@ -285,7 +285,7 @@ def test_cli_missing_file_unknown_tz_option_and_negative_tolerance(tmp_path, mon
 # ---------------------------------------------------------------------------------------------- report and CLI
 
 def test_html_report_has_every_label_charts_and_the_screenshot(setup, autumn, tmp_path):
-    from ita.charts.verify_report import verify_report_html
+    from ita.verify.report import verify_report_html
 
     png = tiny_png()
     shot = tmp_path / "01.png"

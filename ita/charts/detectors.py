@@ -40,7 +40,8 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from ita.charts import style as S
-from ita.charts.figures import _bar, _esc, _slice, _spread_tags, _title, _utc
+from ita.charts.common import bar_ticks, bar_width, esc, gap_rangebreaks, slice_window, spread_tags, title_block
+from ita.times import utc
 
 KINDS = ("fvg", "order_blocks", "session_range", "initial_balance", "range_break", "swings", "structure_breaks",
          "previous_period_levels", "opening_levels", "equal_levels", "sweeps", "atr")
@@ -76,14 +77,14 @@ class _Canvas:
 
     def x(self, t: Any, edge: bool = True) -> str | None:
         """UTC instant → plotly x string in New York time; ``edge`` puts it on the candle boundary."""
-        ts = _utc(t)
+        ts = utc(t)
         if ts is None:
             return None
         return S.xstr(S.to_ny(ts - self.half if edge else ts))
 
     def clip(self, t: Any) -> pd.Timestamp:
         """A UTC instant clipped to the window (None/NaT → window end)."""
-        ts = _utc(t)
+        ts = utc(t)
         if ts is None:
             return self.x_end
         return min(max(ts, self.start), self.x_end)
@@ -127,7 +128,7 @@ def _marker(cv: _Canvas, label, t, p: float, symbol: str, color: str, op: float,
 
 def _text(cv: _Canvas, label, t, p: float, text: str, color: str, *, above: bool = True, edge: bool = False) -> None:
     """An event label at (t, p); labels near earlier ones (12 bars, 4 % of the price range) are stacked."""
-    ts = _utc(t)
+    ts = utc(t)
     near = [1 for x, y, a in cv.texts
             if a == above and abs(cv.pos(ts) - cv.pos(x)) < 12 and abs(p - y) < 0.04 * cv.span()]
     cv.texts.append((ts, p, above))
@@ -139,7 +140,7 @@ def _text(cv: _Canvas, label, t, p: float, text: str, color: str, *, above: bool
 
 def _known_tick(cv: _Canvas, label, t, lo: float, hi: float, focused: bool) -> None:
     """Dotted vertical tick at ``t`` (the event's ``confirmed_at``) over the price band ``[lo, hi]``."""
-    ts = _utc(t)
+    ts = utc(t)
     if ts is None or ts < cv.start or ts > cv.x_end:
         return
     pad = 0.05 * cv.span()
@@ -178,7 +179,7 @@ def _dir_color(direction: str) -> str:
 
 def _short_time(t: Any, cv: _Canvas | None = None) -> str:
     """New York time of ``t`` as "Wed 09:10", with the date when it lies outside the chart window."""
-    ts = _utc(t)
+    ts = utc(t)
     if ts is None:
         return "–"
     inside = cv is not None and cv.start - pd.Timedelta(hours=12) <= ts <= cv.x_end + pd.Timedelta(hours=12)
@@ -221,11 +222,11 @@ def _paint_range(cv, label, r, focused):
         _hline(cv, label, r["end"], cv.x_end, p, S.BLUE, op, dash="dot", width=1)
     name = str(r.get("session") or "range").replace("_", " ")
     if focused:
-        _text(cv, label, cv.clip(r["start"]), hi, f"{_esc(name)} {(hi - lo) / cv.pip:.1f}p", S.BLUE, edge=True)
+        _text(cv, label, cv.clip(r["start"]), hi, f"{esc(name)} {(hi - lo) / cv.pip:.1f}p", S.BLUE, edge=True)
         _marker(cv, label, r["high_time"], hi, "triangle-down", S.BLUE, op, f"{name} high {cv.price(hi)}", 8)
         _marker(cv, label, r["low_time"], lo, "triangle-up", S.BLUE, op, f"{name} low {cv.price(lo)}", 8)
-        cv.tags += [(hi, f"{_esc(name[:6])} H {cv.price(hi)}", S.BLUE),
-                    (lo, f"{_esc(name[:6])} L {cv.price(lo)}", S.BLUE)]
+        cv.tags += [(hi, f"{esc(name[:6])} H {cv.price(hi)}", S.BLUE),
+                    (lo, f"{esc(name[:6])} L {cv.price(lo)}", S.BLUE)]
     _known_tick(cv, label, r["confirmed_at"], lo, hi, focused)
 
 
@@ -234,7 +235,7 @@ def _paint_range_break(cv, label, r, focused):
     for p in (float(r["range_high"]), float(r["range_low"])):
         _hline(cv, label, cv.start, r["confirmed_at"], p, S.BLUE, op, dash="dot", width=1)
     up = r["direction"] == "long"
-    t = _utc(r["time"])
+    t = utc(r["time"])
     lvl = float(r["level"])
     has_bar = len(cv.bars) and t in cv.bars.index
     ext = float(cv.bars.at[t, "high" if up else "low"]) if has_bar else lvl
@@ -306,7 +307,7 @@ def _paint_open(cv, label, r, focused):
     _hline(cv, label, r["time"], cv.x_end, p, S.PURPLE, op, dash="dash")
     if focused:
         nominal = r.get("nominal_time")
-        late = _utc(r["time"]) - _utc(nominal) if nominal is not None and pd.notna(nominal) else pd.Timedelta(0)
+        late = utc(r["time"]) - utc(nominal) if nominal is not None and pd.notna(nominal) else pd.Timedelta(0)
         extra = f" (+{int(late.total_seconds() // 60)} min)" if late > pd.Timedelta(0) else ""
         _text(cv, label, r["time"], p, f"{_OPEN_NAMES.get(str(r['kind']), r['kind'])}{extra}", S.PURPLE, edge=True)
         cv.tags.append((p, f"open {cv.price(p)}", S.PURPLE))
@@ -340,15 +341,15 @@ def _paint_sweep(cv, label, r, focused):
         pierce = abs(ext - lvl) / cv.pip
         n = int(r["bars_to_reclaim"])
         back = f"back in {n} bar{'s' if n != 1 else ''}"
-        _text(cv, label, r["time"], ext, f"sweep of {_esc(r['level_name'])} +{pierce:.1f}p · {back}",
+        _text(cv, label, r["time"], ext, f"sweep of {esc(r['level_name'])} +{pierce:.1f}p · {back}",
               col, above=buy)
-        cv.tags.append((lvl, f"{_esc(str(r['level_name'])[:8])} {cv.price(lvl)}", S.BLUE))
+        cv.tags.append((lvl, f"{esc(str(r['level_name'])[:8])} {cv.price(lvl)}", S.BLUE))
     _known_tick(cv, label, r["confirmed_at"], lvl, ext, focused)
 
 
 def _extreme_bar(cv: _Canvas, t0, t1, price: float, high: bool) -> pd.Timestamp:
     """Open time of the first window bar in ``[t0, t1)`` whose high (low) equals ``price``; else ``t0``."""
-    a, b = _utc(t0), _utc(t1)
+    a, b = utc(t0), utc(t1)
     seg = cv.bars[(cv.bars.index >= a) & (cv.bars.index < b)] if a is not None and b is not None else cv.bars.iloc[:0]
     hit = seg.index[seg["high" if high else "low"].to_numpy() == price]
     return hit[0] if len(hit) else a
@@ -366,7 +367,7 @@ def _paint_atr(cv, label, r, focused):
     cv.shapes.append(dict(type="line", xref="x", yref="paper", x0=cv.x(r["confirmed_at"]), x1=cv.x(r["confirmed_at"]),
                           y0=0, y1=0.24, line=dict(color=S.INK, width=1.6, dash="dot"), name=_name(label, "known")))
     cv.ann.append(dict(x=cv.x(r["confirmed_at"]), y=0.24, xref="x", yref="paper", yanchor="bottom", showarrow=False,
-                       text=f"known {S.to_ny(_utc(r['confirmed_at'])):%H:%M}", name=_name(label, "known"),
+                       text=f"known {S.to_ny(utc(r['confirmed_at'])):%H:%M}", name=_name(label, "known"),
                        font=dict(size=10, color=S.INK, family=S.MONO), bgcolor="rgba(255,255,255,0.85)"))
 
 
@@ -484,12 +485,12 @@ def detector_figure(candles: pd.DataFrame, events: pd.DataFrame, kind: str, star
     missing = {"open", "high", "low", "close"} - set(candles.columns)
     if missing:
         raise ValueError(f"detector_figure: candles lack column(s) {sorted(missing)}")
-    t0, t1 = _utc(start), _utc(end)
+    t0, t1 = utc(start), utc(end)
     if t0 is None or t1 is None or t1 <= t0:
         raise ValueError(f"detector_figure: need start < end, got {start!r} → {end!r}")
-    win = _slice(candles, t0, t1)
+    win = slice_window(candles, t0, t1)
     idx = pd.DatetimeIndex(win.index)
-    bar = _bar(idx if len(idx) > 1 else pd.DatetimeIndex(candles.index[:50]))
+    bar = bar_width(idx if len(idx) > 1 else pd.DatetimeIndex(candles.index[:50]))
     pip = float(pip_size) if pip_size and pip_size > 0 else 0.0001
     dec = S.price_decimals(pip)
 
@@ -502,7 +503,7 @@ def detector_figure(candles: pd.DataFrame, events: pd.DataFrame, kind: str, star
         _PAINTERS[kind](cv, label, row, label in focused)
     for name, p in (reference_levels or {}).items():
         _hline(cv, f"ref {name}", t0, cv.x_end, float(p), S.MUTED, 1.0, dash="longdash", width=1)
-        cv.tags.append((float(p), f"{_esc(name)} {cv.price(p)}", S.MUTED))
+        cv.tags.append((float(p), f"{esc(name)} {cv.price(p)}", S.MUTED))
     _layout_known_labels(cv)
     _price_tags(cv)
     if kind == "atr":
@@ -545,7 +546,7 @@ def _price_tags(cv: _Canvas) -> None:
     plot_h = _PLOT_PX_H * (0.7 if any(tr.get("yaxis") == "y2" for tr in cv.traces) else 1.0)
     to_px = lambda p: (p - cv.y0) / (cv.y1 - cv.y0) * plot_h  # noqa: E731
     want = [to_px(p) for p, _, _ in tags]
-    got = _spread_tags(want, _TAG_GAP_PX, 8, plot_h - 8)
+    got = spread_tags(want, _TAG_GAP_PX, 8, plot_h - 8)
     for (p, text, col), w_px, g_px in zip(tags, want, got):
         cv.ann.append(dict(x=1.0, xref="paper", y=p, yref="y", text=text, showarrow=True, arrowhead=0, arrowwidth=1,
                            arrowcolor=col, ax=14, ay=-(g_px - w_px), axref="pixel", ayref="pixel", xanchor="left",
@@ -562,42 +563,14 @@ def _atr_line(cv: _Canvas, events: pd.DataFrame, t0: pd.Timestamp, t1: pd.Timest
                 mode="lines", line=dict(color=S.PURPLE, width=1.5), name="ATR", hoverinfo="x+y")
 
 
-_TICK_STEPS_MIN = (5, 15, 30, 60, 120, 180, 360, 720, 1440)
-
-
-def _ticks(idx: pd.DatetimeIndex, bar: pd.Timedelta, most: int = 10) -> tuple[list[str], list[str]]:
-    """Explicit x ticks at round New York times that are bar opens (plotly's own ticks fall into the cut
-    weekend gaps): the smallest step giving at most ``most`` ticks; the date is added at day changes."""
-    if len(idx) == 0:
-        return [], []
-    ny = S.index_to_ny(idx)
-    minutes = ny.hour * 60 + ny.minute
-    span_min = len(idx) * bar.total_seconds() / 60
-    step = next((m for m in _TICK_STEPS_MIN if span_min / m <= most and m * 60 >= bar.total_seconds()), 1440)
-    at = ny[(minutes % step) == 0]
-    vals, text, last_day = [], [], None
-    for t in at:
-        day = t.strftime("%a %d %b")
-        label = day if step >= 1440 else (t.strftime("%H:%M") + (f"<br>{day}" if day != last_day else ""))
-        vals.append(S.xstr(t))
-        text.append(label)
-        last_day = day
-    return vals, text
-
-
 def _layout(cv: _Canvas, idx: pd.DatetimeIndex, bar: pd.Timedelta, title: str, subtitle: str, kind: str,
             dec: int) -> dict:
-    breaks = []
-    if len(idx) > 1:
-        ny = S.index_to_ny(idx)
-        gaps = np.diff(idx.as_unit("ns").asi8)
-        for j in np.nonzero(gaps > 3 * bar.value)[0]:
-            breaks.append(dict(bounds=[S.xstr(ny[j] + bar), S.xstr(ny[j + 1])]))
+    breaks = gap_rangebreaks(idx, bar)
     x_lo = S.to_ny(idx[0] - bar / 2) if len(idx) else S.to_ny(cv.start)
-    tickvals, ticktext = _ticks(idx, bar)
+    tickvals, ticktext = bar_ticks(idx, bar)
     atr = kind == "atr"
     layout = S.base_layout(
-        title=_title(title, subtitle), margin={**_MARGIN, "r": _MARGIN["r"] if cv.tags else 40},
+        title=title_block(title, subtitle), margin={**_MARGIN, "r": _MARGIN["r"] if cv.tags else 40},
         shapes=cv.shapes, annotations=cv.ann, width=WIDTH, height=HEIGHT,
         xaxis=S.axis_style(type="date", anchor="y2" if atr else "y", range=[S.xstr(x_lo), cv.x(cv.x_end)],
                            rangeslider=dict(visible=False),

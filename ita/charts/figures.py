@@ -6,11 +6,7 @@ the axis title says so; inputs are UTC. See :mod:`ita.charts.style` for the colo
 """
 from __future__ import annotations
 
-import html
-import json
-import math
 from collections.abc import Mapping
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -18,7 +14,8 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from ita.charts import style as S
-from ita.times import utc as _utc
+from ita.charts.common import SHORT_SESSION, bar_width, esc, gap_rangebreaks, finite, meta_dict, slice_window, spread_tags, title_block
+from ita.times import utc
 
 # Nominal plot-area size the trade figure is laid out for (the PNG default 1400×800 minus margins); used
 # only to keep the price tags on the right edge from overlapping.
@@ -27,70 +24,7 @@ _TAG_GAP_PX = 17
 _BEFORE = pd.Timedelta(hours=1)
 _AFTER = pd.Timedelta(hours=1, minutes=30)
 _MAX_LOOKBACK = pd.Timedelta(days=2)
-_SHORT_SESSION = {"asia": "Asia", "london": "LDN", "new york": "NY", "tokyo": "TKY", "sydney": "SYD"}
 _KILLZONES = (("london_killzone", "London KZ"), ("new_york_killzone", "NY KZ"))
-
-
-# ---------------------------------------------------------------------------------------------- helpers
-
-def _num(v: Any) -> float | None:
-    """Finite float or None."""
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return None
-    return f if math.isfinite(f) else None
-
-
-def _meta(v: Any) -> dict:
-    """A signal's ``meta``: a dict, or its JSON text (as in ``signals.csv``); anything else → {}."""
-    if isinstance(v, Mapping):
-        return dict(v)
-    if isinstance(v, str) and v.strip().startswith("{"):
-        try:
-            out = json.loads(v)
-        except ValueError:
-            return {}
-        return out if isinstance(out, dict) else {}
-    return {}
-
-
-def _esc(s: Any) -> str:
-    return html.escape(str(s), quote=False)
-
-
-def _spread_tags(desired: list[float], gap: float, lo: float, hi: float) -> list[float]:
-    """Move label positions (pixels) apart by at least ``gap`` with minimal displacement, within [lo, hi].
-
-    Clusters of overlapping labels are centred on the mean of their wanted positions.
-    """
-    order = sorted(range(len(desired)), key=lambda i: desired[i])
-    clusters: list[list] = []  # [members (wanted px), start px]
-    for i in order:
-        clusters.append([[desired[i]], desired[i]])
-        while len(clusters) > 1 and clusters[-2][1] + len(clusters[-2][0]) * gap > clusters[-1][1]:
-            b = clusters.pop()
-            a = clusters.pop()
-            mem = a[0] + b[0]
-            clusters.append([mem, float(np.mean(mem)) - (len(mem) - 1) * gap / 2])
-    pos: list[float] = []
-    for mem, start in clusters:
-        pos.extend(start + k * gap for k in range(len(mem)))
-    # keep inside the plot: shift the whole stack if it spills over one end
-    if pos and pos[-1] > hi:
-        pos = [p - (pos[-1] - hi) for p in pos]
-    if pos and pos[0] < lo:
-        pos = [p + (lo - pos[0]) for p in pos]
-    out = [0.0] * len(desired)
-    for rank, i in enumerate(order):
-        out[i] = pos[rank]
-    return out
-
-
-def _title(title: str, subtitle: str) -> dict:
-    return dict(text=f"<b>{_esc(title)}</b>", x=0.0, xref="paper", xanchor="left", y=0.975, yref="container",
-                yanchor="top", font=dict(size=18, color=S.INK),
-                subtitle=dict(text=subtitle, font=dict(size=13, color=S.MUTED)))
 
 
 # ---------------------------------------------------------------------------------------------- equity
@@ -98,7 +32,7 @@ def _title(title: str, subtitle: str) -> dict:
 def _stats_line(stats: pd.Series | Mapping | None) -> str:
     st = stats if stats is not None else {}
     get = (lambda k: st.get(k)) if hasattr(st, "get") else (lambda k: None)
-    total = _num(get("Total R"))
+    total = finite(get("Total R"))
     color = S.GREEN if (total or 0) > 0 else S.RED if (total or 0) < 0 else S.MUTED
     parts = [
         f"Trades <b>{S.fmt_stat('Trades', get('Trades'))}</b>",
@@ -189,7 +123,7 @@ def equity_figure(equity: pd.DataFrame, stats: pd.Series, title: str) -> go.Figu
             fig.update_xaxes(range=[S.xstr(start), S.xstr(end + pd.Timedelta(days=1))])
 
     fig.update_layout(**S.base_layout(
-        title=_title(title, _stats_line(st)),
+        title=title_block(title, _stats_line(st)),
         margin=dict(l=70, r=30, t=100, b=60),
         hovermode="closest",
     ))
@@ -202,29 +136,6 @@ def equity_figure(equity: pd.DataFrame, stats: pd.Series, title: str) -> go.Figu
 
 
 # ---------------------------------------------------------------------------------------------- trade
-
-def _slice(candles: pd.DataFrame, t0: pd.Timestamp, t1: pd.Timestamp) -> pd.DataFrame:
-    idx = pd.DatetimeIndex(candles.index)
-    if idx.tz is None:
-        idx = idx.tz_localize("UTC")
-    else:
-        idx = idx.tz_convert("UTC")
-    if not idx.is_monotonic_increasing:
-        order = np.argsort(idx.as_unit("ns").asi8, kind="stable")
-        candles, idx = candles.iloc[order], idx[order]
-    i0, i1 = idx.searchsorted(t0, "left"), idx.searchsorted(t1, "right")
-    out = candles.iloc[i0:i1]
-    out = out.set_axis(idx[i0:i1], axis=0)
-    return out
-
-
-def _bar(idx: pd.DatetimeIndex) -> pd.Timedelta:
-    if len(idx) > 1:
-        d = pd.Series(np.diff(idx.as_unit("ns").asi8)).median()
-        if d and d > 0:
-            return pd.Timedelta(int(d), "ns")
-    return pd.Timedelta(minutes=5)
-
 
 def _pick_corner(bars_x: np.ndarray, bars_lo: np.ndarray, bars_hi: np.ndarray, segments: list, w: float,
                  h: float) -> tuple[float, float, str, str]:
@@ -248,7 +159,7 @@ def _pick_corner(bars_x: np.ndarray, bars_lo: np.ndarray, bars_hi: np.ndarray, s
     return best[1]
 
 
-def _killzone_marks(idx_utc: pd.DatetimeIndex, ny: pd.DatetimeIndex, half: pd.Timedelta, t0: pd.Timestamp,
+def killzone_marks(idx_utc: pd.DatetimeIndex, ny: pd.DatetimeIndex, half: pd.Timedelta, t0: pd.Timestamp,
                     t1: pd.Timestamp, *, xref: str = "x", yref: str = "paper", label_y: float = 1.0,
                     label_anchor: str = "bottom", font_size: int = 10) -> tuple[list[dict], list[dict]]:
     """London/NY killzone bands over the bars ``idx_utc`` (UTC opens; ``ny`` the same in New York wall-clock)
@@ -282,45 +193,45 @@ def _killzone_marks(idx_utc: pd.DatetimeIndex, ny: pd.DatetimeIndex, half: pd.Ti
     return shapes, ann
 
 
-def _trade_spec(candles: pd.DataFrame, trade: Mapping, signal: Mapping, title: str, pip_size: float) -> dict:
+def trade_spec(candles: pd.DataFrame, trade: Mapping, signal: Mapping, title: str, pip_size: float) -> dict:
     """:func:`trade_figure` as a plain plotly figure dict (no validation; compact lists) — see there."""
     tr, sg = dict(trade), dict(signal or {})
     missing = {"open", "high", "low", "close"} - set(candles.columns)
     if missing:
         raise ValueError(f"trade_figure: candles lack column(s) {sorted(missing)}")
-    t_entry, t_exit = _utc(tr.get("entry_time")), _utc(tr.get("exit_time"))
-    p_entry = _num(tr.get("entry_price"))
+    t_entry, t_exit = utc(tr.get("entry_time")), utc(tr.get("exit_time"))
+    p_entry = finite(tr.get("entry_price"))
     if t_entry is None or t_exit is None or p_entry is None:
         raise ValueError(f"trade_figure: trade {tr.get('trade', '?')} needs entry_time, entry_price and exit_time "
                          f"(got {tr.get('entry_time')!r}, {tr.get('entry_price')!r}, {tr.get('exit_time')!r})")
-    p_exit = _num(tr.get("exit_price"))
-    p_sl = _num(tr.get("sl_price", sg.get("sl_price")))
-    p_tp = _num(tr.get("tp_price", sg.get("tp_price")))
+    p_exit = finite(tr.get("exit_price"))
+    p_sl = finite(tr.get("sl_price", sg.get("sl_price")))
+    p_tp = finite(tr.get("tp_price", sg.get("tp_price")))
     direction = str(tr.get("direction") or sg.get("direction") or "").lower()
     if direction not in ("long", "short") and p_sl is not None and p_sl != p_entry:
         direction = "long" if p_sl < p_entry else "short"  # unknown side: the stop is below a long's entry
     is_long = direction == "long"
-    r = _num(tr.get("r"))
+    r = finite(tr.get("r"))
     reason = str(tr.get("exit_reason") or "exit")
-    pip = float(pip_size) if _num(pip_size) and float(pip_size) > 0 else 0.0001
+    pip = float(pip_size) if finite(pip_size) and float(pip_size) > 0 else 0.0001
     dec = S.price_decimals(pip)
     pf = f"{{:.{dec}f}}"
-    meta = _meta(sg.get("meta"))
+    meta = meta_dict(sg.get("meta"))
     rng = meta.get("range") if isinstance(meta.get("range"), Mapping) else None
     zone = meta.get("zone") if isinstance(meta.get("zone"), Mapping) else None
-    known_at = _utc(sg.get("known_at")) or _utc(tr.get("signal_time")) or t_entry
+    known_at = utc(sg.get("known_at")) or utc(tr.get("signal_time")) or t_entry
 
     # ---- window & candles
     anchors = [t_entry, known_at]
-    r_start, r_end = (_utc(rng.get("start")), _utc(rng.get("end"))) if rng else (None, None)
-    z_time = _utc(zone.get("time")) if zone else None
-    ev_times = [_utc(ev.get("time")) for ev, _, _ in _event_marks(meta, direction)]
+    r_start, r_end = (utc(rng.get("start")), utc(rng.get("end"))) if rng else (None, None)
+    z_time = utc(zone.get("time")) if zone else None
+    ev_times = [utc(ev.get("time")) for ev, _, _ in event_marks(meta, direction)]
     anchors += [t for t in (r_start, z_time, *ev_times) if t is not None]
     t0 = max(min(anchors) - _BEFORE, t_entry - _MAX_LOOKBACK)  # a days-old reference level is clipped
     t1 = max(t_exit, t_entry) + _AFTER
-    win = _slice(candles, t0, t1)
+    win = slice_window(candles, t0, t1)
     idx_utc = pd.DatetimeIndex(win.index)
-    bar = _bar(idx_utc if len(idx_utc) > 1 else pd.DatetimeIndex(candles.index[:50]))
+    bar = bar_width(idx_utc if len(idx_utc) > 1 else pd.DatetimeIndex(candles.index[:50]))
     half = bar / 2
     ny = S.index_to_ny(idx_utc)
     o, h, lo, c = (win[k].to_numpy(dtype="float64") for k in ("open", "high", "low", "close"))
@@ -344,9 +255,9 @@ def _trade_spec(candles: pd.DataFrame, trade: Mapping, signal: Mapping, title: s
     # ---- y range from candles and every level drawn
     levels = [p for p in (p_entry, p_sl, p_tp, p_exit) if p is not None]
     if rng:
-        levels += [p for p in (_num(rng.get("high")), _num(rng.get("low"))) if p is not None]
+        levels += [p for p in (finite(rng.get("high")), finite(rng.get("low"))) if p is not None]
     if zone:
-        levels += [p for p in (_num(zone.get("top")), _num(zone.get("bottom"))) if p is not None]
+        levels += [p for p in (finite(zone.get("top")), finite(zone.get("bottom"))) if p is not None]
     ylo = min([*levels, *(lo.tolist() if len(lo) else [])])
     yhi = max([*levels, *(h.tolist() if len(h) else [])])
     span = max(yhi - ylo, 10 * pip)
@@ -356,14 +267,14 @@ def _trade_spec(candles: pd.DataFrame, trade: Mapping, signal: Mapping, title: s
     ann: list[dict] = []
 
     # ---- killzones (faint full-height bands, label above the plot)
-    kz_shapes, kz_ann = _killzone_marks(idx_utc, ny, half, t0, t1)
+    kz_shapes, kz_ann = killzone_marks(idx_utc, ny, half, t0, t1)
     shapes += kz_shapes
     ann += kz_ann
 
     # ---- session range
     tags: list[tuple[float, str, str]] = []
     if rng and r_start is not None and r_end is not None:
-        rh, rl = _num(rng.get("high")), _num(rng.get("low"))
+        rh, rl = finite(rng.get("high")), finite(rng.get("low"))
         sess = str(rng.get("session") or "session").replace("_", " ")
         lab = sess.title() if sess.islower() else sess
         if rh is not None and rl is not None:
@@ -373,28 +284,28 @@ def _trade_spec(candles: pd.DataFrame, trade: Mapping, signal: Mapping, title: s
                 shapes.append(dict(type="line", xref="x", yref="y", x0=X(r_end, -half), x1=x_end, y0=p, y1=p,
                                    line=dict(color=S.BLUE, width=1, dash="dot"), layer="below"))
             ann.append(dict(x=X(r_start, -half), y=rh, xref="x", yref="y", xanchor="left", yanchor="bottom",
-                            text=f"{_esc(lab)} range", showarrow=False, font=dict(size=11, color=S.BLUE)))
-            short = _SHORT_SESSION.get(sess.lower(), lab[:8])
-            tags += [(rh, f"{_esc(short)} H {pf.format(rh)}", S.BLUE), (rl, f"{_esc(short)} L {pf.format(rl)}", S.BLUE)]
+                            text=f"{esc(lab)} range", showarrow=False, font=dict(size=11, color=S.BLUE)))
+            short = SHORT_SESSION.get(sess.lower(), lab[:8])
+            tags += [(rh, f"{esc(short)} H {pf.format(rh)}", S.BLUE), (rl, f"{esc(short)} L {pf.format(rl)}", S.BLUE)]
 
     # ---- zone (e.g. FVG) from its time to the exit
     if zone:
-        zt, zb = _num(zone.get("top")), _num(zone.get("bottom"))
+        zt, zb = finite(zone.get("top")), finite(zone.get("bottom"))
         if zt is not None and zb is not None:
             zx0 = X(z_time or known_at, -half)
             shapes.append(dict(type="rect", xref="x", yref="y", x0=zx0, x1=X(t_exit, half), y0=min(zt, zb),
                                y1=max(zt, zb), fillcolor=S.PURPLE_FILL, line=dict(color=S.PURPLE, width=1),
                                layer="below"))
             ztype = str(zone.get("type") or "zone").upper()
-            zs = _num(zone.get("size_pips"))
+            zs = finite(zone.get("size_pips"))
             zdir = str(zone.get("direction") or "")
             arrow = "↓ " if zdir.lower() in ("bearish", "short") else "↑ " if zdir.lower() in ("bullish", "long") else ""
-            tags.append(((zt + zb) / 2, f"{_esc(ztype[:5])} {arrow}{zs:.1f}p" if zs is not None
-                         else f"{_esc(ztype[:5])} {arrow}".strip(), S.PURPLE))
+            tags.append(((zt + zb) / 2, f"{esc(ztype[:5])} {arrow}{zs:.1f}p" if zs is not None
+                         else f"{esc(ztype[:5])} {arrow}".strip(), S.PURPLE))
 
     # ---- event bars: the range break, the liquidity sweep, the BOS/CHoCH (whichever the setup has)
-    for ev, label, low_side in _event_marks(meta, direction):
-        et = _utc(ev.get("time"))
+    for ev, label, low_side in event_marks(meta, direction):
+        et = utc(ev.get("time"))
         if et is None or not len(win):
             continue
         k = idx_utc.searchsorted(et)
@@ -436,7 +347,7 @@ def _trade_spec(candles: pd.DataFrame, trade: Mapping, signal: Mapping, title: s
             marker=dict(symbol="triangle-down" if is_long else "triangle-up", size=14, color=out_col,
                         line=dict(color="white", width=1.2))))
         up = p_exit >= p_entry
-        ann.append(dict(x=X(t_exit), y=p_exit, xref="x", yref="y", text=f"<b>exit: {_esc(reason)} {r_txt}</b>",
+        ann.append(dict(x=X(t_exit), y=p_exit, xref="x", yref="y", text=f"<b>exit: {esc(reason)} {r_txt}</b>",
                         showarrow=True, arrowhead=0, arrowwidth=1, arrowcolor=out_col, ax=46, ay=-26 if up else 26,
                         xanchor="left", font=dict(size=12, color=out_col), bgcolor="rgba(255,255,255,0.9)",
                         bordercolor=out_col, borderwidth=1, borderpad=3))
@@ -449,7 +360,7 @@ def _trade_spec(candles: pd.DataFrame, trade: Mapping, signal: Mapping, title: s
     if tags:
         to_px = lambda p: (p - y0) / (y1 - y0) * _PLOT_PX_H  # noqa: E731
         want = [to_px(p) for p, _, _ in tags]
-        got = _spread_tags(want, _TAG_GAP_PX, 8, _PLOT_PX_H - 8)
+        got = spread_tags(want, _TAG_GAP_PX, 8, _PLOT_PX_H - 8)
         for (p, text, col), w_px, g_px in zip(tags, want, got):
             ann.append(dict(x=1.0, xref="paper", y=p, yref="y", text=text, showarrow=True, arrowhead=0,
                             arrowwidth=1, arrowcolor=col, ax=14, ay=-(g_px - w_px), axref="pixel", ayref="pixel",
@@ -457,15 +368,15 @@ def _trade_spec(candles: pd.DataFrame, trade: Mapping, signal: Mapping, title: s
                             bgcolor=col, borderpad=2))
 
     # ---- info box in the emptiest corner
-    risk_p = _num(tr.get("risk_pips"))
+    risk_p = finite(tr.get("risk_pips"))
     if risk_p is None and p_sl is not None:
         risk_p = abs(p_entry - p_sl) / pip
-    rr = _num(meta.get("rr"))
+    rr = finite(meta.get("rr"))
     if rr is None and p_sl is not None and p_tp is not None and p_entry != p_sl:
         rr = abs(p_tp - p_entry) / abs(p_entry - p_sl)
-    lines = [f"<b>{_esc(direction.upper() or 'TRADE')}</b>"
-             + (f" · {_esc(sg.get('entry_type'))}" if sg.get("entry_type") else "")
-             + (f" · #{_esc(tr.get('trade'))}" if tr.get("trade") is not None else ""),
+    lines = [f"<b>{esc(direction.upper() or 'TRADE')}</b>"
+             + (f" · {esc(sg.get('entry_type'))}" if sg.get("entry_type") else "")
+             + (f" · #{esc(tr.get('trade'))}" if tr.get("trade") is not None else ""),
              f"entry  {pf.format(p_entry)}   {S.to_ny(t_entry):%H:%M} NY"]
     if p_sl is not None:
         lines.append(f"<span style='color:{S.RED}'>SL     {pf.format(p_sl)}</span>   "
@@ -477,7 +388,7 @@ def _trade_spec(candles: pd.DataFrame, trade: Mapping, signal: Mapping, title: s
                  if risk_p is not None else "risk   –")
     if p_exit is not None:
         lines.append(f"exit   {pf.format(p_exit)}   {S.to_ny(t_exit):%H:%M} NY")
-    lines.append(f"result <b><span style='color:{out_col}'>{_esc(reason)} {r_txt}</span></b>")
+    lines.append(f"result <b><span style='color:{out_col}'>{esc(reason)} {r_txt}</span></b>")
     if len(win):
         xn = np.arange(len(win)) / max(len(win) - 1, 1)
         norm = lambda v: (np.asarray(v, dtype="float64") - y0) / (y1 - y0)  # noqa: E731
@@ -495,20 +406,16 @@ def _trade_spec(candles: pd.DataFrame, trade: Mapping, signal: Mapping, title: s
 
     # ---- subtitle, axes, gaps
     t_ny = S.to_ny(t_entry)
-    parts = [f"<b><span style='color:{ent_col}'>{_esc(direction.upper() or 'TRADE')}</span></b>",
+    parts = [f"<b><span style='color:{ent_col}'>{esc(direction.upper() or 'TRADE')}</span></b>",
              f"{t_ny:%a %d %b %Y}",
              f"entry {t_ny:%H:%M} NY → exit {S.to_ny(t_exit):%H:%M} NY",
-             f"<b><span style='color:{out_col}'>{_esc(reason)} {r_txt}</span></b>"]
+             f"<b><span style='color:{out_col}'>{esc(reason)} {r_txt}</span></b>"]
     if rng:
-        parts.append(f"{_esc(str(rng.get('session') or 'session').replace('_', ' ').title())} range "
-                     f"{abs((_num(rng.get('high')) or 0) - (_num(rng.get('low')) or 0)) / pip:.1f} pips")
-    breaks = []
-    if len(idx_utc) > 1:
-        gaps = np.diff(idx_utc.as_unit("ns").asi8)
-        for j in np.nonzero(gaps > 3 * bar.value)[0]:
-            breaks.append(dict(bounds=[S.xstr(ny[j] + bar), S.xstr(ny[j + 1])]))
+        parts.append(f"{esc(str(rng.get('session') or 'session').replace('_', ' ').title())} range "
+                     f"{abs((finite(rng.get('high')) or 0) - (finite(rng.get('low')) or 0)) / pip:.1f} pips")
+    breaks = gap_rangebreaks(idx_utc, bar)
     layout = S.base_layout(
-        title=_title(title, "   ·   ".join(parts)),
+        title=title_block(title, "   ·   ".join(parts)),
         margin=dict(l=70, r=140, t=105, b=60),
         shapes=shapes, annotations=ann, hovermode="x",
         xaxis=S.axis_style(type="date", range=[S.xstr(x_lo), x_end], rangeslider=dict(visible=False),
@@ -521,7 +428,7 @@ def _trade_spec(candles: pd.DataFrame, trade: Mapping, signal: Mapping, title: s
     return dict(data=traces, layout=layout)
 
 
-def _event_marks(meta: Mapping, direction: str) -> list[tuple[Mapping, str, bool]]:
+def event_marks(meta: Mapping, direction: str) -> list[tuple[Mapping, str, bool]]:
     """``(evidence, label, at the bar's low?)`` for the step events in a signal's ``meta``."""
     out = []
     brk = meta.get("break")
@@ -562,5 +469,5 @@ def trade_figure(candles: pd.DataFrame, trade: Mapping, signal: Mapping, title: 
     Raises :class:`ValueError` if ``trade`` has no valid ``entry_time``/``entry_price``/``exit_time`` or
     ``candles`` lacks an OHLC column. An empty candle window gives a figure with a "no candle data" note.
     """
-    return go.Figure(_trade_spec(candles, trade, signal, title, pip_size))
+    return go.Figure(trade_spec(candles, trade, signal, title, pip_size))
 

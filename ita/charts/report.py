@@ -32,10 +32,13 @@ import pandas as pd
 from plotly.offline import get_plotlyjs
 
 from ita.charts import style as S
-from ita.charts.figures import _num, _trade_spec, equity_figure
+from ita.charts.common import PAGE_CSS, finite, json_clean, script_json
+from ita.charts.figures import equity_figure, trade_spec
 from ita.errors import write_text_atomic
+from ita.times import ny_text
 
 MAX_TRADE_CHARTS = 500
+_NO_TIME = "–"  # a missing time in the tables and headers
 
 _KEY_STATS = ["Trades", "Win Rate [%]", "Total R", "Profit Factor", "Expectancy [R]", "Max Drawdown [R]",
               "Longest Losing Streak", "Return [%]"]
@@ -61,31 +64,10 @@ def _pip_size(trades: pd.DataFrame, signals: pd.DataFrame) -> float:
     return 0.0001
 
 
-def _dumps(obj) -> str:
-    """Compact JSON safe inside a ``<script>`` element."""
-    return json.dumps(obj, separators=(",", ":"), default=str, allow_nan=False).replace("</", "<\\/")
-
-
-def _json_clean(o):
-    """Replace NaN/inf floats (not valid JSON) by None, recursively."""
-    if isinstance(o, float):
-        return o if math.isfinite(o) else None
-    if isinstance(o, dict):
-        return {k: _json_clean(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple)):
-        return [_json_clean(v) for v in o]
-    return o
-
-
 def _pick(n: int, k: int) -> list[int]:
     if n <= k:
         return list(range(n))
     return sorted(set(int(i) for i in np.linspace(0, n - 1, k).round()))
-
-
-def _fmt_time(t) -> str:
-    ny = S.to_ny(t)
-    return "–" if ny is None else ny.strftime("%Y-%m-%d %H:%M")
 
 
 def _stats_table(stats: pd.Series) -> str:
@@ -103,8 +85,8 @@ def _cards(stats: pd.Series) -> str:
             continue
         v = stats[k]
         cls = ""
-        if k in ("Total R", "Expectancy [R]", "Return [%]") and _num(v) is not None and _num(v) != 0:
-            cls = " pos" if _num(v) > 0 else " neg"
+        if k in ("Total R", "Expectancy [R]", "Return [%]") and finite(v) is not None and finite(v) != 0:
+            cls = " pos" if finite(v) > 0 else " neg"
         out.append(f"<div class='card'><div class='k'>{html.escape(k)}</div>"
                    f"<div class='v{cls}'>{html.escape(S.fmt_stat(k, v))}</div></div>")
     return "".join(out)
@@ -118,36 +100,29 @@ def _trades_table(trades: pd.DataFrame, chart_of: dict[int, int], dec: int) -> s
     rows = []
     pf = f"{{:.{dec}f}}"
     for pos, tr in enumerate(trades.to_dict("records")):
-        r = _num(tr.get("r"))
+        r = finite(tr.get("r"))
         rc = "pos" if (r or 0) > 0 else "neg" if (r or 0) < 0 else ""
         side = str(tr.get("direction", ""))
         i = chart_of.get(pos)
         attrs = f" data-i='{i}' class='clickable'" if i is not None else ""
 
         def p(key):
-            v = _num(tr.get(key))
+            v = finite(tr.get(key))
             return "–" if v is None else pf.format(v)
 
         rows.append(
             f"<tr{attrs}><td>{html.escape(str(tr.get('trade', pos + 1)))}</td>"
             f"<td class='{'pos' if side == 'long' else 'neg'}'>{html.escape(side)}</td>"
-            f"<td>{_fmt_time(tr.get('entry_time'))}</td><td>{p('entry_price')}</td><td>{p('sl_price')}</td>"
-            f"<td>{p('tp_price')}</td><td>{_fmt_time(tr.get('exit_time'))}</td><td>{p('exit_price')}</td>"
+            f"<td>{ny_text(tr.get('entry_time'), missing=_NO_TIME)}</td><td>{p('entry_price')}</td><td>{p('sl_price')}</td>"
+            f"<td>{p('tp_price')}</td><td>{ny_text(tr.get('exit_time'), missing=_NO_TIME)}</td><td>{p('exit_price')}</td>"
             f"<td>{html.escape(str(tr.get('exit_reason', '')))}</td>"
             f"<td>{S.fmt_num(tr.get('risk_pips'), 1)}</td>"
             f"<td class='{rc}'>{S.fmt_num(r, 2, signed=True)}</td></tr>")
     return f"<table class='trades' id='trades-table'><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>"
 
 
-_CSS = """
-*{box-sizing:border-box}body{margin:0;font-family:-apple-system,'Segoe UI','Liberation Sans',Arial,sans-serif;
-color:#1f2937;background:#f3f4f6}main{max-width:1500px;margin:0 auto;padding:18px 22px 60px}
-h1{font-size:22px;margin:4px 0 2px}h2{font-size:17px;margin:26px 0 10px}.muted{color:#6b7280}
-.sub{color:#6b7280;font-size:13px;margin-bottom:14px}.panel{background:#fff;border:1px solid #e5e7eb;
-border-radius:8px;padding:10px 12px;margin-bottom:14px}.cards{display:flex;flex-wrap:wrap;gap:10px;margin:12px 0}
-.card{background:#fff;border:1px solid #e5e7eb;border-radius:8px;padding:8px 14px;min-width:130px}
-.card .k{font-size:12px;color:#6b7280}.card .v{font-size:20px;font-weight:600;font-variant-numeric:tabular-nums}
-.pos{color:#15803d}.neg{color:#dc2626}table{border-collapse:collapse;font-size:13px;
+_CSS = PAGE_CSS + """
+table{border-collapse:collapse;font-size:13px;
 font-variant-numeric:tabular-nums}.stats{display:grid;grid-template-columns:repeat(auto-fill,minmax(300px,1fr));
 column-gap:32px;font-size:13px;font-variant-numeric:tabular-nums}.stats div{display:flex;
 justify-content:space-between;border-bottom:1px solid #f1f5f9;padding:5px 2px}.stats span{color:#4b5563}
@@ -249,10 +224,10 @@ def report_html(candles: pd.DataFrame, trades: pd.DataFrame, signals: pd.DataFra
         n = tr.get("trade", pos + 1)
         sg = sig_by_id.get(tr.get("signal_id"), {})
         head = f"Trade {n} of {len(recs)}" + (f" · {symbol}" if symbol else "")
-        specs.append(_json_clean(_trade_spec(candles, tr, sg, head, pip)))
+        specs.append(json_clean(trade_spec(candles, tr, sg, head, pip)))
         chart_of[pos] = i
-        r = _num(tr.get("r"))
-        labels.append(f"#{n} · {_fmt_time(tr.get('entry_time'))} NY · {tr.get('direction', '')} · "
+        r = finite(tr.get("r"))
+        labels.append(f"#{n} · {ny_text(tr.get('entry_time'), missing=_NO_TIME)} NY · {tr.get('direction', '')} · "
                       f"{tr.get('exit_reason', '')} {S.fmt_num(r, 2, signed=True)}R")
     gz = base64.b64encode(gzip.compress(json.dumps(specs, separators=(",", ":"), default=str).encode("utf-8"),
                                         compresslevel=9, mtime=0)).decode("ascii")
@@ -285,7 +260,7 @@ planned risk · generated {pd.Timestamp.now(tz=S.TZ):%Y-%m-%d %H:%M} NY by ITA</
 <div class="panel tablewrap">{_trades_table(trades, chart_of, dec)}</div>
 </main>
 <script type="application/json" id="eq-json">{eq_json}</script>
-<script type="application/json" id="trade-index">{_dumps(index)}</script>
+<script type="application/json" id="trade-index">{script_json(index)}</script>
 <script type="application/octet-stream" id="trades-gz">{gz}</script>
 <script type="text/javascript">{_JS}</script>
 </body></html>

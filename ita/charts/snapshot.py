@@ -36,17 +36,9 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from ita.charts import style as S
-from ita.charts.figures import (
-    _SHORT_SESSION,
-    _bar,
-    _esc,
-    _event_marks,
-    _killzone_marks,
-    _meta,
-    _num,
-    _spread_tags,
-    _utc,
-)
+from ita.charts.common import SHORT_SESSION, bar_width, esc, finite, meta_dict, spread_tags
+from ita.charts.figures import event_marks, killzone_marks
+from ita.times import utc
 from ita.data.resample import bucket_start, complete_bars, resample
 from ita.data.timeframes import TIMEFRAMES, tf_delta
 
@@ -64,10 +56,6 @@ _LOOKBACK = {"M1": 120, "M5": 108, "M15": 144, "M30": 120, "H1": 120, "H4": 120,
 _SIDE_LOOKBACK = {"M1": 90, "M5": 96, "M15": 112, "M30": 96, "H1": 96, "H4": 90, "D1": 60}
 _ROLE = {1: ("execution",), 2: ("context", "execution"), 3: ("context", "structure", "execution"),
          4: ("context", "bias", "structure", "execution")}
-
-
-def _ny(t: pd.Timestamp) -> pd.Timestamp:
-    return S.to_ny(t)
 
 
 def _bucket(t: pd.Timestamp, tf: str) -> pd.Timestamp:
@@ -131,7 +119,7 @@ class _Panel:
         self.ny = S.index_to_ny(self.idx)
         self.known_at = known_at
         self.dec = dec
-        self.now_x = _ny(known_at) - self.half          # candles sit at their open time: t → t − half bar
+        self.now_x = S.to_ny(known_at) - self.half          # candles sit at their open time: t → t − half bar
         # hidden calendar gaps (weekends, holidays, a closed market before "now")
         times = list(self.ny) + [self.now_x + self.half]
         self.breaks: list[tuple[pd.Timestamp, pd.Timestamp]] = []
@@ -147,7 +135,7 @@ class _Panel:
         """Visual x of a bar boundary ``t`` (UTC), snapped to the start of this timeframe's bar holding it."""
         if t is None:
             return None
-        return _ny(_bucket(t, self.tf)) - self.half
+        return S.to_ny(_bucket(t, self.tf)) - self.half
 
     def bar_of(self, t: pd.Timestamp | None) -> int | None:
         """Position of the shown bar containing UTC time ``t`` (None if that bar is not shown)."""
@@ -167,14 +155,14 @@ def _session_names(session: Any) -> tuple[str, str]:
                    for w in words) or "Session"
     if words and words[-1].lower() == "ib":
         return lab, "IB"
-    return lab, _SHORT_SESSION.get(sess.lower(), lab if len(lab) <= 6 else lab[:3])
+    return lab, SHORT_SESSION.get(sess.lower(), lab if len(lab) <= 6 else lab[:3])
 
 
 def _event_bars(p: _Panel, marks: list) -> dict[tuple[int, bool], list[str]]:
     """``{(bar position, label below the bar?): [labels]}`` for the step events whose bar this panel shows."""
     at: dict[tuple[int, bool], list[str]] = {}
     for ev, label, low_side in marks:
-        j = p.bar_of(_utc(ev.get("time")))
+        j = p.bar_of(utc(ev.get("time")))
         if j is not None and label not in at.get((j, low_side), []):
             at.setdefault((j, low_side), []).append(label)
     return at
@@ -214,8 +202,8 @@ def _check(candles: pd.DataFrame, signal: Mapping, timeframes: Sequence[str]) ->
     if not isinstance(signal, Mapping):
         raise ValueError(f"snapshot_figure: signal must be a mapping (one row of evaluate()), got "
                          f"{type(signal).__name__}")
-    known_at = _utc(signal.get("known_at"))
-    entry, sl, tp = (_num(signal.get(k)) for k in ("entry_price", "sl_price", "tp_price"))
+    known_at = utc(signal.get("known_at"))
+    entry, sl, tp = (finite(signal.get(k)) for k in ("entry_price", "sl_price", "tp_price"))
     bad = [k for k, v in (("known_at", known_at), ("entry_price", entry), ("sl_price", sl), ("tp_price", tp))
            if v is None]
     if bad:
@@ -245,22 +233,22 @@ def _spec(candles: pd.DataFrame, signal: Mapping, timeframes: Sequence[str], tit
           subtitle: str | None) -> dict:
     known_at, p_entry, p_sl, p_tp, tfs = _check(candles, signal, timeframes)
     sg = dict(signal)
-    pip = float(pip_size) if _num(pip_size) and float(pip_size) > 0 else 0.0001
+    pip = float(pip_size) if finite(pip_size) and float(pip_size) > 0 else 0.0001
     dec = S.price_decimals(pip)
     pf = f"{{:.{dec}f}}"
     direction = str(sg.get("direction") or "").lower()
     if direction not in ("long", "short") and p_sl != p_entry:
         direction = "long" if p_sl < p_entry else "short"
     is_long = direction == "long"
-    meta = _meta(sg.get("meta"))
+    meta = meta_dict(sg.get("meta"))
     rng = meta.get("range") if isinstance(meta.get("range"), Mapping) else None
     zone = meta.get("zone") if isinstance(meta.get("zone"), Mapping) else None
     st = meta.get("structure") if isinstance(meta.get("structure"), Mapping) else None
-    r_start, r_end = (_utc(rng.get("start")), _utc(rng.get("end"))) if rng else (None, None)
-    z_time = _utc(zone.get("time")) if zone else None
-    marks = _event_marks(meta, direction)
-    anchors = [t for t in (r_start, z_time, *(_utc(ev.get("time")) for ev, _, _ in marks),
-                           _utc(st.get("swing_time")) if st else None) if t is not None and t < known_at]
+    r_start, r_end = (utc(rng.get("start")), utc(rng.get("end"))) if rng else (None, None)
+    z_time = utc(zone.get("time")) if zone else None
+    marks = event_marks(meta, direction)
+    anchors = [t for t in (r_start, z_time, *(utc(ev.get("time")) for ev, _, _ in marks),
+                           utc(st.get("swing_time")) if st else None) if t is not None and t < known_at]
     # never chase an anchor more than 3 days back (a week-old reference level is clipped, not shown whole)
     anchors = [t for t in anchors if t >= known_at - pd.Timedelta(days=3)]
 
@@ -268,7 +256,7 @@ def _spec(candles: pd.DataFrame, signal: Mapping, timeframes: Sequence[str], tit
     data = _utc_index(candles)
     sig_tf = str(sg.get("tf") or "").upper()
     if len(data) > 1:
-        base_bar = _bar(pd.DatetimeIndex(data.index[-500:]))
+        base_bar = bar_width(pd.DatetimeIndex(data.index[-500:]))
     else:
         base_bar = tf_delta(sig_tf) if sig_tf in TIMEFRAMES else tf_delta(tfs[-1])
     cut_bar = max(base_bar, tf_delta(sig_tf)) if sig_tf in TIMEFRAMES else base_bar
@@ -280,7 +268,7 @@ def _spec(candles: pd.DataFrame, signal: Mapping, timeframes: Sequence[str], tit
 
     n = len(tfs)
     roles = _ROLE[n]
-    rr = _num(meta.get("rr"))
+    rr = finite(meta.get("rr"))
     if rr is None and p_entry != p_sl:
         rr = abs(p_tp - p_entry) / abs(p_entry - p_sl)
 
@@ -321,14 +309,14 @@ def _spec(candles: pd.DataFrame, signal: Mapping, timeframes: Sequence[str], tit
         # ---- y range: candles and every level drawn in this panel
         levels = [p_entry, p_sl, p_tp]
         range_shown = bool(rng and r_start is not None and r_end is not None and r_end > first_t
-                           and _num(rng.get("high")) is not None and _num(rng.get("low")) is not None)
-        zone_shown = bool(zone and _num(zone.get("top")) is not None and _num(zone.get("bottom")) is not None)
+                           and finite(rng.get("high")) is not None and finite(rng.get("low")) is not None)
+        zone_shown = bool(zone and finite(zone.get("top")) is not None and finite(zone.get("bottom")) is not None)
         if range_shown:
             levels += [float(rng["high"]), float(rng["low"])]
         if zone_shown:
             levels += [float(zone["top"]), float(zone["bottom"])]
-        if isinstance(meta.get("sweep"), Mapping) and _num(meta["sweep"].get("level")) is not None \
-                and p.bar_of(_utc(meta["sweep"].get("time"))) is not None:
+        if isinstance(meta.get("sweep"), Mapping) and finite(meta["sweep"].get("level")) is not None \
+                and p.bar_of(utc(meta["sweep"].get("time"))) is not None:
             levels.append(float(meta["sweep"]["level"]))
         ylo = min([*levels, *lo.tolist()])
         yhi = max([*levels, *hi.tolist()])
@@ -344,7 +332,7 @@ def _spec(candles: pd.DataFrame, signal: Mapping, timeframes: Sequence[str], tit
 
         # ---- killzones on an intraday execution panel (faint bands, label at the bottom)
         if execution and has and p.step <= pd.Timedelta(minutes=15):
-            kz_s, kz_a = _killzone_marks(p.idx, p.ny, p.half, p.idx[0], p.idx[-1], xref=xr, yref=yd, label_y=0.0,
+            kz_s, kz_a = killzone_marks(p.idx, p.ny, p.half, p.idx[0], p.idx[-1], xref=xr, yref=yd, label_y=0.0,
                                          label_anchor="bottom", font_size=11)
             shapes += kz_s
             ann += kz_a
@@ -360,13 +348,13 @@ def _spec(candles: pd.DataFrame, signal: Mapping, timeframes: Sequence[str], tit
                                    fillcolor=S.BLUE_FILL, line=dict(color=S.BLUE, width=1), layer="below"))
                 if execution or p.step < pd.Timedelta(hours=1):
                     ann.append(dict(x=X(bx0), y=rh, xref=xr, yref=yr, xanchor="left", yanchor="bottom",
-                                    text=f"{_esc(lab)} range", showarrow=False, font=dict(size=fs, color=S.BLUE)))
+                                    text=f"{esc(lab)} range", showarrow=False, font=dict(size=fs, color=S.BLUE)))
             for pr in (rh, rl):
                 shapes.append(dict(type="line", xref=xr, yref=yr, x0=X(max(bx1, x_lo)), x1=X(x_hi), y0=pr, y1=pr,
                                    line=dict(color=S.BLUE, width=1, dash="dot"), layer="below"))
             if execution:
-                tags += [(rh, f"{_esc(short)} H {pf.format(rh)}", S.BLUE),
-                         (rl, f"{_esc(short)} L {pf.format(rl)}", S.BLUE)]
+                tags += [(rh, f"{esc(short)} H {pf.format(rh)}", S.BLUE),
+                         (rl, f"{esc(short)} L {pf.format(rl)}", S.BLUE)]
 
         # ---- zone (FVG / OB) from its time to the right edge
         if zone_shown:
@@ -376,18 +364,18 @@ def _spec(candles: pd.DataFrame, signal: Mapping, timeframes: Sequence[str], tit
                                fillcolor=S.PURPLE_FILL, line=dict(color=S.PURPLE, width=1), layer="below"))
             if execution:
                 ztype = str(zone.get("type") or "zone").upper()[:5]
-                zs = _num(zone.get("size_pips"))
+                zs = finite(zone.get("size_pips"))
                 zdir = str(zone.get("direction") or "").lower()
                 arrow = "↓" if zdir in ("bearish", "short") else "↑" if zdir in ("bullish", "long") else ""
-                tags.append(((zt + zb) / 2, f"{_esc(ztype)} {arrow} {zs:.1f}p" if zs is not None
-                             else f"{_esc(ztype)} {arrow}".strip(), S.PURPLE))
+                tags.append(((zt + zb) / 2, f"{esc(ztype)} {arrow} {zs:.1f}p" if zs is not None
+                             else f"{esc(ztype)} {arrow}".strip(), S.PURPLE))
 
         # ---- the swept level (e.g. the previous day's high), unless it is the range's own high/low
         sw = meta.get("sweep") if isinstance(meta.get("sweep"), Mapping) else None
-        sw_lv = _num(sw.get("level")) if sw else None
+        sw_lv = finite(sw.get("level")) if sw else None
         if sw_lv is not None and has and not (range_shown and min(abs(sw_lv - float(rng["high"])),
                                                                  abs(sw_lv - float(rng["low"]))) < pip / 2):
-            j = p.bar_of(_utc(sw.get("time")))
+            j = p.bar_of(utc(sw.get("time")))
             if j is not None:
                 shapes.append(dict(type="line", xref=xr, yref=yr, x0=X(p.ny[max(j - 6, 0)] - p.half), x1=X(x_hi),
                                    y0=sw_lv, y1=sw_lv, line=dict(color=S.BLUE, width=1, dash="dot"), layer="below"))
@@ -396,8 +384,8 @@ def _spec(candles: pd.DataFrame, signal: Mapping, timeframes: Sequence[str], tit
 
         # ---- structure level (BOS/CHoCH): dashed from the broken swing to the breaking bar
         if st and has:
-            j0, j1 = p.bar_of(_utc(st.get("swing_time"))), p.bar_of(_utc(st.get("time")))
-            lv = _num(st.get("level"))
+            j0, j1 = p.bar_of(utc(st.get("swing_time"))), p.bar_of(utc(st.get("time")))
+            lv = finite(st.get("level"))
             if j0 is not None and j1 is not None and j1 > j0 and lv is not None:
                 shapes.append(dict(type="line", xref=xr, yref=yr, x0=X(p.ny[j0]), x1=X(p.ny[j1]), y0=lv, y1=lv,
                                    line=dict(color=S.BLUE, width=1.4, dash="dash")))
@@ -406,7 +394,7 @@ def _spec(candles: pd.DataFrame, signal: Mapping, timeframes: Sequence[str], tit
         if has:
             for (j, low_side), labels in at.items():
                 ann.append(dict(x=X(p.ny[j]), y=float(lo[j] if low_side else hi[j]), xref=xr, yref=yr,
-                                text=" · ".join(_esc(s) for s in labels), showarrow=True, arrowhead=2, arrowsize=1,
+                                text=" · ".join(esc(s) for s in labels), showarrow=True, arrowhead=2, arrowsize=1,
                                 arrowwidth=1.3, arrowcolor=S.BLUE, ax=0, ay=28 if low_side else -28,
                                 font=dict(size=fs, color=S.BLUE), bgcolor="rgba(255,255,255,0.85)"))
 
@@ -428,7 +416,7 @@ def _spec(candles: pd.DataFrame, signal: Mapping, timeframes: Sequence[str], tit
         shapes.append(dict(type="line", xref=xr, yref=yd, x0=X(p.now_x), x1=X(p.now_x), y0=0, y1=1,
                            line=dict(color=S.INK, width=1.2, dash="dot")))
         ann.append(dict(x=X(p.now_x), y=1.0, xref=xr, yref=yd, yanchor="bottom", xanchor="center",
-                        text=f"<b>now {_ny(known_at):%H:%M}</b>", showarrow=False, font=dict(size=fs, color=S.INK)))
+                        text=f"<b>now {S.to_ny(known_at):%H:%M}</b>", showarrow=False, font=dict(size=fs, color=S.INK)))
 
         # ---- panel title
         role = {"execution": "execution · order pending", "context": "context", "bias": "bias",
@@ -457,7 +445,7 @@ def _spec(candles: pd.DataFrame, signal: Mapping, timeframes: Sequence[str], tit
         if tags:   # price tags on the right axis, spread so they never overlap
             to_px = lambda v: (v - y0) / (y1 - y0) * pan_h  # noqa: E731
             want = [to_px(v) for v, _, _ in tags]
-            got = _spread_tags(want, _TAG_GAP_PX if execution else _TAG_GAP_PX - 2, 9, pan_h - 9)
+            got = spread_tags(want, _TAG_GAP_PX if execution else _TAG_GAP_PX - 2, 9, pan_h - 9)
             for (v, text, col), w_px, g_px in zip(tags, want, got):
                 ann.append(dict(x=1.0, xref=f"{xr} domain", y=v, yref=yr, text=text, showarrow=True, arrowhead=0,
                                 arrowwidth=1, arrowcolor=col, ax=10, ay=-(g_px - w_px), axref="pixel",
@@ -478,13 +466,13 @@ def _spec(candles: pd.DataFrame, signal: Mapping, timeframes: Sequence[str], tit
     # ---- header: title and facts on the left, the order's info box on the right (above the execution
     # panel, so it never covers a candle or a level)
     ent_col = S.GREEN if is_long else S.RED
-    facts = (f"<b><span style='color:{ent_col}'>{_esc(direction.upper() or 'SIGNAL')}</span></b> "
-             f"{_esc(sg.get('entry_type') or '')} @ {pf.format(p_entry)}   ·   "
-             f"signal {_ny(known_at):%a %d %b %Y %H:%M} New York time")
-    lines = [facts] + ([_esc(subtitle)] if subtitle else [])
+    facts = (f"<b><span style='color:{ent_col}'>{esc(direction.upper() or 'SIGNAL')}</span></b> "
+             f"{esc(sg.get('entry_type') or '')} @ {pf.format(p_entry)}   ·   "
+             f"signal {S.to_ny(known_at):%a %d %b %Y %H:%M} New York time")
+    lines = [facts] + ([esc(subtitle)] if subtitle else [])
     top = margin["t"]                     # pixels from the top of the figure to the execution panel
     ann.append(dict(x=0.0, xref="paper", xanchor="left", xshift=-margin["l"] + 16, y=1.0, yref="paper",
-                    yanchor="top", yshift=top - 12, text=f"<b>{_esc(title)}</b>", showarrow=False, align="left",
+                    yanchor="top", yshift=top - 12, text=f"<b>{esc(title)}</b>", showarrow=False, align="left",
                     font=dict(size=22, color=S.INK)))
     ann.append(dict(x=0.0, xref="paper", xanchor="left", xshift=-margin["l"] + 16, y=1.0, yref="paper",
                     yanchor="top", yshift=top - 44, text="<br>".join(lines), showarrow=False, align="left",
@@ -507,26 +495,26 @@ def _info_box(sg: Mapping, direction: str, p_entry: float, p_sl: float, p_tp: fl
     reward = abs(p_tp - p_entry) / pip
     side = direction.upper() or "SIGNAL"
     et = str(sg.get("entry_type") or "").strip()
-    exp, flat = _utc(sg.get("expires_at")), _utc(sg.get("exit_by"))
+    exp, flat = utc(sg.get("expires_at")), utc(sg.get("exit_by"))
     left = [(side + (f" · {et} order" if et else "") + " · pending", None),
             (f"entry {pf.format(p_entry)}", None),
             (f"SL    {pf.format(p_sl)}  {risk:6.1f} pips", S.RED),
             (f"TP    {pf.format(p_tp)}  {reward:6.1f} pips", S.GREEN)]
     right = [f"RR {rr:.2f}" if rr is not None else "",
              f"risk {risk:.1f} pips",
-             f"valid to {_ny(exp):%H:%M} NY" if exp is not None else "",
-             f"flat at   {_ny(flat):%H:%M} NY" if flat is not None else ""]
+             f"valid to {S.to_ny(exp):%H:%M} NY" if exp is not None else "",
+             f"flat at   {S.to_ny(flat):%H:%M} NY" if flat is not None else ""]
     width = max(len(text) for text, _ in left) + 3
     rows = []
     for k, ((text, color), extra) in enumerate(zip(left, right)):
         pad = " " * (width - len(text))
         if k == 0:
             side_col = S.GREEN if direction == "long" else S.RED
-            cell = f"<b><span style='color:{side_col}'>{_esc(side)}</span></b>{_esc(text[len(side):])}"
-            extra = f"<b>{_esc(extra)}</b>" if extra else ""
+            cell = f"<b><span style='color:{side_col}'>{esc(side)}</span></b>{esc(text[len(side):])}"
+            extra = f"<b>{esc(extra)}</b>" if extra else ""
         else:
-            cell = f"<span style='color:{color}'>{_esc(text)}</span>" if color else _esc(text)
-            extra = _esc(extra)
+            cell = f"<span style='color:{color}'>{esc(text)}</span>" if color else esc(text)
+            extra = esc(extra)
         rows.append(cell + pad + extra)
     return "<br>".join(rows)
 

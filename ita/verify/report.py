@@ -23,9 +23,10 @@ import numpy as np
 import pandas as pd
 
 from ita.charts import style as S
-from ita.charts.figures import _meta, _num, _slice, _spread_tags, _title, _utc
-from ita.charts.report import _dumps, _json_clean
+from ita.charts.common import PAGE_CSS, finite, gap_rangebreaks, json_clean, meta_dict, script_json, slice_window, spread_tags, title_block
 from ita.errors import write_text_atomic
+from ita.times import ny_text, utc
+from ita.verify.labels import fmt_local
 
 _BEFORE = pd.Timedelta(minutes=45)
 _AFTER = pd.Timedelta(minutes=90)
@@ -36,6 +37,7 @@ _TAG_GAP_PX = 16
 _MIME = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif", ".webp": "image/webp"}
 TOL_FILL = "rgba(234, 179, 8, 0.13)"
 AMBER = "#b45309"
+_NO_TIME = "–"  # a missing time in the tables and headers
 
 
 # ---------------------------------------------------------------------------------------------- figure
@@ -46,18 +48,18 @@ def case_spec(candles: pd.DataFrame, *, title: str, subtitle: str = "", pip_size
     """:func:`case_figure` as a plain plotly figure dict (fast: no validation) — see there."""
     lab = dict(label or {})
     sg = dict(signal or {})
-    meta = _meta(sg.get("meta"))
+    meta = meta_dict(sg.get("meta"))
     rng = dict(session_range) if session_range else (meta.get("range") if isinstance(meta.get("range"), Mapping) else None)
     zone = meta.get("zone") if isinstance(meta.get("zone"), Mapping) else None
     brk = meta.get("break") if isinstance(meta.get("break"), Mapping) else None
-    t_label = _utc(lab.get("bar_time") or lab.get("time"))
-    t_sig = _utc(sg.get("time"))
-    known = _utc(sg.get("known_at")) or (t_sig + step if t_sig is not None else None)
-    b_time = _utc(brk.get("time")) if brk else _utc(break_time)
-    z_time = _utc(zone.get("time")) if zone else None
+    t_label = utc(lab.get("bar_time") or lab.get("time"))
+    t_sig = utc(sg.get("time"))
+    known = utc(sg.get("known_at")) or (t_sig + step if t_sig is not None else None)
+    b_time = utc(brk.get("time")) if brk else utc(break_time)
+    z_time = utc(zone.get("time")) if zone else None
     z_first = (z_time - step) if (z_time is not None and str(zone.get("type", "")).lower() == "fvg") else z_time
-    r_start, r_end = (_utc(rng.get("start")), _utc(rng.get("end"))) if rng else (None, None)
-    pip = float(pip_size) if _num(pip_size) and float(pip_size) > 0 else 0.0001
+    r_start, r_end = (utc(rng.get("start")), utc(rng.get("end"))) if rng else (None, None)
+    pip = float(pip_size) if finite(pip_size) and float(pip_size) > 0 else 0.0001
     dec = S.price_decimals(pip)
     pf = f"{{:.{dec}f}}"
 
@@ -67,7 +69,7 @@ def case_spec(candles: pd.DataFrame, *, title: str, subtitle: str = "", pip_size
     anchors = focus + [t for t in (r_start,) if t is not None]
     hi_t = max(focus) + _AFTER
     lo_t = max(min(anchors) - _BEFORE, min(focus) - _MAX_SPAN)
-    win = _slice(candles, lo_t, hi_t)
+    win = slice_window(candles, lo_t, hi_t)
     idx = pd.DatetimeIndex(win.index)
     ny = S.index_to_ny(idx)
     half = step / 2
@@ -88,12 +90,12 @@ def case_spec(candles: pd.DataFrame, *, title: str, subtitle: str = "", pip_size
 
     levels = []
     for k in ("entry_price", "sl_price", "tp_price"):
-        if _num(sg.get(k)) is not None:
+        if finite(sg.get(k)) is not None:
             levels.append(float(sg[k]))
     if rng:
-        levels += [p for p in (_num(rng.get("high")), _num(rng.get("low"))) if p is not None]
+        levels += [p for p in (finite(rng.get("high")), finite(rng.get("low"))) if p is not None]
     if zone:
-        levels += [p for p in (_num(zone.get("top")), _num(zone.get("bottom"))) if p is not None]
+        levels += [p for p in (finite(zone.get("top")), finite(zone.get("bottom"))) if p is not None]
     ylo = min([*levels, *(lo.tolist() if len(lo) else [])]) if (levels or len(lo)) else 0.0
     yhi = max([*levels, *(h.tolist() if len(h) else [])]) if (levels or len(h)) else 1.0
     span = max(yhi - ylo, 10 * pip)
@@ -105,7 +107,7 @@ def case_spec(candles: pd.DataFrame, *, title: str, subtitle: str = "", pip_size
 
     # ---- session range (clipped to the window) with dotted extensions
     if rng and r_start is not None and r_end is not None:
-        rh, rl = _num(rng.get("high")), _num(rng.get("low"))
+        rh, rl = finite(rng.get("high")), finite(rng.get("low"))
         if rh is not None and rl is not None:
             xs = X(max(r_start, lo_t), -half)
             shapes.append(dict(type="rect", xref="x", yref="y", x0=xs, x1=X(r_end, -half), y0=rl, y1=rh,
@@ -136,13 +138,13 @@ def case_spec(candles: pd.DataFrame, *, title: str, subtitle: str = "", pip_size
 
     # ---- zone (FVG) from its first candle for an hour after the signal
     if zone:
-        zt, zb = _num(zone.get("top")), _num(zone.get("bottom"))
+        zt, zb = finite(zone.get("top")), finite(zone.get("bottom"))
         if zt is not None and zb is not None:
             z_end = min((known or z_first) + _ORDER_LEN, hi_t)
             shapes.append(dict(type="rect", xref="x", yref="y", x0=X(z_first, -half), x1=X(z_end, -half),
                                y0=min(zt, zb), y1=max(zt, zb), fillcolor=S.PURPLE_FILL,
                                line=dict(color=S.PURPLE, width=1), layer="below"))
-            zs = _num(zone.get("size_pips"))
+            zs = finite(zone.get("size_pips"))
             arrow = "↓ " if str(zone.get("direction")) in ("bearish", "short") else "↑ "
             tags.append(((zt + zb) / 2, f"{str(zone.get('type') or 'zone').upper()[:5]} {arrow}"
                          + (f"{zs:.1f}p" if zs is not None else ""), S.PURPLE))
@@ -174,7 +176,7 @@ def case_spec(candles: pd.DataFrame, *, title: str, subtitle: str = "", pip_size
         x1 = X(min((known or t_sig) + _ORDER_LEN, hi_t), -half)
         for key, name, lc, dash in (("tp_price", "TP", S.GREEN, "solid"), ("entry_price", "Entry", S.INK, "dash"),
                                     ("sl_price", "SL", S.RED, "solid")):
-            p = _num(sg.get(key))
+            p = finite(sg.get(key))
             if p is None:
                 continue
             shapes.append(dict(type="line", xref="x", yref="y", x0=x0, x1=x1, y0=p, y1=p,
@@ -183,7 +185,7 @@ def case_spec(candles: pd.DataFrame, *, title: str, subtitle: str = "", pip_size
 
     if tags:  # price tags on the right edge, spread apart so they never overlap
         want = [(p - y0) / (y1 - y0) * _PLOT_PX_H for p, _, _ in tags]
-        got = _spread_tags(want, _TAG_GAP_PX, 8, _PLOT_PX_H - 8)
+        got = spread_tags(want, _TAG_GAP_PX, 8, _PLOT_PX_H - 8)
         for (p, text, col), w_px, g_px in zip(tags, want, got):
             ann.append(dict(x=1.0, xref="paper", y=p, yref="y", text=text, showarrow=True, arrowhead=0, arrowwidth=1,
                             arrowcolor=col, ax=12, ay=-(g_px - w_px), axref="pixel", ayref="pixel", xanchor="left",
@@ -193,13 +195,9 @@ def case_spec(candles: pd.DataFrame, *, title: str, subtitle: str = "", pip_size
         ann.append(dict(x=0.5, y=0.5, xref="paper", yref="paper", text="no candle data in this window",
                         showarrow=False, font=dict(size=18, color=S.MUTED)))
 
-    breaks = []
-    if len(idx) > 1:
-        gaps = np.diff(idx.as_unit("ns").asi8)
-        for j in np.nonzero(gaps > 3 * step.value)[0]:
-            breaks.append(dict(bounds=[S.xstr(ny[j] + step), S.xstr(ny[j + 1])]))
+    breaks = gap_rangebreaks(idx, step)
     layout = S.base_layout(
-        title=_title(title, subtitle),
+        title=title_block(title, subtitle),
         margin=dict(l=64, r=118, t=92, b=50),
         shapes=shapes, annotations=ann, hovermode="x",
         xaxis=S.axis_style(type="date", range=[S.xstr(x_lo), x_end], rangeslider=dict(visible=False),
@@ -236,14 +234,8 @@ def case_figure(candles: pd.DataFrame, **kw):
 # ---------------------------------------------------------------------------------------------- cases
 
 def _label_tz_time(r: Mapping) -> str:
-    from ita.setups.verify import fmt_local
 
     return f"{fmt_local(r['bar_time'], r['tz'])} {r['tz']}"
-
-
-def _ny(t) -> str:
-    ny = S.to_ny(t)
-    return "–" if ny is None else ny.strftime("%Y-%m-%d %H:%M")
 
 
 def _cases(res) -> list[dict]:
@@ -276,7 +268,7 @@ def _cases(res) -> list[dict]:
     for k, s in enumerate(res.unlabelled.to_dict("records"), 1):
         head = f"Unlabelled {k} · {s['symbol']} {s['tf']} · {s['direction']} · {pd.Timestamp(s['day']):%a %Y-%m-%d}"
         out.append(dict(kind="unlabelled", rec=s, signal=s, step=step, title=head,
-                        subtitle=html.escape(f"{s['signal_id']} · signal bar {_ny(s['time'])} NY · no label"),
+                        subtitle=html.escape(f"{s['signal_id']} · signal bar {ny_text(s['time'], missing=_NO_TIME)} NY · no label"),
                         pip=get_instrument(s["symbol"]).pip_size, session_range=None, break_time=None,
                         candles=res.candles.get(s["symbol"])))
     return out
@@ -307,7 +299,7 @@ def case_pngs(res, folder) -> list[str]:
         else:
             k += 1
             name = f"unlabelled_{k:02d}.png"
-        save_png(_json_clean(spec), Path(folder) / name)
+        save_png(json_clean(spec), Path(folder) / name)
         names.append(name)
     return names
 
@@ -353,24 +345,18 @@ def _table(res) -> str:
             detail = r["why"]
             if r["nearest_signal_id"] and "(signal bar" not in detail:
                 nb = r["nearest_bars"]  # the day's own signal is already named in the reason
-                detail += (f" · nearest detection: {r['nearest_direction']} {_ny(r['nearest_time'])} NY, "
+                detail += (f" · nearest detection: {r['nearest_direction']} {ny_text(r['nearest_time'], missing=_NO_TIME)} NY, "
                            f"{abs(nb):g} bars {'before' if nb < 0 else 'after'}")
         rows.append(f"<tr data-href='#case-{r['label']}'><td>{r['label']}</td><td>{html.escape(_label_tz_time(r))}</td>"
-                    f"<td>{_ny(r['bar_time'])}</td><td class='{'pos' if r['direction'] == 'long' else 'neg'}'>"
+                    f"<td>{ny_text(r['bar_time'], missing=_NO_TIME)}</td><td class='{'pos' if r['direction'] == 'long' else 'neg'}'>"
                     f"{r['direction']}</td><td class='{res_cls}'><b>{r['result']}</b></td>"
                     f"<td class='detail'>{html.escape(detail)}</td></tr>")
     return f"<table class='labels'><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>"
 
 
-_CSS = """
-*{box-sizing:border-box}body{margin:0;font-family:-apple-system,'Segoe UI','Liberation Sans',Arial,sans-serif;
-color:#1f2937;background:#f3f4f6}main{max-width:1700px;margin:0 auto;padding:18px 22px 60px}
-h1{font-size:22px;margin:4px 0 2px}h2{font-size:17px;margin:28px 0 10px}h3{font-size:15px;margin:0 0 6px}
-.muted{color:#6b7280}.sub{color:#6b7280;font-size:13px;margin-bottom:14px}.pos{color:#15803d}.neg{color:#dc2626}
-.cards{display:flex;flex-wrap:wrap;gap:10px;margin:12px 0}.card{background:#fff;border:1px solid #e5e7eb;
-border-radius:8px;padding:8px 14px;min-width:120px}.card .k{font-size:12px;color:#6b7280}.card .v{font-size:20px;
-font-weight:600;font-variant-numeric:tabular-nums}.panel{background:#fff;border:1px solid #e5e7eb;border-radius:8px;
-padding:10px 12px;margin-bottom:14px}table.labels{border-collapse:collapse;font-size:13px;width:100%;
+_CSS = PAGE_CSS + """
+main{max-width:1700px}h2{margin:28px 0 10px}.card{min-width:120px}
+table.labels{border-collapse:collapse;font-size:13px;width:100%;
 font-variant-numeric:tabular-nums}table.labels th,table.labels td{padding:5px 8px;border-bottom:1px solid #eef0f3;
 text-align:left;vertical-align:top;white-space:nowrap}table.labels td.detail{white-space:normal}
 table.labels tr[data-href]{cursor:pointer}table.labels tr[data-href]:hover{background:#eef2ff}
@@ -386,7 +372,7 @@ padding:6px 10px;background:#f9fafb;border-left:3px solid #cbd5e1;white-space:pr
 border:1px solid #e5e7eb;border-radius:4px}.shot figcaption{font-size:12px;color:#6b7280}
 .noshot{border:2px dashed #cbd5e1;border-radius:8px;min-height:200px;display:flex;flex-direction:column;
 align-items:center;justify-content:center;text-align:center;color:#4b5563;padding:20px;font-size:14px}
-code{background:#f1f5f9;padding:0 4px;border-radius:3px}ul.rules{font-size:13px;color:#374151;margin:6px 0 0 18px}
+ul.rules{font-size:13px;color:#374151;margin:6px 0 0 18px}
 """
 
 _JS = """
@@ -407,7 +393,7 @@ if('IntersectionObserver' in window){var io=new IntersectionObserver(function(es
 
 
 def verify_report_html(res, path, *, title: str | None = None, charts: bool = True) -> Path:
-    """Write the self-contained HTML report of a :class:`~ita.setups.verify.VerifyResult` to ``path``.
+    """Write the self-contained HTML report of a :class:`~ita.verify.VerifyResult` to ``path``.
 
     ``title``: plain text (default: the setup label). ``charts``: embed plotly.js and one chart per case
     (plotly JSON, drawn in the browser when scrolled into view; no Chromium needed). With
@@ -430,7 +416,7 @@ def verify_report_html(res, path, *, title: str | None = None, charts: bool = Tr
                 spec["layout"]["margin"] = dict(l=64, r=118, t=34, b=50)
                 fig_html = (f"<div class='chart' data-fig='{len(specs)}'><div class='placeholder'>loading chart…"
                             f"</div></div>")
-                specs.append(_json_clean(spec))
+                specs.append(json_clean(spec))
         if case["kind"] == "label":
             kind = r["result"]
             t_lab = html.escape(_label_tz_time(r))
@@ -438,7 +424,7 @@ def verify_report_html(res, path, *, title: str | None = None, charts: bool = Tr
             if r["result"] == "miss" and r["nearest_signal_id"]:
                 nb = r["nearest_bars"]
                 near = (f"<div class='why muted'>Nearest detection: {html.escape(str(r['nearest_signal_id']))} "
-                        f"({html.escape(str(r['nearest_direction']))}, signal bar {_ny(r['nearest_time'])} NY, "
+                        f"({html.escape(str(r['nearest_direction']))}, signal bar {ny_text(r['nearest_time'], missing=_NO_TIME)} NY, "
                         f"{abs(nb):g} bars {'before' if nb < 0 else 'after'} the label"
                         + (f", matched to label #{r['nearest_label']}" if not pd.isna(r["nearest_label"]) else "")
                         + ")</div>")
@@ -450,14 +436,14 @@ def verify_report_html(res, path, *, title: str | None = None, charts: bool = Tr
                 f"<section class='case {kind}' id='case-{r['label']}'>"
                 f"<h3>#{r['label']} · {html.escape(r['symbol'])} {html.escape(r['timeframe'])} · "
                 f"<span class='{'pos' if r['direction'] == 'long' else 'neg'}'>{r['direction']}</span> · "
-                f"{t_lab} = {_ny(r['bar_time'])} NY<span class='badge {kind}'>{kind.upper()}</span></h3>"
+                f"{t_lab} = {ny_text(r['bar_time'], missing=_NO_TIME)} NY<span class='badge {kind}'>{kind.upper()}</span></h3>"
                 f"<div class='why'>{html.escape(r['why'])}</div>{near}{rule}{note}"
                 f"<div class='pair'>{fig_html}{_img(r['screenshot'], r['label'])}</div></section>")
         else:
             blocks.append(
                 f"<section class='case unlabelled'><h3>{html.escape(case['title'])}<span class='badge unlabelled'>"
                 f"UNLABELLED</span></h3><div class='why'>{html.escape(str(r['signal_id']))} · signal bar "
-                f"{_ny(r['time'])} NY · entry {S.fmt_num(r['entry_price'], 5)}, SL {S.fmt_num(r['sl_price'], 5)}, "
+                f"{ny_text(r['time'], missing=_NO_TIME)} NY · entry {S.fmt_num(r['entry_price'], 5)}, SL {S.fmt_num(r['sl_price'], 5)}, "
                 f"TP {S.fmt_num(r['tp_price'], 5)} · the rule found it, no label within "
                 f"{res.tolerance} bars</div><div class='pair'>{fig_html}<div></div></div></section>")
     n_lab = len(res.labels)
@@ -473,7 +459,7 @@ def verify_report_html(res, path, *, title: str | None = None, charts: bool = Tr
              f"day.</li><li>Precision = hits / (hits + unlabelled); recall = hits / labels.</li>"
              f"<li>Charts: New York time; blue = session range, purple = FVG zone, dashed line = the label "
              f"(yellow band = ± tolerance), entry/SL/TP for an hour after the signal.</li></ul>")
-    figs_json = _dumps(specs)
+    figs_json = script_json(specs)
     plotly_js = ""
     if charts and specs:
         from plotly.offline import get_plotlyjs
