@@ -25,9 +25,7 @@ import time
 from pathlib import Path
 from typing import Protocol
 
-import pandas as pd
-
-from ita.times import NY
+from ita.times import ny_text
 
 log = logging.getLogger("ita.live")
 MAX_BACKOFF_S = 300.0
@@ -97,10 +95,9 @@ def deliver(journal, run: str, signal_id: str, channel: str, channels: dict, *, 
 
 # ---- message text shared by the channels ---------------------------------------------------------------------
 
-def _ny(t) -> str:
-    if t is None or (isinstance(t, float) and pd.isna(t)):
-        return "–"
-    return pd.Timestamp(t).tz_convert(NY).strftime("%a %d %b %H:%M")
+def ny_short(t) -> str:
+    """A UTC instant as short New York text for messages: ``"Mon 03 Mar 08:30"`` (``–`` when missing)."""
+    return ny_text(t, "%a %d %b %H:%M", missing="–")
 
 
 def price_fmt(signal: dict):
@@ -125,7 +122,7 @@ def plain_message(signal: dict) -> str:
         f"{str(signal['entry_type']).capitalize()} {px(signal['entry_price'])} · SL {px(signal['sl_price'])} · "
         f"TP {px(signal['tp_price'])}" + (f" · RR {float(rr):.1f}" if rr is not None else ""),
         f"Score {float(signal['score']):.2f} — {signal.get('score_basis') or ''}",
-        f"Signal {_ny(signal['known_at'])} NY · valid until {_ny(signal.get('expires_at'))} NY",
+        f"Signal {ny_short(signal['known_at'])} NY · valid until {ny_short(signal.get('expires_at'))} NY",
     ]
     if signal.get("comment"):
         lines.append(str(signal["comment"]))

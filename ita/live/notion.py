@@ -39,7 +39,7 @@ from pathlib import Path
 import pandas as pd
 
 from ita.errors import ItaError
-from ita.live.channels import SendError, _ny
+from ita.live.channels import SendError, ny_short
 from ita.live.config import NotionSettings
 
 log = logging.getLogger("ita.live")
@@ -83,7 +83,7 @@ def _value(kind: str, v):
 
 def title(signal: dict) -> str:
     return (f"{signal['symbol']} {signal['direction']} · {signal['setup_id']} v{signal['version']} · "
-            f"{_ny(signal['known_at'])} NY")
+            f"{ny_short(signal['known_at'])} NY")
 
 
 def row_values(signal: dict) -> dict:

@@ -23,7 +23,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from ita.errors import ItaError
-from ita.live.channels import SendError, _ny, headline, plain_message, price_fmt
+from ita.live.channels import SendError, headline, ny_short, plain_message, price_fmt
 from ita.live.config import TelegramSettings
 
 log = logging.getLogger("ita.live")
@@ -47,7 +47,7 @@ def caption(signal: dict, repeat: bool = False) -> str:
         " · ".join(p for p in (f"RR {float(rr):.1f}" if rr is not None else "",
                                 f"risk {float(risk):.1f} pips" if risk is not None else "",
                                 f"score <b>{float(signal['score']):.2f}</b>") if p),
-        f"Signal {e(_ny(signal['known_at']))} NY · valid until {e(_ny(signal.get('expires_at')))} NY",
+        f"Signal {e(ny_short(signal['known_at']))} NY · valid until {e(ny_short(signal.get('expires_at')))} NY",
     ]
     if repeat:
         head.insert(0, f"<i>{e(REPEAT_NOTE)}</i>")

@@ -100,7 +100,7 @@ def setup_path(setup_id: str, version: int | str | None = None, path: str | Path
     raise SetupError(f"{root}/v{v}.yaml not found.")
 
 
-def _line_of(text: str, loc: tuple) -> int | None:
+def line_of(text: str, loc: tuple) -> int | None:
     """1-based line in ``text`` of the YAML node at pydantic ``loc`` (deepest existing node)."""
     try:
         node = yaml.compose(text)
@@ -159,7 +159,7 @@ def _format_errors(where: Path, text: str, exc: ValidationError) -> str:
                 line_loc += (next((f for f in ("range", "of", "detector") if f in st), "step"),)
             fieldpath = ".".join(str(p) for p in line_loc)
             msg = msg[ref.end():].strip()
-        line = _line_of(text, line_loc)
+        line = line_of(text, line_loc)
         if e["type"] == "extra_forbidden":
             parent = loc[:-1]
             msg = f"unknown field {loc[-1]!r}" + _suggest_field(parent, str(loc[-1]))

@@ -24,13 +24,13 @@ from typing import Any
 import yaml
 
 from ita.errors import SetupError
-from ita.setups.loader import _line_of, apply_overrides, list_setups, load_setup, parse_setup_text, setup_path
+from ita.setups.loader import apply_overrides, line_of, list_setups, load_setup, parse_setup_text, setup_path
 
 
 def _set_value_in_text(text: str, path: str, value: Any) -> str:
     """Rewrite the YAML line holding ``path`` (a block-style ``key: value`` leaf) with ``value``."""
     parts = tuple(int(p) if p.isdigit() else p for p in path.split("."))
-    line_no = _line_of(text, parts)
+    line_no = line_of(text, parts)
     lines = text.splitlines(keepends=True)
     key = str(parts[-1])
     if line_no is not None:
