@@ -6,7 +6,8 @@ from typing import List, Optional
 import typer
 from rich.table import Table
 
-from ita.cli.common import console, fail, parse_params, print_stats
+from ita.cli.common import (console, fail, from_option, param_option, parse_params, print_stats, symbol_option, to_option,
+                             version_option)
 from ita.errors import ItaError
 
 
@@ -42,11 +43,11 @@ def print_by_month(by_month) -> None:
 
 def backtest(
     setup: str = typer.Argument(..., help="Setup id, e.g. asia_fvg_break (see `ita setups list`)."),
-    symbol: str = typer.Option("EURUSD", "--symbol", "-s", help="Instrument, e.g. EURUSD, XAUUSD."),
-    start: str = typer.Option("2025-01-01", "--from", help="First trading day (New York date), inclusive."),
-    end: str = typer.Option("2025-12-31", "--to", help="Last trading day, inclusive."),
-    version: Optional[str] = typer.Option(None, "--version", "-v", help="Setup version (default latest)."),
-    param: Optional[List[str]] = typer.Option(None, "--param", "-p", help="One-off override key=value, e.g. rr=3 or target.rr=3. Never changes the stored YAML."),
+    symbol: str = symbol_option(),
+    start: str = from_option(),
+    end: str = to_option(),
+    version: Optional[str] = version_option(),
+    param: Optional[List[str]] = param_option("One-off override key=value, e.g. rr=3 or target.rr=3. Never changes the stored YAML."),
     spread: Optional[str] = typer.Option(None, "--spread", help="Spread in pips (default: the instrument's typical spread); 0 for none; 'data' = the candles' own spread column."),
     commission: Optional[float] = typer.Option(None, "--commission", help="Round-turn commission per 1.0 lot, account currency (default: the instrument's)."),
     charts: bool = typer.Option(True, "--charts/--no-charts", help="Render equity and sample-trade PNGs (needs Chromium)."),

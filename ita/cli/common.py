@@ -16,13 +16,43 @@ from rich.table import Table as RichTable
 
 from ita.errors import ItaError
 
-__all__ = ["console", "err_console", "fail", "fmt_value", "parse_params", "print_stats", "print_tool_table",
-           "rich_table"]
+__all__ = ["console", "err_console", "fail", "fmt_value", "from_option", "param_option", "parse_params", "print_stats",
+           "print_tool_table", "rich_table", "symbol_option", "to_option", "version_option"]
 
 # Piped output (CI logs, `| less`) gets a readable width instead of Rich's 80-column fallback.
 console = Console(width=None if sys.stdout.isatty() else 120)
 err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
 
+
+# ------------------------------------------------------------------ options shared by several commands
+# Each returns a fresh typer.Option (help texts differ a little between commands and stay as they were).
+
+def symbol_option(default: Any = "EURUSD", help: str = "Instrument, e.g. EURUSD, XAUUSD.") -> Any:
+    """``--symbol/-s``: the instrument (``...`` = required)."""
+    return typer.Option(default, "--symbol", "-s", help=help)
+
+
+def from_option(default: Any = "2025-01-01", help: str = "First trading day (New York date), inclusive.") -> Any:
+    """``--from``: the first day of a period (YYYY-MM-DD)."""
+    return typer.Option(default, "--from", help=help)
+
+
+def to_option(default: Any = "2025-12-31", help: str = "Last trading day, inclusive.") -> Any:
+    """``--to``: the last day of a period, inclusive (YYYY-MM-DD)."""
+    return typer.Option(default, "--to", help=help)
+
+
+def version_option(help: str = "Setup version (default latest).") -> Any:
+    """``--version/-v``: a setup version (v1, 2, …); None = the latest."""
+    return typer.Option(None, "--version", "-v", help=help)
+
+
+def param_option(help: str) -> Any:
+    """``--param/-p key=value`` (repeatable), read with :func:`parse_params`."""
+    return typer.Option(None, "--param", "-p", help=help)
+
+
+# ------------------------------------------------------------------ errors and cells
 
 def fail(exc: Exception | str) -> NoReturn:
     """Print ``Error: <exc>`` on stderr and exit with status 2 (a mistake the user can fix; nothing was changed)."""

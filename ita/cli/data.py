@@ -6,7 +6,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from ita.cli.common import console, fail
+from ita.cli.common import console, fail, symbol_option
 from ita.errors import ItaError
 
 data_app = typer.Typer(help="Candle data: import MT5/CSV exports (server time â†’ UTC), list coverage.", no_args_is_help=True)
@@ -15,7 +15,7 @@ data_app = typer.Typer(help="Candle data: import MT5/CSV exports (server time â†
 @data_app.command("import")
 def data_import(
     file: Path = typer.Argument(..., help="MT5 export (time,open,high,low,close,tick_volume,spread,real_volume) or any OHLCV CSV."),
-    symbol: str = typer.Option(..., "--symbol", "-s", help="Instrument, e.g. EURUSD (see ita/data/instruments.yaml)."),
+    symbol: str = symbol_option(..., help="Instrument, e.g. EURUSD (see ita/data/instruments.yaml)."),
     timeframe: str = typer.Option("M5", "--timeframe", "-t", help="Bar size of the file: M1 M5 M15 M30 H1 H4 D1."),
     server_tz: str = typer.Option("Europe/Athens", "--server-tz", help="IANA zone of the file's clock. MT5 brokers: usually Europe/Athens (UTC+2/+3). UTC if already UTC."),
 ):

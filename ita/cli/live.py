@@ -12,7 +12,7 @@ from typing import List, Optional
 import typer
 from rich.table import Table
 
-from ita.cli.common import console, err_console, fail
+from ita.cli.common import console, err_console, fail, from_option, to_option
 from ita.errors import ItaError
 
 live_app = typer.Typer(
@@ -230,8 +230,8 @@ def _print_start(svc, base: list[dict], feed_text: str, before: str = "today") -
 @live_app.command("replay")
 def live_replay(
     symbols: List[str] = typer.Argument(..., help="Instrument(s), e.g. EURUSD or EURUSD,XAUUSD."),
-    start: str = typer.Option(..., "--from", help="First day (New York date), e.g. 2025-03-03."),
-    end: str = typer.Option(..., "--to", help="Last day (New York date), inclusive."),
+    start: str = from_option(..., help="First day (New York date), e.g. 2025-03-03."),
+    end: str = to_option(..., help="Last day (New York date), inclusive."),
     setups: Optional[List[str]] = typer.Option(None, "--setups", help="Setups, comma-separated; id@N for a version (default: every setup, latest version)."),
     speed: str = typer.Option("600", "--speed", help="Simulated seconds per real second (600 = ten minutes a second), or max."),
     min_score: float = typer.Option(0.0, "--min-score", help="Alert only signals with p(success) at least this."),

@@ -7,7 +7,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from ita.cli.common import console, fail, fmt_value, print_stats
+from ita.cli.common import console, fail, fmt_value, print_stats, symbol_option
 from ita.errors import ItaError
 
 runs_app = typer.Typer(help="Stored backtest runs.", no_args_is_help=True)
@@ -38,7 +38,7 @@ def runs_list(limit: int = typer.Option(20, "--limit", "-n")):
 
 @runs_app.command("by-version")
 def runs_by_version(setup_id: Optional[str] = typer.Argument(None, help="Only this setup."),
-                    symbol: Optional[str] = typer.Option(None, "--symbol", "-s")):
+                    symbol: Optional[str] = symbol_option(None, help=None)):
     """Statistics of the stored runs grouped by setup version (and symbol).
 
     Identical reruns count once (the latest); runs with --param overrides are experiments and show apart,

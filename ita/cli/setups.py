@@ -9,7 +9,8 @@ from typing import List, Optional
 import typer
 from rich.table import Table
 
-from ita.cli.common import console, fail, fmt_value, parse_params
+from ita.cli.common import (console, fail, fmt_value, from_option, param_option, parse_params, symbol_option, to_option,
+                             version_option)
 from ita.errors import ItaError
 
 setups_app = typer.Typer(help="Setups as versioned YAML: list, show, validate, new-version, diff, explain, verify, JSON Schema.", no_args_is_help=True)
@@ -35,7 +36,7 @@ def setups_list():
 
 @setups_app.command("show")
 def setups_show(setup_id: str = typer.Argument(..., help="Setup id, e.g. asia_fvg_break."),
-                version: Optional[str] = typer.Option(None, "--version", "-v", help="v1, 2, … (default latest).")):
+                version: Optional[str] = version_option("v1, 2, … (default latest).")):
     """Print a setup's YAML with its version and content hash."""
     from ita.setups import load_setup
 
@@ -78,7 +79,7 @@ def setups_validate(target: str = typer.Argument(..., help="A YAML path, or a se
 def setups_new_version(
     setup_id: str = typer.Argument(..., help="Setup id, e.g. asia_fvg_break."),
     from_version: Optional[str] = typer.Option(None, "--from", help="Version to copy (default the latest)."),
-    param: Optional[List[str]] = typer.Option(None, "--param", "-p", help="Write key=value into the new version, e.g. rr=3."),
+    param: Optional[List[str]] = param_option("Write key=value into the new version, e.g. rr=3."),
 ):
     """Create the next version vN+1 from an existing one (comments kept), optionally with edits.
 
@@ -140,13 +141,13 @@ def setups_schema(out: Optional[Path] = typer.Option(None, "--out", "-o", help="
 @setups_app.command("explain")
 def setups_explain(
     setup_id: str = typer.Argument(..., help="Setup id, e.g. asia_sweep."),
-    symbol: str = typer.Option("EURUSD", "--symbol", "-s", help="Symbol of stored candles."),
-    start: str = typer.Option("2025-01-01", "--from", help="First trading day (setup's time zone)."),
-    end: str = typer.Option("2025-12-31", "--to", help="Last trading day."),
+    symbol: str = symbol_option(help="Symbol of stored candles."),
+    start: str = from_option(help="First trading day (setup's time zone)."),
+    end: str = to_option(help="Last trading day."),
     day: Optional[str] = typer.Option(None, "--day", "-d", help="Just this trading day (YYYY-MM-DD)."),
     failed_only: bool = typer.Option(False, "--failed", help="Only days without a signal."),
-    version: Optional[str] = typer.Option(None, "--version", "-v", help="Setup version (default latest)."),
-    param: list[str] = typer.Option([], "--param", "-p", help="One-off override, e.g. -p target.rr=3 (never saved)."),
+    version: Optional[str] = version_option(),
+    param: Optional[List[str]] = param_option("One-off override, e.g. -p target.rr=3 (never saved)."),
 ):
     """Why each trading day did or did not trade: the step that failed and the reason, in the rule's words.
 
@@ -204,9 +205,9 @@ def setups_verify(
     screenshots: Optional[Path] = typer.Option(None, "--screenshots", help="Folder of your chart images: 01.png / row_01.png … by row number, or named in a screenshot column."),
     tz: str = typer.Option("UTC", "--tz", help="Zone of label times without a tz column or offset. MT5 charts show server time: usually Europe/Athens."),
     tolerance: int = typer.Option(3, "--tolerance", help="Bars either side of the signal's setup candles (break bar … FVG third candle) that still count as a hit."),
-    start: Optional[str] = typer.Option(None, "--from", help="First trading day for unlabelled detections (default: first label's day)."),
-    end: Optional[str] = typer.Option(None, "--to", help="Last trading day for unlabelled detections (default: last label's day)."),
-    version: Optional[str] = typer.Option(None, "--version", "-v", help="Setup version (default latest)."),
+    start: Optional[str] = from_option(None, help="First trading day for unlabelled detections (default: first label's day)."),
+    end: Optional[str] = to_option(None, help="Last trading day for unlabelled detections (default: last label's day)."),
+    version: Optional[str] = version_option(),
     html: bool = typer.Option(True, "--html/--no-html", help="Write report.html: our chart of each case beside your screenshot."),
     png: bool = typer.Option(False, "--png/--no-png", help="Also write case_NN.png per label (needs Chromium, ~0.5 s each)."),
 ):
