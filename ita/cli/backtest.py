@@ -28,6 +28,8 @@ def _spread(value: Optional[str]):
 
 
 def print_by_month(by_month) -> None:
+    """Print :func:`ita.backtest.stats.by_month` (one row per entry month, UTC): trades, wins, losses, win rate,
+    total R (green / red), net profit. Nothing for an empty frame."""
     if by_month.empty:
         return
     t = Table(title="By month (entry month, UTC)", title_justify="left")
