@@ -31,7 +31,7 @@ def test_by_version_groups_versions_counts_reruns_once_and_keeps_experiments_apa
     assert RunStore().by_version("no_such_setup").empty
     from typer.testing import CliRunner
 
-    from ita import cli
+    from ita.cli import common as cli
     from ita.cli import app
 
     monkeypatch.setattr(cli.console, "width", 250)  # a wide terminal: no folded cells
@@ -43,7 +43,7 @@ def test_by_version_groups_versions_counts_reruns_once_and_keeps_experiments_apa
 def test_cli_setups_explain(sample_store, monkeypatch):
     from typer.testing import CliRunner
 
-    from ita import cli
+    from ita.cli import common as cli
     from ita.cli import app
 
     monkeypatch.setattr(cli.console, "width", 250)

@@ -1,6 +1,6 @@
 """``ita live …``: live signals on the wall clock, replays of stored history, the journal, latency and the outbox.
 
-Registered on the main ``ita`` app by :mod:`ita.cli`. Errors a user can fix print one line and exit 2.
+Registered on the root ``ita`` app by :mod:`ita.cli`. Errors a user can fix print one line and exit 2.
 """
 from __future__ import annotations
 
@@ -12,18 +12,12 @@ from typing import List, Optional
 import typer
 from rich.table import Table
 
+from ita.cli.common import console, err_console, fail, from_option, to_option
 from ita.errors import ItaError
-from ita.times import NY
 
 live_app = typer.Typer(
     help="Live signals: watch the market on every closed candle, alert Telegram / Notion / the outbox within "
          "seconds. Never places orders.", no_args_is_help=True)
-
-
-def _ui():
-    from ita.cli import _fail, console, err_console
-
-    return console, err_console, _fail
 
 
 def _csv(values: Optional[List[str]]) -> list[str]:
@@ -71,7 +65,6 @@ VISION_HELP = ("With a vision model configured (OPENAI_API_KEY, ITA_VISION_MODEL
 def _logging(verbose: bool) -> None:
     from rich.logging import RichHandler
 
-    console, err_console, _ = _ui()
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(message)s", datefmt="%H:%M:%S",
                         handlers=[RichHandler(console=err_console, show_path=False, markup=False)], force=True)
 
@@ -84,6 +77,8 @@ def _fmt_price(symbol: str, p) -> str:
 
 def _alert_line(journal, run: str, sid: str, decision: dict, delivered: dict) -> str:
     import pandas as pd
+
+    from ita.times import NY
 
     s = journal.signal(run, sid)
     t = pd.Timestamp(s["known_at"]).tz_convert(NY)
@@ -108,7 +103,6 @@ def _latency_table(lat, title: str) -> Table:
 
 
 def _print_tick(service):
-    console, _, _ = _ui()
 
     def show(rep):
         for d in rep.decisions:
@@ -154,7 +148,6 @@ def live_start(
       ita live start --setups silver_bullet --symbols EURUSD --file EURUSD=/mnt/mt5/EURUSD_M5.csv
       ita live start --symbols XAUUSD --min-score 0.3 --cooldown 2h --notify telegram
     """
-    console, err_console, _fail = _ui()
     from ita.live.config import LiveConfig
     from ita.live.context import history, load_setups
     from ita.live.feeds import FileFeed, MT5Feed
@@ -198,7 +191,7 @@ def live_start(
             svc = LiveService.live_service(cfg, src, setups=loaded)
             base = svc.warm_up()
     except ItaError as exc:
-        _fail(exc)
+        fail(exc)
     _print_start(svc, base, f"{kind} feed" + (f" ({', '.join(f'{k}={v}' for k, v in files.items())})" if files else ""))
     svc.on_tick = _print_tick(svc)
     import signal as _signal
@@ -217,7 +210,6 @@ def _minutes(td) -> str:
 
 
 def _print_start(svc, base: list[dict], feed_text: str, before: str = "today") -> None:
-    console, _, _ = _ui()
     ctx = svc.ctx
     t = Table(title=f"Watching (score baseline = each setup's backtest before {before})", title_justify="left")
     for c in ("setup", "symbol", "backtest trades", "won", "p(success)", "period"):
@@ -238,8 +230,8 @@ def _print_start(svc, base: list[dict], feed_text: str, before: str = "today") -
 @live_app.command("replay")
 def live_replay(
     symbols: List[str] = typer.Argument(..., help="Instrument(s), e.g. EURUSD or EURUSD,XAUUSD."),
-    start: str = typer.Option(..., "--from", help="First day (New York date), e.g. 2025-03-03."),
-    end: str = typer.Option(..., "--to", help="Last day (New York date), inclusive."),
+    start: str = from_option(..., help="First day (New York date), e.g. 2025-03-03."),
+    end: str = to_option(..., help="Last day (New York date), inclusive."),
     setups: Optional[List[str]] = typer.Option(None, "--setups", help="Setups, comma-separated; id@N for a version (default: every setup, latest version)."),
     speed: str = typer.Option("600", "--speed", help="Simulated seconds per real second (600 = ten minutes a second), or max."),
     min_score: float = typer.Option(0.0, "--min-score", help="Alert only signals with p(success) at least this."),
@@ -266,9 +258,10 @@ def live_replay(
       ita live replay EURUSD,XAUUSD --from 2025-03-03 --to 2025-03-07 --speed max --setups asia_fvg_break,silver_bullet
       ita live replay XAUUSD --from 2025-06-02 --to 2025-06-06 --speed max --charts none
     """
-    console, err_console, _fail = _ui()
     import pandas as pd
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from ita.times import NY
 
     from ita.live.service import LiveService, vision_config
 
@@ -278,13 +271,13 @@ def live_replay(
         if sp is not None and sp <= 0:
             raise ValueError
     except ValueError:
-        _fail(ItaError(f"--speed {speed!r}: a positive number (600 = ten minutes a second) or max."))
+        fail(ItaError(f"--speed {speed!r}: a positive number (600 = ten minutes a second) or max."))
     try:
         lo, hi = pd.Timestamp(start), pd.Timestamp(end)
     except ValueError as exc:
-        _fail(ItaError(f"Bad period {start!r} → {end!r}: {exc}. Use dates like 2025-03-03."))
+        fail(ItaError(f"Bad period {start!r} → {end!r}: {exc}. Use dates like 2025-03-03."))
     if hi < lo:
-        _fail(ItaError(f"The period ends ({hi.date()}) before it starts ({lo.date()})."))
+        fail(ItaError(f"The period ends ({hi.date()}) before it starts ({lo.date()})."))
     try:
         kw = _config_kw(min_score, cooldown, symbol_cooldown, charts, delay, 0.0, vision_score)
         if resume and not resume.startswith("replay_"):
@@ -294,7 +287,7 @@ def live_replay(
                                              notify=_csv(notify) or None, run=resume, vision=vision_config(), **kw)
             base = svc.warm_up()
     except ItaError as exc:
-        _fail(exc)
+        fail(exc)
     ctx = svc.ctx
     _print_start(svc, base, f"replay {lo.date()} → {hi.date()} at {'max speed' if sp is None else f'{sp:g}×'}",
                  before=f"{lo.date()}")
@@ -324,7 +317,6 @@ def live_replay(
 
 
 def _print_report(report: dict, ctx) -> None:
-    console, _, _ = _ui()
     dec = report["decisions"]
     console.print(f"\n[bold]Replay {report['run']}[/]: {report.get('ticks', 0):,} candle closes in "
                   f"{report.get('seconds', 0):.1f} s · {report['signals']} signals: "
@@ -345,7 +337,6 @@ def _journal_run(run: Optional[str], replay: bool):
     """The journal and the run to show: ``run``, the latest replay (``replay``), or the live journal."""
     from ita.live.journal import LIVE, Journal
 
-    _, _, _fail = _ui()
     j = Journal()
     if run:
         return j, run
@@ -353,7 +344,7 @@ def _journal_run(run: Optional[str], replay: bool):
         runs = j.runs()
         rep = runs[runs["run"].str.startswith("replay_")] if len(runs) else runs
         if rep.empty:
-            _fail(ItaError("No replay in the journal yet: `ita live replay EURUSD --from 2025-03-03 --to 2025-03-07`."))
+            fail(ItaError("No replay in the journal yet: `ita live replay EURUSD --from 2025-03-03 --to 2025-03-07`."))
         return j, str(rep.iloc[0]["run"])
     return j, LIVE
 
@@ -365,8 +356,9 @@ def live_signals(
     limit: int = typer.Option(30, "--limit", "-n"),
 ):
     """The journal: signals with their decision, score, deliveries and your feedback (times New York)."""
-    console, _, _ = _ui()
     import pandas as pd
+
+    from ita.times import NY
 
     j, r = _journal_run(run, replay)
     df = j.signals(r, limit)
@@ -406,7 +398,6 @@ def live_stats(
     The requirement is 30 s from the close of the candle that completed the signal to Telegram accepting
     the message; in a replay the close is when the simulated clock passed it.
     """
-    console, _, _ = _ui()
     j, r = _journal_run(run, replay)
     sig = j.signals(r)
     if sig.empty:
@@ -441,7 +432,6 @@ def live_outbox(
     retry: bool = typer.Option(False, "--retry", help="Re-queue failed deliveries and try every due one now."),
 ):
     """Deliveries not sent yet — pending (retried automatically with backoff) or failed (needs a fix, then --retry)."""
-    console, _, _fail = _ui()
     import pandas as pd
 
     from ita.live.journal import Journal
@@ -458,7 +448,7 @@ def live_outbox(
             channels = open_channels(j, LiveConfig((), ()).outbox_dir, TelegramSettings.from_env(),
                                      NotionSettings.from_env())
         except ItaError as exc:
-            _fail(exc)
+            fail(exc)
         try:
             done: dict[str, int] = {}
             for row in j.due(run):
@@ -486,7 +476,6 @@ def live_outbox(
 @live_app.command("check")
 def live_check():
     """Check the Telegram and Notion configuration (token, chats, database) without sending anything."""
-    console, _, _fail = _ui()
     from ita.live.config import NotionSettings, TelegramSettings
     from ita.live.service import close_channels, open_channels
 
@@ -494,7 +483,7 @@ def live_check():
         tg, no = TelegramSettings.from_env(), NotionSettings.from_env()
         channels = open_channels(None, Path("."), tg, no)  # opening checks token, chats and database
     except ItaError as exc:
-        _fail(exc)
+        fail(exc)
     try:
         if tg is None:
             console.print("Telegram: not configured (ITA_TELEGRAM_TOKEN, ITA_TELEGRAM_CHAT_IDS).")

@@ -1,0 +1,68 @@
+"""The ``ita`` command line. Every command prints ``--help`` with examples.
+
+One module per command group (:mod:`ita.cli.data`, ``setups``, ``backtest``, ``runs``, ``chat``, ``live``, ``kb``,
+``eval``); :mod:`ita.cli.common` holds what they share. This module builds the root :data:`app` from them;
+a new group is a new module plus one ``add_typer`` line here.
+
+Errors a user can fix (bad file, unknown symbol or setup, YAML typo, period without data) print one
+clear message and exit with status 2; nothing stored is changed.
+"""
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from ita.cli import backtest as backtest_cmd
+from ita.cli import chat as chat_cmd
+from ita.cli.common import err_console
+from ita.cli.data import data_app
+from ita.cli.eval import eval_app
+from ita.cli.kb import kb_app
+from ita.cli.live import live_app
+from ita.cli.runs import runs_app
+from ita.cli.setups import setups_app
+from ita.errors import ItaError
+
+__all__ = ["app", "main"]
+
+HELP = """ITA — Intelligent Trading Agent for discretionary prop traders. It never places orders.
+
+\b
+Main job (imports the sample data on first use):
+  ita backtest asia_fvg_break --symbol EURUSD --from 2025-01-01 --to 2025-12-31
+\b
+Your own data:
+  ita data import EURUSD_M5.csv --symbol EURUSD --timeframe M5 --server-tz Europe/Athens
+  ita data list
+\b
+Setups (YAML in setups/<id>/v<N>.yaml):
+  ita setups list | ita setups show asia_fvg_break | ita setups validate setups/asia_fvg_break/v1.yaml
+  ita setups new-version asia_fvg_break --param rr=3 | ita setups diff asia_fvg_break v1 v2
+\b
+Live signals (never places orders):
+  ita live replay EURUSD --from 2025-03-03 --to 2025-03-07 --speed 600
+  ita live start --setups asia_fvg_break,asia_sweep --symbols EURUSD,XAUUSD
+  ita live signals | ita live stats | ita live outbox
+"""
+
+#: The root ``ita`` app (typer); the groups and top-level commands in the order ``ita --help`` lists them.
+app = typer.Typer(help=HELP, no_args_is_help=True, rich_markup_mode=None, add_completion=False)
+app.add_typer(data_app, name="data")
+app.add_typer(setups_app, name="setups")
+app.add_typer(runs_app, name="runs")
+app.command("backtest")(backtest_cmd.backtest)
+app.command("chat")(chat_cmd.chat)
+app.add_typer(live_app, name="live")
+app.add_typer(kb_app, name="kb")
+app.add_typer(eval_app, name="eval")
+
+
+def main() -> None:
+    """Entry point of the ``ita`` console script: run :data:`app`; an :class:`ItaError` that escaped a command
+    prints ``Error: …`` and exits with status 2."""
+    try:
+        app()
+    except ItaError as exc:  # anything that escaped a command
+        err_console.print(f"[bold red]Error:[/] {exc}")
+        sys.exit(2)

@@ -1,0 +1,109 @@
+"""``ita backtest``: backtest a setup on stored candles, print the statistics, write the run's artifacts."""
+from __future__ import annotations
+
+from typing import List, Optional
+
+import typer
+from rich.table import Table
+
+from ita.cli.common import (console, fail, from_option, param_option, parse_params, print_stats, symbol_option, to_option,
+                             version_option)
+from ita.errors import ItaError
+
+
+def _spread(value: Optional[str]):
+    if value is None:
+        return None
+    if value.lower() == "data":
+        return "data"
+    try:
+        f = float(value)
+    except ValueError:
+        raise ItaError(f"--spread {value!r}: give pips (e.g. 0.8 or 0) or 'data' for the candles' own spread.") from None
+    if f < 0:
+        raise ItaError("--spread must be ≥ 0 pips.")
+    return f
+
+
+
+
+def print_by_month(by_month) -> None:
+    """Print :func:`ita.backtest.stats.by_month` (one row per entry month, UTC): trades, wins, losses, win rate,
+    total R (green / red), net profit. Nothing for an empty frame."""
+    if by_month.empty:
+        return
+    t = Table(title="By month (entry month, UTC)", title_justify="left")
+    for c in ("month", "trades", "wins", "losses", "win rate %", "total R", "net profit"):
+        t.add_column(c, justify="right")
+    for m, r in by_month.iterrows():
+        col = "green" if r.total_r > 1e-9 else "red" if r.total_r < -1e-9 else ""
+        t.add_row(str(m), str(int(r.trades)), str(int(r.wins)), str(int(r.losses)), f"{r.win_rate_pct:.1f}",
+                  f"[{col}]{r.total_r:+.2f}[/]" if col else f"{r.total_r:+.2f}", f"{r.net_profit:,.0f}")
+    console.print(t)
+
+
+
+def backtest(
+    setup: str = typer.Argument(..., help="Setup id, e.g. asia_fvg_break (see `ita setups list`)."),
+    symbol: str = symbol_option(),
+    start: str = from_option(),
+    end: str = to_option(),
+    version: Optional[str] = version_option(),
+    param: Optional[List[str]] = param_option("One-off override key=value, e.g. rr=3 or target.rr=3. Never changes the stored YAML."),
+    spread: Optional[str] = typer.Option(None, "--spread", help="Spread in pips (default: the instrument's typical spread); 0 for none; 'data' = the candles' own spread column."),
+    commission: Optional[float] = typer.Option(None, "--commission", help="Round-turn commission per 1.0 lot, account currency (default: the instrument's)."),
+    charts: bool = typer.Option(True, "--charts/--no-charts", help="Render equity and sample-trade PNGs (needs Chromium)."),
+    samples: int = typer.Option(6, "--samples", help="How many sample trade PNGs."),
+    html: bool = typer.Option(True, "--html/--no-html", help="Write the interactive HTML report."),
+    show_trades: int = typer.Option(10, "--show-trades", help="Print the last N trades (0 = none)."),
+    session: Optional[str] = typer.Option(None, "--session", help="Only signals completed inside this session/killzone, e.g. london_killzone, new_york_killzone."),
+):
+    """Backtest a setup on stored candles; print statistics and write the run's artifacts.
+
+    \b
+    Examples:
+      ita backtest asia_fvg_break --symbol EURUSD --from 2025-01-01 --to 2025-12-31
+      ita backtest asia_fvg_break --symbol XAUUSD --param rr=3 --spread 0 --commission 0
+      ita backtest asia_fvg_break --session london_killzone
+    """
+    from ita.backtest.runner import run_backtest
+
+    try:
+        params = parse_params(param)
+        sp = _spread(spread)
+        with console.status("Backtesting …") as status:
+            run = run_backtest(setup, symbol, start, end, version=version, params=params, spread=sp,
+                               commission=commission, charts=charts, samples=samples, html=html,
+                               session=session, progress=lambda m: (status.update(m), console.log(m)))
+    except ItaError as exc:
+        fail(exc)
+    res = run.result
+    m = res.model
+    spread_txt = "candles' own spread" if m.spread_pips is None else f"{m.spread_pips:g} pip spread"
+    console.print(f"\n[bold]{res.setup.label}[/] · {res.symbol} {res.setup.setup.timeframe} · "
+                  f"{res.start.date()} → {res.end.date()} · {spread_txt}, commission {m.commission_per_lot:g}/lot")
+    print_stats(res.stats, "Statistics (R = multiples of the planned risk)")
+    print_by_month(res.by_month)
+    if show_trades and len(res.trades):
+        t = Table(title=f"Last {min(show_trades, len(res.trades))} of {len(res.trades)} trades (times New York)", title_justify="left")
+        for c in ("#", "day", "dir", "entry", "entry px", "SL", "TP", "exit", "exit px", "reason", "R"):
+            t.add_column(c, justify="right")
+        from ita.data.instruments import get_instrument
+
+        d = get_instrument(res.symbol).digits
+        for r in res.trades.tail(show_trades).itertuples():
+            ny_in = r.entry_time.tz_convert("America/New_York")
+            ny_out = r.exit_time.tz_convert("America/New_York")
+            col = "green" if r.r > 0 else "red" if r.r < 0 else ""
+            t.add_row(str(r.trade), str(r.day)[:10], r.direction, f"{ny_in:%H:%M}", f"{r.entry_price:.{d}f}",
+                      f"{r.sl_price:.{d}f}", f"{r.tp_price:.{d}f}", f"{ny_out:%H:%M}", f"{r.exit_price:.{d}f}",
+                      r.exit_reason, f"[{col}]{r.r:+.2f}[/]")
+        console.print(t)
+    console.print(f"\n[bold]Run[/] {run.run_id}  ·  setup {res.setup.id} v{res.setup.version} "
+                  f"sha256 {res.setup.content_hash[:12]}" + (f"  ·  overrides {res.setup.overrides}" if res.setup.overrides else ""))
+    console.print(f"Artifacts in {run.run_dir}:")
+    for name, path in run.artifacts.items():
+        console.print(f"  {name:<14} {path}", highlight=False)
+    for w in run.warnings:
+        console.print(f"[yellow]Warning:[/] {w}")
+
