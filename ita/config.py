@@ -33,6 +33,7 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PROMPTS_DIR = Path(os.environ.get("ITA_PROMPTS_DIR", REPO_ROOT / "prompts"))
+DETECTOR_CATALOG = Path(__file__).resolve().parent / "detectors" / "catalog.yaml"   # data: read by the detectors and the chat
 DEFAULT_MODEL = "gpt-4o-mini"
 
 

@@ -48,7 +48,7 @@ def test_event_columns_are_columns_of_the_output(k, eurusd_m5):
 def test_aliases_and_errors():
     assert C.resolve("BOS") == "structure" and C.resolve("order block") == "order_blocks"
     assert C.resolve("IFVG") == "inverse_fvg" and C.resolve("nothing") is None
-    with pytest.raises(ItaError, match="Did you mean: fvg\?"):
+    with pytest.raises(ItaError, match=r"Did you mean: fvg\?"):
         C.kind("fvgg")
     assert C.detector_params("fvg", {"min_gap_pips": "1"}) == {"min_gap_pips": 1.0, "mitigation": "touch",
                                                                "join": "none"}

@@ -10,8 +10,18 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ita.agent.parser import (DEFAULT_YEAR, DETECTORS, REQUIRED_ARGS, SESSIONS, TOOL_ARGS, ParsedRequest,
-                              Resolution, parse, resolve, vocabulary)
+from ita.agent.parse import (
+    DEFAULT_YEAR,
+    DETECTORS,
+    REQUIRED_ARGS,
+    SESSIONS,
+    TOOL_ARGS,
+    ParsedRequest,
+    Resolution,
+    parse,
+    resolve,
+    vocabulary,
+)
 
 SETUPS = ["asia_fvg_break", "asia_sweep", "fvg_reversal", "ib_raid", "silver_bullet"]
 SYMBOLS = ["BTCUSD", "EURUSD", "GBPUSD", "GER40", "NAS100", "US30", "USDJPY", "XAUUSD"]

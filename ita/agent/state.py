@@ -22,7 +22,7 @@ class ChatState(TypedDict, total=False):
         ``setup_id``, ``version``, ``symbol``, ``start``, ``end``, ``params`` (overrides), ``session``,
         ``run_id`` (the last backtest), ``last_tool`` and ``last_args`` (the last request, for "same on …").
     lang : ``"en"`` or ``"ru"`` — the language of the trader's last message; answers use it.
-    plan : the deterministic understanding of this turn (:class:`ita.agent.parser.Resolution` as a dict):
+    plan : the deterministic understanding of this turn (:class:`ita.agent.parse.Resolution` as a dict):
         ``action`` (tool | ask | help | unknown | greeting | theory_question), ``tool``, ``args``,
         ``question``, ``message``.
     results : this turn's tool results (:class:`ita.tools.results.ToolResult` as dicts), in call order.

@@ -229,7 +229,8 @@ def setups_verify(
     """
     from rich.markup import escape
 
-    from ita.setups.verify import NY, fmt_local, run_verify
+    from ita.times import NY
+    from ita.verify import fmt_local, run_verify
 
     try:
         with console.status("Checking labels …") as status:

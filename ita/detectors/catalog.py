@@ -32,12 +32,13 @@ import pandas as pd
 import yaml
 
 import ita.detectors as D
+from ita.config import DETECTOR_CATALOG
 from ita.data.timeframes import tf_delta
 from ita.errors import ItaError, closest
 from ita.sessions import local_time_to_utc
 from ita.times import NY
 
-CATALOG_PATH = Path(__file__).with_name("catalog.yaml")
+CATALOG_PATH = DETECTOR_CATALOG
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ Reads top to bottom::
                         ├─ (a tool to call; theory questions → kb_search) → run_tool ──→ answer
                         └─ (ask / help / unknown) ───────────────→ answer → END
 
-* ``understand`` runs the deterministic parser (:mod:`ita.agent.parser`) on every turn, also with an LLM:
+* ``understand`` runs the deterministic parser (:mod:`ita.agent.parse`) on every turn, also with an LLM:
   its plan is the fallback when the model fails (network, rate limit, a model without tool support,
   invalid tool arguments twice) — the trader gets an answer and a one-line note, never a stack trace.
 * ``run_tool`` / ``llm_tools`` call the same tools (:mod:`ita.tools`); every number shown comes from them.
@@ -43,7 +43,7 @@ LLM_FAILED_NOTE = {
 
 def understand(state: ChatState, cfg: AgentConfig, known: dict[str, list[str]]) -> dict:
     """Parse the last human message and resolve it against the conversation context (no model)."""
-    from ita.agent.parser import parse, resolve
+    from ita.agent.parse import parse, resolve
 
     text = _last_human(state)
     ctx = dict(state.get("context") or {})

@@ -1,0 +1,206 @@
+"""Which intent a message has (the vocabulary's intent patterns over the text with its entities masked),
+refusals (orders, destructive commands), and :func:`parse`: text → :class:`ParsedRequest`."""
+from __future__ import annotations
+
+import difflib
+import re
+from typing import Any
+
+from ita.agent.parse.entities import Found, extract
+from ita.agent.parse.periods import periods_to_dates
+from ita.agent.parse.schema import (
+    DEFAULT_YEAR,
+    INTENT_TOOL,
+    MAX_RUNS_LIMIT,
+    MAX_TEXT,
+    REQUIRED_ARGS,
+    TOOL_ARGS,
+    ParsedRequest,
+)
+from ita.agent.parse.text import lang_of, mask, normalise
+from ita.agent.parse.vocab import Vocab, vocabulary
+
+# ---- intents ----------------------------------------------------------------------------------------------------
+
+def correct_typos(s: str, v: Vocab) -> str:
+    def fix(m: re.Match) -> str:
+        w = m.group()
+        if len(w) < 5 or w in v.protected:
+            return w
+        if any(w.startswith(t) for t in v.typo_targets if len(t) >= 4):  # an inflection ("сетапов"), not a typo
+            return w
+        hit = [h for h in difflib.get_close_matches(w, v.typo_targets, n=3, cutoff=0.8) if h[0] == w[0]]
+        return hit[0] if hit else w
+    return re.sub(r"[a-zа-я]+", fix, s)
+
+
+def _features(f: Found, v: Vocab) -> dict[str, bool]:
+    start, end, day = periods_to_dates(list(f.exprs), DEFAULT_YEAR, v) if f.exprs else (None, None, None)
+    return {
+        "setup_id": bool(f.setup_id), "symbol": bool(f.symbol), "session": bool(f.session or f.no_session),
+        "detector": bool(f.detector), "period": bool(start or end), "day": bool(day),
+        "day_word": bool(v.day_words.search(f.norm)) and bool(f.setup_id or f.symbol),
+        "versions": bool(f.versions), "two_versions": len(f.versions) >= 2,
+        "version_word": bool(v.version_words.search(f.norm)), "trade": f.trade is not None,
+        "run_ids": bool(f.run_ids), "two_run_ids": len(f.run_ids) >= 2, "run_word": bool(v.run_words.search(f.norm)),
+        "params": bool(f.params), "timeframe": bool(f.timeframe),
+    }
+
+
+def _intent_text(f: Found, v: Vocab) -> str:
+    s = f.norm
+    for a, b in f.masks:
+        seg = s[a:b]
+        if re.search(r"[=]|rr|рр|gap|гэп|risk|риск|target|тейк", seg):   # parameters: not words of an intent
+            s = mask(s, a, b)
+    if f.setup_span:
+        s = mask(s, *f.setup_span)
+    return correct_typos(s, v)
+
+
+def _match_intent(f: Found, feats: dict[str, bool], v: Vocab) -> str | None:
+    text = _intent_text(f, v)
+    for entry in v.intents:
+        if entry["requires"] and not all(feats.get(r) for r in entry["requires"]):
+            continue
+        if entry["requires_any"] and not any(feats.get(r) for r in entry["requires_any"]):
+            continue
+        if any(p.search(text) for p in entry["patterns"]):
+            return entry["intent"]
+    return None
+
+
+def is_refusal(text: str) -> bool:
+    """An order or a destructive command anywhere in the text (checked on the whole text, nothing masked)."""
+    norm = normalise(text)
+    v = vocabulary()
+    fixed = correct_typos(norm, v)
+    return any(p.search(norm) or p.search(fixed) for e in v.intents if e["intent"] == "refuse" for p in e["patterns"])
+
+
+# ---- parse ------------------------------------------------------------------------------------------------------
+
+def parse(text: str, known_setups: list[str] | None = None, known_symbols: list[str] | None = None) -> ParsedRequest:
+    """Read one chat message. Never raises: anything not understood is intent ``"unknown"`` (confidence 0)."""
+    raw = text if isinstance(text, str) else ("" if text is None else str(text))
+    lang = lang_of(raw[:MAX_TEXT])
+    try:
+        return _parse(raw, lang, list(known_setups or []), list(known_symbols or []))
+    except Exception:  # the parser must never take the conversation down
+        return ParsedRequest(text=raw, lang=lang, intent="unknown", args={}, follow_up=False, confidence=0.0)
+
+
+def _parse(raw: str, lang: str, known_setups: list[str], known_symbols: list[str]) -> ParsedRequest:
+    v = vocabulary()
+    if is_refusal(raw):          # orders / destructive words anywhere: never a tool call
+        return ParsedRequest(text=raw, lang=lang, intent="unknown", args={}, follow_up=False, confidence=0.0)
+    f = extract(raw, lang, known_setups, known_symbols)
+    feats = _features(f, v)
+    intent = _match_intent(f, feats, v)
+    if intent == "refuse":
+        return ParsedRequest(text=raw, lang=lang, intent="unknown", args={}, follow_up=False, confidence=0.0)
+    modifiers = any(feats[k] for k in ("symbol", "session", "params", "period", "versions", "timeframe"))
+    follow_up, confidence = False, 0.0
+    if intent is None:
+        repeat = bool(v.repeat.search(f.norm))
+        marker = bool(v.start_markers.search(f.norm) or v.anywhere_markers.search(f.norm))
+        if repeat or (marker and (modifiers or feats["setup_id"] or feats["detector"])):
+            intent, follow_up, confidence = "backtest", True, 0.7
+        elif feats["setup_id"]:
+            intent, confidence = ("backtest", 0.6) if modifiers else ("show_setup", 0.5)
+        elif feats["detector"]:
+            question = f.norm.rstrip().endswith("?") and not feats["symbol"]
+            intent, confidence = ("theory_question", 0.5) if question else ("run_detector", 0.55)
+        elif _looks_like_question(f.norm) and not any(feats[k] for k in ("symbol", "params", "period", "versions")):
+            intent, confidence = "theory_question", 0.5         # "когда лондонская killzone?"
+        elif modifiers:
+            intent, follow_up, confidence = "backtest", True, 0.6
+        elif _looks_like_question(f.norm):
+            intent, confidence = "theory_question", 0.5
+        else:
+            intent = "unknown"
+    else:
+        confidence = {"help": 0.95, "greeting": 0.9, "theory_question": 0.8}.get(intent, 0.0)
+        if intent in INTENT_TOOL:
+            args = args_for(intent, f, v)
+            missing = [a for a in REQUIRED_ARGS.get(INTENT_TOOL[intent], ()) if a not in args]
+            confidence = 0.9 if not missing else 0.75
+    args = {} if intent == "unknown" else args_for(intent, f, v, follow_up=follow_up)
+    return ParsedRequest(text=raw, lang=lang, intent=intent, args=args, follow_up=follow_up,
+                         confidence=round(confidence, 2))
+
+
+_QUESTION_WORDS = re.compile(r"(?<![\w])(?:what|how|why|when|which|who|is|are|does|do|can|should|"
+                             r"что|как|почему|зачем|когда|какой|какая|какие|ли|чем)(?![\w])")
+
+
+def _looks_like_question(s: str) -> bool:
+    return s.rstrip().endswith("?") and bool(_QUESTION_WORDS.search(s)) and len(re.findall(r"\w+", s)) >= 2
+
+
+def args_for(intent: str, f: Found, v: Vocab, follow_up: bool = False, default_year: int = DEFAULT_YEAR) -> dict:
+    """The arguments the text gave, under the argument names of the intent's tool."""
+    if intent in ("help", "greeting", "theory_question", "unknown", "list_setups"):
+        return {}
+    start, end, day = periods_to_dates(list(f.exprs), default_year, v)
+    found: dict[str, Any] = {}
+    if f.setup_id:
+        found["setup_id"] = f.setup_id
+    if f.symbol:
+        found["symbol"] = f.symbol
+    if start or end:
+        found["start"], found["end"] = start, end
+    if f.versions:
+        found["version"] = f.versions[0]
+    if f.params:
+        found["params"] = dict(f.params)
+    if f.session:
+        found["session"] = f.session
+    elif f.no_session:
+        found["session"] = None
+    if f.detector:
+        found["detector"] = f.detector
+    if f.timeframe:
+        found["timeframe"] = f.timeframe
+    for k in ("start", "end", "day", "version", "trade", "limit", "run_id"):
+        if k in f.kv_args:
+            found[k] = f.kv_args[k]
+    if follow_up:
+        keep = ("setup_id", "symbol", "start", "end", "version", "params", "session", "detector", "timeframe")
+        return {k: found[k] for k in keep if k in found}
+    tool = INTENT_TOOL.get(intent)
+    out: dict[str, Any] = {}
+    if tool == "compare_versions":
+        versions = list(dict.fromkeys(f.versions))
+        if "version" in f.kv_args:
+            versions = [f.kv_args["version"], *versions]
+        if versions:
+            out["version_a"] = versions[0]
+        if len(versions) > 1:
+            out["version_b"] = versions[1]
+    if tool == "compare_runs":
+        runs = list(dict.fromkeys(f.run_ids + ([f.kv_args["run_id"]] if "run_id" in f.kv_args else [])))
+        if runs:
+            out["run_a"] = runs[0]
+        if len(runs) > 1:
+            out["run_b"] = runs[1]
+    if tool == "show_trade":
+        if f.trade is not None or "trade" in found:
+            out["trade"] = found.get("trade", f.trade)
+        runs = f.run_ids or ([f.kv_args["run_id"]] if "run_id" in f.kv_args else [])
+        if runs:
+            out["run_id"] = runs[0]
+    if tool == "list_runs" and (f.limit or "limit" in found):
+        out["limit"] = max(1, min(MAX_RUNS_LIMIT, int(found.get("limit", f.limit))))
+    if tool == "explain_day":
+        d = found.get("day") or day
+        if d:
+            out["day"] = d
+    if tool == "render_chart":
+        d = found.get("day") or day
+        if d:
+            out["time"] = f"{d} {f.time_of_day}" if f.time_of_day else d
+    for k in TOOL_ARGS.get(tool, ()):
+        if k in found and k not in out:
+            out[k] = found[k]
+    return out

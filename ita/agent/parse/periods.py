@@ -1,0 +1,225 @@
+"""Dates in a chat message: days, ranges, months, quarters, halves and years in English and Russian
+("14 march 2025", "1-15 марта", "Q2 2025", "второе полугодие", "since March") → ISO dates."""
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import re
+from dataclasses import dataclass, replace
+from typing import Any
+
+from ita.agent.parse.schema import DEFAULT_YEAR
+from ita.agent.parse.text import mask
+from ita.agent.parse.vocab import Vocab
+
+# ---- periods ----------------------------------------------------------------------------------------------------
+
+@dataclass
+class DateExpr:
+    """One date expression: kind day/month/quarter/half/year/range with what the text gave (year may be None)."""
+
+    pos: int
+    kind: str
+    y: int | None = None
+    m: int | None = None
+    d: int | None = None
+    d2: int | None = None
+    q: int | None = None
+    prev: str = ""
+
+    def dates(self, year: int) -> tuple[dt.date, dt.date]:
+        y = self.y if self.y is not None else year
+        if self.kind == "day":
+            day = dt.date(y, self.m, self.d)
+            return day, day
+        if self.kind == "range":
+            return dt.date(y, self.m, self.d), dt.date(y, self.m, self.d2)
+        if self.kind == "month":
+            return dt.date(y, self.m, 1), dt.date(y, self.m, calendar.monthrange(y, self.m)[1])
+        if self.kind == "quarter":
+            m0 = 3 * self.q - 2
+            return dt.date(y, m0, 1), dt.date(y, m0 + 2, calendar.monthrange(y, m0 + 2)[1])
+        if self.kind == "half":
+            return (dt.date(y, 1, 1), dt.date(y, 6, 30)) if self.q == 1 else (dt.date(y, 7, 1), dt.date(y, 12, 31))
+        return dt.date(y, 1, 1), dt.date(y, 12, 31)
+
+
+_ORD = {"перв": 1, "first": 1, "1st": 1, "втор": 2, "second": 2, "2nd": 2, "трет": 3, "third": 3, "3rd": 3,
+        "четв": 4, "fourth": 4, "4th": 4}
+
+
+def _ordinal(word: str | None) -> int | None:
+    if not word:
+        return None
+    for k, v in _ORD.items():
+        if word.startswith(k):
+            return v
+    return None
+
+
+def _month_of(word: str, v: Vocab) -> int | None:
+    for m, rx in v.months:
+        if rx.fullmatch(word):
+            return m
+    return None
+
+
+def _year_ok(y: int | None) -> bool:
+    return y is None or 1970 <= y <= 2100
+
+
+def find_periods(s: str, lang: str, v: Vocab) -> tuple[str, list[DateExpr], str | None]:
+    """Date expressions in ``s`` (masked out of the returned text) and a time of day ("HH:MM") if any."""
+    M = v.month_alt
+    D = r"(\d{1,2})(?:st|nd|rd|th|-?го|-?е)?"
+    Y = r"(?:\s*,?\s*(?:of\s+)?((?:19|20)\d{2})(?:\s*(?:г\.?|года?|году|year))?)?"
+    W0, W1 = r"(?<![\w.:/-])", r"(?![\w:/])"
+    out: list[DateExpr] = []
+    tod = None
+
+    m = re.search(r"(?<![\d:.])([01]?\d|2[0-3])[:h]([0-5]\d)(?![\d:])(?:\s*(?:utc|gmt))?", s)
+    if m:
+        tod = f"{int(m.group(1)):02d}:{m.group(2)}"
+        s = mask(s, m.start(), m.end())
+
+    def add(match, expr: DateExpr):
+        nonlocal s
+        expr.pos = match.start()
+        expr.prev = s[max(0, match.start() - 30):match.start()]
+        s = mask(s, match.start(), match.end())
+        out.append(expr)
+
+    rules: list[tuple[str, Any]] = [
+        # 1-15 марта / с 1 по 15 марта / march 1-15
+        (rf"{W0}(?:(?:с|со|from)\s+)?(\d{{1,2}})\s*(?:-|по|до|to|till|until)\s*(\d{{1,2}})\s+({M}){Y}{W1}",
+         lambda g: DateExpr(0, "range", _int(g[3]), _month_of(g[2], v), int(g[0]), int(g[1]))),
+        (rf"{W0}({M})\s+(\d{{1,2}})\s*(?:-|to|till|until)\s*(\d{{1,2}}){Y}{W1}",
+         lambda g: DateExpr(0, "range", _int(g[3]), _month_of(g[0], v), int(g[1]), int(g[2]))),
+        # 2025-03-14, 2025/03/14
+        (rf"{W0}(\d{{4}})[-/.](\d{{1,2}})[-/.](\d{{1,2}}){W1}",
+         lambda g: DateExpr(0, "day", int(g[0]), int(g[1]), int(g[2]))),
+        # 14.03.2025 (d.m.y); 03/14/2025 in English is m/d/y when the day would be impossible otherwise
+        (rf"{W0}(\d{{1,2}})([./])(\d{{1,2}})\2(\d{{4}}){W1}", lambda g: _dmy(g, lang)),
+        # 14 march 2025, 14th of march, 1 марта
+        (rf"{W0}{D}\s*(?:of\s+)?({M}){Y}{W1}", lambda g: DateExpr(0, "day", _int(g[2]), _month_of(g[1], v), int(g[0]))),
+        # march 14, 2025
+        (rf"{W0}({M})\s+(\d{{1,2}})(?:st|nd|rd|th)?(?!\d){Y}{W1}",
+         lambda g: DateExpr(0, "day", _int(g[2]), _month_of(g[0], v), int(g[1]))),
+        # quarters: Q1, Q1 2025, 2025 Q1, 1 квартал, первый квартал, first quarter
+        (rf"{W0}q([1-4]){Y}{W1}", lambda g: DateExpr(0, "quarter", _int(g[1]), q=int(g[0]))),
+        (rf"{W0}((?:19|20)\d{{2}})\s*[-/]?\s*q([1-4]){W1}", lambda g: DateExpr(0, "quarter", int(g[0]), q=int(g[1]))),
+        (rf"{W0}(?:([1-4])(?:-?(?:й|ый|ий|st|nd|rd|th))?"
+         rf"|(перв\w*|втор\w*|трет\w*|четв[её]рт\w*|first|second|third|fourth))"
+         rf"\s+(?:quarter|квартал\w*|кв\.?){Y}(?![\w])",
+         lambda g: DateExpr(0, "quarter", _int(g[2]), q=int(g[0]) if g[0] else _ordinal(g[1]))),
+        # halves: first half of 2025, второе полугодие, H2 2025 (H1/H2 only with a year: else a timeframe)
+        (rf"{W0}(first|second|1st|2nd|перв\w*|втор\w*)\s+(?:half|полугоди\w*){Y}(?![\w])",
+         lambda g: DateExpr(0, "half", _int(g[1]), q=_ordinal(g[0]))),
+        (rf"{W0}([12])(?:-?(?:е|ое|й|ый|st|nd))?\s+(?:half|полугоди\w*){Y}(?![\w])",
+         lambda g: DateExpr(0, "half", _int(g[1]), q=int(g[0]))),
+        (rf"{W0}h([12])\s+((?:19|20)\d{{2}}){W1}", lambda g: DateExpr(0, "half", int(g[1]), q=int(g[0]))),
+        # march 2025, 2025-03, 03/2025
+        (rf"{W0}({M})\s*,?\s*(?:of\s+)?((?:19|20)\d{{2}})(?:\s*(?:г\.?|года?|году))?{W1}",
+         lambda g: DateExpr(0, "month", int(g[1]), _month_of(g[0], v))),
+        (rf"{W0}((?:19|20)\d{{2}})[-/.](\d{{1,2}}){W1}", lambda g: DateExpr(0, "month", int(g[0]), int(g[1]))),
+        (rf"{W0}(\d{{1,2}})[./]((?:19|20)\d{{2}}){W1}", lambda g: DateExpr(0, "month", int(g[1]), int(g[0]))),
+        # a month alone ("for march", "за март")
+        (rf"{W0}({M}){W1}", lambda g: DateExpr(0, "month", None, _month_of(g[0], v))),
+        # a year ("for 2025", "за 2025 год")
+        (rf"{W0}((?:19|20)\d{{2}})(?:\s*(?:г\.?|года?|году|year))?{W1}", lambda g: DateExpr(0, "year", int(g[0]))),
+    ]
+    for pattern, build in rules:
+        rx = re.compile(pattern)
+        pos = 0
+        while True:
+            m = rx.search(s, pos)
+            if not m:
+                break
+            pos = m.end()
+            groups = m.groups()
+            try:
+                expr = build(groups)
+            except (TypeError, ValueError):
+                expr = None
+            if expr is None or expr.m is None and expr.kind in ("day", "month", "range"):
+                continue
+            if expr.kind == "month" and expr.y is None and not _month_alone_ok(s, m, groups[0]):
+                continue
+            if not _year_ok(expr.y):
+                continue
+            try:
+                expr.dates(expr.y or DEFAULT_YEAR)
+            except (ValueError, TypeError):
+                continue
+            add(m, expr)
+    out.sort(key=lambda e: e.pos)
+    return s, out, tod
+
+
+def _int(x: str | None) -> int | None:
+    return int(x) if x else None
+
+
+def _dmy(g, lang: str) -> DateExpr:
+    a, sep, b, y = int(g[0]), g[1], int(g[2]), int(g[3])
+    d, m = a, b
+    if sep == "/" and lang == "en" and a <= 12 and not b > 12:
+        d, m = b, a                       # US style month/day/year
+    elif b > 12 and a <= 12:
+        d, m = b, a
+    return DateExpr(0, "day", y, m, d)
+
+
+def _month_alone_ok(s: str, m: re.Match, word: str) -> bool:
+    """Short English month words are words too ("may", "mar", "dec"): alone they need a preposition."""
+    if word not in ("may", "mar", "jun", "jul", "sep", "oct", "nov", "dec", "jan", "feb", "apr", "aug", "sept"):
+        return True
+    before = s[max(0, m.start() - 12):m.start()]
+    return bool(re.search(r"(?:in|for|of|during|since|from|to|until|till|through|and|-)\s*$", before))
+
+
+def periods_to_dates(exprs: list[DateExpr], default_year: int, v: Vocab) -> tuple[str | None, str | None, str | None]:
+    """(start, end, day) from the date expressions; ``day`` when the text names exactly one day."""
+    if not exprs:
+        return None, None, None
+    exprs = [replace(e) for e in exprs]          # years are filled in on copies
+    years = [e for e in exprs if e.kind == "year"]
+    others = [e for e in exprs if e.kind != "year"]
+    if others and any(e.y is None for e in others):
+        given = [e.y for e in others if e.y is not None]
+        base = years[0].y if years else (given[0] if given else default_year)
+        prev_start = None
+        for e in others:
+            if e.y is None:
+                e.y = base
+                try:
+                    if prev_start is not None and e.dates(e.y)[0] < prev_start:
+                        e.y = base + 1           # "from december 2024 to february" → February 2025
+                except ValueError:
+                    pass
+            try:
+                prev_start = e.dates(e.y)[0]
+            except ValueError:
+                pass
+        exprs = others
+    elif others:
+        exprs = others
+    spans = []
+    for e in exprs:
+        try:
+            spans.append((e, *e.dates(e.y if e.y is not None else default_year)))
+        except ValueError:
+            continue
+    if not spans:
+        return None, None, None
+    day = next((a.isoformat() for e, a, b in spans if e.kind == "day"), None)
+    if len(spans) == 1:
+        e, a, b = spans[0]
+        if v.period_from.search(e.prev):
+            return a.isoformat(), None, day           # "since March", "с 1 марта"
+        if v.period_to.search(e.prev):
+            return None, b.isoformat(), day           # "until April", "до апреля"
+        return a.isoformat(), b.isoformat(), day
+    start = min(a for _, a, _ in spans)
+    end = max(b for _, _, b in spans)
+    return start.isoformat(), end.isoformat(), day

@@ -1,0 +1,89 @@
+"""What the parser produces and the tool contract it targets: the intents, the tools' argument names, the
+required arguments, the defaults, and the two result models (:class:`ParsedRequest`, :class:`Resolution`)."""
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from ita.agent.parse.vocab import detector_entries
+
+DEFAULT_YEAR = 2025            # a month without a year (and no year in the context) means this year: the sample's
+DEFAULT_TIMEFRAME = "M5"
+DEFAULT_RUNS_LIMIT = 10
+MAX_RUNS_LIMIT = 200           # list_runs takes at most this many
+MAX_TEXT = 2000                # only the first characters of a very long message are read
+
+Intent = Literal["backtest", "evaluate_setup", "run_detector", "render_chart", "show_trade", "compare_versions",
+                 "compare_runs", "list_setups", "show_setup", "validate_setup", "explain_day", "data_coverage",
+                 "list_runs", "help", "greeting", "theory_question", "unknown"]
+
+# the tools layer implements exactly these names and arguments (in this order)
+TOOL_ARGS: dict[str, tuple[str, ...]] = {
+    "run_backtest": ("setup_id", "symbol", "start", "end", "version", "params", "session"),
+    "evaluate_setup": ("setup_id", "symbol", "start", "end", "version", "params", "session"),
+    "run_detector": ("detector", "symbol", "start", "end", "timeframe", "params"),
+    "render_chart": ("symbol", "time", "timeframe", "setup_id"),
+    "show_trade": ("trade", "run_id"),
+    "compare_versions": ("setup_id", "version_a", "version_b", "symbol", "start", "end"),
+    "compare_runs": ("run_a", "run_b"),
+    "list_setups": (),
+    "show_setup": ("setup_id", "version"),
+    "validate_setup": ("setup_id",),
+    "explain_day": ("setup_id", "symbol", "day"),
+    "data_coverage": ("symbol",),
+    "list_runs": ("limit",),
+}
+# without these a tool call is not made: the trader is asked (in this order, one question)
+# (show_trade without a run id means the latest run; data_coverage without a symbol means all of them)
+REQUIRED_ARGS: dict[str, tuple[str, ...]] = {
+    "run_backtest": ("setup_id", "symbol"),
+    "evaluate_setup": ("setup_id", "symbol"),
+    "run_detector": ("detector", "symbol"),
+    "render_chart": ("symbol", "time"),
+    "show_trade": ("trade",),
+    "compare_versions": ("setup_id", "version_a", "version_b", "symbol"),
+    "compare_runs": ("run_a", "run_b"),
+    "show_setup": ("setup_id",),
+    "validate_setup": ("setup_id",),
+    "explain_day": ("setup_id", "symbol", "day"),
+}
+INTENT_TOOL: dict[str, str] = {
+    "backtest": "run_backtest", "evaluate_setup": "evaluate_setup", "run_detector": "run_detector",
+    "render_chart": "render_chart", "show_trade": "show_trade", "compare_versions": "compare_versions",
+    "compare_runs": "compare_runs", "list_setups": "list_setups", "show_setup": "show_setup",
+    "validate_setup": "validate_setup", "explain_day": "explain_day", "data_coverage": "data_coverage",
+    "list_runs": "list_runs",
+}
+ARG_DEFAULTS: dict[str, Any] = {"timeframe": DEFAULT_TIMEFRAME, "limit": DEFAULT_RUNS_LIMIT}
+# tools a follow-up ("same on XAUUSD") can repeat
+FOLLOWABLE = ("run_backtest", "evaluate_setup", "run_detector", "render_chart", "compare_versions", "explain_day",
+               "show_setup", "data_coverage")
+BACKTEST_LIKE = ("run_backtest", "evaluate_setup")
+
+
+class ParsedRequest(BaseModel):
+    """What the text alone says."""
+
+    text: str
+    lang: Literal["en", "ru"]
+    intent: Intent
+    args: dict = Field(default_factory=dict)   # only what the text said, under the tools' argument names
+    follow_up: bool = False                   # the text only modifies the previous request
+    confidence: float = 0.0                   # 0..1 (unknown → 0)
+
+
+class Resolution(BaseModel):
+    """What to do: call a tool with complete arguments, ask one question, or answer with a message."""
+
+    action: Literal["tool", "ask", "help", "unknown", "greeting", "theory_question"]
+    tool: str | None = None
+    args: dict = Field(default_factory=dict)
+    question: str | None = None
+    message: str | None = None
+    lang: str = "en"
+
+
+DETECTORS: tuple[str, ...] = tuple(detector_entries())   # the detector catalogue's kinds, in its order
+SESSIONS: tuple[str, ...] = ("asia", "london_killzone", "new_york_killzone", "london_close", "silver_bullet_am",
+                             "silver_bullet_london", "silver_bullet_pm", "london", "new_york", "tokyo")
