@@ -16,6 +16,7 @@ name               what
 ``iso(v)``         ISO-8601 UTC text ``"2025-03-12T12:30:00+00:00"`` (``None`` when missing)
 ``iso_z(v)``       compact ISO UTC text ``"2025-03-12T12:30:00Z"`` (``""`` when missing)
 ``day_text(v)``    ``"YYYY-MM-DD"`` of the value as given (``DASH`` when missing)
+``today_ny()``     today's date in New York (``ITA_TODAY=YYYY-MM-DD`` fixes it, for reproducible evals and tests)
 =================  ==========================================================================================
 
 Example::
@@ -28,22 +29,28 @@ Example::
 """
 from __future__ import annotations
 
+import datetime as dt
 import math
-from typing import Any
+import os
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 NY = "America/New_York"
 UTC = "UTC"
 DASH = "—"
 
-__all__ = ["DASH", "NY", "UTC", "day_text", "iso", "iso_z", "ny_text", "to_ny", "utc"]
+__all__ = ["DASH", "NY", "UTC", "day_text", "iso", "iso_z", "ny_text", "to_ny", "today_ny", "utc"]
 
 
 def utc(v: Any) -> pd.Timestamp | None:
     """A Timestamp, datetime, ISO string or epoch-ns integer (naive = UTC) → tz-aware UTC Timestamp.
 
     ``None``, ``NaN``, ``NaT`` and text that is not a time give ``None`` (never raises)."""
+    import pandas as pd
+
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return None
     try:
@@ -64,6 +71,8 @@ def to_ny(v: Any) -> pd.Timestamp | None:
 def ny_text(v: Any, fmt: str = "%Y-%m-%d %H:%M", missing: str = DASH) -> str:
     """New York wall-clock text of the instant ``v`` (naive = UTC); ``missing`` for None/NaT; text that is
     not a time is returned as it is."""
+    import pandas as pd
+
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return missing
     t = utc(v)
@@ -89,6 +98,8 @@ def iso_z(v: Any) -> str:
 
 def day_text(v: Any) -> str:
     """``YYYY-MM-DD`` of ``v`` as given (no zone conversion); ``DASH`` when missing."""
+    import pandas as pd
+
     if v is None:
         return DASH
     try:
@@ -96,3 +107,17 @@ def day_text(v: Any) -> str:
     except (TypeError, ValueError):
         return DASH
     return DASH if pd.isna(t) else t.strftime("%Y-%m-%d")
+
+
+def today_ny() -> dt.date:
+    """Today's date in New York — what "this week", "last month" are relative to.
+
+    ``ITA_TODAY`` (``YYYY-MM-DD``) fixes it, so an evaluation set or a test with relative periods gives the
+    same dates on any day; a malformed value raises :class:`ValueError` naming it."""
+    fixed = os.environ.get("ITA_TODAY", "").strip()
+    if fixed:
+        try:
+            return dt.date.fromisoformat(fixed)
+        except ValueError:
+            raise ValueError(f"ITA_TODAY={fixed!r} is not a date (YYYY-MM-DD).") from None
+    return dt.datetime.now(ZoneInfo(NY)).date()

@@ -2,14 +2,16 @@
 numbers, versions, limits, periods, timeframes, setups, symbols, sessions and detectors (:func:`extract`)."""
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 import re
 from dataclasses import dataclass, field
 
-from ita.agent.parse.periods import find_periods, periods_to_dates
+from ita.agent.parse.periods import find_periods, find_relative, periods_to_dates
 from ita.agent.parse.schema import DEFAULT_YEAR, DETECTORS, MAX_RUNS_LIMIT, SESSIONS, TOOL_ARGS
 from ita.agent.parse.text import coerce, mask, normalise
-from ita.agent.parse.vocab import Vocab, vocabulary
+from ita.agent.parse.vocab import Vocab, alias_body, vocabulary
+from ita.times import today_ny
 
 # ---- extraction -------------------------------------------------------------------------------------------------
 
@@ -18,7 +20,9 @@ class Found:
     norm: str = ""
     setup_id: str | None = None
     setup_span: tuple[int, int] | None = None
+    setup_ids: list[str] = field(default_factory=list)      # every setup named, in text order (setup_id first)
     symbol: str | None = None
+    symbols: list[str] = field(default_factory=list)        # every symbol named, in text order
     session: str | None = None
     no_session: bool = False
     detector: str | None = None
@@ -68,7 +72,10 @@ _RESERVED = set(TOOL_ARGS) | {a for args in TOOL_ARGS.values() for a in args} | 
     "run_id", "last_tool", "last_args"}
 
 
-def extract(text: str, lang: str, known_setups: list[str], known_symbols: list[str]) -> Found:
+def extract(text: str, lang: str, known_setups: list[str], known_symbols: list[str],
+            today: dt.date | None = None) -> Found:
+    """Everything ``text`` names (see :class:`Found`); periods relative to ``today`` (default: today in New York)
+    become exact dates."""
     v = vocabulary()
     f = Found(norm=normalise(text))
     s = f.norm
@@ -120,12 +127,16 @@ def extract(text: str, lang: str, known_setups: list[str], known_symbols: list[s
             f.versions.append(int(m.group(1)))
             take(m)
     f.versions = [x for x in f.versions if x >= 1]
+    before = s
+    s, relative = find_relative(s, today or today_ny())
+    f.masks.extend(_diff_spans(before, s))
     m = _LIMIT.search(s)
     if m:
         f.limit = max(1, min(MAX_RUNS_LIMIT, int(m.group(1))))
         take(m)
     before = s
     s, f.exprs, f.time_of_day = find_periods(s, lang, v)
+    f.exprs = sorted(relative + f.exprs, key=lambda e: e.pos)
     f.masks.extend(_diff_spans(before, s))
     for rx, build in _TF:
         m = rx.search(s)
@@ -227,6 +238,15 @@ def _entities(f: Found, s: str, known_setups: list[str], known_symbols: list[str
         for m in rx.finditer(s):
             cands.append((m.start(), m.end(), 0, "setup_id", sid))
             exact_found.add(sid)
+    words = v.raw.get("setup_words") or {}
+    for sid in setups:                       # "азия свип" → asia_sweep: Russian words for the name's parts
+        parts = [p for p in re.split(r"[\s_\-]+", sid.lower()) if p]
+        if not parts or not any(p in words for p in parts):
+            continue
+        bodies = ["(?:" + "|".join([re.escape(p), *(alias_body(a) for a in words.get(p, []))]) + ")" for p in parts]
+        for m in re.finditer(r"(?<![\w])" + r"[\s\-_]*".join(bodies) + r"(?![\w])", s):
+            cands.append((m.start(), m.end(), 0, "setup_id", sid))
+            exact_found.add(sid)
     toks = [(m.start(), m.end(), m.group()) for m in re.finditer(r"[a-z0-9]+", s)][:400]
     for sid in setups:
         if sid in exact_found:
@@ -288,6 +308,10 @@ def _entities(f: Found, s: str, known_setups: list[str], known_symbols: list[str
             taken.append((a, b, kind, value))
     taken.sort()
     for a, b, kind, value in taken:
+        if kind == "setup_id" and value not in f.setup_ids:
+            f.setup_ids.append(value)
+        if kind == "symbol" and value not in f.symbols:
+            f.symbols.append(value)
         if getattr(f, kind) is None:
             setattr(f, kind, value)
             if kind == "setup_id":

@@ -2,6 +2,7 @@
 refusals (orders, destructive commands), and :func:`parse`: text → :class:`ParsedRequest`."""
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 import re
 from typing import Any
@@ -19,6 +20,7 @@ from ita.agent.parse.schema import (
 )
 from ita.agent.parse.text import lang_of, mask, normalise
 from ita.agent.parse.vocab import Vocab, vocabulary
+from ita.times import today_ny
 
 # ---- intents ----------------------------------------------------------------------------------------------------
 
@@ -80,25 +82,72 @@ def is_refusal(text: str) -> bool:
 
 # ---- parse ------------------------------------------------------------------------------------------------------
 
-def parse(text: str, known_setups: list[str] | None = None, known_symbols: list[str] | None = None) -> ParsedRequest:
-    """Read one chat message. Never raises: anything not understood is intent ``"unknown"`` (confidence 0)."""
+def parse(text: str, known_setups: list[str] | None = None, known_symbols: list[str] | None = None,
+          today: dt.date | None = None) -> ParsedRequest:
+    """Read one chat message. Never raises: anything not understood is intent ``"unknown"`` (confidence 0).
+
+    ``today`` (default :func:`ita.times.today_ny`) is what "last quarter", "this week", "за прошлый месяц" are
+    relative to. A message of several parts ("backtest …; rm -rf ~/.ita") keeps the parts that are safe and lists
+    the refused ones in ``refused``."""
     raw = text if isinstance(text, str) else ("" if text is None else str(text))
     lang = lang_of(raw[:MAX_TEXT])
     try:
-        return _parse(raw, lang, list(known_setups or []), list(known_symbols or []))
+        return _parse(raw, lang, list(known_setups or []), list(known_symbols or []), today or today_ny())
     except Exception:  # the parser must never take the conversation down
         return ParsedRequest(text=raw, lang=lang, intent="unknown", args={}, follow_up=False, confidence=0.0)
 
 
-def _parse(raw: str, lang: str, known_setups: list[str], known_symbols: list[str]) -> ParsedRequest:
+_CLAUSE = re.compile(r"\s*(?:;|&&|\|\||\n|\s\|\s|(?<=[.!?])\s+(?=\D))\s*")
+
+
+_JOINER = re.compile(r"\s*,?\s+(?:and then|and|then|а потом|и потом|потом|затем|и)\s+", re.IGNORECASE)
+
+
+def split_clauses(text: str) -> list[str]:
+    """The parts of a message separated by ``;``, ``&&``, ``||``, ``|``, new lines or sentence ends."""
+    return [c for c in _CLAUSE.split(str(text or "")[:MAX_TEXT]) if c and c.strip(" .;")]
+
+
+def _parse(raw: str, lang: str, known_setups: list[str], known_symbols: list[str], today: dt.date) -> ParsedRequest:
+    clauses = split_clauses(raw)
+    if len(clauses) == 1 and is_refusal(raw):       # "show trade 12 and delete all runs": a finer split
+        clauses = [c for c in _JOINER.split(raw[:MAX_TEXT]) if c and c.strip()]
+    if len(clauses) > 1:
+        refused = [c.strip() for c in clauses if is_refusal(c)]
+        safe = [c.strip() for c in clauses if not is_refusal(c)]
+        if refused and safe:      # a refusal covers only the unsafe part
+            parsed = _parse_one(raw, "; ".join(safe), lang, known_setups, known_symbols, today)
+            return parsed.model_copy(update={"refused": refused})
+    return _parse_one(raw, raw, lang, known_setups, known_symbols, today)
+
+
+def _unsupported(f: Found, v: Vocab) -> str | None:
+    """The key of the first ``unsupported`` entry of the vocabulary the text matches (optimise, walk-forward …)."""
+    text = correct_typos(f.norm, v)
+    for entry in v.raw.get("unsupported") or []:
+        if any(re.search(p, text) for p in entry["patterns"]):
+            return str(entry["what"])
+    return None
+
+
+def _parse_one(raw: str, text: str, lang: str, known_setups: list[str], known_symbols: list[str],
+               today: dt.date) -> ParsedRequest:
     v = vocabulary()
-    if is_refusal(raw):          # orders / destructive words anywhere: never a tool call
-        return ParsedRequest(text=raw, lang=lang, intent="unknown", args={}, follow_up=False, confidence=0.0)
-    f = extract(raw, lang, known_setups, known_symbols)
+    if is_refusal(text):          # orders / destructive words anywhere: never a tool call
+        return ParsedRequest(text=raw, lang=lang, intent="unknown", args={}, follow_up=False, confidence=0.0,
+                             refused=[raw.strip()])
+    f = extract(text, lang, known_setups, known_symbols, today)
     feats = _features(f, v)
+    what = _unsupported(f, v)
+    if what:
+        args = args_for("backtest", f, v)
+        return ParsedRequest(text=raw, lang=lang, intent="unsupported", args=args, unsupported=what,
+                             confidence=0.8, period=_period(f, args, today), explicit=True)
     intent = _match_intent(f, feats, v)
+    explicit = intent is not None
     if intent == "refuse":
-        return ParsedRequest(text=raw, lang=lang, intent="unknown", args={}, follow_up=False, confidence=0.0)
+        return ParsedRequest(text=raw, lang=lang, intent="unknown", args={}, follow_up=False, confidence=0.0,
+                             refused=[raw.strip()])
     modifiers = any(feats[k] for k in ("symbol", "session", "params", "period", "versions", "timeframe"))
     follow_up, confidence = False, 0.0
     if intent is None:
@@ -126,8 +175,21 @@ def _parse(raw: str, lang: str, known_setups: list[str], known_symbols: list[str
             missing = [a for a in REQUIRED_ARGS.get(INTENT_TOOL[intent], ()) if a not in args]
             confidence = 0.9 if not missing else 0.75
     args = {} if intent == "unknown" else args_for(intent, f, v, follow_up=follow_up)
+    also = [{"setup_id": x} for x in f.setup_ids[1:]] + [{"symbol": x} for x in f.symbols[1:]]
     return ParsedRequest(text=raw, lang=lang, intent=intent, args=args, follow_up=follow_up,
-                         confidence=round(confidence, 2))
+                         confidence=round(confidence, 2), explicit=explicit,
+                         also=also if intent in INTENT_TOOL else [], period=_period(f, args, today))
+
+
+def _period(f: Found, args: dict, today: dt.date) -> dict | None:
+    """The words and exact dates of a period relative to today (None when the text gave none)."""
+    span = next((e for e in f.exprs if e.kind == "span"), None)
+    if span is None:
+        return None
+    start, end = args.get("start", span.a.isoformat()), args.get("end", span.b.isoformat())
+    if "day" in args or "time" in args:
+        start = end = str(args.get("day") or args.get("time"))[:10]
+    return {"said": span.said, "start": start, "end": end, "today": today.isoformat()}
 
 
 _QUESTION_WORDS = re.compile(r"(?<![\w])(?:what|how|why|when|which|who|is|are|does|do|can|should|"

@@ -26,8 +26,13 @@ class DateExpr:
     d2: int | None = None
     q: int | None = None
     prev: str = ""
+    a: dt.date | None = None      # kind "span": a period relative to today, its exact first and last day
+    b: dt.date | None = None
+    said: str = ""                # kind "span": the words that said it ("last quarter")
 
     def dates(self, year: int) -> tuple[dt.date, dt.date]:
+        if self.kind == "span":
+            return self.a, self.b
         y = self.y if self.y is not None else year
         if self.kind == "day":
             day = dt.date(y, self.m, self.d)
@@ -223,3 +228,117 @@ def periods_to_dates(exprs: list[DateExpr], default_year: int, v: Vocab) -> tupl
     start = min(a for _, a, _ in spans)
     end = max(b for _, _, b in spans)
     return start.isoformat(), end.isoformat(), day
+
+
+# ---- periods relative to today ------------------------------------------------------------------------------
+
+_UNIT = {"day": "day", "week": "week", "month": "month", "quarter": "quarter", "year": "year",
+         "дн": "day", "ден": "day", "сутк": "day", "недел": "week", "месяц": "month", "квартал": "quarter",
+         "год": "year", "лет": "year"}
+_NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
+                 "ten": 10, "twelve": 12, "один": 1, "одну": 1, "одна": 1, "два": 2, "две": 2, "три": 3, "четыре": 4,
+                 "пять": 5, "шесть": 6, "семь": 7, "восемь": 8, "девять": 9, "десять": 10, "двенадцать": 12}
+_U_EN = r"(days?|weeks?|months?|quarters?|years?)"
+_U_RU = r"(дн\w*|день|сутк\w*|недел\w*|месяц\w*|квартал\w*|год\w*|лет)"
+_N = r"(\d{1,3}|" + "|".join(sorted(_NUMBER_WORDS, key=len, reverse=True)) + r")"
+# (pattern, which): which = this | last | rolling | today | yesterday | ytd | mtd | wtd
+_RELATIVE: list[tuple[re.Pattern, str]] = [
+    (re.compile(r"(?<![\w])(?:the\s+)?(?:last|past|previous|prior)\s+" + _N + r"\s+" + _U_EN + r"(?![\w])"), "rolling"),
+    (re.compile(r"(?<![\w])(?:за\s+)?(?:последн\w*|прошедш\w*)\s+" + _N + r"\s+" + _U_RU + r"(?![\w])"), "rolling"),
+    (re.compile(r"(?<![\w])(?:за\s+)?(?:последн\w*)\s+" + _U_RU + r"(?![\w])"), "rolling1"),
+    (re.compile(r"(?<![\w])(?:this|current)\s+(week|month|quarter|year)(?![\w])"), "this"),
+    (re.compile(r"(?<![\w])(?:last|previous|prior)\s+(week|month|quarter|year)(?![\w])"), "last"),
+    (re.compile(r"(?<![\w])(?:(?:на|в|за)\s+)?(?:эт(?:а|у|ой|от|ом|им|ого)|текущ\w*|нынешн\w*)\s+"
+                r"(недел\w*|месяц\w*|квартал\w*|год\w*)(?![\w])"), "this"),
+    (re.compile(r"(?<![\w])(?:(?:на|в|за)\s+)?(?:прошл\w*|предыдущ\w*)\s+(недел\w*|месяц\w*|квартал\w*|год\w*)(?![\w])"),
+     "last"),
+    (re.compile(r"(?<![\w])(?:year[\s-]+to[\s-]+date|ytd|с\s+начала\s+года)(?![\w])"), "ytd"),
+    (re.compile(r"(?<![\w])(?:month[\s-]+to[\s-]+date|mtd|с\s+начала\s+месяца)(?![\w])"), "mtd"),
+    (re.compile(r"(?<![\w])(?:week[\s-]+to[\s-]+date|wtd|с\s+начала\s+недели)(?![\w])"), "wtd"),
+    (re.compile(r"(?<![\w])(?:today|сегодня)(?![\w'’])"), "today"),
+    (re.compile(r"(?<![\w])(?:yesterday|вчера)(?![\w])"), "yesterday"),
+]
+# "previous week high", "уровни прошлой недели": a detector's words, not a period
+_LEVEL_AFTER = re.compile(r"\s*(?:'s\s+)?(?:highs?|lows?|levels?|open|close|хай\w*|лой\w*|лоу\w*|максимум\w*|"
+                          r"минимум\w*|уров\w*)(?![\w])")
+_LEVEL_BEFORE = re.compile(r"(?:highs?|lows?|levels?|open|хай\w*|лой\w*|лоу\w*|максимум\w*|минимум\w*|уров\w*|"
+                           r"открыти\w*)\s+$")
+
+
+def _unit(word: str) -> str:
+    return next(u for k, u in _UNIT.items() if word.startswith(k))
+
+
+def _shift_months(day: dt.date, months: int) -> dt.date:
+    y, m = divmod(day.year * 12 + day.month - 1 + months, 12)
+    return dt.date(y, m + 1, min(day.day, calendar.monthrange(y, m + 1)[1]))
+
+
+def _quarter_start(day: dt.date) -> dt.date:
+    return dt.date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
+
+
+def relative_span(which: str, unit: str, n: int, today: dt.date) -> tuple[dt.date, dt.date]:
+    """First and last calendar day (New York dates) of a period relative to ``today``.
+
+    ``which``: ``this`` (the unit so far: Monday/1st/quarter start/1 January → today), ``last`` (the whole
+    previous unit: Monday–Sunday weeks), ``rolling`` (the ``n`` units ending today: "last 3 months" =
+    same day three months ago + 1 → today). ``unit``: day | week | month | quarter | year.
+
+    >>> relative_span("last", "quarter", 1, dt.date(2026, 12, 4))
+    (datetime.date(2026, 7, 1), datetime.date(2026, 9, 30))
+    """
+    if which == "this":
+        start = {"day": today, "week": today - dt.timedelta(days=today.weekday()), "month": today.replace(day=1),
+                 "quarter": _quarter_start(today), "year": today.replace(month=1, day=1)}[unit]
+        return start, today
+    if which == "last":
+        if unit == "day":
+            return today - dt.timedelta(days=1), today - dt.timedelta(days=1)
+        if unit == "week":
+            monday = today - dt.timedelta(days=today.weekday() + 7)
+            return monday, monday + dt.timedelta(days=6)
+        if unit == "month":
+            first = _shift_months(today.replace(day=1), -1)
+            return first, today.replace(day=1) - dt.timedelta(days=1)
+        if unit == "quarter":
+            first = _shift_months(_quarter_start(today), -3)
+            return first, _quarter_start(today) - dt.timedelta(days=1)
+        return dt.date(today.year - 1, 1, 1), dt.date(today.year - 1, 12, 31)
+    n = max(1, n)
+    if unit == "day":
+        return today - dt.timedelta(days=n - 1), today
+    if unit == "week":
+        return today - dt.timedelta(days=7 * n - 1), today
+    months = {"month": 1, "quarter": 3, "year": 12}[unit] * n
+    return _shift_months(today, -months) + dt.timedelta(days=1), today
+
+
+def find_relative(s: str, today: dt.date) -> tuple[str, list[DateExpr]]:
+    """Periods relative to ``today`` in ``s`` ("last quarter", "this week", "past 30 days", "за прошлый месяц",
+    "на этой неделе", "последние 3 месяца", "year to date", "today"), masked out of the returned text; each a
+    ``DateExpr`` of kind ``"span"`` with its exact dates and the words that said it."""
+    out: list[DateExpr] = []
+    for rx, which in _RELATIVE:
+        for m in list(rx.finditer(s)):
+            if _LEVEL_AFTER.match(s, m.end()) or _LEVEL_BEFORE.search(s[max(0, m.start() - 16):m.start()]):
+                continue
+            g = m.groups()
+            if which in ("today", "yesterday"):
+                day = today - dt.timedelta(days=1 if which == "yesterday" else 0)
+                a, b = day, day
+            elif which in ("ytd", "mtd", "wtd"):
+                a, b = relative_span("this", {"ytd": "year", "mtd": "month", "wtd": "week"}[which], 1, today)
+            elif which == "rolling":
+                n = int(g[0]) if g[0].isdigit() else _NUMBER_WORDS[g[0]]
+                a, b = relative_span("rolling", _unit(g[1].rstrip("s") if g[1].endswith("s") else g[1]), n, today)
+            elif which == "rolling1":
+                a, b = relative_span("rolling", _unit(g[0]), 1, today)
+            else:
+                a, b = relative_span(which, _unit(g[0]), 1, today)
+            said = re.sub(r"^(?:за|на|в)\s+", "", m.group(0).strip())
+            out.append(DateExpr(m.start(), "span", y=a.year, a=a, b=b, said=said,
+                                prev=s[max(0, m.start() - 30):m.start()]))
+            s = mask(s, m.start(), m.end())
+    out.sort(key=lambda e: e.pos)
+    return s, out

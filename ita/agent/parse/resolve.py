@@ -23,7 +23,6 @@ from ita.agent.parse.schema import (
 from ita.agent.parse.text import normalise
 from ita.agent.parse.vocab import vocabulary
 
-# ---- resolve ----------------------------------------------------------------------------------------------------
 
 class _SafeDict(dict):
     def __missing__(self, key):
@@ -35,13 +34,129 @@ def _msg(key: str, lang: str) -> str:
     return str(m.get(lang) or m["en"]).strip()
 
 
-def resolve(parsed: ParsedRequest, context: dict | None = None) -> Resolution:
-    """Complete ``parsed`` with the conversation ``context`` and the defaults. Never raises."""
+MAX_CALLS = 6          # a request naming several setups × symbols runs at most this many tool calls
+
+
+def resolve(parsed: ParsedRequest, context: dict | None = None, pending: dict | None = None) -> Resolution:
+    """Complete ``parsed`` with the conversation ``context`` and the defaults. Never raises.
+
+    ``pending`` is the agent's own open question (the previous turn's ``ask`` resolution as a dict: ``tool``,
+    ``args``, ``missing``, ``lang``): a reply that answers it ("EURUSD", "asia_fvg_break on EURUSD")
+    completes that request, in the conversation's language; a reply that is a new request is resolved as one.
+    The resolution's ``note`` gives the exact dates of a relative period and the parts refused; ``calls`` the
+    further calls of a request naming several setups or symbols."""
     lang = getattr(parsed, "lang", "en") if getattr(parsed, "lang", "en") in ("en", "ru") else "en"
     try:
-        return _resolve(parsed, dict(context or {}), lang)
+        ctx = dict(context or {})
+        plan = _answer_pending(parsed, ctx, pending) if isinstance(pending, dict) else None
+        return _annotate(plan or _resolve(parsed, ctx, lang), parsed)
     except Exception:
         return Resolution(action="unknown", message=_msg("unknown", lang), lang=lang)
+
+
+def _answer_pending(parsed: ParsedRequest, ctx: dict, pending: dict) -> Resolution | None:
+    """The pending question's request completed by this reply, or None when the reply is a request of its own."""
+    tool = pending.get("tool")
+    if tool not in TOOL_ARGS or parsed.refused or parsed.intent in ("help", "greeting", "theory_question",
+                                                                    "unsupported", "unknown"):
+        return None
+    said_tool = INTENT_TOOL.get(parsed.intent)
+    if parsed.explicit and said_tool != tool and not (tool in BACKTEST_LIKE and said_tool in BACKTEST_LIKE):
+        return None                                   # a new request in words ("list setups", "show trade 3")
+    new = {k: v for k, v in _adapt(tool, dict(parsed.args or {})).items()
+           if k in TOOL_ARGS[tool] and v not in (None, "", {})}
+    if not new:
+        return None
+    lang = "ru" if parsed.lang == "ru" else (pending.get("lang") if pending.get("lang") in ("en", "ru") else "en")
+    base = {k: v for k, v in (pending.get("args") or {}).items() if k in TOOL_ARGS[tool]}
+    args = _merge(base, new)
+    full = {k: args.get(k, _default(k)) for k in TOOL_ARGS[tool]}
+    return _ask_or_call(tool, full, lang, parsed)
+
+
+def _ask_or_call(tool: str, full: dict, lang: str, parsed: ParsedRequest) -> Resolution:
+    if "params" in full and not isinstance(full["params"], dict):
+        full["params"] = {}
+    for k in REQUIRED_ARGS.get(tool, ()):
+        if full.get(k) in (None, "", {}):
+            return Resolution(action="ask", tool=tool, args=full, question=_question(tool, k, full, lang, parsed),
+                              lang=lang, missing=k)
+    return Resolution(action="tool", tool=tool, args=full, lang=lang)
+
+
+def _annotate(plan: Resolution, parsed: ParsedRequest) -> Resolution:
+    """Notes (relative period, refused parts) and the further calls of several setups/symbols."""
+    lang = plan.lang
+    notes = [plan.note] if plan.note else []
+    calls: list[dict] = []
+    if plan.action == "tool" and parsed.also:
+        more, note = _more_calls(plan, parsed, lang)
+        calls.extend(more)
+        notes.extend([note] if note else [])
+    if parsed.period and plan.action in ("tool", "ask"):
+        p = parsed.period
+        start, end = plan.args.get("start") or p.get("start"), plan.args.get("end") or p.get("end")
+        notes.append(_msg("period_note", lang).format(said=p["said"], start=start, end=end, today=p["today"]))
+    if parsed.refused and plan.action != "unknown":
+        notes.extend(_msg("refused_part", lang).format(part=_short(part)) for part in parsed.refused)
+    if not notes and not calls:
+        return plan
+    return plan.model_copy(update={"note": " ".join(notes) or None, "calls": calls})
+
+
+def _more_calls(plan: Resolution, parsed: ParsedRequest, lang: str) -> tuple[list[dict], str | None]:
+    names = TOOL_ARGS[plan.tool]
+    setups = [plan.args.get("setup_id")] + [a["setup_id"] for a in parsed.also if "setup_id" in a]
+    symbols = [plan.args.get("symbol")] + [a["symbol"] for a in parsed.also if "symbol" in a]
+    skipped = []
+    if "setup_id" not in names and len(setups) > 1:
+        skipped.append(("setup", setups))
+        setups = setups[:1]
+    if "symbol" not in names and len(symbols) > 1:
+        skipped.append(("symbol", symbols))
+        symbols = symbols[:1]
+    if skipped:
+        what, values = skipped[0]
+        return [], _msg("only_first", lang).format(tool=plan.tool, what=what, used=values[0],
+                                                   rest=", ".join(str(x) for x in values[1:]))
+    combos = [(a, b) for a in dict.fromkeys(setups) for b in dict.fromkeys(symbols)]
+    if len(combos) < 2:
+        return [], None
+    calls = []
+    for setup, symbol in combos[1:MAX_CALLS]:
+        args = dict(plan.args)
+        if "setup_id" in names and setup != plan.args.get("setup_id"):
+            args["setup_id"] = setup
+            if "version" in names:
+                args["version"] = None            # a version belongs to its setup
+        if "symbol" in names:
+            args["symbol"] = symbol
+        calls.append({"tool": plan.tool, "args": args})
+    shown = ", ".join(" ".join(str(x) for x in c if x) for c in combos[:MAX_CALLS])
+    if len(combos) > MAX_CALLS:
+        return calls, _msg("too_many", lang).format(n=len(combos), max=MAX_CALLS, list=shown)
+    return calls, _msg("several", lang).format(n=len(combos), list=shown)
+
+
+def _short(text: str, n: int = 80) -> str:
+    text = re.sub(r"\s+", " ", str(text)).strip()
+    return text if len(text) <= n else text[:n - 1] + "…"
+
+
+def _understood(parsed: ParsedRequest, lang: str) -> str:
+    a = parsed.args or {}
+    parts = []
+    if a.get("setup_id"):
+        parts.append(("setup " if lang == "en" else "сетап ") + str(a["setup_id"]))
+    if a.get("symbol"):
+        parts.append(str(a["symbol"]))
+    if a.get("start") or a.get("end"):
+        parts.append(f"{a.get('start') or '…'} → {a.get('end') or '…'}")
+    for k, val in (a.get("params") or {}).items():
+        parts.append(f"{k} {val}")
+    if a.get("session"):
+        parts.append(str(a["session"]))
+    return ", ".join(parts) or _msg("understood_nothing", lang)
 
 
 def _context_year(ctx: dict) -> int | None:
@@ -63,6 +178,13 @@ def _resolve(parsed: ParsedRequest, ctx: dict, lang: str) -> Resolution:
     if intent == "theory_question":
         return Resolution(action="theory_question", args={"question": parsed.text[:MAX_TEXT]},
                           message=_msg("theory", lang), lang=lang)
+    if intent == "unsupported":
+        texts = vocabulary().messages["unsupported"].get(parsed.unsupported or "") or {}
+        a = parsed.args or {}
+        values = _SafeDict(understood=_understood(parsed, lang), setup=a.get("setup_id") or ctx.get("setup_id")
+                           or "asia_fvg_break", symbol=a.get("symbol") or ctx.get("symbol") or "EURUSD")
+        text = str(texts.get(lang) or texts.get("en") or _msg("unknown", lang)).strip()
+        return Resolution(action="unknown", message=text.format_map(values), lang=lang)
     if intent not in INTENT_TOOL:
         key = "refuse" if is_refusal(parsed.text) else "unknown"
         return Resolution(action="unknown", message=_msg(key, lang), lang=lang)
@@ -94,13 +216,7 @@ def _resolve(parsed: ParsedRequest, ctx: dict, lang: str) -> Resolution:
         from_context_setup = "setup_id" in TOOL_ARGS[tool] and not args.get("setup_id")
     args = _fill(tool, args, ctx, from_context_setup, parsed.follow_up)
     full = {k: args.get(k, _default(k)) for k in TOOL_ARGS[tool]}
-    if "params" in full and not isinstance(full["params"], dict):
-        full["params"] = {}
-    for k in REQUIRED_ARGS.get(tool, ()):
-        if full.get(k) in (None, "", {}):
-            return Resolution(action="ask", tool=tool, args=full, question=_question(tool, k, full, lang, parsed),
-                              lang=lang)
-    return Resolution(action="tool", tool=tool, args=full, lang=lang)
+    return _ask_or_call(tool, full, lang, parsed)
 
 
 def _default(key: str) -> Any:

@@ -16,7 +16,7 @@ MAX_TEXT = 2000                # only the first characters of a very long messag
 
 Intent = Literal["backtest", "evaluate_setup", "run_detector", "render_chart", "show_trade", "compare_versions",
                  "compare_runs", "list_setups", "show_setup", "validate_setup", "explain_day", "data_coverage",
-                 "list_runs", "help", "greeting", "theory_question", "unknown"]
+                 "list_runs", "help", "greeting", "theory_question", "unsupported", "unknown"]
 
 # the tools layer implements exactly these names and arguments (in this order)
 TOOL_ARGS: dict[str, tuple[str, ...]] = {
@@ -71,6 +71,11 @@ class ParsedRequest(BaseModel):
     args: dict = Field(default_factory=dict)   # only what the text said, under the tools' argument names
     follow_up: bool = False                   # the text only modifies the previous request
     confidence: float = 0.0                   # 0..1 (unknown → 0)
+    explicit: bool = False                    # the intent was said in words ("backtest …"), not guessed from names
+    also: list[dict] = Field(default_factory=list)      # further setups/symbols named: [{"setup_id": …}, …]
+    period: dict | None = None                # a period relative to today: {"said", "start", "end", "today"}
+    refused: list[str] = Field(default_factory=list)    # parts of the text refused (orders, deletions, commands)
+    unsupported: str | None = None            # what was asked that no tool does (a key of messages.unsupported)
 
 
 class Resolution(BaseModel):
@@ -82,6 +87,10 @@ class Resolution(BaseModel):
     question: str | None = None
     message: str | None = None
     lang: str = "en"
+    note: str | None = None                   # shown with the answer: the exact dates of a relative period, the
+    #                                           part of the request refused, further calls made
+    calls: list[dict] = Field(default_factory=list)     # further tool calls of one request: [{"tool", "args"}, …]
+    missing: str | None = None                # the argument an "ask" asks for (the pending question)
 
 
 DETECTORS: tuple[str, ...] = tuple(detector_entries())   # the detector catalogue's kinds, in its order
