@@ -180,7 +180,9 @@ class KnowledgeBase:
                                                              create_triggers=True, tokenize=FTS_TOKENIZE)
             conn.commit()
 
-    def _embedding_id(self) -> str:
+    def embedding_id(self) -> str:
+        """The configured embedding function's id, as recorded in ``meta`` (``"name:model"``, e.g.
+        ``"ita_minilm_int8:all-MiniLM-L6-v2-onnx-int8"``; the class name when the function does not describe itself)."""
         ef = self.ef
         try:
             name, config = ef.name(), ef.get_config()
@@ -193,7 +195,7 @@ class KnowledgeBase:
         return row[0] if row else None
 
     def _check_embedding(self) -> None:
-        stored, current = self._stored_embedding_id(), self._embedding_id()
+        stored, current = self._stored_embedding_id(), self.embedding_id()
         if stored and stored != current and self._chunk_count():
             raise KnowledgeBaseError(
                 f"the library at {self.path} was indexed with embeddings {stored!r}, but {current!r} is "
@@ -369,7 +371,7 @@ class KnowledgeBase:
                     "VALUES (?,?,?,?,?,?,?,?,?)",
                     [doc.file, str(doc.path), doc.title, doc.kind, doc.pages, len(doc.chunks), doc.sha256, _now(),
                      json.dumps(doc.empty_pages)])
-                conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('embedding', ?)", [self._embedding_id()])
+                conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('embedding', ?)", [self.embedding_id()])
                 touched = True
                 self._upsert(doc.chunks, [doc.sha256] * len(doc.chunks), vectors)
         except BaseException:
@@ -460,7 +462,7 @@ class KnowledgeBase:
                 self._upsert(chunks, [r[6] for r in rows], vectors)
             with self.conn:
                 self.conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('embedding', ?)",
-                                     [self._embedding_id()])
+                                     [self.embedding_id()])
             return len(chunks)
 
     # -- search ------------------------------------------------------------------------------------------
