@@ -18,6 +18,8 @@ import pytest
 import yaml
 
 from ita.evals import kb as ev
+from ita.evals.kb import metrics
+from ita.evals.kb import questions as qset
 
 os.environ.setdefault("RAGAS_DO_NOT_TRACK", "true")
 REPO = Path(__file__).resolve().parents[1]
@@ -34,8 +36,8 @@ class P:
 
 
 def Q(qid, refs, kind="direct", lang="en"):
-    return ev.Question(id=qid, lang=lang, kind=kind, question=f"question {qid}",
-                       references=tuple(ev.Reference(*r) for r in refs))
+    return qset.Question(id=qid, lang=lang, kind=kind, question=f"question {qid}",
+                       references=tuple(qset.Reference(*r) for r in refs))
 
 
 # ------------------------------------------------------------------------------------------------ the set
@@ -50,9 +52,9 @@ def test_question_set_matches_the_library():
     assert sum(q.cross_lingual for q in qs) >= 5
     assert 3 <= sum(not q.in_library for q in qs) <= 10
     # every library document is asked about, and at least one is in Russian
-    files = sorted(p.name for p in ev.LIBRARY_DIR.glob("*.pdf"))
+    files = sorted(p.name for p in qset.LIBRARY_DIR.glob("*.pdf"))
     assert {r.file for q in qs for r in q.references} == set(files)
-    assert any(ev.text_lang(" ".join(ev.pdf_pages(ev.LIBRARY_DIR / f))) == "ru" for f in files)
+    assert any(qset.text_lang(" ".join(qset.pdf_pages(qset.LIBRARY_DIR / f))) == "ru" for f in files)
 
 
 def test_library_pdfs_are_built_from_the_sources(tmp_path):
@@ -66,12 +68,12 @@ def test_library_pdfs_are_built_from_the_sources(tmp_path):
     built = build.build_all(library=tmp_path)
     assert len(built) >= 4
     for out, n in built:
-        committed = ev.LIBRARY_DIR / out.name
+        committed = qset.LIBRARY_DIR / out.name
         assert committed.is_file(), f"{out.name} not committed: run evals/kb/build_library.py"
         assert 2 <= n <= 4
         assert committed.stat().st_size < 100_000
-        assert ev.pdf_pages(committed) == ev.pdf_pages(out), f"{out.name} is stale: run evals/kb/build_library.py"
-    assert len(list(ev.LIBRARY_DIR.glob("*.pdf"))) == len(built)
+        assert qset.pdf_pages(committed) == qset.pdf_pages(out), f"{out.name} is stale: run evals/kb/build_library.py"
+    assert len(list(qset.LIBRARY_DIR.glob("*.pdf"))) == len(built)
 
 
 def test_build_rejects_a_page_that_does_not_fit(tmp_path):
@@ -123,10 +125,10 @@ TOY_RETRIEVED = {
 
 def test_toy_case_by_hand_equals_ragas():
     # the similarity verdicts the hand computation rests on
-    assert ev.span_similarity(SPAN1, "xx " + SPAN1 + " yy") == 1.0
-    assert ev.span_similarity(SPAN2A, SPAN2A + " " + FILLER) == 1.0
+    assert metrics.span_similarity(SPAN1, "xx " + SPAN1 + " yy") == 1.0
+    assert metrics.span_similarity(SPAN2A, SPAN2A + " " + FILLER) == 1.0
     for a, b in [(SPAN1, "zzzz qqqq"), (SPAN2A, "zzzz"), (SPAN2B, SPAN2A + " " + FILLER), (SPAN2B, "zzzz")]:
-        assert ev.span_similarity(a, b) < ev.RELEVANT_AT
+        assert metrics.span_similarity(a, b) < metrics.RELEVANT_AT
     # Levenshtein similarity = 1 - distance / longer length: 1 - 6/28 for "xx … yy"; ≤ 26/(26+1+239) for the long one
     from rapidfuzz.distance import Levenshtein
 
@@ -143,8 +145,8 @@ def test_toy_case_by_hand_equals_ragas():
             "context_precision_lev": (7 / 12 + 0) / 2, "context_recall_lev": (1 + 0) / 2,
             "id_context_precision": (1 / 2 + 1 / 2) / 2, "id_context_recall": (1 + 1) / 2}
 
-    per_q = ev.score_questions(TOY_QUESTIONS, TOY_RETRIEVED, k=3)
-    got = ev.aggregate(per_q, k=3)
+    per_q = metrics.score_questions(TOY_QUESTIONS, TOY_RETRIEVED, k=3)
+    got = metrics.aggregate(per_q, k=3)
     for name, value in hand.items():
         assert got[name] == pytest.approx(value, abs=1e-9), name
     assert got["n"] == 2 and got["ool_n"] == 1
@@ -162,12 +164,12 @@ def test_toy_case_by_hand_equals_ragas():
     async def direct():
         out = {k: [] for k in ("context_precision_lev", "context_recall_lev", "id_context_precision",
                                "id_context_recall", "context_precision", "context_recall")}
-        span = ev.ragas_metrics()
+        span = metrics.ragas_metrics()
         for q in TOY_QUESTIONS[:2]:
             got_ = TOY_RETRIEVED[q.id]
             s = SingleTurnSample(reference_contexts=[r.text for r in q.references], retrieved_contexts=[p.text for p in got_])
             ids = SingleTurnSample(reference_context_ids=[r.page_id for r in q.references],
-                                   retrieved_context_ids=[ev.page_id(p) for p in got_])
+                                   retrieved_context_ids=[metrics.page_id(p) for p in got_])
             out["context_precision_lev"].append(await NonLLMContextPrecisionWithReference().single_turn_ascore(s))
             out["context_recall_lev"].append(await NonLLMContextRecall().single_turn_ascore(s))
             out["id_context_precision"].append(await IDBasedContextPrecision().single_turn_ascore(ids))
@@ -190,11 +192,11 @@ def test_toy_case_by_hand_equals_ragas():
 
 
 def test_no_passage_scores_zero_and_auc():
-    per_q = ev.score_questions(TOY_QUESTIONS, {"q1": [], "q2": [], "o1": []}, k=5)
-    got = ev.aggregate(per_q, k=5)
+    per_q = metrics.score_questions(TOY_QUESTIONS, {"q1": [], "q2": [], "o1": []}, k=5)
+    got = metrics.aggregate(per_q, k=5)
     assert got["hit_rate@5"] == 0 and got["mrr"] == 0 and got["context_recall"] == 0
     assert got["ool_empty_rate"] == 1.0
-    assert ev.auc([3, 2], [1]) == 1.0 and ev.auc([1], [1]) == 0.5 and ev.auc([1, float("nan")], [2]) == 0.0
+    assert metrics.auc([3, 2], [1]) == 1.0 and metrics.auc([1], [1]) == 0.5 and metrics.auc([1, float("nan")], [2]) == 0.0
 
 
 # ------------------------------------------------------------------------------------------------ end to end

@@ -17,7 +17,8 @@ import pytest
 from ita.knowledge_base import IngestReport, KnowledgeBase, KnowledgeBaseError, Passage
 from ita.knowledge_base.embeddings import MiniLMEmbeddingFunction, get_embedding_function
 from ita.knowledge_base.ingest import make_chunks, parse_file
-from ita.knowledge_base.store import COLLECTION, dense_query, fts_query
+from ita.knowledge_base.query import dense_query, fts_query
+from ita.knowledge_base.store import COLLECTION
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -461,6 +462,45 @@ def test_chroma_collection_name_and_telemetry(library):
 
 
 # ------------------------------------------------------------------------------------------------ CLI
+
+def test_cli_random_bytes_pdf_is_one_clear_error_without_pypdf_noise(tmp_path, files, capsys, caplog):
+    """Issue 18: a file of random bytes named .pdf gives ITA's message naming the file and the cause — no
+    pypdf warning ("invalid pdf header", "EOF marker not found") on the terminal, in the log or as a Python
+    warning — and the library is unchanged."""
+    import logging
+    import random
+    import warnings
+
+    from typer.testing import CliRunner
+
+    from ita.cli import app
+
+    runner = CliRunner()
+    assert runner.invoke(app, ["kb", "add", str(files / "russian.txt")]).exit_code == 0
+    kb = KnowledgeBase()
+    before = (kb.documents(), rows(kb, "russian.txt"), kb._collection().count())
+    kb.close()
+    bad = tmp_path / "random.pdf"
+    bad.write_bytes(random.Random(18).randbytes(4096))
+    caplog.set_level(logging.DEBUG)
+    caplog.clear()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        r = runner.invoke(app, ["kb", "add", str(bad)])
+    out = " ".join(r.output.split())
+    captured = capsys.readouterr()
+    assert r.exit_code == 2, r.output
+    assert "random.pdf: not a readable PDF: it has no PDF header (%PDF-)" in out and "Nothing was added" in out
+    assert out.startswith("Error: random.pdf: ") and out.count("random.pdf") == 1 and "Traceback" not in out
+    terminal = (r.output + captured.out + captured.err).lower()
+    for noise in ("invalid pdf header", "eof marker", "pypdf", "warning"):
+        assert noise not in terminal, (noise, r.output)
+    assert not [rec for rec in caplog.records if rec.name.startswith("pypdf") or rec.levelno >= logging.WARNING]
+    assert not [w for w in caught if "pypdf" in (w.filename or "") or "pdf" in str(w.message).lower()]
+    kb = KnowledgeBase()
+    assert (kb.documents(), rows(kb, "russian.txt"), kb._collection().count()) == before
+    assert "random.pdf" not in {d["file"] for d in kb.documents()}
+
 
 def test_cli_happy_path_and_errors(tmp_path, files):
     from typer.testing import CliRunner

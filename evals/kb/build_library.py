@@ -156,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{out.relative_to(HERE.parent.parent)}: {n} pages, {out.stat().st_size / 1024:.1f} KB")
     if not args.no_check:
         sys.path.insert(0, str(HERE.parent.parent))
-        from ita.evals.kb import check_questions
+        from ita.evals.kb.questions import check_questions
 
         problems = check_questions()
         for p in problems:

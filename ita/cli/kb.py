@@ -125,7 +125,7 @@ def kb_search(
     from rich.text import Text
 
     from ita.knowledge_base import KnowledgeBaseError
-    from ita.knowledge_base.store import snippet
+    from ita.knowledge_base.query import snippet
 
     text = " ".join(query).strip()
     kb = _kb_open()

@@ -11,11 +11,13 @@ LLM layer — the core (detectors, setups, backtests) never imports this package
 
 * ``ingest.py``     PDF (pypdf) / Markdown / text → pages → passages; headings kept with their text
 * ``embeddings.py`` offline int8 all-MiniLM-L6-v2 on onnxruntime (default) or OpenAI — ``ITA_EMBEDDINGS``
-* ``store.py``      :class:`KnowledgeBase`: Chroma (dense, cosine) + SQLite FTS5 (bm25), reciprocal rank fusion
+* ``query.py``      query text: FTS5 MATCH building, jargon glossary, dense query, highlighting, snippets, RRF
+* ``store.py``      :class:`KnowledgeBase`: Chroma (dense, cosine) + SQLite FTS5 (bm25), fused by rank
 
 Command line: ``ita kb add FILE... | list | remove FILE | search "query" | reindex``.
 """
 from ita.knowledge_base.ingest import KnowledgeBaseError
-from ita.knowledge_base.store import COLLECTION, RRF_K, IngestReport, KnowledgeBase, Passage, ProgressEvent
+from ita.knowledge_base.query import RRF_K
+from ita.knowledge_base.store import COLLECTION, IngestReport, KnowledgeBase, Passage, ProgressEvent
 
 __all__ = ["KnowledgeBase", "Passage", "IngestReport", "KnowledgeBaseError", "ProgressEvent", "COLLECTION", "RRF_K"]

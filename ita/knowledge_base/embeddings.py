@@ -21,7 +21,8 @@ Which one
     * **faithful**: int8 weights, fp32 arithmetic; cosine ≥ 0.999 to the fp32 model's vectors, and the
       same input always gives the same vector on a CPU (deterministic).
     * weakness: it is an English model. Russian passages embed poorly, so the library's hybrid search
-      relies on its keyword half (SQLite FTS5) for Russian and for trading jargon; see ``store.py``.
+      relies on its keyword half (SQLite FTS5) for Russian and for trading jargon; see ``query.py`` (the
+      jargon glossary) and ``store.py``.
 
 ``openai``
     :class:`OpenAIEmbeddingFunction`: OpenAI embeddings through ``langchain-openai`` (imported lazily),

@@ -7,6 +7,9 @@ Formats
   all bold in a non-bold body, or shaped like a heading (numbered ``1.2 Title`` / ``Chapter``/``Глава``…,
   ALL CAPS). A page whose text cannot be extracted (an image) is skipped and reported; a PDF with **no**
   extractable text at all (a scan) raises :class:`KnowledgeBaseError` naming the file — run OCR first.
+  A file pypdf cannot read (not a PDF, damaged) raises one :class:`KnowledgeBaseError`, ``<file>: not a
+  readable PDF: <cause>``; pypdf's own warnings and log lines during the read are captured, never printed
+  (they go to this module's logger at DEBUG level).
 * **Markdown** (``.md``, ``.markdown``): ``#`` and underlined headings, paragraphs, list items, code fences;
   YAML front matter's ``title`` is the title.
 * **Text** (``.txt``, ``.text``): paragraphs by blank lines; headings = underlined lines, ``#`` lines,
@@ -32,8 +35,12 @@ same file content.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import logging
 import re
+import threading
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,6 +51,8 @@ MAX = 1200
 OVERLAP = 200
 MIN_TAIL = 150
 EMPTY_PAGE_CHARS = 10  # a page with fewer extracted characters counts as having no text
+
+log = logging.getLogger(__name__)
 
 SUPPORTED = {".pdf": "pdf", ".md": "markdown", ".markdown": "markdown", ".txt": "text", ".text": "text"}
 
@@ -195,7 +204,61 @@ def _join_lines(lines: list[str]) -> str:
 # ---- PDF
 
 
+class _Capture(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.messages.append(record.getMessage())
+        except Exception:  # noqa: BLE001 - a malformed record is dropped, never raised
+            pass
+
+
+_PYPDF_QUIET = threading.Lock()  # the pypdf logger and the warnings filters are process-wide
+
+
+@contextlib.contextmanager
+def _quiet_pypdf():
+    """Capture pypdf's log records (logger ``pypdf``) and Python warnings for the block; yields the list of
+    captured messages. Nothing reaches the terminal or the root logger."""
+    logger = logging.getLogger("pypdf")
+    handler = _Capture()
+    with _PYPDF_QUIET, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        propagate = logger.propagate
+        logger.addHandler(handler)
+        logger.propagate = False
+        try:
+            yield handler.messages
+        finally:
+            logger.removeHandler(handler)
+            logger.propagate = propagate
+            handler.messages.extend(str(w.message) for w in caught)
+
+
+def _unreadable_cause(p: Path, exc: Exception) -> str:
+    try:
+        with open(p, "rb") as f:
+            head = f.read(1024)
+    except OSError:
+        head = b""
+    if b"%PDF-" not in head:
+        return "it has no PDF header (%PDF-), so it is not a PDF or is badly damaged"
+    return f"{type(exc).__name__}: {exc}"
+
+
 def _read_pdf(p: Path) -> tuple[list[list[tuple[str, str]]], str, list[int]]:
+    with _quiet_pypdf() as messages:
+        try:
+            return _parse_pdf(p)
+        finally:
+            for m in messages:
+                log.debug("pypdf, reading %s: %s", p.name, m)
+
+
+def _parse_pdf(p: Path) -> tuple[list[list[tuple[str, str]]], str, list[int]]:
     from pypdf import PdfReader
 
     try:
@@ -217,8 +280,8 @@ def _read_pdf(p: Path) -> tuple[list[list[tuple[str, str]]], str, list[int]]:
     except KnowledgeBaseError:
         raise
     except Exception as exc:  # pypdf raises many kinds (PdfReadError, KeyError, ValueError …) on a damaged file
-        raise KnowledgeBaseError(f"{p.name}: not a readable PDF ({type(exc).__name__}: {exc}). Re-export or "
-                                 "re-download it and add it again.") from exc
+        raise KnowledgeBaseError(f"{p.name}: not a readable PDF: {_unreadable_cause(p, exc)}. Nothing was added; "
+                                 "re-export or re-download it and add it again.") from exc
     n = len(raw_pages)
     if n == 0:
         raise KnowledgeBaseError(f"{p.name}: the PDF has no pages.")
