@@ -36,8 +36,8 @@ Main job (imports the sample data on first use):
   ita backtest asia_fvg_break --symbol EURUSD --from 2025-01-01 --to 2025-12-31
 \b
 Your own data:
-  ita data import EURUSD_M5.csv --symbol EURUSD --timeframe M5 --server-tz Europe/Athens
-  ita data list
+  ita data import EURUSD_M5.csv --symbol EURUSD --timeframe M5 --server-tz Europe/Athens [--replace]
+  ita data list | ita data history EURUSD | ita data restore EURUSD VERSION
 \b
 Setups (YAML in setups/<id>/v<N>.yaml):
   ita setups list | ita setups show asia_fvg_break | ita setups validate setups/asia_fvg_break/v1.yaml
@@ -46,7 +46,7 @@ Setups (YAML in setups/<id>/v<N>.yaml):
 Live signals (never places orders):
   ita live replay EURUSD --from 2025-03-03 --to 2025-03-07 --speed 600
   ita live start --setups asia_fvg_break,asia_sweep --symbols EURUSD,XAUUSD
-  ita live signals | ita live stats | ita live outbox
+  ita live signals | ita live stats | ita live outbox | ita live check
 """
 
 #: The root ``ita`` app (typer); the groups and top-level commands in the order ``ita --help`` lists them.
