@@ -6,8 +6,8 @@ Writes go to a temporary file that is then renamed over the old one, so a failed
 stored data, and an import holds a lock on the series, so two imports of one symbol at once end with one
 complete series. **History is append-only unless asked**: an import whose bars collide with stored bars at
 different prices is refused with a summary (:class:`HistoryConflict`) unless ``replace=True``; a replace
-first keeps the previous file as a dated version under ``<SYMBOL>/history/`` (:meth:`CandleStore.history`,
-:meth:`CandleStore.restore`). A timeframe that is not stored is resampled on the fly from the finest one.
+first keeps the previous file as a dated version under ``<SYMBOL>/history/`` (``<TF>.<stamp>.parquet``, and why
+it was kept in ``<TF>.<stamp>.json``; :meth:`CandleStore.history`, :meth:`CandleStore.restore`). A timeframe that is not stored is resampled on the fly from the finest one.
 
 Example::
 
