@@ -198,7 +198,8 @@ def test_a_malformed_live_file_is_named_at_start(env, tmp_path):
 def test_telegram_token_without_chats_is_refused(env):
     env["ITA_TELEGRAM_TOKEN"] = "123:ABC"
     p = ita(["live", "check"], env)
-    assert p.returncode == 2 and "ITA_TELEGRAM_CHAT_IDS is empty" in p.stderr
+    assert p.returncode == 2 and "✗ telegram  ITA_TELEGRAM_TOKEN is set but ITA_TELEGRAM_CHAT_IDS is empty" in p.stdout
+    assert "✓ outbox" in p.stdout and "– notion    not configured" in p.stdout     # the others are still checked
 
 
 def test_live_check_reports_both_services(env):
@@ -207,12 +208,15 @@ def test_live_check_reports_both_services(env):
                     "ITA_NOTION_TOKEN": no.token, "ITA_NOTION_DATABASE": no.database_id, "ITA_NOTION_API_URL": no.url})
         p = ita(["live", "check"], env)
         assert p.returncode == 0, p.stderr
-        assert "Telegram: OK bot @ita_test_bot · chats 1, 2" in p.stdout
-        assert f"Notion: OK data source {no.data_source_id} · missing properties Setup, Version" in p.stdout
+        assert f"✓ telegram  bot @ita_test_bot at {tg.base_url.removesuffix('/bot')} · chats 1, 2" in p.stdout
+        assert f"✓ notion    data source {no.data_source_id} · missing properties Setup, Version" in p.stdout
+        assert "✓ outbox" in p.stdout and "✓ journal" in p.stdout
         assert tg.sent == [] and no.pages == []
         env["ITA_TELEGRAM_TOKEN"] = "999:DEAD"
         p = ita(["live", "check"], env)
-        assert p.returncode == 2 and "Telegram rejected the bot token" in p.stderr
+        assert p.returncode == 2 and "✗ telegram  Telegram rejected the bot token" in p.stdout
+        assert f"✓ notion    data source {no.data_source_id}" in p.stdout        # checked after the failure
+        assert "1 of 4 channels failed: telegram" in p.stderr
 
 
 @pytest.mark.slow

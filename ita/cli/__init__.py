@@ -5,7 +5,9 @@ One module per command group (:mod:`ita.cli.data`, ``setups``, ``backtest``, ``r
 a new group is a new module plus one ``add_typer`` line here.
 
 Errors a user can fix (bad file, unknown symbol or setup, YAML typo, period without data) print one
-clear message and exit with status 2; nothing stored is changed.
+clear message and exit with status 2; nothing stored is changed. Every error text and log record goes through
+:func:`ita.secrets.redact` (:func:`ita.secrets.install_log_redaction` runs once when a command starts), so a
+configured token or key never reaches the terminal.
 """
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ import typer
 
 from ita.cli import backtest as backtest_cmd
 from ita.cli import chat as chat_cmd
-from ita.cli.common import err_console
+from ita.cli.common import err_console, print_error
 from ita.cli.data import data_app
 from ita.cli.eval import eval_app
 from ita.cli.kb import kb_app
@@ -23,6 +25,7 @@ from ita.cli.live import live_app
 from ita.cli.runs import runs_app
 from ita.cli.setups import setups_app
 from ita.errors import ItaError
+from ita.secrets import install_log_redaction, redact
 
 __all__ = ["app", "main"]
 
@@ -33,8 +36,8 @@ Main job (imports the sample data on first use):
   ita backtest asia_fvg_break --symbol EURUSD --from 2025-01-01 --to 2025-12-31
 \b
 Your own data:
-  ita data import EURUSD_M5.csv --symbol EURUSD --timeframe M5 --server-tz Europe/Athens
-  ita data list
+  ita data import EURUSD_M5.csv --symbol EURUSD --timeframe M5 --server-tz Europe/Athens [--replace]
+  ita data list | ita data history EURUSD | ita data restore EURUSD VERSION
 \b
 Setups (YAML in setups/<id>/v<N>.yaml):
   ita setups list | ita setups show asia_fvg_break | ita setups validate setups/asia_fvg_break/v1.yaml
@@ -43,11 +46,19 @@ Setups (YAML in setups/<id>/v<N>.yaml):
 Live signals (never places orders):
   ita live replay EURUSD --from 2025-03-03 --to 2025-03-07 --speed 600
   ita live start --setups asia_fvg_break,asia_sweep --symbols EURUSD,XAUUSD
-  ita live signals | ita live stats | ita live outbox
+  ita live signals | ita live stats | ita live outbox | ita live check
 """
 
 #: The root ``ita`` app (typer); the groups and top-level commands in the order ``ita --help`` lists them.
 app = typer.Typer(help=HELP, no_args_is_help=True, rich_markup_mode=None, add_completion=False)
+
+
+@app.callback()
+def _start() -> None:
+    """Runs before every command: redact secrets from every log record of this process."""
+    install_log_redaction()
+
+
 app.add_typer(data_app, name="data")
 app.add_typer(setups_app, name="setups")
 app.add_typer(runs_app, name="runs")
@@ -59,10 +70,17 @@ app.add_typer(eval_app, name="eval")
 
 
 def main() -> None:
-    """Entry point of the ``ita`` console script: run :data:`app`; an :class:`ItaError` that escaped a command
-    prints ``Error: …`` and exits with status 2."""
+    """Entry point of the ``ita`` console script: run :data:`app`. An :class:`ItaError` that escaped a command
+    prints ``Error: …`` and exits with status 2; any other exception prints its traceback and exits with
+    status 1 — both with secrets redacted."""
+    install_log_redaction()
     try:
         app()
     except ItaError as exc:  # anything that escaped a command
-        err_console.print(f"[bold red]Error:[/] {exc}")
+        print_error(exc)
         sys.exit(2)
+    except Exception:  # noqa: BLE001 - a bug: show it, but never a token
+        import traceback
+
+        err_console.print(redact(traceback.format_exc()), markup=False, highlight=False, soft_wrap=True)
+        sys.exit(1)

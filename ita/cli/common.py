@@ -16,8 +16,8 @@ from rich.table import Table as RichTable
 
 from ita.errors import ItaError
 
-__all__ = ["console", "err_console", "fail", "fmt_value", "from_option", "param_option", "parse_params", "print_stats",
-           "print_tool_table", "rich_table", "symbol_option", "to_option", "version_option"]
+__all__ = ["console", "err_console", "fail", "fmt_value", "from_option", "param_option", "parse_params", "print_error",
+           "print_stats", "print_tool_table", "rich_table", "symbol_option", "to_option", "version_option"]
 
 # Piped output (CI logs, `| less`) gets a readable width instead of Rich's 80-column fallback.
 console = Console(width=None if sys.stdout.isatty() else 120)
@@ -55,9 +55,19 @@ def param_option(help: str) -> Any:
 # ------------------------------------------------------------------ errors and cells
 
 def fail(exc: Exception | str) -> NoReturn:
-    """Print ``Error: <exc>`` on stderr and exit with status 2 (a mistake the user can fix; nothing was changed)."""
-    err_console.print(f"[bold red]Error:[/] {exc}", highlight=False, soft_wrap=True)
+    """Print ``Error: <exc>`` on stderr and exit with status 2 (a mistake the user can fix; nothing was changed).
+    The text goes through :func:`ita.secrets.redact`: a configured token never reaches the terminal."""
+    print_error(exc)
     raise typer.Exit(2)
+
+
+def print_error(exc: Exception | str) -> None:
+    """``Error: <exc>`` on stderr, secrets redacted, the text shown as written (no rich markup)."""
+    from rich.markup import escape
+
+    from ita.secrets import redact
+
+    err_console.print(f"[bold red]Error:[/] {escape(redact(str(exc)))}", highlight=False, soft_wrap=True)
 
 
 def fmt_value(v: Any, digits: int = 2) -> str:

@@ -1,4 +1,5 @@
-"""``ita data …``: import candle files (server time → UTC) and list the store's coverage."""
+"""``ita data …``: import candle files (server time → UTC), list the store's coverage, and the kept versions of a
+series (``history``, ``restore``): stored bars change only with ``--replace``, and a replaced series is kept."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -9,7 +10,8 @@ from rich.table import Table
 from ita.cli.common import console, fail, symbol_option
 from ita.errors import ItaError
 
-data_app = typer.Typer(help="Candle data: import MT5/CSV exports (server time → UTC), list coverage.", no_args_is_help=True)
+data_app = typer.Typer(help="Candle data: import MT5/CSV exports (server time → UTC), list coverage, kept versions "
+                            "(history, restore).", no_args_is_help=True)
 
 
 @data_app.command("import")
@@ -18,24 +20,42 @@ def data_import(
     symbol: str = symbol_option(..., help="Instrument, e.g. EURUSD (see ita/data/instruments.yaml)."),
     timeframe: str = typer.Option("M5", "--timeframe", "-t", help="Bar size of the file: M1 M5 M15 M30 H1 H4 D1."),
     server_tz: str = typer.Option("Europe/Athens", "--server-tz", help="IANA zone of the file's clock. MT5 brokers: usually Europe/Athens (UTC+2/+3). UTC if already UTC."),
+    replace: bool = typer.Option(False, "--replace", help="Let the file's prices win over stored bars that differ; the stored series is kept as a dated version first (`ita data history`, `ita data restore`)."),
 ):
     """Import a candle file into the store (validated; server time converted to UTC).
 
-    \b
-    Example:
-      ita data import ../shared/data/EURUSD_M5_2025.csv --symbol EURUSD --timeframe M5 --server-tz Europe/Athens
-    """
-    from ita.data.store import CandleStore
+    New bars are added and bars already stored at the same prices stay as they are. A bar stored at other
+    prices is a conflict: the import is refused (exit 2, nothing written) with how many bars differ, the
+    first few old → new and the largest difference in pips. With --replace the file wins and the stored
+    series is kept as a dated version first, so `ita data restore` can bring it back.
 
+    \b
+    Examples:
+      ita data import ../shared/data/EURUSD_M5_2025.csv --symbol EURUSD --timeframe M5 --server-tz Europe/Athens
+      ita data import EURUSD_M5_fixed.csv --symbol EURUSD --replace
+    """
+    from ita.data.store import CandleStore, HistoryConflict
+
+    store = CandleStore()
     try:
         with console.status(f"Reading and validating {file} …"):
-            res = CandleStore().import_file(file, symbol, timeframe, server_tz)
+            res = store.import_file(file, symbol, timeframe, server_tz, replace=replace)
+    except HistoryConflict as exc:
+        _conflict(exc, file, symbol, timeframe, server_tz)
     except ItaError as exc:
         fail(exc)
     r = res.report
     console.print(f"[green]Imported[/] {res.symbol} {res.timeframe}: {r.rows:,} bars "
                   f"{r.first:%Y-%m-%d %H:%M} → {r.last:%Y-%m-%d %H:%M} UTC; {res.added:+,} new, {res.total:,} stored "
-                  f"→ {res.path}")
+                  f"→ {res.path}", highlight=False)
+    if res.replaced:
+        hist = store.history(res.symbol, res.timeframe)
+        kept = hist[hist["version"] == res.kept_version]
+        where = kept["path"].iloc[0] if len(kept) else res.kept_version
+        console.print(f"[yellow]Replaced[/] {res.replaced:,} stored bars whose prices differed. The previous series "
+                      f"is kept as version {res.kept_version} → {where}\n"
+                      f"Undo: `ita data restore {res.symbol} {res.kept_version} --timeframe {res.timeframe}`",
+                      highlight=False)
     console.print(f"Gaps: {r.weekend_gaps} weekend closes; {r.intraday_gaps} intraday gaps ({r.missing_bars:,} missing bars).")
     if r.gaps:
         t = Table(title="Largest intraday gaps (UTC)", show_lines=False)
@@ -46,6 +66,30 @@ def data_import(
         console.print(t)
     for w in r.warnings:
         console.print(f"[yellow]Warning:[/] {w}")
+
+
+def _conflict(exc, file: Path, symbol: str, timeframe: str, server_tz: str):
+    """Print a refused import (:class:`ita.data.store.HistoryConflict`) as a short summary and exit 2."""
+    from rich.markup import escape
+
+    from ita.cli.common import err_console
+    from ita.data.instruments import get_instrument
+    from ita.data.timeframes import normalize_tf
+
+    inst, tf = get_instrument(symbol), normalize_tf(timeframe)
+    n = exc.count
+    err_console.print(f"[bold red]Error:[/] {escape(str(file))}: {n:,} bar{'s' if n != 1 else ''} already stored for "
+                      f"{inst.symbol} {tf} at different prices (largest difference {exc.largest_pips:,.1f} pips). "
+                      "Nothing was imported; the stored data is unchanged.", highlight=False, soft_wrap=True)
+    for e in exc.examples:
+        err_console.print(f"  {e['time']:%Y-%m-%d %H:%M} UTC  {e['column']:<5}  {e['old']:.{inst.digits}f} → "
+                          f"{e['new']:.{inst.digits}f}", highlight=False)
+    if n > len(exc.examples):
+        err_console.print(f"  … and {n - len(exc.examples):,} more.", highlight=False)
+    err_console.print(f"If the file is right, import it again with --replace (the stored series is kept as a dated "
+                      f"version first):\n  ita data import {escape(str(file))} --symbol {inst.symbol} --timeframe {tf} "
+                      f"--server-tz {server_tz} --replace", highlight=False, soft_wrap=True)
+    raise typer.Exit(2)
 
 
 @data_app.command("list")
@@ -68,3 +112,90 @@ def data_list():
     console.print(t)
     console.print("Other timeframes (M15, H1, H4, D1) are resampled on the fly; D1/H4 roll at 17:00 New York.")
 
+
+
+def _series(store, symbol: str, timeframe: str):
+    """(instrument symbol, timeframe) of a stored series; exit 2 naming the stored ones when it is not stored."""
+    from ita.data.instruments import get_instrument
+    from ita.data.timeframes import normalize_tf
+    from ita.errors import closest
+
+    try:
+        inst, tf = get_instrument(symbol), normalize_tf(timeframe)
+    except ItaError as exc:
+        fail(exc)
+    have = store.symbols()
+    if inst.symbol not in have and not store.history(inst.symbol, tf).shape[0]:
+        fail(f"No candles stored for {inst.symbol}.{closest(inst.symbol, have)} Stored symbols: "
+             f"{', '.join(have) or 'none'}.")
+    return inst.symbol, tf
+
+
+def _size(n: int) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{n / 1e3:.0f} kB"
+
+
+@data_app.command("history")
+def data_history(
+    symbol: str = typer.Argument(..., help="Instrument, e.g. EURUSD."),
+    timeframe: str = typer.Option("M5", "--timeframe", "-t", help="The stored series' bar size."),
+):
+    """The kept versions of a stored series: every `ita data import --replace` and `ita data restore` keeps the
+    series it replaces as a dated version, so nothing is ever lost.
+
+    \b
+    Example:
+      ita data history EURUSD --timeframe M5
+      ita data restore EURUSD 20260301T101500123456Z      # bring a version back (undoable)
+    """
+    from ita.data.store import CandleStore
+
+    store = CandleStore()
+    sym, tf = _series(store, symbol, timeframe)
+    hist = store.history(sym, tf)
+    if hist.empty:
+        console.print(f"No kept versions of {sym} {tf}: its stored bars were never replaced. A version is kept when "
+                      f"`ita data import … --replace` or `ita data restore` changes the series.", highlight=False)
+        return
+    t = Table(title=f"Kept versions of {sym} {tf} (oldest first)")
+    for c in ("version (kept at, UTC)", "bars", "first (UTC)", "last (UTC)", "size", "kept because", "source"):
+        t.add_column(c, justify="right" if c in ("bars", "size") else "left")
+    for r in hist.itertuples():
+        p = Path(r.path)
+        t.add_row(r.version, f"{r.bars:,}", "—" if r.first is None else f"{r.first:%Y-%m-%d %H:%M}",
+                  "—" if r.last is None else f"{r.last:%Y-%m-%d %H:%M}", _size(p.stat().st_size),
+                  r.reason or "—", Path(r.source).name if r.source else "—")
+    console.print(t)
+    console.print(f"Current: {store.path(sym, tf)}. Bring a version back with `ita data restore {sym} VERSION "
+                  f"--timeframe {tf}` (the current series is kept first).", highlight=False)
+
+
+@data_app.command("restore")
+def data_restore(
+    symbol: str = typer.Argument(..., help="Instrument, e.g. EURUSD."),
+    version: str = typer.Argument(..., help="A version id from `ita data history SYMBOL`."),
+    timeframe: str = typer.Option("M5", "--timeframe", "-t", help="The stored series' bar size."),
+):
+    """Make a kept version the stored series again (byte for byte). The series it replaces is kept as a version
+    first, so a restore is undone by restoring that one.
+
+    \b
+    Example:
+      ita data restore EURUSD 20260301T101500123456Z --timeframe M5
+    """
+    from ita.data.store import CandleStore
+
+    store = CandleStore()
+    sym, tf = _series(store, symbol, timeframe)
+    try:
+        kept = store.restore(sym, version, tf)
+    except ItaError as exc:
+        fail(exc)
+    cur = store.catalog()
+    row = cur[(cur.symbol == sym) & (cur.timeframe == tf)].iloc[0]
+    console.print(f"[green]Restored[/] {sym} {tf} version {version}: {row['bars']:,} bars "
+                  f"{row['first']:%Y-%m-%d %H:%M} → {row['last']:%Y-%m-%d %H:%M} UTC → {store.path(sym, tf)}",
+                  highlight=False)
+    if kept:
+        console.print(f"The series it replaced is kept as version {kept}. Undo: `ita data restore {sym} {kept} "
+                      f"--timeframe {tf}`", highlight=False)

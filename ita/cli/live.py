@@ -475,27 +475,28 @@ def live_outbox(
 
 @live_app.command("check")
 def live_check():
-    """Check the Telegram and Notion configuration (token, chats, database) without sending anything."""
-    from ita.live.config import NotionSettings, TelegramSettings
-    from ita.live.service import close_channels, open_channels
+    """Check every channel signals go to, without sending anything: one line each, ✓ or ✗.
 
-    try:
-        tg, no = TelegramSettings.from_env(), NotionSettings.from_env()
-        channels = open_channels(None, Path("."), tg, no)  # opening checks token, chats and database
-    except ItaError as exc:
-        fail(exc)
-    try:
-        if tg is None:
-            console.print("Telegram: not configured (ITA_TELEGRAM_TOKEN, ITA_TELEGRAM_CHAT_IDS).")
-        else:
-            console.print(f"Telegram: [green]OK[/] bot @{channels['telegram'].me.username} · chats "
-                          f"{', '.join(map(str, tg.chat_ids))}", highlight=False)
-        if no is None:
-            console.print("Notion: not configured (ITA_NOTION_TOKEN, ITA_NOTION_DATABASE).")
-        else:
-            n = channels["notion"]
-            console.print(f"Notion: [green]OK[/] data source {n.data_source_id}"
-                          + (f" · [yellow]missing properties[/] {', '.join(n.missing)}" if n.missing
-                             else " · all properties present"), highlight=False)
-    finally:
-        close_channels(channels)
+    \b
+    Checked: the outbox folder (writable), the journal database (opens), Telegram (the token with getMe, the
+    chats in ITA_TELEGRAM_CHAT_IDS) and Notion (the token, the journal database and its properties). A
+    failing channel does not stop the others; the exit status is 2 when any configured channel failed.
+    Tokens never appear in the output.
+    \b
+    Example:
+      ITA_TELEGRAM_TOKEN=123456:ABC… ITA_TELEGRAM_CHAT_IDS=42 ita live check
+    """
+    from rich.markup import escape
+
+    from ita.live.service import check_channels
+
+    with console.status("Checking the channels …"):
+        checks = check_channels()
+    for c in checks:
+        mark = "[green]✓[/]" if c.ok else "[dim]–[/]" if c.ok is None else "[red]✗[/]"
+        console.print(f"{mark} {c.channel:<9} {escape(c.detail)}", highlight=False, soft_wrap=True)
+    failed = [c.channel for c in checks if c.ok is False]
+    if failed:
+        err_console.print(f"[bold red]Error:[/] {len(failed)} of {len(checks)} channels failed: {', '.join(failed)} "
+                          "(see the ✗ lines above).", highlight=False)
+        raise typer.Exit(2)

@@ -6,8 +6,8 @@ Writes go to a temporary file that is then renamed over the old one, so a failed
 stored data, and an import holds a lock on the series, so two imports of one symbol at once end with one
 complete series. **History is append-only unless asked**: an import whose bars collide with stored bars at
 different prices is refused with a summary (:class:`HistoryConflict`) unless ``replace=True``; a replace
-first keeps the previous file as a dated version under ``<SYMBOL>/history/`` (:meth:`CandleStore.history`,
-:meth:`CandleStore.restore`). A timeframe that is not stored is resampled on the fly from the finest one.
+first keeps the previous file as a dated version under ``<SYMBOL>/history/`` (``<TF>.<stamp>.parquet``, and why
+it was kept in ``<TF>.<stamp>.json``; :meth:`CandleStore.history`, :meth:`CandleStore.restore`). A timeframe that is not stored is resampled on the fly from the finest one.
 
 Example::
 
@@ -152,7 +152,8 @@ class CandleStore:
                     if not replace:
                         raise _conflict_error(conflicts, inst, tf, file)
                     replaced = len(conflicts)
-                    kept = self._keep_version(inst.symbol, tf)
+                    kept = self._keep_version(inst.symbol, tf, f"replaced by an import of {Path(file).name} "
+                                                               f"({replaced:,} bars at other prices)")
                     merged = pd.concat([old[~old.index.isin(new.index)], new]).sort_index()
                 else:  # append-only: stored bars stay as they are (equal prices; volume/spread may differ)
                     merged = pd.concat([old, new[~new.index.isin(old.index)]]).sort_index()
@@ -176,10 +177,16 @@ class CandleStore:
         for f in sorted(self._history_dir(inst.symbol).glob(f"{tf}.*.parquet")):
             info = json.loads((pq.read_metadata(f).metadata or {}).get(b"ita", b"{}"))
             idx = pd.read_parquet(f, columns=[]).index
+            note = f.with_suffix(".json")
+            try:
+                reason = json.loads(note.read_text(encoding="utf-8")).get("reason", "") if note.is_file() else ""
+            except (OSError, ValueError):
+                reason = ""
             rows.append({"version": f.name.split(".")[1], "bars": len(idx), "first": idx[0] if len(idx) else None,
                          "last": idx[-1] if len(idx) else None, "source": info.get("source", ""),
-                         "imported_at": info.get("imported_at", ""), "path": str(f)})
-        return pd.DataFrame(rows, columns=["version", "bars", "first", "last", "source", "imported_at", "path"])
+                         "imported_at": info.get("imported_at", ""), "path": str(f), "reason": reason})
+        return pd.DataFrame(rows, columns=["version", "bars", "first", "last", "source", "imported_at", "path",
+                                           "reason"])
 
     def restore(self, symbol: str, version: str, timeframe: str = "M5") -> str | None:
         """Make the kept ``version`` the stored series again (byte for byte). The series it replaces is kept
@@ -193,19 +200,23 @@ class CandleStore:
             raise DataError(f"{inst.symbol} {tf} has no kept version {version!r}.{closest(str(version), have)} "
                             f"Kept versions: {', '.join(have) or 'none'} (`ita data history {inst.symbol}`).")
         with self._lock(inst.symbol):
-            kept = self._keep_version(inst.symbol, tf) if self.path(inst.symbol, tf).is_file() else None
+            kept = (self._keep_version(inst.symbol, tf, f"replaced by a restore of version {version}")
+                    if self.path(inst.symbol, tf).is_file() else None)
             _replace_atomically(self.path(inst.symbol, tf), lambda tmp: shutil.copyfile(src, tmp))
         return kept
 
     def _history_dir(self, symbol: str) -> Path:
         return self.data_dir / symbol.upper() / "history"
 
-    def _keep_version(self, symbol: str, tf: str) -> str:
-        """Copy the stored series to ``history/<TF>.<UTC stamp>.parquet``; returns the stamp."""
+    def _keep_version(self, symbol: str, tf: str, reason: str = "") -> str:
+        """Copy the stored series to ``history/<TF>.<UTC stamp>.parquet`` (and why, in ``<TF>.<stamp>.json``);
+        returns the stamp."""
         folder = self._history_dir(symbol)
         folder.mkdir(parents=True, exist_ok=True)
         stamp = pd.Timestamp.now(tz="UTC").strftime("%Y%m%dT%H%M%S%fZ")
         shutil.copyfile(self.path(symbol, tf), folder / f"{tf}.{stamp}.parquet")
+        if reason:
+            (folder / f"{tf}.{stamp}.json").write_text(json.dumps({"reason": reason}), encoding="utf-8")
         return stamp
 
     @contextlib.contextmanager

@@ -81,6 +81,79 @@ def close_channels(channels: dict) -> None:
             close()
 
 
+@dataclass(frozen=True)
+class ChannelCheck:
+    """The outcome of checking one channel: ``ok`` True (works), False (failed) or None (not configured);
+    ``detail`` says what was checked or what is wrong (secrets redacted)."""
+
+    channel: str
+    ok: bool | None
+    detail: str
+
+
+def check_channels(outbox_dir: Path | None = None, journal_path: Path | None = None) -> list[ChannelCheck]:
+    """Check every channel :func:`open_channels` would open, each on its own (one failing never hides the next),
+    without sending anything: the outbox folder (writable), the journal database (SQLite opens and answers),
+    Telegram (the token with ``getMe``, the chats from ``ITA_TELEGRAM_CHAT_IDS``) and Notion (the token and the
+    journal database). Every text goes through :func:`ita.secrets.redact`."""
+    import os
+
+    from ita.errors import ItaError
+    from ita.live.config import NotionSettings, TelegramSettings
+    from ita.secrets import redact
+
+    out: list[ChannelCheck] = []
+
+    def add(channel: str, ok: bool | None, detail: str) -> None:
+        out.append(ChannelCheck(channel, ok, redact(detail)))
+
+    def problem(exc: BaseException) -> str:
+        return str(exc) if isinstance(exc, ItaError) else f"{type(exc).__name__}: {exc}"
+
+    folder = Path(outbox_dir) if outbox_dir else LiveConfig((), ()).outbox_dir
+    probe = folder
+    while not probe.exists() and probe.parent != probe:
+        probe = probe.parent
+    if probe.is_dir() and os.access(probe, os.W_OK | os.X_OK):
+        add("outbox", True, f"folder {folder} is writable" + ("" if probe == folder else " (created on the first signal)"))
+    else:
+        add("outbox", False, f"cannot write the outbox folder {folder} ({probe} is not a writable folder): set "
+                             "ITA_OUTBOX_DIR or ITA_HOME to a folder you can write")
+    try:
+        j = Journal(journal_path)
+        add("journal", True, f"database {j.path} opens; {j.outstanding():,} deliveries waiting")
+    except Exception as exc:  # noqa: BLE001 - sqlite3 / OS errors: report them, check the rest
+        add("journal", False, f"the journal database {journal_path or settings().db_path} does not open "
+                              f"({problem(exc)}): set ITA_DB or ITA_HOME")
+    for name, settings_cls, hint in (("telegram", TelegramSettings, "ITA_TELEGRAM_TOKEN, ITA_TELEGRAM_CHAT_IDS"),
+                                     ("notion", NotionSettings, "ITA_NOTION_TOKEN, ITA_NOTION_DATABASE")):
+        try:
+            cfg = settings_cls.from_env()
+        except Exception as exc:  # noqa: BLE001 - a configuration mistake: this channel fails, the next is checked
+            add(name, False, problem(exc))
+            continue
+        if cfg is None:
+            add(name, None, f"not configured ({hint})")
+            continue
+        try:
+            ch = open_channels(None, folder, **{name: cfg})[name]
+        except Exception as exc:  # noqa: BLE001
+            add(name, False, problem(exc))
+            continue
+        try:
+            if name == "telegram":
+                add(name, True, f"bot @{ch.me.username} at {cfg.base_url.removesuffix('/bot')} · chats "
+                                f"{', '.join(map(str, cfg.chat_ids))}")
+            else:
+                add(name, True, f"data source {ch.data_source_id}" + (
+                    f" · missing properties {', '.join(ch.missing)}" if ch.missing else " · all properties present"))
+        finally:
+            close = getattr(ch, "close", None)
+            if close is not None:
+                close()
+    return out
+
+
 def vision_config():
     """The language model settings (:class:`ita.config.LLMSettings`) when a model is configured, with
     ``ITA_VISION_MODEL`` as the model if set; else None."""
