@@ -10,6 +10,7 @@ variable               default                                          what liv
 ``ITA_SETUPS_DIR``     ``./setups`` if present, else the repo's         setup YAMLs: ``<id>/v<N>.yaml``
 ``ITA_SAMPLE_DATA``    ``<repo>/../shared/data``                        MT5 sample exports imported on first use
 ``ITA_PROMPTS_DIR``    ``<repo>/prompts``                               prompts and answer templates (data)
+``ITA_TODAY``          today in New York                                what relative periods are relative to
 =====================  ===============================================  ==========================================
 
 The language model (any OpenAI-compatible server), for the chat agent and the live loop's vision comments:

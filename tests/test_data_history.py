@@ -103,3 +103,28 @@ def test_two_imports_of_one_symbol_at_once_end_with_one_complete_series(tmp_path
             assert pr.exitcode == 0
         df = CandleStore(d).load("EURUSD", "M5")
         assert len(df) == 4000 and df.index.is_unique and df.index.is_monotonic_increasing
+
+
+def test_runs_show_says_when_the_candles_of_a_run_changed(sample_store, tmp_path, monkeypatch):
+    """A run records the fingerprint of its candles; after a --replace of bars in its period `data_changed` (what
+    `ita runs show` prints) says so, and says nothing while the data is the same."""
+    import shutil
+
+    from ita.backtest.runner import data_changed, run_backtest
+    from ita.store import RunStore
+
+    data = tmp_path / "data"
+    shutil.copytree(sample_store.data_dir, data)
+    monkeypatch.setenv("ITA_DATA_DIR", str(data))
+    run = run_backtest("asia_fvg_break", "EURUSD", "2025-03-03", "2025-03-14", charts=False, html=False)
+    row = RunStore().get_run(run.run_id)
+    assert data_changed(row) is None
+    s = CandleStore(data)
+    bars = s.load("EURUSD", "M5", "2025-03-10", "2025-03-10 06:00")
+    rows = [MT5_HEADER] + [
+        f"{(t.tz_convert('Europe/Athens')).strftime('%Y.%m.%d %H:%M:%S')},{o:.5f},{h + 0.002:.5f},{lo:.5f},{c:.5f},100,0,0"
+        for t, o, h, lo, c in zip(bars.index, bars.open, bars.high, bars.low, bars.close)]
+    s.import_file(write(tmp_path / "fix.csv", rows), "EURUSD", "M5", "Europe/Athens", replace=True)
+    note = data_changed(row)
+    assert note and "changed since this run" in note and row["data_fingerprint"] in note
+    assert "ita data history EURUSD" in note

@@ -283,7 +283,7 @@ def test_run_backtest_bad_input(data):
     assert failed(ita_tools.run_backtest("asia_fvg_break", "EURUSD", params={"rrr": 3}, charts=False), "run_backtest") == \
         "Override rrr: no such parameter. Did you mean: rr?"
     assert failed(ita_tools.run_backtest("asia_fvg_break", "EURUSD", start="2024-01-01", end="2024-06-30", charts=False),
-                  "run_backtest") == "No EURUSD data in 2024-01-01 → 2024-06-30; stored 2025-01-01 → 2025-11-06."
+                  "run_backtest") == "No EURUSD data in 2024-01-01 → 2024-06-30; stored 2025-01-01 → 2025-11-06: ask for a period inside it."
     assert failed(ita_tools.run_backtest("asia_fvg_break", "EURUSD", session="london_kz", charts=False),
                   "run_backtest").startswith("Unknown session 'london_kz'. Did you mean: london, london_killzone?")
     assert failed(ita_tools.run_backtest("asia_fvg_break", "EURUSD", start="01/02/2025"), "run_backtest") == \

@@ -301,7 +301,7 @@ def _evaluate_setup(T, r, lang):
     if tb is not None and tb.rows:
         table = _join(_f(tt["table"], shown=len(tb.rows), total=_num(d["signals"])),
                       render_table(tb, lang, title=""))
-    return _join(_f(tt["headline"], **v), table, _hints(T, "evaluate_setup", v))
+    return _join(_f(tt["headline"], **v), table, *_notes(T, r), _hints(T, "evaluate_setup", v))
 
 
 def _run_backtest(T, r, lang):

@@ -11,30 +11,26 @@ variable               meaning
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from ita.config import DEFAULT_MODEL, LLMSettings, settings
+from ita.config import LLMSettings, settings
 
 
 @dataclass(frozen=True)
-class AgentConfig:
-    """How the chat agent runs. ``use_llm`` is true when a key is set and ``ITA_LLM`` is not ``off``."""
+class AgentConfig(LLMSettings):
+    """How the chat agent runs: the language model settings (:class:`ita.config.LLMSettings`: ``api_key``
+    hidden from ``repr``, ``base_url``, ``model``, ``use_llm``, ``timeout`` in seconds) plus the agent's own —
+    ``max_tool_rounds`` (tool-calling rounds the model may take per turn) and ``chat_db`` (the checkpointer's
+    SQLite file)."""
 
-    api_key: str | None = field(default=None, repr=False)  # a secret: never in a repr or a log
-    base_url: str | None = None
-    model: str = DEFAULT_MODEL
-    use_llm: bool = False
-    timeout: float = 30.0
     max_tool_rounds: int = 4
     chat_db: Path = field(default_factory=lambda: settings().home / "chat.db")
 
     @classmethod
     def from_env(cls, **overrides) -> "AgentConfig":
-        llm = LLMSettings.from_env()
-        cfg = dict(
-            api_key=llm.api_key, base_url=llm.base_url, model=llm.model, use_llm=llm.use_llm, timeout=llm.timeout,
-            chat_db=Path(os.environ["ITA_CHAT_DB"]) if os.environ.get("ITA_CHAT_DB") else settings().home / "chat.db",
-        )
+        """The LLM settings from the environment, ``ITA_CHAT_DB``, then ``overrides``."""
+        cfg = {f.name: getattr(LLMSettings.from_env(), f.name) for f in fields(LLMSettings)}
+        cfg["chat_db"] = Path(os.environ["ITA_CHAT_DB"]) if os.environ.get("ITA_CHAT_DB") else settings().home / "chat.db"
         cfg.update(overrides)
         return cls(**cfg)

@@ -30,6 +30,9 @@ class ChatState(TypedDict, total=False):
     used_llm : whether a language model produced this turn's tool choice and text.
     note : a short note shown with the answer when the model failed and the deterministic path answered.
     llm_rounds : tool-calling rounds the model used this turn (bounded by the configuration).
+    pending : the agent's own open question (set by an ``ask`` turn, cleared by the next turn): ``tool``,
+        ``args`` (what is known), ``missing`` (the argument asked for) and ``lang``; a reply that answers it
+        completes that request in the conversation's language (:func:`ita.agent.parse.resolve`).
     defaults : the interface's settings for this turn, weaker than the request and the context:
         ``symbol`` (used when neither names one) and ``params`` (overrides merged under the request's own,
         e.g. ``{"risk_pct": 0.5}`` from the Chainlit settings).
@@ -44,4 +47,5 @@ class ChatState(TypedDict, total=False):
     used_llm: bool
     note: str | None
     llm_rounds: int
+    pending: dict[str, Any] | None
     defaults: dict[str, Any]

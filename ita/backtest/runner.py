@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -39,7 +37,7 @@ from ita.data.store import SAMPLE_FILES, CandleStore
 from ita.errors import DataError, ItaError
 from ita.setups.evaluate import warmup
 from ita.setups.loader import load_setup
-from ita.store import RunStore, json_scalar, new_run_folder
+from ita.store import RunStore, json_scalar, new_run_folder, run_folder
 
 
 @dataclass
@@ -98,6 +96,26 @@ def fingerprint(candles: pd.DataFrame) -> str:
     for c in ("open", "high", "low", "close"):
         h.update(np.ascontiguousarray(candles[c].to_numpy(dtype="float64")).tobytes())
     return h.hexdigest()[:16]
+
+
+def data_changed(run: dict) -> str | None:
+    """Whether the candles a stored run used (``run``: a row of :meth:`ita.store.RunStore.get_run` with
+    ``setup_id``, ``setup_version``, ``overrides``, ``symbol``, ``start``, ``end``, ``data_fingerprint``) are
+    still the stored ones: ``None`` when the fingerprint matches, else a one-line note with both fingerprints
+    (the series was replaced or restored since, see ``ita data history``). Never raises: a setup or data that
+    is gone is said so."""
+    try:
+        over = run.get("overrides")
+        over = json.loads(over) if isinstance(over, str) and over.strip().startswith("{") else (over or None)
+        loaded = load_setup(run["setup_id"], run["setup_version"], over if isinstance(over, dict) else None)
+        candles = load_period_candles(CandleStore(), loaded, run["symbol"], run["start"], run["end"])
+    except ItaError as exc:
+        return f"cannot check the data against the run: {exc}"
+    now = fingerprint(candles)
+    if now == run.get("data_fingerprint"):
+        return None
+    return (f"the stored {run['symbol']} candles changed since this run (data {run.get('data_fingerprint')} then, "
+            f"{now} now): re-run it to compare; `ita data history {run['symbol']}` lists kept versions")
 
 
 def pick_samples(trades: pd.DataFrame, n: int) -> list[int]:
@@ -163,8 +181,7 @@ def run_backtest(setup_id: str, symbol: str, start="2025-01-01", end="2025-12-31
     if first_day > lo or last_day < hi:
         warnings.append(f"Data covers {coverage[0]:%Y-%m-%d %H:%M} → {coverage[1]:%Y-%m-%d %H:%M} UTC, "
                         f"not the whole requested period {lo.date()} → {hi.date()}.")
-    try:
-        tmp.mkdir(parents=True)
+    with run_folder(tmp, final):
         risk = loaded.setup.risk
         trades = res.trades.copy()
         if len(trades):
@@ -213,10 +230,6 @@ def run_backtest(setup_id: str, symbol: str, start="2025-01-01", end="2025-12-31
         }
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2, default=str), encoding="utf-8")
         artifacts = {"summary.json": final / "summary.json", **artifacts}
-        os.replace(tmp, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     row = {
         "run_id": run_id, "created_at": summary["created_at"], "setup_id": loaded.id, "setup_version": loaded.version,
         "setup_hash": loaded.content_hash, "effective_hash": loaded.effective_hash,

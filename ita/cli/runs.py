@@ -5,6 +5,7 @@ import math
 from typing import Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from ita.cli.common import console, fail, fmt_value, print_stats, symbol_option
@@ -79,5 +80,9 @@ def runs_show(run_id: str):
     print_stats(pd.Series(row["stats"]), f"{row['run_id']} · {row['setup_id']} v{row['setup_version']} · {row['symbol']}")
     console.print(f"Setup sha256 {row['setup_hash']}  ·  overrides {row['overrides']}  ·  spread {row['spread']} pips  ·  "
                   f"data {row['data_fingerprint']}")
+    from ita.backtest.runner import data_changed
+
+    changed = data_changed(row)
+    console.print(f"[yellow]Note: {escape(changed)}[/]" if changed else "Data: the stored candles are the ones this run used.")
     console.print(f"Artifacts: {row['run_dir']}")
 

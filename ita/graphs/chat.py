@@ -51,21 +51,28 @@ def understand(state: ChatState, cfg: AgentConfig, known: dict[str, list[str]]) 
     if defaults.get("symbol") and not ctx.get("symbol"):
         ctx["symbol"] = defaults["symbol"]
     parsed = parse(text, known_setups=known["setups"], known_symbols=known["symbols"])
-    plan = resolve(parsed, ctx)
+    plan = resolve(parsed, ctx, pending=state.get("pending"))
     if plan.action == "theory_question":  # the RAG branch: the trader's own library answers first
         plan = plan.model_copy(update={"action": "tool", "tool": "kb_search", "args": {"query": text}})
     if plan.action == "tool" and defaults.get("params") and plan.tool in ("run_backtest", "evaluate_setup"):
         plan.args["params"] = {**defaults["params"], **(plan.args.get("params") or {})}
+    pending = plan.model_dump(include={"tool", "args", "missing", "lang"}) if plan.action == "ask" else None
     return {"plan": plan.model_dump(), "lang": plan.lang, "results": [], "answer": "", "note": None,
-            "used_llm": False, "llm_rounds": 0}
+            "used_llm": False, "llm_rounds": 0, "pending": pending}
 
 
 def run_tool(state: ChatState) -> dict:
-    """Call the tool the deterministic plan chose; remember what it established in ``context``."""
+    """Call the tool(s) the deterministic plan chose — its ``tool`` and any further ``calls`` of a request naming
+    several setups or symbols, in order; remember what the first call established in ``context``."""
     plan = state["plan"]
-    result = call_tool(plan["tool"], plan.get("args") or {})
-    ctx = _merge_context(state.get("context") or {}, result, plan["tool"], plan.get("args") or {})
-    return {"results": [*state.get("results", []), result.model_dump()], "context": ctx}
+    results = list(state.get("results", []))
+    ctx = dict(state.get("context") or {})
+    for i, call in enumerate([{"tool": plan["tool"], "args": plan.get("args") or {}}, *(plan.get("calls") or [])]):
+        result = call_tool(call["tool"], call.get("args") or {})
+        results.append(result.model_dump())
+        if i == 0:
+            ctx = _merge_context(ctx, result, call["tool"], call.get("args") or {})
+    return {"results": results, "context": ctx}
 
 
 def llm(state: ChatState, model: Any, cfg: AgentConfig) -> dict:
@@ -106,6 +113,8 @@ def answer(state: ChatState) -> dict:
     parts: list[str] = []
     if state.get("note"):
         parts.append(f"_{state['note']}_")
+    if plan.get("note") and not state.get("used_llm"):
+        parts.append(f"_{plan['note']}_")       # the exact dates of a relative period, a refused part …
     if state.get("used_llm") and state["messages"] and isinstance(state["messages"][-1], AIMessage):
         text = str(state["messages"][-1].content or "").strip()
         if text:

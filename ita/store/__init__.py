@@ -21,7 +21,11 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import shutil
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import pandas as pd
 import sqlite_utils
@@ -74,6 +78,24 @@ def new_run_folder(prefix: str, key: str) -> tuple[str, Path, Path, pd.Timestamp
     runs_dir = settings().runs_dir
     runs_dir.mkdir(parents=True, exist_ok=True)
     return run_id, runs_dir / f".{run_id}.partial", runs_dir / run_id, created
+
+
+@contextmanager
+def run_folder(partial: Path, final: Path) -> Iterator[Path]:
+    """Build a run folder complete-or-absent: creates ``partial`` (from :func:`new_run_folder`), yields it, and
+    on success renames it to ``final`` (``os.replace``); on any exception removes ``partial`` and re-raises.
+
+    >>> run_id, partial, final, created = new_run_folder("bt", "key")          # doctest: +SKIP
+    >>> with run_folder(partial, final) as d:                                   # doctest: +SKIP
+    ...     (d / "summary.json").write_text("{}")
+    """
+    partial.mkdir(parents=True)
+    try:
+        yield partial
+        os.replace(partial, final)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
 
 
 class RunStore:

@@ -85,14 +85,25 @@ def run_error(exc: ItaError) -> ItaError:
 
 
 def trading_period(store, symbol: str, start: str | None, end: str | None, tz: str = NY) -> tuple[str, str]:
-    """``start``/``end`` with ``None`` replaced by the first/last stored trading day (local date in ``tz``);
-    :class:`DataError` naming the stored period when the requested one has no data."""
+    """``start``/``end`` (``YYYY-MM-DD``, local dates in ``tz``) clamped to the first/last stored trading day
+    (``None`` means that day); :class:`DataError` naming the stored period when the requested one has no data.
+    :func:`period_warning` says when the dates used differ from the dates asked."""
     first, last = stored_coverage(store, symbol)
     d0, d1 = first.tz_convert(tz).strftime("%Y-%m-%d"), last.tz_convert(tz).strftime("%Y-%m-%d")
     lo, hi = start or d0, end or d1
     if hi < lo or hi < d0 or lo > d1:
-        raise DataError(f"No {symbol} data in {lo} → {hi}; stored {d0} → {d1}.")
-    return lo, hi
+        raise DataError(f"No {symbol} data in {lo} → {hi}; stored {d0} → {d1}: ask for a period inside it.")
+    return max(lo, d0), min(hi, d1)
+
+
+def period_warning(symbol: str, start: str | None, end: str | None, lo: str, hi: str) -> str | None:
+    """A one-line note when the period used (``lo``–``hi``) is shorter than the one asked (``start``–``end``),
+    e.g. "last quarter" reaching past the stored data; ``None`` when it is the same or was open-ended."""
+    cut = [x for x, asked, used in (("start", start, lo), ("end", end, hi)) if asked and asked != used]
+    if not cut:
+        return None
+    return (f"Asked {start or '…'} → {end or '…'}; {symbol} data is stored only for part of it, so the test used "
+            f"{lo} → {hi}.")
 
 
 def charts_dir() -> Path:

@@ -14,7 +14,7 @@ from ita.errors import ItaError
 from ita.format import DASH, as_float, fmt_money, fmt_num, fmt_pct, fmt_price, fmt_r
 from ita.times import day_text as _day
 from ita.times import ny_text as _ny
-from ita.tools.access import candle_store, instrument_of, load_setup_checked, trading_period
+from ita.tools.access import candle_store, instrument_of, load_setup_checked, period_warning, trading_period
 from ita.tools.format import LAST_N, stats_dict, stats_line, stats_table
 from ita.tools.registry import (
     END_DESC,
@@ -85,7 +85,8 @@ def evaluate_setup(a: EvaluateSetupArgs) -> ToolResult:
     data = {"setup_id": loaded.id, "version": loaded.version, "setup_hash": loaded.content_hash[:12],
             "symbol": a.symbol, "period": [lo, hi], "signals": n, "long": longs, "short": n - longs,
             "status": status, "overrides": jsonable(loaded.overrides), "session": a.session,
-            "last_signal": jsonable({k: v for k, v in sig.iloc[-1].items() if k != "meta"}) if n else None}
+            "last_signal": jsonable({k: v for k, v in sig.iloc[-1].items() if k != "meta"}) if n else None,
+            "warnings": [w for w in (period_warning(a.symbol, a.start, a.end, lo, hi),) if w]}
     return ToolResult(tool="evaluate_setup", summary=summary, data=data,
                       tables={"signals": Table(columns=["day", "known (NY)", "direction", "entry type", "entry", "SL",
                                                         "TP", "R:R", "order"], rows=rows,
@@ -143,7 +144,8 @@ def run_backtest(a: RunBacktestArgs) -> ToolResult:
         "symbol": a.symbol, "period": [lo, hi], "stats": stats, "overrides": jsonable(ls.overrides),
         "params": a.params, "session": a.session, "currency": currency, "run_dir": str(run.run_dir),
         "sample_trades": samples, "trades": n, "first_trade": trade_numbers[0] if n else None,
-        "last_trade": trade_numbers[-1] if n else None, "warnings": list(run.warnings),
+        "last_trade": trade_numbers[-1] if n else None,
+        "warnings": [w for w in (period_warning(a.symbol, a.start, a.end, lo, hi), *run.warnings) if w],
     }
     return ToolResult(tool="run_backtest", summary=summary, data=data,
                       tables={"stats": stats_table(stats, currency),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +17,7 @@ from ita.verify.labels import LabelFile, fmt_local, read_labels
 from ita.verify.matching import VerifyResult, period_bound, trading_date, trading_day, verify_labels
 from ita.verify.metrics import json_metric
 from ita.verify.report import case_pngs, verify_report_html
+
 
 @dataclass
 class VerifyRun:
@@ -99,13 +99,12 @@ def run_verify(setup_id: str, labels_path, *, tz: str = "UTC", screenshots=None,
     say(f"Evaluating {loaded.label} and matching {len(lf.labels)} labels (tolerance {tolerance} bars)")
     res = verify_labels(loaded, lf.labels, candles, tolerance=tolerance, start=lo, end=hi)
 
-    from ita.store import new_run_folder
+    from ita.store import new_run_folder, run_folder
 
     run_id, tmp, final, created = new_run_folder("verify", f"{loaded.effective_hash}{lf.path.resolve()}{tolerance}")
     artifacts: dict[str, Path] = {}
     warnings: list[str] = []
-    try:
-        tmp.mkdir(parents=True)
+    with run_folder(tmp, final):
         verify_table(res).to_csv(tmp / "verify.csv", index=False)
         artifacts["verify.csv"] = final / "verify.csv"
         shutil.copyfile(lf.path, tmp / "labels.csv")
@@ -137,8 +136,4 @@ def run_verify(setup_id: str, labels_path, *, tz: str = "UTC", screenshots=None,
         }
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2, default=str), encoding="utf-8")
         artifacts = {"summary.json": final / "summary.json", **artifacts}
-        os.replace(tmp, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return VerifyRun(run_id=run_id, run_dir=final, result=res, label_file=lf, artifacts=artifacts, warnings=warnings)
