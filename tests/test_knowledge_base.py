@@ -15,8 +15,9 @@ import numpy as np
 import pytest
 
 from ita.knowledge_base import IngestReport, KnowledgeBase, KnowledgeBaseError, Passage
+from ita.knowledge_base.chunking import make_chunks
 from ita.knowledge_base.embeddings import MiniLMEmbeddingFunction, get_embedding_function
-from ita.knowledge_base.ingest import make_chunks, parse_file
+from ita.knowledge_base.ingest import parse_file
 from ita.knowledge_base.query import dense_query, fts_query
 from ita.knowledge_base.store import COLLECTION
 

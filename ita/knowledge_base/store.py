@@ -45,7 +45,8 @@ from typing import TYPE_CHECKING, Callable, Optional
 
 from ita.config import settings
 from ita.errors import closest
-from ita.knowledge_base.ingest import Chunk, KnowledgeBaseError, ParsedDocument, check_path, parse_file
+from ita.knowledge_base.chunking import Chunk
+from ita.knowledge_base.ingest import KnowledgeBaseError, ParsedDocument, check_path, parse_file
 from ita.knowledge_base.query import dense_query, fts_query, rrf
 
 if TYPE_CHECKING:  # sqlite_utils imports pandas (seconds): only for creating the FTS index
