@@ -6,9 +6,19 @@ from typing import List, Optional
 import typer
 from rich.table import Table
 
-from ita.cli.common import (console, fail, from_option, param_option, parse_params, print_stats, symbol_option, to_option,
-                             version_option)
+from ita.cli.common import (
+    console,
+    fail,
+    from_option,
+    param_option,
+    parse_params,
+    print_stats,
+    symbol_option,
+    to_option,
+    version_option,
+)
 from ita.errors import ItaError
+from ita.times import NY
 
 
 def _spread(value: Optional[str]):
@@ -92,8 +102,8 @@ def backtest(
 
         d = get_instrument(res.symbol).digits
         for r in res.trades.tail(show_trades).itertuples():
-            ny_in = r.entry_time.tz_convert("America/New_York")
-            ny_out = r.exit_time.tz_convert("America/New_York")
+            ny_in = r.entry_time.tz_convert(NY)
+            ny_out = r.exit_time.tz_convert(NY)
             col = "green" if r.r > 0 else "red" if r.r < 0 else ""
             t.add_row(str(r.trade), str(r.day)[:10], r.direction, f"{ny_in:%H:%M}", f"{r.entry_price:.{d}f}",
                       f"{r.sl_price:.{d}f}", f"{r.tp_price:.{d}f}", f"{ny_out:%H:%M}", f"{r.exit_price:.{d}f}",

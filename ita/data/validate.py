@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ita.errors import DataError
+from ita.times import NY
 
 # Float noise in exports (1.1541299999999999) must not fail the OHLC check: allow 1e-9 of the price.
 _REL_TOL = 1e-9
@@ -128,7 +129,7 @@ def _gaps(idx: pd.DatetimeIndex, step: pd.Timedelta, report: ValidationReport) -
     for k in where:
         after, before = idx[k], idx[k + 1]
         missing = int(d[k] // step.value) - 1
-        weekend = (before - after) >= pd.Timedelta(hours=36) or after.tz_convert("America/New_York").weekday() == 4
+        weekend = (before - after) >= pd.Timedelta(hours=36) or after.tz_convert(NY).weekday() == 4
         kind = "weekend" if weekend else "intraday"
         gaps.append(Gap(after, before, missing, kind))
     report.weekend_gaps = sum(g.kind == "weekend" for g in gaps)
@@ -140,7 +141,7 @@ def _gaps(idx: pd.DatetimeIndex, step: pd.Timedelta, report: ValidationReport) -
 
 def _check_weekly_open(idx: pd.DatetimeIndex, report: ValidationReport) -> None:
     """FX/metals open Sunday ~17:00 New York; a median weekly open far from that hints at a wrong server tz."""
-    ny = idx.tz_convert("America/New_York")
+    ny = idx.tz_convert(NY)
     week_start = np.r_[True, np.diff(idx.as_unit("ns").asi8) >= pd.Timedelta(hours=36).value]
     opens = ny[week_start][1:]  # the file's first bar need not be a weekly open
     if len(opens) < 3:

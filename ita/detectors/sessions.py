@@ -13,6 +13,7 @@ import pandas as pd
 
 from ita.detectors._util import bar_delta, run_extremes
 from ita.sessions import SessionWindow, local_day_and_minute, local_time_to_utc, weekday_of
+from ita.times import NY
 
 SESSION_RANGE_COLUMNS = ["day", "session", "start", "end", "high", "low", "high_time", "low_time", "bars",
                          "first_bar", "last_bar", "confirmed_at"]
@@ -102,7 +103,7 @@ def range_break(candles: pd.DataFrame, ranges: pd.DataFrame, window: SessionWind
 
 def range_crossings(candles: pd.DataFrame, ranges: pd.DataFrame, window: SessionWindow | None,
                     by: Literal["close", "wick"] = "close", timeframe: str | None = None,
-                    timezone: str = "America/New_York") -> pd.DataFrame:
+                    timezone: str = NY) -> pd.DataFrame:
     """Every bar of day D that closes (``by="wick"``: trades) beyond day D's range — the candidates of which
     :func:`range_break` keeps the first per day.
 

@@ -12,6 +12,7 @@ from ita.errors import ItaError, SetupError
 from ita.live.config import LiveConfig
 from ita.live.journal import LIVE, Journal
 from ita.live.score import Baseline, baseline
+from ita.times import NY
 
 
 def parse_setup_ref(ref: str) -> tuple[str, int | None]:
@@ -94,7 +95,7 @@ class LiveContext:
         with self._lock:
             b = self._baselines.get((key, symbol))
             if b is None:
-                day = pd.Timestamp(self.start).tz_convert("America/New_York").tz_localize(None).normalize()
+                day = pd.Timestamp(self.start).tz_convert(NY).tz_localize(None).normalize()
                 b = self._baselines[(key, symbol)] = baseline(self.setups[key], symbol, day, store=self.store)
             return b
 

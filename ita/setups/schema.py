@@ -15,6 +15,7 @@ from typing import Annotated, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ita.sessions import SessionWindow, parse_hhmm
+from ita.times import NY
 
 _TF_ORDER = ["M1", "M5", "M15", "M30", "H1", "H4", "D1"]
 WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
@@ -353,7 +354,7 @@ class Setup(_Model):
     name: str
     description: str = ""
     timeframe: TF = Field("M5", description="execution timeframe: the candles the sequence and orders run on")
-    timezone: str = "America/New_York"
+    timezone: str = NY
     days: list[Literal["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]] = Field(
         default_factory=lambda: ["Mon", "Tue", "Wed", "Thu", "Fri"])
     symbols: list[str] = Field(default_factory=list, description="symbols the setup is meant for (informative)")
