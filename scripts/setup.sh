@@ -23,4 +23,7 @@ fi
 .venv/bin/python -m pip install -q --disable-pip-version-check uv
 .venv/bin/python -m uv pip install -q --python .venv/bin/python -r requirements/dev.lock
 .venv/bin/python -m uv pip install -q --python .venv/bin/python --no-deps -e .
+# Bytecode once: with PYTHONDONTWRITEBYTECODE=1 (set on some machines) every process would otherwise recompile
+# the ~800 modules it imports (import ita.tools: 1.6 s → 0.5 s). Stale files are recompiled in memory, never wrong.
+.venv/bin/python -m compileall -q -j 0 .venv/lib ita >/dev/null 2>&1 || echo "[setup] note: bytecode compile skipped"
 echo "[setup] ready: $(.venv/bin/ita --help >/dev/null && echo 'ita CLI OK') — activate with: source .venv/bin/activate"
