@@ -492,3 +492,14 @@ def test_odd_inputs_do_not_crash():
     for bad in (None, 42, b"bytes"):
         p = parse(bad, SETUPS, SYMBOLS)  # type: ignore[arg-type]
         assert isinstance(resolve(p, {"last_tool": 5, "last_args": "x"}), Resolution)
+
+
+def test_the_parsers_tool_contract_is_the_tools_argument_models():
+    """The parser targets tools by name and argument order without importing them (a fast chat start); this holds
+    its table to the tools' own argument models."""
+    import ita.tools as ita_tools
+
+    for tool, args in TOOL_ARGS.items():
+        fields = ita_tools.ARG_MODELS[tool].model_fields
+        assert [f for f in fields if f in args] == list(args), tool       # the same names, in the same order
+        assert all(not info.is_required() for f, info in fields.items() if f not in args), tool   # the rest default
