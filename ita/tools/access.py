@@ -99,8 +99,7 @@ def trading_period(store, symbol: str, start: str | None, end: str | None, tz: s
 def period_warning(symbol: str, start: str | None, end: str | None, lo: str, hi: str) -> str | None:
     """A one-line note when the period used (``lo``–``hi``) is shorter than the one asked (``start``–``end``),
     e.g. "last quarter" reaching past the stored data; ``None`` when it is the same or was open-ended."""
-    cut = [x for x, asked, used in (("start", start, lo), ("end", end, hi)) if asked and asked != used]
-    if not cut:
+    if not (start and start != lo) and not (end and end != hi):
         return None
     return (f"Asked {start or '…'} → {end or '…'}; {symbol} data is stored only for part of it, so the test used "
             f"{lo} → {hi}.")

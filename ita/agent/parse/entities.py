@@ -230,18 +230,10 @@ def _entities(f: Found, s: str, known_setups: list[str], known_symbols: list[str
     cands: list[tuple[int, int, int, str, str]] = []     # (start, end, priority, kind, value)
     setups = sorted({str(x) for x in (known_setups or []) if str(x).strip()}, key=len, reverse=True)
     exact_found = set()
-    for sid in setups:
+    words = v.raw.get("setup_words") or {}
+    for sid in setups:          # the name, its parts apart ("asia sweep") or in Russian words ("азия свип")
         parts = [p for p in re.split(r"[\s_\-]+", sid.lower()) if p]
         if not parts:
-            continue
-        rx = re.compile(r"(?<![\w])" + r"[\s\-_]*".join(re.escape(p) for p in parts) + r"(?![\w])")
-        for m in rx.finditer(s):
-            cands.append((m.start(), m.end(), 0, "setup_id", sid))
-            exact_found.add(sid)
-    words = v.raw.get("setup_words") or {}
-    for sid in setups:                       # "азия свип" → asia_sweep: Russian words for the name's parts
-        parts = [p for p in re.split(r"[\s_\-]+", sid.lower()) if p]
-        if not parts or not any(p in words for p in parts):
             continue
         bodies = ["(?:" + "|".join([re.escape(p), *(alias_body(a) for a in words.get(p, []))]) + ")" for p in parts]
         for m in re.finditer(r"(?<![\w])" + r"[\s\-_]*".join(bodies) + r"(?![\w])", s):

@@ -113,8 +113,9 @@ def _parse(raw: str, lang: str, known_setups: list[str], known_symbols: list[str
     if len(clauses) == 1 and is_refusal(raw):       # "show trade 12 and delete all runs": a finer split
         clauses = [c for c in _JOINER.split(raw[:MAX_TEXT]) if c and c.strip()]
     if len(clauses) > 1:
-        refused = [c.strip() for c in clauses if is_refusal(c)]
-        safe = [c.strip() for c in clauses if not is_refusal(c)]
+        flags = [is_refusal(c) for c in clauses]
+        refused = [c.strip() for c, bad in zip(clauses, flags) if bad]
+        safe = [c.strip() for c, bad in zip(clauses, flags) if not bad]
         if refused and safe:      # a refusal covers only the unsafe part
             parsed = _parse_one(raw, "; ".join(safe), lang, known_setups, known_symbols, today)
             return parsed.model_copy(update={"refused": refused})

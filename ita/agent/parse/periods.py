@@ -266,6 +266,7 @@ _LEVEL_BEFORE = re.compile(r"(?:highs?|lows?|levels?|open|хай\w*|лой\w*|л
 
 
 def _unit(word: str) -> str:
+    """day | week | month | quarter | year of a unit word, by its stem ("weeks", "недели", "месяца")."""
     return next(u for k, u in _UNIT.items() if word.startswith(k))
 
 
@@ -331,7 +332,7 @@ def find_relative(s: str, today: dt.date) -> tuple[str, list[DateExpr]]:
                 a, b = relative_span("this", {"ytd": "year", "mtd": "month", "wtd": "week"}[which], 1, today)
             elif which == "rolling":
                 n = int(g[0]) if g[0].isdigit() else _NUMBER_WORDS[g[0]]
-                a, b = relative_span("rolling", _unit(g[1].rstrip("s") if g[1].endswith("s") else g[1]), n, today)
+                a, b = relative_span("rolling", _unit(g[1]), n, today)
             elif which == "rolling1":
                 a, b = relative_span("rolling", _unit(g[0]), 1, today)
             else:

@@ -69,12 +69,12 @@ def _answer_pending(parsed: ParsedRequest, ctx: dict, pending: dict) -> Resoluti
         return None
     lang = "ru" if parsed.lang == "ru" else (pending.get("lang") if pending.get("lang") in ("en", "ru") else "en")
     base = {k: v for k, v in (pending.get("args") or {}).items() if k in TOOL_ARGS[tool]}
-    args = _merge(base, new)
+    return _ask_or_call(tool, _merge(base, new), lang, parsed)
+
+
+def _ask_or_call(tool: str, args: dict, lang: str, parsed: ParsedRequest) -> Resolution:
+    """``args`` completed with the defaults: a call, or one question for the first required argument missing."""
     full = {k: args.get(k, _default(k)) for k in TOOL_ARGS[tool]}
-    return _ask_or_call(tool, full, lang, parsed)
-
-
-def _ask_or_call(tool: str, full: dict, lang: str, parsed: ParsedRequest) -> Resolution:
     if "params" in full and not isinstance(full["params"], dict):
         full["params"] = {}
     for k in REQUIRED_ARGS.get(tool, ()):
@@ -108,17 +108,10 @@ def _more_calls(plan: Resolution, parsed: ParsedRequest, lang: str) -> tuple[lis
     names = TOOL_ARGS[plan.tool]
     setups = [plan.args.get("setup_id")] + [a["setup_id"] for a in parsed.also if "setup_id" in a]
     symbols = [plan.args.get("symbol")] + [a["symbol"] for a in parsed.also if "symbol" in a]
-    skipped = []
-    if "setup_id" not in names and len(setups) > 1:
-        skipped.append(("setup", setups))
-        setups = setups[:1]
-    if "symbol" not in names and len(symbols) > 1:
-        skipped.append(("symbol", symbols))
-        symbols = symbols[:1]
-    if skipped:
-        what, values = skipped[0]
-        return [], _msg("only_first", lang).format(tool=plan.tool, what=what, used=values[0],
-                                                   rest=", ".join(str(x) for x in values[1:]))
+    for key, what, values in (("setup_id", "setup", setups), ("symbol", "symbol", symbols)):
+        if key not in names and len(values) > 1:
+            return [], _msg("only_first", lang).format(tool=plan.tool, what=what, used=values[0],
+                                                       rest=", ".join(str(x) for x in values[1:]))
     combos = [(a, b) for a in dict.fromkeys(setups) for b in dict.fromkeys(symbols)]
     if len(combos) < 2:
         return [], None
@@ -214,9 +207,7 @@ def _resolve(parsed: ParsedRequest, ctx: dict, lang: str) -> Resolution:
     else:
         args = _adapt(tool, new)
         from_context_setup = "setup_id" in TOOL_ARGS[tool] and not args.get("setup_id")
-    args = _fill(tool, args, ctx, from_context_setup, parsed.follow_up)
-    full = {k: args.get(k, _default(k)) for k in TOOL_ARGS[tool]}
-    return _ask_or_call(tool, full, lang, parsed)
+    return _ask_or_call(tool, _fill(tool, args, ctx, from_context_setup, parsed.follow_up), lang, parsed)
 
 
 def _default(key: str) -> Any:
