@@ -95,12 +95,16 @@ def test_same_rule_same_data_same_result_and_overrides_do_not_touch_yaml(first_r
     p3 = ita(MAIN + ["--no-charts", "--no-html", "--param", "rr=3"], home)
     assert p3.returncode == 0, p3.stderr
     assert yaml_path.read_bytes() == before
-    runs = sorted((home / "runs").iterdir(), key=lambda d: json.loads((d / "summary.json").read_text())["created_at"])
-    assert len(runs) == 3
-    t1, t2, t3 = (pd.read_csv(r / "trades.csv") for r in runs)
+    # told apart by their overrides, not by created_at: that is whole seconds, and two runs can share one
+    summaries = {d: json.loads((d / "summary.json").read_text()) for d in (home / "runs").iterdir()}
+    assert len(summaries) == 3
+    plain = [d for d, s in summaries.items() if not s["overrides"]]
+    over = [d for d, s in summaries.items() if s["overrides"]]
+    assert len(plain) == 2 and len(over) == 1
+    t1, t2, t3 = (pd.read_csv(r / "trades.csv") for r in (*plain, *over))
     cols = ["entry_time", "entry_price", "exit_time", "exit_price", "exit_reason", "r"]
     pd.testing.assert_frame_equal(t1[cols], t2[cols])
-    s3 = json.loads((runs[2] / "summary.json").read_text())
+    s3 = summaries[over[0]]
     assert s3["overrides"] == {"target.rr": 3} and s3["effective_hash"] != s3["setup_hash"]
     assert (t3.loc[t3.exit_reason == "target", "r"] - 3.0).abs().max() < 1e-9
 
