@@ -428,6 +428,16 @@ def _kb_search(T, r, lang):
     return _join(_f(tt["headline"], n_docs=docs), *quotes)
 
 
+def _learn(T, r, lang):
+    """The learning tools: a templated headline over ``data["say"]`` (values already formatted by the tool),
+    the tables, files, notes and follow-ups."""
+    tt, say = T["tools"].get(r.tool) or {}, r.data.get("say") or {}
+    head = _f(tt.get("headline"), **say) if tt.get("headline") else r.summary
+    extra = [_f(tt[k], **say) for k in tt.get("lines", []) if k in tt and say.get(k) is not None]
+    tables = [_table(T, r, name, lang, max_rows=15) for name in r.tables]
+    return _join(head, *extra, *tables, _files(T, r), *_notes(T, r), _hints(T, r.tool, say))
+
+
 def _generic(T, r, lang):
     return _join(r.summary, *(render_table(tb, lang) for tb in r.tables.values() if tb.rows), _files(T, r))
 
@@ -438,6 +448,8 @@ _RENDERERS: dict[str, Callable[[dict, ToolResult, str], str]] = {
     "evaluate_setup": _evaluate_setup, "run_backtest": _run_backtest, "explain_day": _explain_day,
     "show_trade": _show_trade, "render_chart": _render_chart, "compare_runs": _compare_runs,
     "compare_versions": _compare_versions, "list_runs": _list_runs, "kb_search": _kb_search,
+    **{name: _learn for name in ("build_dataset", "train_model", "learn_status", "list_features", "signal_probability",
+                                 "explain_signal", "similar_signals", "recommend_changes", "discover_features")},
 }
 
 

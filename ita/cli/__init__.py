@@ -1,7 +1,7 @@
 """The ``ita`` command line. Every command prints ``--help`` with examples.
 
 One module per command group (:mod:`ita.cli.data`, ``setups``, ``backtest``, ``runs``, ``chat``, ``live``, ``kb``,
-``eval``); :mod:`ita.cli.common` holds what they share. This module builds the root :data:`app` from them;
+``eval``, ``learn``); :mod:`ita.cli.common` holds what they share. This module builds the root :data:`app` from them;
 a new group is a new module plus one ``add_typer`` line here.
 
 Errors a user can fix (bad file, unknown symbol or setup, YAML typo, period without data) print one
@@ -21,6 +21,7 @@ from ita.cli.common import err_console, print_error
 from ita.cli.data import data_app
 from ita.cli.eval import eval_app
 from ita.cli.kb import kb_app
+from ita.cli.learn import learn_app
 from ita.cli.live import live_app
 from ita.cli.runs import runs_app
 from ita.cli.setups import setups_app
@@ -47,6 +48,9 @@ Live signals (never places orders):
   ita live replay EURUSD --from 2025-03-03 --to 2025-03-07 --speed 600
   ita live start --setups asia_fvg_break,asia_sweep --symbols EURUSD,XAUUSD
   ita live signals | ita live stats | ita live outbox | ita live check
+\b
+Learning (a walk-forward p(success) model that must beat chance):
+  ita learn dataset --setups all --symbols EURUSD,XAUUSD | ita learn train | ita learn status
 """
 
 #: The root ``ita`` app (typer); the groups and top-level commands in the order ``ita --help`` lists them.
@@ -67,6 +71,7 @@ app.command("chat")(chat_cmd.chat)
 app.add_typer(live_app, name="live")
 app.add_typer(kb_app, name="kb")
 app.add_typer(eval_app, name="eval")
+app.add_typer(learn_app, name="learn")
 
 
 def main() -> None:

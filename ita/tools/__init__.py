@@ -25,6 +25,9 @@ module                  what it holds
 :mod:`.charts`          ``show_trade``, ``render_chart``
 :mod:`.runs`            ``compare_runs``, ``compare_versions``, ``list_runs``
 :mod:`.kb`              ``kb_search`` (the theory library)
+:mod:`.learn`           ``build_dataset``, ``train_model``, ``learn_status``, ``list_features``,
+                        ``signal_probability``, ``explain_signal``, ``similar_signals``,
+                        ``recommend_changes``, ``discover_features`` (the learning module)
 :mod:`.lc`              the same tools as LangChain ``StructuredTool`` s (``langchain_tools()``,
                         ``TOOLS_BY_NAME``); imported lazily so the plain tools need no LangChain
 ======================  =====================================================================================
@@ -80,6 +83,7 @@ from ita.tools.backtest import evaluate_setup, explain_day, run_backtest
 from ita.tools.charts import render_chart, show_trade
 from ita.tools.runs import compare_runs, compare_versions, list_runs
 from ita.tools.kb import kb_search
+from ita.tools.learn import build_dataset, learn_status, list_features, train_model
 from ita.tools.registry import ARG_MODELS, TOOLS
 from ita.tools.results import Artifact, Table, ToolResult
 
@@ -95,4 +99,4 @@ def __getattr__(name: str) -> Any:  # lazy LangChain wrappers
 __all__ = ["ARG_MODELS", "DETECTORS", "TOOLS", "TOOLS_BY_NAME", "Artifact", "Table", "ToolResult", "compare_runs",
            "compare_versions", "data_coverage", "evaluate_setup", "explain_day", "kb_search", "langchain_tools",
            "list_runs", "list_setups", "load_candles", "render_chart", "run_backtest", "run_detector", "show_setup",
-           "show_trade", "validate_setup"]
+           "show_trade", "validate_setup", "build_dataset", "train_model", "learn_status", "list_features"]

@@ -1,0 +1,117 @@
+"""``ita learn …``: the learning module — datasets, the walk-forward p(success) model and its live gate,
+explanations, similar past signals, recommendations, feature discovery. Every command calls a tool
+(:mod:`ita.tools.learn`) and prints its tables."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Optional
+
+import typer
+
+from ita.cli.common import console, fail, print_tool_table
+
+learn_app = typer.Typer(help="Learning: datasets, the p(success) model, explanations, similar signals, "
+                             "recommendations, feature discovery.", no_args_is_help=True)
+
+
+@contextmanager
+def _progress(what: str):
+    """A rich progress bar fed by the tools' progress hook."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from ita.tools.learn import PROGRESS
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                  TimeElapsedColumn(), console=console, transient=True) as prog:
+        task = prog.add_task(what, total=None)
+
+        def hook(done: int, total: int, text: str) -> None:
+            prog.update(task, completed=done, total=total, description=f"{what}: {text}")
+
+        token = PROGRESS.set(hook)
+        try:
+            yield
+        finally:
+            PROGRESS.reset(token)
+
+
+def _show(res, tables: tuple[str, ...] | None = None) -> None:
+    if not res.ok:
+        fail(res.error)
+    console.print(res.summary, highlight=False, soft_wrap=True)
+    for name, tb in res.tables.items():
+        if tables is None or name in tables:
+            if tb.rows:
+                print_tool_table(tb, title_justify="left")
+    for w in res.data.get("warnings") or []:
+        console.print(f"[yellow]Note:[/] {w}", highlight=False)
+    files = [a for a in res.artifacts]
+    if files:
+        console.print("Files: " + "  ".join(a.path for a in files), highlight=False, soft_wrap=True)
+
+
+@learn_app.command("dataset")
+def dataset(
+    kind: str = typer.Option("setups", "--kind", help="setups (every setup signal and its trade), fvg (every FVG), "
+                             "sweep (every liquidity sweep)."),
+    setups: str = typer.Option("all", "--setups", help="Setup ids, comma-separated, or all."),
+    symbols: Optional[str] = typer.Option(None, "--symbols", help="Instruments, comma-separated (default: all stored)."),
+    start: Optional[str] = typer.Option(None, "--from", help="First trading day (default: the first stored)."),
+    end: Optional[str] = typer.Option(None, "--to", help="Last trading day (default: the last stored)."),
+    out: Optional[str] = typer.Option(None, "--out", help="Parquet path (default: $ITA_HOME/learn/datasets/)."),
+):
+    """Build a dataset: every signal with its features (known at the signal) and its outcome, as Parquet.
+
+    \b
+    Examples:
+      ita learn dataset --setups all --symbols EURUSD,XAUUSD --from 2025-01-01 --to 2025-12-31
+      ita learn dataset --kind fvg --symbols EURUSD,XAUUSD        # every FVG: respected / mitigated
+      ita learn dataset --kind sweep                              # every sweep: 1R reversal or not
+    """
+    from ita.tools.learn import build_dataset
+
+    with _progress("dataset"):
+        res = build_dataset(kind=kind, setups=setups, symbols=symbols, start=start, end=end, path=out)
+    _show(res)
+
+
+@learn_app.command("train")
+def train(
+    target: str = typer.Option("setup_win", "--target", help="setup_win | fvg_respected | fvg_mitigated | "
+                               "sweep_reversal."),
+    family: str = typer.Option("lgbm", "--model", help="lgbm (gradient boosting) or logistic, the model used live."),
+    dataset: Optional[str] = typer.Option(None, "--dataset", help="A dataset Parquet (default: the latest)."),
+):
+    """Train the p(success) model; validate it by purged, embargoed walk-forward (AFML ch. 7).
+
+    Prints the pooled out-of-sample AUC with its bootstrap 95 % CI, Brier and log loss against 0.5 and the
+    Laplace rate used live, the folds, and the live gate per setup; writes a reliability diagram, the per-month
+    AUC chart, the importance chart and an HTML report.
+
+    \b
+    Examples:
+      ita learn train                          # setup_win on the latest setups dataset
+      ita learn train --target fvg_respected   # after `ita learn dataset --kind fvg`
+    """
+    from ita.tools.learn import train_model
+
+    with _progress("walk-forward"):
+        res = train_model(target=target, family=family, dataset=dataset)
+    _show(res)
+
+
+@learn_app.command("status")
+def status():
+    """Trained models, their out-of-sample AUC with CI, and per setup whether the live score uses the model or
+    Laplace — and why. Example: `ita learn status`."""
+    from ita.tools.learn import learn_status
+
+    _show(learn_status())
+
+
+@learn_app.command("features")
+def features():
+    """The feature catalogue: unit, window and known-at rule of every feature. Example: `ita learn features`."""
+    from ita.tools.learn import list_features
+
+    _show(list_features())

@@ -1,0 +1,256 @@
+"""Learning tools: ``build_dataset``, ``train_model``, ``learn_status``, ``list_features`` (and, below, the
+signal tools ``signal_probability``, ``explain_signal``, ``similar_signals``, ``recommend_changes``,
+``discover_features``). They compute with :mod:`ita.learn` and return :class:`ToolResult` s; every score is
+shown with its confidence interval and its baselines."""
+from __future__ import annotations
+
+import logging
+from contextvars import ContextVar
+from typing import Callable, Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import Field
+
+from ita.errors import ItaError
+from ita.format import DASH
+from ita.tools.access import candle_store, trading_period
+from ita.tools.registry import END_DESC, START_DESC, ToolArgs, jsonable, tool
+from ita.tools.results import Artifact, Table, ToolResult
+
+log = logging.getLogger(__name__)
+
+#: a face may set ``progress(done, total, text)`` for the long tools (dataset, train, discover)
+PROGRESS: ContextVar[Callable[[int, int, str], None] | None] = ContextVar("ita_learn_progress", default=None)
+
+TARGET_DESC = ("What to predict: setup_win (a filled setup trade ends with R > 0), fvg_respected, fvg_mitigated "
+               "(every FVG), sweep_reversal (every liquidity sweep).")
+
+
+def _f(v, digits: int = 3) -> str:
+    try:
+        v = float(v)
+    except (TypeError, ValueError):
+        return DASH
+    return DASH if not np.isfinite(v) else f"{v:.{digits}f}"
+
+
+def _ci(d: dict) -> str:
+    from ita.learn.report import fmt_ci
+
+    return fmt_ci(d.get("auc", np.nan) if d.get("auc") is not None else np.nan,
+                  d.get("auc_lo") if d.get("auc_lo") is not None else np.nan,
+                  d.get("auc_hi") if d.get("auc_hi") is not None else np.nan)
+
+
+def verdict_code(pm: dict) -> str:
+    """``better`` (the AUC CI lies above 0.5), ``worse`` (below), ``chance`` (contains it) or ``none``."""
+    lo, hi = pm.get("auc_lo"), pm.get("auc_hi")
+    if lo is None or hi is None or not np.isfinite(lo):
+        return "none"
+    return "better" if lo > 0.5 else "worse" if hi < 0.5 else "chance"
+
+
+# ---- dataset --------------------------------------------------------------------------------------------
+
+class BuildDatasetArgs(ToolArgs):
+    kind: Literal["setups", "fvg", "sweep"] = Field("setups", description="setups (every setup signal with its "
+                                                    "trade), fvg (every FVG) or sweep (every liquidity sweep).")
+    setups: list[str] | str = Field("all", description="Setup ids, comma-separated, or 'all' (the latest version "
+                                    "of each shipped setup). Only for kind=setups.", examples=["all"])
+    symbols: list[str] | str | None = Field(None, description="Instruments, comma-separated (default: every stored "
+                                            "symbol).", examples=["EURUSD,XAUUSD"])
+    start: str | None = Field(None, description=START_DESC, examples=["2025-01-01"])
+    end: str | None = Field(None, description=END_DESC, examples=["2025-12-31"])
+    path: str | None = Field(None, description="Write the Parquet file here (default: the learning store).")
+
+
+def _csv(v) -> list[str]:
+    if v is None:
+        return []
+    items = v if isinstance(v, list) else str(v).split(",")
+    return [s.strip() for s in items if str(s).strip()]
+
+
+def _symbols(v) -> list[str]:
+    from ita.data.instruments import get_instrument
+
+    syms = [get_instrument(s).symbol for s in _csv(v)]
+    if not syms:
+        syms = sorted(candle_store().symbols())
+    if not syms:
+        raise ItaError("No candles stored yet: import data with `ita data import`.")
+    return syms
+
+
+@tool(BuildDatasetArgs)
+def build_dataset(a: BuildDatasetArgs) -> ToolResult:
+    """Build a learning dataset: every setup signal (or FVG / sweep) with its feature vector, computed only from
+    what was known at the signal, and its outcome; written as Parquet."""
+    from ita.learn.dataset import build_event_dataset, build_setup_dataset, write_dataset
+    from ita.setups import list_setups, load_setup
+
+    syms = _symbols(a.symbols)
+    store = candle_store()
+    lo, hi = trading_period(store, syms[0], a.start, a.end)
+    if a.kind == "setups":
+        ids = list(list_setups()) if _csv(a.setups) in ([], ["all"]) else _csv(a.setups)
+        loaded = [load_setup(s) for s in ids]
+        df = build_setup_dataset(loaded, syms, lo, hi, store=store, progress=PROGRESS.get())
+        label, pop = "win", df["filled"].astype(bool) & (df["exit_reason"] != "end_of_data")
+    else:
+        df = build_event_dataset(a.kind, syms, lo, hi, store=store)
+        label = "respected" if a.kind == "fvg" else "reversal"
+        pop = pd.Series(True, index=df.index)
+        ids = sorted(df["setup_id"].unique())
+    meta = {"setups": ids, "symbols": syms, "start": lo, "end": hi,
+            "built_at": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds")}
+    path = write_dataset(df, a.kind, meta, a.path)
+    rows = []
+    lab = df[pop]
+    for (sid, sym), g in lab.groupby(["setup_id", "symbol"], sort=True):
+        n_all = int(((df["setup_id"] == sid) & (df["symbol"] == sym)).sum())
+        rows.append([sid, sym, n_all, len(g), int(g[label].astype(bool).sum()),
+                     f"{100 * g[label].astype(bool).mean():.1f}%"])
+    first = str(pd.Timestamp(df["known_at"].min()).date()) if len(df) else DASH
+    summary = (f"{a.kind} dataset: {len(df)} rows ({len(lab)} labelled, {int(lab[label].astype(bool).sum())} "
+               f"positive) on {', '.join(syms)}, {first} → {hi}; {len(df.columns)} columns; {path}.")
+    say = {"kind": a.kind, "rows": len(df), "labelled": int(len(lab)), "positives": int(lab[label].astype(bool).sum()),
+           "symbols": ", ".join(syms), "start": first, "end": hi, "path": str(path), "columns": len(df.columns),
+           "target": "setup_win" if a.kind == "setups" else ("fvg_respected" if a.kind == "fvg" else "sweep_reversal")}
+    return ToolResult(tool="build_dataset", summary=summary,
+                      data={"path": str(path), "kind": a.kind, "rows": len(df), "labelled": int(len(lab)),
+                            "positives": int(lab[label].astype(bool).sum()), "symbols": syms, "setups": ids,
+                            "period": [first, hi], "columns": list(df.columns), "say": say},
+                      tables={"rows": Table(columns=["setup" if a.kind == "setups" else "group", "symbol", "rows",
+                                                     "labelled", "positive", "rate"], rows=rows,
+                                            title=f"Rows per {'setup' if a.kind == 'setups' else 'group'}")},
+                      artifacts=[Artifact(kind="file", path=str(path), name=path.name, caption="dataset (Parquet)")])
+
+
+# ---- train / status ----------------------------------------------------------------------------------------
+
+class TrainModelArgs(ToolArgs):
+    target: str = Field("setup_win", description=TARGET_DESC, examples=["setup_win"])
+    family: Literal["lgbm", "logistic"] = Field("lgbm", description="lgbm (gradient boosting, LightGBM) or "
+                                                "logistic (the baseline) as the model used live.")
+    dataset: str | None = Field(None, description="A dataset Parquet path (default: the latest of the target's kind).")
+
+
+def _pooled_table(man: dict) -> Table:
+    rows = []
+    for key, name in (("model", f"model ({man['family']})"), ("logistic", "logistic baseline"),
+                      ("laplace", "Laplace per setup"), ("coin", "coin (0.5)")):
+        d = man["pooled"].get(key)
+        if d:
+            rows.append([name, d["n"], _ci(d) if key != "coin" else "0.500", _f(d["brier"], 4), _f(d["log_loss"], 4)])
+    return Table(columns=["predictor", "n", "AUC [95% CI]", "Brier", "log loss"], rows=rows,
+                 title="Out-of-sample (purged walk-forward), pooled")
+
+
+def _gate_table(man: dict) -> Table:
+    rows = [[sid, g["n"], _ci(g), _f(g["brier"], 4), _f(g["brier_laplace"], 4),
+             "model" if g["use_model"] else "Laplace", g["reason"]] for sid, g in (man.get("gate") or {}).items()]
+    return Table(columns=["setup", "n", "AUC [95% CI]", "Brier", "Brier Laplace", "live score", "why"], rows=rows,
+                 title="Live gate per setup")
+
+
+def _model_artifacts(path) -> list[Artifact]:
+    from pathlib import Path
+
+    out = []
+    for name, cap in (("reliability.png", "Reliability diagram (out-of-sample)"),
+                      ("folds.png", "AUC per walk-forward month with 95% CI"),
+                      ("importance.png", "Global importance (mean |SHAP|)")):
+        p = Path(path) / name
+        if p.is_file():
+            out.append(Artifact(kind="image", path=str(p), name=name, caption=cap))
+    if (Path(path) / "report.html").is_file():
+        out.append(Artifact(kind="file", path=str(Path(path) / "report.html"), name="report.html",
+                            caption="Model report (HTML)"))
+    return out
+
+
+@tool(TrainModelArgs)
+def train_model(a: TrainModelArgs) -> ToolResult:
+    """Train the p(success) model with a purged, embargoed walk-forward: AUC with a bootstrap CI, Brier and log loss
+    against 0.5 and Laplace, a reliability diagram, the per-month AUC chart and the live gate per setup."""
+    from ita.learn.train import train
+
+    res = train(a.target, a.dataset, a.family, progress=PROGRESS.get())
+    man = res.manifest
+    pm = man["pooled"]["model"]
+    folds = [[f["fold"], f["train"], f["test"], f["purged"], f["embargoed"], _ci(f), _f(f.get("auc_logistic")),
+              _f(f["brier"], 4), _f(f["brier_laplace"], 4)] for f in man["folds"]]
+    summary = (f"{man['target']} {man['family']} model {res.model_id}{' (already trained on this dataset)' if res.reused else ''}: "
+               f"out-of-sample AUC {_ci(pm)} on {pm['n']} samples over {len(man['folds'])} months; Brier "
+               f"{_f(pm['brier'], 4)} vs Laplace {_f(man['pooled']['laplace']['brier'], 4)}. {man['verdict'][:1].upper() + man['verdict'][1:]}")
+    say = {"target": man["target"], "family": man["family"], "model_id": res.model_id, "auc": _ci(pm), "n": pm["n"],
+           "months": len(man["folds"]), "brier": _f(pm["brier"], 4),
+           "brier_laplace": _f(man["pooled"]["laplace"]["brier"], 4),
+           "live": sum(bool(g["use_model"]) for g in man["gate"].values()), "setups": len(man["gate"]),
+           f"verdict_{verdict_code(pm)}": ""}
+    return ToolResult(tool="train_model", summary=summary,
+                      data={"model_id": res.model_id, "path": str(res.path), "target": man["target"],
+                            "family": man["family"], "pooled": jsonable(man["pooled"]), "verdict": man["verdict"],
+                            "gate": jsonable(man["gate"]), "reused": res.reused, "warnings": res.warnings, "say": say},
+                      tables={"pooled": _pooled_table(man),
+                              "folds": Table(columns=["month", "train", "test", "purged", "embargoed", "AUC [95% CI]",
+                                                      "AUC logistic", "Brier", "Brier Laplace"], rows=folds,
+                                             title="Walk-forward folds"),
+                              "gate": _gate_table(man)},
+                      artifacts=_model_artifacts(res.path))
+
+
+class LearnStatusArgs(ToolArgs):
+    pass
+
+
+@tool(LearnStatusArgs)
+def learn_status(a: LearnStatusArgs) -> ToolResult:
+    """The trained models (target, out-of-sample AUC with its CI, Brier vs Laplace) and, per setup, whether the
+    live score uses the model or Laplace — and why."""
+    from ita.learn.features import feature_hash
+    from ita.learn.registry import active, list_models, load_model
+
+    df = list_models()
+    rows = [[r["model_id"], r["target"], r["family"], r["created_at"][:16].replace("T", " "), r["samples"],
+             _ci(r), _f(r["brier"], 4), _f(r["brier_laplace"], 4), "✓" if r["active"] else "",
+             "" if r["feature_hash"] == feature_hash() else "other feature set"] for r in df.to_dict("records")]
+    tables = {"models": Table(columns=["model", "target", "family", "trained (UTC)", "samples", "AUC [95% CI]",
+                                       "Brier", "Brier Laplace", "active", "note"], rows=rows, title="Trained models")}
+    gate, note = {}, ""
+    mid = active("setup_win")
+    if mid:
+        try:
+            m = load_model("setup_win")
+            tables["gate"] = _gate_table(m.manifest)
+            gate = m.manifest.get("gate") or {}
+            note = f" Live score: {sum(g['use_model'] for g in gate.values())} of {len(gate)} setups use the model."
+        except ItaError as exc:
+            note = f" The active setup_win model cannot be used live: {exc} Live scores stay Laplace."
+    else:
+        note = " No setup_win model yet: every live score is Laplace's rule (`ita learn train`)."
+    summary = f"{len(df)} trained model(s).{note}"
+    say = {"n_models": len(df), "live": sum(bool(g["use_model"]) for g in gate.values()), "setups": len(gate)}
+    say["gated" if gate else "no_model"] = ""
+    return ToolResult(tool="learn_status", summary=summary,
+                      data={"models": jsonable(df.to_dict("records")), "gate": jsonable(gate), "active": mid, "say": say},
+                      tables=tables)
+
+
+class ListFeaturesArgs(ToolArgs):
+    pass
+
+
+@tool(ListFeaturesArgs)
+def list_features(a: ListFeaturesArgs) -> ToolResult:
+    """The feature catalogue: every feature's unit, window and known-at rule."""
+    from ita.learn.features import describe, feature_hash
+
+    d = describe()
+    return ToolResult(tool="list_features", summary=f"{len(d)} features (feature set {feature_hash()}).",
+                      data={"features": d.to_dict("records"), "feature_hash": feature_hash(),
+                            "say": {"n": len(d), "hash": feature_hash()}},
+                      tables={"features": Table(columns=["feature", "unit", "window", "known at", "what"],
+                                                rows=d[["name", "unit", "window", "known_at", "doc"]].values.tolist())})
