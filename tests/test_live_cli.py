@@ -3,6 +3,8 @@ SIGTERM), the scheduler's jobs, ``live replay`` with its report, ``signals`` / `
 ``check``, and bad input — one clear message, exit status 2, nothing stored."""
 from __future__ import annotations
 
+import re
+
 import os
 import signal
 import subprocess
@@ -150,6 +152,7 @@ def test_replay_then_signals_stats_and_outbox(env):
     assert run.startswith("replay_")
     s = ita(["live", "signals", "--replay"], env)
     assert s.returncode == 0 and "asia_fvg_break v1" in s.stdout and "1.04975" in s.stdout and "outbox✓" in s.stdout
+    assert "result" in s.stdout and re.search(r"[+−]\d\.\d\dR (TP|SL|time)", s.stdout), s.stdout  # followed live
     st = ita(["live", "stats", "--run", run], env)
     assert st.returncode == 0 and "2 signals — 2 alert" in st.stdout and "outbox" in st.stdout
     ob = ita(["live", "outbox"], env)

@@ -63,13 +63,14 @@ def test_telegram_alert_is_a_photo_with_caption_and_feedback_buttons(sample_stor
         assert msg["photo"][:8] == b"\x89PNG\r\n\x1a\n"
         cap = msg["caption"]
         for part in ("LONG EURUSD · asia_fvg_break v1 · M5", "Limit <code>1.04975</code>", "SL <code>1.04949</code>",
-                     "TP <code>1.05027</code>", "RR 2.0", "risk 2.6 pips", "score <b>0.22</b>",
+                     "TP <code>1.05027</code>", "RR 2.0", "risk 2.6 pips", "score <b>0.22</b> (Laplace)",
                      "Tue 04 Mar 02:55", "valid until Tue 04 Mar 11:00", SID, "a close above the Asia range"):
             assert part in cap, part
         rows = msg["reply_markup"]["inline_keyboard"]
         key = svc.ctx.journal.signal(svc.ctx.run, SID)["key"]
         assert [[b["callback_data"] for b in r] for r in rows] == [[f"fb|{key}|taken", f"fb|{key}|skipped"],
-                                                                   [f"fb|{key}|up", f"fb|{key}|down"]]
+                                                                   [f"fb|{key}|up", f"fb|{key}|down"],
+                                                                   [f"sim|{key}"]]
         lat = svc.ctx.journal.latency(svc.ctx.run).set_index("channel")
         assert lat.loc["telegram", "n"] == 1 and 0 <= lat.loc["telegram", "max"] < 30
 
@@ -82,12 +83,19 @@ def test_telegram_alert_is_a_photo_with_caption_and_feedback_buttons(sample_stor
         telegram.wait_for(lambda f: len(f.calls("editMessageReplyMarkup")) == 2)
         assert svc.ctx.journal.feedback_of(svc.ctx.run, SID) == {"taken": "taken", "vote": "up"}
         labels = [b["text"] for r in telegram.message(CHAT, msg["message_id"])["reply_markup"]["inline_keyboard"] for b in r]
-        assert labels == ["✅ Taken ✓", "⏭ Skipped", "👍 ✓", "👎"]
+        assert labels == ["✅ Taken ✓", "⏭ Skipped", "👍 ✓", "👎", "🔎 Similar"]
         telegram.press_button(123, msg["message_id"], f"fb|{key}|down")
         telegram.wait_for(lambda f: len(f.calls("answerCallbackQuery")) == 3)
         refused = telegram.calls("answerCallbackQuery")[-1].params
         assert str(refused["show_alert"]).lower() == "true" and "configured chats only" in refused["text"]
         assert svc.ctx.journal.feedback_of(svc.ctx.run, SID) == {"taken": "taken", "vote": "up"}
+
+        # "Similar": a reply in the chat with the nearest earlier signals, or why there are none (no dataset here)
+        n_sent = len(telegram.calls("sendMessage"))
+        telegram.press_button(CHAT, msg["message_id"], f"sim|{key}")
+        telegram.wait_for(lambda f: len(f.calls("sendMessage")) == n_sent + 1)
+        reply = telegram.calls("sendMessage")[-1].params
+        assert str(reply["chat_id"]) == str(CHAT) and "Similar signals" in reply["text"] and "ita learn dataset" in reply["text"]
     finally:
         svc.close()
 

@@ -349,13 +349,27 @@ def _journal_run(run: Optional[str], replay: bool):
     return j, LIVE
 
 
+def _outcome(s: dict) -> str:
+    """``+2.00R TP`` / ``−1.00R SL`` / ``+0.40R time`` (green / red), ``expired``, ``open``, ``…`` (the order still
+    works)."""
+    o = s.get("outcome")
+    if o == "filled" and s.get("outcome_r") is not None:
+        r = float(s["outcome_r"])
+        col = "green" if r > 0 else "red" if r < 0 else ""
+        why = {"target": "TP", "stop": "SL"}.get(s.get("exit_reason") or "", s.get("exit_reason") or "")
+        text = f"{r:+.2f}R {why}".strip().replace("-", "−")
+        return f"[{col}]{text}[/]" if col else text
+    return {"expired": "[dim]expired[/]", "open": "open"}.get(o or "", "…")
+
+
 @live_app.command("signals")
 def live_signals(
     run: Optional[str] = typer.Option(None, "--run", help="A replay's run id (default: the live journal)."),
     replay: bool = typer.Option(False, "--replay", help="The latest replay."),
     limit: int = typer.Option(30, "--limit", "-n"),
 ):
-    """The journal: signals with their decision, score, deliveries and your feedback (times New York)."""
+    """The journal: signals with their decision, score (model or Laplace), deliveries, outcome (followed with the
+    backtest's simulator on the bars that came later) and your feedback (times New York)."""
     import pandas as pd
 
     from ita.times import NY
@@ -369,10 +383,11 @@ def live_signals(
 
     t = Table(title=f"Signals · {r} (latest first; times New York)", title_justify="left", box=box.SIMPLE_HEAD,
               pad_edge=False, collapse_padding=True)
-    for c in ("signal", "symbol", "setup", "dir", "entry", "SL", "TP", "RR", "score", "decision", "delivered", "feedback"):
+    for c in ("signal", "symbol", "setup", "dir", "entry", "SL", "TP", "RR", "score", "decision → delivered", "result",
+              "feedback"):
         num = c in ("entry", "SL", "TP", "RR", "score")
-        t.add_column(c, justify="right" if num else "left", no_wrap=c not in ("delivered", "feedback"),
-                     min_width=9 if c == "delivered" else None)
+        t.add_column(c, justify="right" if num else "left", no_wrap=c not in ("decision → delivered", "feedback"),
+                     min_width=9 if c == "decision → delivered" else None)
     mark = {"sent": "✓", "pending": "…", "sending": "…", "failed": "✗"}
     for s in df.to_dict("records"):
         fb = j.feedback_of(r, s["signal_id"])
@@ -380,11 +395,13 @@ def live_signals(
         col = "green" if s["direction"] == "long" else "red"
         dec = s["decision"] if s["decision"] == "alert" else f"[dim]{s['decision']}[/]"
         dl = " ".join(f"{x.split(':')[0]}{mark.get(x.rsplit(':', 1)[-1], '?')}" for x in str(s.get("delivered") or "").split())
-        t.add_row(f"{pd.Timestamp(s['known_at']).tz_convert(NY):%a %d %b %H:%M}", s["symbol"],
+        t.add_row(f"{pd.Timestamp(s['known_at']).tz_convert(NY):%d %b %H:%M}", s["symbol"],
                   f"{s['setup_id']} v{s['version']}", f"[{col}]{s['direction']}[/]",
                   _fmt_price(s["symbol"], s["entry_price"]), _fmt_price(s["symbol"], s["sl_price"]),
-                  _fmt_price(s["symbol"], s["tp_price"]), rr, f"{s['score']:.2f}", dec, dl or "—",
-                  " ".join(v for v in fb.values() if v) or "—")
+                  _fmt_price(s["symbol"], s["tp_price"]), rr,
+                  f"{s['score']:.2f}" + (" model" if s.get("score_kind") == "model" else ""),
+                  f"{dec} → {dl}" if dl else dec,
+                  _outcome(s), " ".join(v for v in fb.values() if v) or "—")
     console.print(t)
 
 

@@ -14,13 +14,16 @@ Reads top to bottom::
 * ``evaluate`` the setups' signals known after the cursor (:func:`ita.setups.evaluate` — the backtest's
                own code, ``known_after=cursor``: a setup whose completing step has no new event is done
                after running that one detector).
-* ``score``    p(success) from the setup's backtest before the period (:mod:`ita.live.score`).
+* ``score``    the signal's feature vector (:mod:`ita.learn.features`) and p(success): the trained model where
+               its walk-forward gate lets it for the setup, else Laplace over the setup's backtest before the
+               period (:mod:`ita.live.score`); ``score_kind`` says which.
 * ``decide``   expired order / threshold / cool-downs (by signal time, so a replay decides as live did);
                each signal is journaled once, with its pending deliveries, before anything is sent.
 * ``render``   the snapshot PNG on several timeframes (:func:`ita.charts.snapshot_figure`).
 * ``comment``  vision model (when configured and the score is high enough) or the template.
 * ``notify``   Telegram and the outbox, retried with backoff inside the latency budget.
-* ``journal``  the Notion journal row; the cursor moves to the last close.
+* ``journal``  the Notion journal row; the outcomes of earlier signals are followed with the backtest's
+               simulator (:mod:`ita.live.outcomes`); the cursor moves to the last close.
 
 State: :class:`ita.live.state.LiveState`; context: :class:`ita.live.context.LiveContext`.
 """
@@ -123,13 +126,25 @@ def after_evaluate(state: LiveState) -> str:
 
 @_timed
 def score(state: LiveState, ctx: LiveContext) -> dict:
-    """p(success) and the expected R at the signal's RR from the setup's baseline."""
-    out = []
+    """Features and p(success) of each new signal: the model where its gate lets it, else the setup's baseline
+    (Laplace); the expected R at the signal's RR."""
+    from ita.setups import evaluate as run
+
+    out, errors, todays = [], [], {}
     for c in state["candidates"]:
         b = ctx.baseline(c["setup_key"], c["symbol"])
+        key = c["setup_key"]
+        if key not in todays:      # the setup's signals in the window: the earlier ones of the day count
+            todays[key] = run(ctx.setups[key], state["candles"], state["symbol"], context=state["contexts"][key])
+        sig = todays[key]
+        same = sig[(sig["day"] == c["day"]) & (sig["known_at"] < c["known_at"])].to_dict("records")
+        s = ctx.score_signal(c, b, window=state["candles"], same_day=same)
+        if s.features is None:
+            errors.append(f"{c['signal_id']}: {s.basis.rpartition('(')[2].rstrip(')')}")
         rr = float((c.get("meta") or {}).get("rr") or 0.0)
-        out.append({**c, "score": b.p, "score_basis": b.basis, "expected_r": b.expected_r(rr)})
-    return {"scored": out}
+        out.append({**c, "score": s.p, "score_basis": s.basis, "score_kind": s.kind, "features": s.features,
+                    "expected_r": s.p * rr - (1 - s.p)})
+    return {"scored": out, "errors": errors}
 
 
 @_timed
@@ -154,7 +169,8 @@ def decide(state: LiveState, ctx: LiveContext) -> dict:
         else:
             decision, reason = "alert", f"score {c['score']:.2f} ≥ threshold {cfg.min_score:.2f}"
         new = j.record(ctx.run, c, score=c["score"], score_basis=c["score_basis"], decision=decision,
-                       reason=reason, close_wall=ctx.clock.wall_of(known), channels=ctx.targets())
+                       reason=reason, close_wall=ctx.clock.wall_of(known), channels=ctx.targets(),
+                       score_kind=c.get("score_kind", "laplace"), features=c.get("features"))
         if not new:
             continue  # journaled by another run (overlap, restart): never twice
         decisions.append({"signal_id": c["signal_id"], "decision": decision, "reason": reason, "score": c["score"]})
@@ -239,8 +255,16 @@ def notify(state: LiveState, ctx: LiveContext) -> dict:
 
 @_timed
 def journal(state: LiveState, ctx: LiveContext) -> dict:
-    """The Notion journal row of each alert; then the cursor moves to the last close."""
+    """The Notion journal row of each alert; the outcomes of earlier signals; then the cursor moves to the last
+    close."""
+    from ita.live.outcomes import track
+
     out = _deliver(state, ctx, ("notion",))
+    if state.get("candles") is not None and len(state["candles"]):
+        try:
+            track(ctx.journal, ctx.run, state["symbol"], state["candles"], ctx.setups)
+        except Exception as exc:  # noqa: BLE001 - outcome tracking never stops the live loop
+            out["errors"] = [f"{state['symbol']}: outcome tracking failed ({type(exc).__name__}: {exc})"]
     if state.get("last_close") is not None:
         ctx.journal.set_cursor(ctx.run, state["symbol"], state["timeframe"], state["last_close"])
     return out

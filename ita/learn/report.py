@@ -96,3 +96,35 @@ def fmt_ci(a: float, lo: float, hi: float) -> str:
     if lo is None or not np.isfinite(lo):
         return f"{a:.3f}"
     return f"{a:.3f} [{lo:.3f}, {hi:.3f}]"
+
+
+def similar_figure(panels: list[tuple[pd.DataFrame, dict]], title: str, cols: int = 3) -> go.Figure:
+    """Small multiples of similar signals: per panel the M5 candles around the signal (New York time) with its
+    entry (blue), stop (red) and target (green) and the outcome in the panel title. ``panels``: ``(candles,
+    row)`` with ``row`` holding ``known_at``, ``side``, ``entry_price``, ``sl_price``, ``tp_price``, ``r``,
+    ``setup_id``, ``symbol``."""
+    from plotly.subplots import make_subplots
+
+    from ita.times import NY
+
+    rows = max(1, -(-len(panels) // cols))
+    names = []
+    for _, r in panels:
+        res = f"{r['r']:+.2f}R" if r.get("r") is not None and np.isfinite(r.get("r")) else "no fill"
+        names.append(f"{pd.Timestamp(r['known_at']).tz_convert(NY):%Y-%m-%d %H:%M} {r['symbol']} {r['side']} · {res}")
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=names, horizontal_spacing=0.05, vertical_spacing=0.12)
+    for k, (c, r) in enumerate(panels):
+        row, col = k // cols + 1, k % cols + 1
+        x = c.index.tz_convert(NY).tz_localize(None)
+        fig.add_trace(go.Candlestick(x=x, open=c["open"], high=c["high"], low=c["low"], close=c["close"],
+                                     increasing_line_color="#26a69a", decreasing_line_color="#ef5350",
+                                     showlegend=False), row=row, col=col)
+        t0 = pd.Timestamp(r["known_at"]).tz_convert(NY).tz_localize(None)
+        for price, color in ((r["entry_price"], "#1f77b4"), (r["sl_price"], "#d62728"), (r["tp_price"], "#2ca02c")):
+            fig.add_trace(go.Scatter(x=[t0, x[-1]] if len(x) else [t0, t0], y=[price, price], mode="lines",
+                                     line=dict(color=color, width=1.5), showlegend=False, hoverinfo="skip"),
+                          row=row, col=col)
+    fig.update_xaxes(rangeslider_visible=False, showticklabels=False)
+    fig.update_layout(title=title, template="plotly_white", height=300 * rows + 80, margin=dict(t=90, l=30, r=20))
+    fig.update_annotations(font_size=11)
+    return fig

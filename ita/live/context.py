@@ -70,6 +70,7 @@ class LiveContext:
     store: object | None = None
     setups: dict = field(default_factory=dict)
     _baselines: dict = field(default_factory=dict)
+    _scorer: object | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self):
@@ -98,6 +99,19 @@ class LiveContext:
                 day = pd.Timestamp(self.start).tz_convert(NY).tz_localize(None).normalize()
                 b = self._baselines[(key, symbol)] = baseline(self.setups[key], symbol, day, store=self.store)
             return b
+
+    def score_signal(self, signal: dict, base: Baseline, *, window=None, same_day=None):
+        """The signal's features and gated score (:class:`ita.live.score.LiveScore`): the trained model where its
+        walk-forward gate lets it for the setup, else ``base`` (Laplace)."""
+        from ita.live.score import gated_score
+
+        with self._lock:
+            if self._scorer is None:
+                from ita.learn.scoring import SignalScorer
+
+                self._scorer = SignalScorer(store=self.store)
+        return gated_score(self._scorer, signal, self.setups[signal["setup_key"]], base, window=window,
+                           same_day=same_day)
 
     def targets(self) -> list[str]:
         """Delivery channel names for one alert, in sending order: ``telegram:<chat id>`` per chat (the 30 s

@@ -12,7 +12,13 @@ Tables
                      sentence), ``decision`` (``alert`` | ``below_threshold`` | ``cooldown`` | ``expired``),
                      ``reason``, ``close_wall`` (epoch s of the candle close on the wall clock — for a replay,
                      when the simulated clock passed it), ``detected_wall``, ``chart``, ``comment``,
-                     ``comment_source`` (``template`` | ``llm``), ``key`` (10 hex, for Telegram buttons).
+                     ``comment_source`` (``template`` | ``llm``), ``key`` (10 hex, for Telegram buttons);
+                     ``score_kind`` (``model`` | ``laplace``: which score it is), ``features`` (JSON: the
+                     feature vector of :mod:`ita.learn.features`, the feature journal's entry); the outcome,
+                     followed with the backtest's simulator on the bars that arrive later
+                     (:mod:`ita.live.outcomes`): ``outcome`` (``pending`` | ``open`` | ``filled`` |
+                     ``expired``; final: filled with an exit, or expired), ``outcome_r`` (R), ``exit_reason``,
+                     ``exit_time`` (UTC ISO), ``mfe_r``/``mae_r`` (R), ``bars_to_exit``, ``outcome_at``.
 ``live_deliveries``  pk (``run``, ``signal_id``, ``channel``): one row per signal and channel (``outbox``,
                      ``telegram:<chat id>``, ``notion``): ``status`` (``pending`` → ``sending`` → ``sent`` |
                      ``failed``), ``attempts``, ``next_at`` (epoch s), ``lease_until``, ``owner`` (host:pid
@@ -79,8 +85,11 @@ _SIGNAL_COLS = {
     "tp_price": float, "rr": float, "risk_pips": float, "day": str, "time": str, "known_at": str,
     "expires_at": str, "exit_by": str, "meta": str, "score": float, "score_basis": str, "decision": str,
     "reason": str, "close_wall": float, "detected_wall": float, "chart": str, "comment": str,
-    "comment_source": str, "created_at": str,
+    "comment_source": str, "created_at": str, "score_kind": str, "features": str, "outcome": str,
+    "outcome_r": float, "exit_reason": str, "exit_time": str, "mfe_r": float, "mae_r": float, "bars_to_exit": float,
+    "outcome_at": str,
 }
+OUTCOME_FIELDS = ("outcome", "outcome_r", "exit_reason", "exit_time", "mfe_r", "mae_r", "bars_to_exit", "outcome_at")
 _DELIVERY_COLS = {
     "run": str, "signal_id": str, "channel": str, "status": str, "attempts": int, "next_at": float,
     "lease_until": float, "last_error": str, "sent_wall": float, "latency_s": float, "remote_id": str,
@@ -114,6 +123,10 @@ class Journal:
                                        if_not_exists=True)
             db["live_cursor"].create({"run": str, "symbol": str, "timeframe": str, "last_close": str,
                                       "updated_at": str}, pk=("run", "symbol", "timeframe"), if_not_exists=True)
+            have = db["live_signals"].columns_dict
+            for col, typ in _SIGNAL_COLS.items():     # journals written before these columns existed
+                if col not in have:
+                    db["live_signals"].add_column(col, typ)
             db["live_signals"].create_index(["key"], if_not_exists=True)
             db["live_deliveries"].create_index(["status", "next_at"], if_not_exists=True)
 
@@ -134,9 +147,10 @@ class Journal:
 
     # ---- signals ----------------------------------------------------------------------------------------
     def record(self, run: str, signal: dict, *, score: float, score_basis: str, decision: str, reason: str,
-               close_wall: float, channels: list[str]) -> bool:
+               close_wall: float, channels: list[str], score_kind: str = "laplace", features: dict | None = None) -> bool:
         """Insert a new signal with its decision and, for an alert, one pending delivery per channel — in one
-        transaction. Returns False (and changes nothing) when the signal is already journaled for ``run``."""
+        transaction. ``score_kind`` says which score it is; ``features`` its feature vector. Returns False (and
+        changes nothing) when the signal is already journaled for ``run``."""
         meta = signal.get("meta")
         row = {
             "run": run, "signal_id": signal["signal_id"], "key": signal_key(signal["signal_id"]),
@@ -153,6 +167,8 @@ class Journal:
             "score": float(score), "score_basis": score_basis, "decision": decision, "reason": reason,
             "close_wall": float(close_wall), "detected_wall": time.time(), "chart": None, "comment": None,
             "comment_source": None, "created_at": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
+            "score_kind": score_kind, "features": json.dumps(features, default=str) if features is not None else None,
+            "outcome": "pending",
         }
         with self._db() as db:
             conn = db.conn
@@ -186,6 +202,7 @@ class Journal:
             return None
         out = dict(rows[0])
         out["meta"] = json.loads(out["meta"]) if out.get("meta") else {}
+        out["features"] = json.loads(out["features"]) if out.get("features") else None
         return out
 
     def by_key(self, key: str) -> dict | None:
@@ -204,6 +221,44 @@ class Journal:
                 "where d.run = s.run and d.signal_id = s.signal_id) as delivered from live_signals s "
                 f"where s.run = ? order by s.known_at desc, s.signal_id{lim}", [run]))
         return pd.DataFrame(rows)
+
+    def unresolved(self, run: str, symbol: str | None = None) -> list[dict]:
+        """Signals of ``run`` (on ``symbol``) whose outcome is not final yet (``pending`` or ``open``)."""
+        q = ("select * from live_signals where run = ? and (outcome is null or outcome in ('pending', 'open'))")
+        args: list = [run]
+        if symbol:
+            q += " and symbol = ?"
+            args.append(symbol)
+        with self._db() as db:
+            rows = [dict(r) for r in db.query(q + " order by known_at", args)]
+        for r in rows:
+            r["meta"] = json.loads(r["meta"]) if r.get("meta") else {}
+        return rows
+
+    def set_outcome(self, run: str, signal_id: str, **fields) -> None:
+        """Record a signal's outcome (:data:`OUTCOME_FIELDS`)."""
+        bad = [k for k in fields if k not in OUTCOME_FIELDS]
+        if bad:
+            raise ValueError(f"not outcome fields: {', '.join(bad)}")
+        with self._db() as db:
+            db["live_signals"].update((run, signal_id), {k: _iso(v) if k in ("exit_time", "outcome_at") else v
+                                                         for k, v in fields.items()})
+
+    def find(self, signal_id: str) -> dict | None:
+        """The newest journaled row of ``signal_id`` in any run (``meta`` and ``features`` decoded), or None."""
+        with self._db() as db:
+            rows = list(db.query("select run from live_signals where signal_id = ? order by created_at desc limit 1",
+                                 [signal_id]))
+        if not rows:
+            return None
+        return self.signal(rows[0]["run"], signal_id)
+
+    def latest(self) -> dict | None:
+        """The most recently journaled signal of any run, or None."""
+        with self._db() as db:
+            rows = list(db.query("select run, signal_id from live_signals order by created_at desc, known_at desc "
+                                 "limit 1"))
+        return self.signal(rows[0]["run"], rows[0]["signal_id"]) if rows else None
 
     def last_alert(self, run: str, symbol: str, setup_id: str | None = None) -> pd.Timestamp | None:
         """``known_at`` of the latest alert on ``symbol`` (of ``setup_id`` when given), for the cool-downs."""

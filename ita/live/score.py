@@ -1,5 +1,5 @@
-"""The baseline score of a live signal: p(success) from the setup's own backtest — transparent, until the
-learning module provides a model.
+"""The score of a live signal: p(success) from the trained model where its walk-forward gate lets it for the
+setup (:mod:`ita.learn`), else the baseline — Laplace over the setup's own backtest, transparent.
 
 For each (setup version, symbol) the setup is backtested once on the stored history **before** the live (or
 replay) period starts — never on the period itself, so a replay cannot peek at its own future. The score of
@@ -12,6 +12,11 @@ With the signal's reward-to-risk ``rr`` the expected result is ``p·rr − (1 �
 ``1 / (1 + rr)``. A win is a trade with R > 0.
 
 Example::
+
+The gate (:func:`gated_score`, :mod:`ita.learn.registry`): the model scores a setup's signals only when, on that
+setup's out-of-sample trades, the model's AUC 95 % CI lies above 0.5 and its Brier score beats Laplace's;
+``ita learn status`` says for each setup which score is used and why. Every signal's feature vector is
+computed either way and journaled.
 
     >>> b = baseline(load_setup("asia_fvg_break"), "EURUSD", until="2025-03-03")     # doctest: +SKIP
     >>> b.p, b.basis                                                                    # doctest: +SKIP
@@ -83,3 +88,9 @@ def baseline(loaded, symbol: str, until, store=None, history_days: int = 365) ->
     last = str(days.max().date()) if days is not None else None
     return Baseline(s.id, loaded.version, symbol, int(len(r)), int((r > 0).sum()),
                     float(r.mean()) if len(r) else float("nan"), first, last)
+
+
+def gated_score(scorer, signal: dict, loaded, base: Baseline, *, window=None, same_day=None):
+    """The gated score of one live signal (:class:`ita.learn.scoring.Score`: ``p``, ``kind`` ``model`` |
+    ``laplace``, ``basis``, ``features``) with ``base`` as Laplace's."""
+    return scorer.score(signal, loaded, laplace_p=base.p, laplace_basis=base.basis, window=window, same_day=same_day)

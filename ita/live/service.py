@@ -62,11 +62,23 @@ def open_channels(journal: Journal | None, outbox_dir: Path, telegram=None, noti
                     if page:
                         _notion.feedback(page, chosen)
 
-            channels["telegram"] = TelegramChannel(telegram, journal, on_feedback=mirror).open()
+            channels["telegram"] = TelegramChannel(telegram, journal, on_feedback=mirror, on_similar=similar_text).open()
     except BaseException:
         close_channels(channels)
         raise
     return channels
+
+
+def similar_text(signal_id: str, k: int = 5) -> str:
+    """The Telegram "Similar" button's answer: the k nearest earlier signals with their outcomes, as plain text
+    (:func:`ita.tools.similar_signals`), or why there are none."""
+    from ita.tools.learn import similar_signals
+
+    r = similar_signals(signal_id=signal_id, k=k)
+    if not r.ok:
+        return f"Similar signals: {r.error}"
+    rows = r.tables["similar"].rows
+    return "\n".join([r.summary, *(" · ".join(str(v) for v in row[:7]) for row in rows)])
 
 
 def replay_outbox(run: str) -> Path:

@@ -30,6 +30,8 @@ log = logging.getLogger("ita.live")
 os.environ.setdefault("PTB_TIMEDELTA", "true")  # RetryAfter.retry_after as a timedelta (PTB's future default)
 CAPTION_LIMIT = 1024
 BUTTONS = (("taken", "✅ Taken"), ("skipped", "⏭ Skipped"), ("up", "👍"), ("down", "👎"))
+SIMILAR = "🔎 Similar"
+SCORE_KIND = {"model": "model", "laplace": "Laplace"}
 REPEAT_NOTE = "⟳ sent again after a restart — ignore it if you already have this signal"
 
 
@@ -46,7 +48,9 @@ def caption(signal: dict, repeat: bool = False) -> str:
         f"SL <code>{px(signal['sl_price'])}</code> · TP <code>{px(signal['tp_price'])}</code>",
         " · ".join(p for p in (f"RR {float(rr):.1f}" if rr is not None else "",
                                 f"risk {float(risk):.1f} pips" if risk is not None else "",
-                                f"score <b>{float(signal['score']):.2f}</b>") if p),
+                                f"score <b>{float(signal['score']):.2f}</b>"
+                                + (f" ({SCORE_KIND.get(signal.get('score_kind'), signal.get('score_kind'))})"
+                                   if signal.get("score_kind") else "")) if p),
         f"Signal {e(ny_short(signal['known_at']))} NY · valid until {e(ny_short(signal.get('expires_at')))} NY",
     ]
     if repeat:
@@ -72,7 +76,8 @@ def keyboard(key: str, chosen: dict | None = None):
     def btn(action: str, label: str):
         return InlineKeyboardButton(f"{label} ✓" if action in marks else label, callback_data=f"fb|{key}|{action}")
 
-    return InlineKeyboardMarkup([[btn(*BUTTONS[0]), btn(*BUTTONS[1])], [btn(*BUTTONS[2]), btn(*BUTTONS[3])]])
+    return InlineKeyboardMarkup([[btn(*BUTTONS[0]), btn(*BUTTONS[1])], [btn(*BUTTONS[2]), btn(*BUTTONS[3])],
+                                 [InlineKeyboardButton(SIMILAR, callback_data=f"sim|{key}")]])
 
 
 class TelegramChannel:
@@ -80,12 +85,14 @@ class TelegramChannel:
 
     name = "telegram"
 
-    def __init__(self, settings: TelegramSettings, journal=None, timeout: float = 20.0, on_feedback=None):
+    def __init__(self, settings: TelegramSettings, journal=None, timeout: float = 20.0, on_feedback=None,
+                 on_similar=None):
         from telegram.ext import Application
         from telegram.request import HTTPXRequest
 
         self.settings, self.journal, self.timeout = settings, journal, timeout
         self.on_feedback = on_feedback  # called (run, signal_id, chosen) after a press is recorded
+        self.on_similar = on_similar    # (signal_id) -> text: the "Similar" button's answer
         self.allowed = set(settings.chat_ids)
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="ita-telegram", daemon=True)
@@ -125,6 +132,7 @@ class TelegramChannel:
         from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
         self.app.add_handler(CallbackQueryHandler(self._on_button, pattern=r"^fb\|"))
+        self.app.add_handler(CallbackQueryHandler(self._on_similar, pattern=r"^sim\|"))
         self.app.add_handler(CommandHandler(["start", "help"], self._on_start))
         self.app.add_handler(MessageHandler(filters.ALL, self._on_other))
 
@@ -214,6 +222,21 @@ class TelegramChannel:
             await q.edit_message_reply_markup(reply_markup=keyboard(key, chosen))
         except Exception as exc:  # noqa: BLE001 - "message is not modified" and the like are harmless
             log.debug("keyboard update: %s", exc)
+
+    async def _on_similar(self, update, context) -> None:
+        """The "Similar" button: the k nearest earlier signals and their outcomes, as a reply in the chat."""
+        q = update.callback_query
+        chat_id = q.message.chat.id if q.message else None
+        if chat_id not in self.allowed:
+            await q.answer("This bot serves its configured chats only.", show_alert=True)
+            return
+        sig = self.journal.by_key(q.data.split("|", 1)[1]) if self.journal is not None else None
+        if sig is None or self.on_similar is None:
+            await q.answer("Similar signals are not available for this signal.")
+            return
+        await q.answer("Looking for similar signals …")
+        text = await asyncio.get_running_loop().run_in_executor(None, self.on_similar, sig["signal_id"])
+        await context.bot.send_message(chat_id, text=str(text)[:4096], reply_to_message_id=q.message.message_id)
 
     async def _on_start(self, update, context) -> None:
         chat = update.effective_chat

@@ -254,3 +254,238 @@ def list_features(a: ListFeaturesArgs) -> ToolResult:
                             "say": {"n": len(d), "hash": feature_hash()}},
                       tables={"features": Table(columns=["feature", "unit", "window", "known at", "what"],
                                                 rows=d[["name", "unit", "window", "known_at", "doc"]].values.tolist())})
+
+
+# ---- one signal: probability, explanation, similar signals --------------------------------------------------
+
+SIGNAL_DESC = ("Signal id, e.g. asia_fvg_break-v1-EURUSD-M5-20250612T0415 (see `ita live signals`); default: the "
+               "latest journaled signal.")
+
+
+def _signal_dataset():
+    """(dataset, stored model or None, why there is no model): the active setup_win model's dataset, else the
+    latest setups dataset."""
+    from ita.learn.dataset import latest_dataset, read_dataset
+    from ita.learn.registry import load_model
+
+    try:
+        m = load_model("setup_win")
+        return m.dataset(), m, None
+    except ItaError as exc:
+        p = latest_dataset("setups")
+        return (read_dataset(p)[0] if p else None), None, str(exc)
+
+
+def _find_signal(signal_id: str | None, setup_id: str | None = None, symbol: str | None = None) -> dict:
+    """A signal from the live journal (any run) or the dataset, with its feature vector: ``signal_id``,
+    ``source``, ``setup_id``, ``version``, ``symbol``, ``side``, ``known_at``, ``day``, ``entry_price``,
+    ``sl_price``, ``tp_price``, ``features`` (dict), ``outcome`` (R or None), ``journal`` (row or None)."""
+    from ita.learn.features import FEATURES
+    from ita.live.journal import Journal
+
+    j = Journal()
+    ds, _, _ = _signal_dataset()
+    jr = None
+    if signal_id:
+        jr = j.find(signal_id)
+    elif not setup_id:
+        jr = j.latest()
+    row = None
+    if ds is not None and len(ds):
+        if signal_id:
+            hit = ds[ds["event_id"] == signal_id]
+        elif jr is not None:
+            hit = ds[ds["event_id"] == jr["signal_id"]]
+        else:
+            sel = pd.Series(True, index=ds.index)
+            if setup_id:
+                sel &= ds["setup_id"] == setup_id
+            if symbol:
+                sel &= ds["symbol"] == symbol
+            hit = ds[sel].tail(1)
+        row = hit.iloc[-1] if len(hit) else None
+    if jr is None and row is None:
+        where = "the live journal or the learning dataset"
+        if signal_id:
+            raise ItaError(f"No signal {signal_id!r} in {where}. `ita live signals` lists journaled signals; "
+                           "`ita learn dataset` builds the dataset.")
+        raise ItaError(f"No signal yet{' of ' + setup_id if setup_id else ''} in {where}: run `ita live replay` "
+                       "or build a dataset with `ita learn dataset`.")
+    if jr is not None:
+        out = {"signal_id": jr["signal_id"], "source": f"journal ({jr['run']})", "setup_id": jr["setup_id"],
+               "version": int(jr["version"]), "symbol": jr["symbol"], "side": jr["direction"],
+               "known_at": pd.Timestamp(jr["known_at"]), "day": pd.Timestamp(jr["day"]),
+               "entry_price": jr["entry_price"], "sl_price": jr["sl_price"], "tp_price": jr["tp_price"],
+               "features": jr.get("features"), "outcome": jr.get("outcome_r"), "journal": jr,
+               "score": jr.get("score"), "score_kind": jr.get("score_kind")}
+    else:
+        out = {"signal_id": row["event_id"], "source": "dataset", "setup_id": row["setup_id"],
+               "version": int(row["setup_version"]), "symbol": row["symbol"], "side": row["side"],
+               "known_at": pd.Timestamp(row["known_at"]), "day": pd.Timestamp(row["day"]),
+               "entry_price": row["entry_price"], "sl_price": row["sl_price"], "tp_price": row["tp_price"],
+               "features": None, "outcome": row["r"] if row["filled"] else None, "journal": None}
+    if row is not None and not out["features"]:
+        out["features"] = {f: (None if isinstance(row[f], float) and not np.isfinite(row[f]) else row[f]) for f in FEATURES}
+    if not out["features"]:                          # a journaled signal from before the feature journal
+        from ita.learn.scoring import SignalScorer
+        from ita.setups import load_setup
+
+        jr2 = dict(jr, rule_id=jr["setup_id"])
+        out["features"] = SignalScorer(store=candle_store(out["symbol"])).features(
+            jr2, load_setup(jr["setup_id"], int(jr["version"]))).iloc[0].to_dict()
+    return out
+
+
+def _feature_row(sig: dict) -> pd.DataFrame:
+    from ita.learn.features import FEATURES
+
+    return pd.DataFrame([{f: sig["features"].get(f, np.nan) if sig["features"].get(f) is not None else np.nan
+                          for f in FEATURES}])
+
+
+def _sig_context(sig: dict) -> dict:
+    return {"signal_id": sig["signal_id"], "setup_id": sig["setup_id"], "symbol": sig["symbol"]}
+
+
+class SignalProbabilityArgs(ToolArgs):
+    signal_id: str | None = Field(None, description=SIGNAL_DESC)
+    setup_id: str | None = Field(None, description="Setup id: its latest signal when no signal id is given.",
+                                 examples=["asia_sweep"])
+    symbol: str | None = Field(None, description="Instrument, with setup_id.", examples=["EURUSD"])
+
+
+@tool(SignalProbabilityArgs)
+def signal_probability(a: SignalProbabilityArgs) -> ToolResult:
+    """The chance a signal works: p(success) from the model where its walk-forward gate lets it, else Laplace's
+    rule over the setup's earlier trades — both shown, with the model's out-of-sample AUC and CI."""
+    from ita.live.score import baseline
+    from ita.setups import load_setup
+
+    sig = _find_signal(a.signal_id, a.setup_id, a.symbol)
+    loaded = load_setup(sig["setup_id"], sig["version"])
+    b = baseline(loaded, sig["symbol"], sig["day"], store=candle_store(sig["symbol"]))
+    _, m, note = _signal_dataset()
+    p_model, use, why, auc = None, False, f"no usable model: {note}", None
+    if m is not None:
+        p_model = float(m.fitted.predict(_feature_row(sig))[0])
+        use, why = m.gate(sig["setup_id"])
+        auc = (m.manifest.get("gate") or {}).get(sig["setup_id"])
+    p = p_model if use else b.p
+    kind = "model" if use else "Laplace"
+    rr = abs(float(sig["tp_price"]) - float(sig["entry_price"])) / abs(float(sig["entry_price"]) - float(sig["sl_price"]))
+    exp_r = p * rr - (1 - p)
+    rows = [["Laplace (setup's backtest before the day)", _f(b.p, 2), b.basis]]
+    if p_model is not None:
+        rows.append([f"model {m.model_id}", _f(p_model, 2), f"out-of-sample AUC {_ci(auc) if auc else DASH}; {why}"])
+    summary = (f"{sig['signal_id']}: p(success) {p:.2f} ({kind}); expected {exp_r:+.2f}R at RR {rr:.1f} "
+               f"(breakeven {1 / (1 + rr):.2f})." + (f" The model says {p_model:.2f} but is not used: {why}."
+                                                       if p_model is not None and not use else ""))
+    say = {"signal_id": sig["signal_id"], "p": f"{p:.2f}", "kind": kind, "expected_r": f"{exp_r:+.2f}",
+           "rr": f"{rr:.1f}", "breakeven": f"{1 / (1 + rr):.2f}", "laplace": f"{b.p:.2f}", "why": why,
+           "model_p": f"{p_model:.2f}" if p_model is not None else None}
+    return ToolResult(tool="signal_probability", summary=summary,
+                      data={"signal_id": sig["signal_id"], "p": p, "kind": kind.lower(), "p_model": p_model,
+                            "p_laplace": b.p, "gate": use, "why": why, "expected_r": exp_r, "rr": rr,
+                            "source": sig["source"], "say": say},
+                      tables={"scores": Table(columns=["score", "p", "basis"], rows=rows, title="Scores")},
+                      context=_sig_context(sig))
+
+
+class ExplainSignalArgs(ToolArgs):
+    signal_id: str | None = Field(None, description=SIGNAL_DESC)
+
+
+@tool(ExplainSignalArgs)
+def explain_signal(a: ExplainSignalArgs) -> ToolResult:
+    """Why the model scores a signal what it does: the top feature contributions (SHAP, in probability points)
+    in words, and which score the live loop uses for its setup."""
+    from ita.learn.explain import contributions, describe_value, in_words
+
+    sig = _find_signal(a.signal_id)
+    _, m, note = _signal_dataset()
+    if m is None:
+        raise ItaError(f"No model to explain with ({note.rstrip('.')}). The live score is then Laplace's rule, which "
+                       "has nothing to explain beyond the setup's win count.")
+    base = float(m.manifest.get("base_p", 0.5))
+    p, items = contributions(m.fitted, _feature_row(sig), base)
+    use, why = m.gate(sig["setup_id"])
+    words = in_words(items, 4)
+    rows = [[describe_value(n, v), f"{c:+.3f}".replace("-", "−")] for n, v, c in items[:10]]
+    summary = (f"{sig['signal_id']}: the model says {p:.2f} (average {base:.2f}): {words}. "
+               f"Live score for {sig['setup_id']}: {'the model' if use else 'Laplace'} ({why}).")
+    art = [x for x in _model_artifacts(m.path) if x.name == "importance.png"]
+    say = {"signal_id": sig["signal_id"], "p": f"{p:.2f}", "base": f"{base:.2f}", "words": words,
+           "live": "model" if use else "Laplace", "why": why, "setup_id": sig["setup_id"]}
+    return ToolResult(tool="explain_signal", summary=summary,
+                      data={"signal_id": sig["signal_id"], "p": p, "base_p": base, "model_id": m.model_id,
+                            "contributions": jsonable([{"feature": n, "value": v, "contribution": c} for n, v, c in items]),
+                            "gate": use, "why": why, "say": say},
+                      tables={"contributions": Table(columns=["feature", "contribution (p)"], rows=rows,
+                                                     title="Top contributions (SHAP, probability points)")},
+                      artifacts=art, context=_sig_context(sig))
+
+
+class SimilarSignalsArgs(ToolArgs):
+    signal_id: str | None = Field(None, description=SIGNAL_DESC)
+    k: int = Field(10, ge=1, le=50, description="How many neighbours (1–50).")
+
+
+@tool(SimilarSignalsArgs)
+def similar_signals(a: SimilarSignalsArgs) -> ToolResult:
+    """The k most similar earlier signals (standardised features) with their outcomes, the neighbours' win rate
+    with a Wilson CI, and small charts of the nearest ones."""
+    from ita.learn.similar import nearest
+    from ita.tools.access import charts_dir, save_chart_png
+
+    sig = _find_signal(a.signal_id)
+    ds, _, _ = _signal_dataset()
+    if ds is None:
+        raise ItaError("No dataset of past signals yet: `ita learn dataset` builds one.")
+    q = pd.Series({**sig["features"], "known_at": sig["known_at"], "setup_id": sig["setup_id"],
+                   "event_id": sig["signal_id"]})
+    res = nearest(ds, q, a.k)
+    nb = res.neighbours
+    from ita.times import ny_text
+
+    rows = [[ny_text(r["known_at"]), r["setup_id"], r["symbol"], r["side"], _f(r["distance"], 2),
+             f"{r['r']:+.2f}R", r["exit_reason"], describe_session(r)] for r in nb.to_dict("records")]
+    lo, hi = res.ci
+    summary = (f"{res.n} signals most like {sig['signal_id']} ({res.scope}, of {res.candidates} earlier ones with "
+               f"an outcome): {res.wins} won — win rate {100 * res.win_rate:.0f} % (95 % CI {100 * lo:.0f}–{100 * hi:.0f} %), "
+               f"mean {res.mean_r:+.2f}R.")
+    artifacts, warnings = [], []
+    try:
+        from ita.learn.report import similar_figure
+
+        store = candle_store()
+        panels = []
+        for r in nb.head(6).to_dict("records"):
+            t = pd.Timestamp(r["known_at"])
+            c = store.load(r["symbol"], "M5", t - pd.Timedelta(hours=2), t + pd.Timedelta(hours=4))
+            panels.append((c, r))
+        fig = similar_figure(panels, f"Signals like {sig['signal_id']}")
+        path, warn = save_chart_png(fig, charts_dir() / f"similar_{sig['signal_id']}.png", 1400,
+                                    300 * max(1, -(-len(panels) // 3)) + 80)
+        if path:
+            artifacts.append(Artifact(kind="image", path=str(path), name=path.name,
+                                      caption=f"The {len(panels)} nearest earlier signals (NY time)"))
+        if warn:
+            warnings.append(warn)
+    except ItaError as exc:
+        warnings.append(f"charts skipped: {exc}")
+    say = {"signal_id": sig["signal_id"], "n": res.n, "wins": res.wins, "win_rate": f"{100 * res.win_rate:.0f} %",
+           "lo": f"{100 * lo:.0f}", "hi": f"{100 * hi:.0f}", "mean_r": f"{res.mean_r:+.2f}R", "scope": res.scope,
+           "candidates": res.candidates}
+    return ToolResult(tool="similar_signals", summary=summary,
+                      data={"signal_id": sig["signal_id"], "n": res.n, "wins": res.wins, "win_rate": res.win_rate,
+                            "ci": list(res.ci), "mean_r": res.mean_r, "scope": res.scope,
+                            "neighbours": jsonable(nb[["event_id", "known_at", "setup_id", "symbol", "side", "r",
+                                                       "exit_reason", "distance"]].to_dict("records")),
+                            "warnings": warnings, "say": say},
+                      tables={"similar": Table(columns=["signal (NY)", "setup", "symbol", "side", "distance", "R",
+                                                        "exit", "session"], rows=rows, title="Nearest earlier signals")},
+                      artifacts=artifacts, context=_sig_context(sig))
+
+
+def describe_session(r: dict) -> str:
+    return str(r.get("session") or DASH)

@@ -1,0 +1,207 @@
+"""One signal at a time: its feature vector (the feature journal's entry) and its p(success) — from the
+trained model where the live gate lets it, else Laplace's rule.
+
+A signal is a row of :func:`ita.setups.evaluate` (``rule_id``, ``direction``, ``entry_price``, ``sl_price``,
+``known_at``, ``day``, ``meta``) or of the live journal (``setup_id``, …). Its features are computed by the
+catalogue (:mod:`ita.learn.features`) on the symbol's M5 candles closed by ``known_at`` over
+:data:`~ita.learn.features.FEATURE_HISTORY` (the candle store, with the live window's newer bars on top) and
+its history features on the setup's backtest trades of the ``HISTORY_DAYS`` days before its day — exactly what
+the dataset computes for the same signal.
+
+Example::
+
+    >>> sc = SignalScorer()
+    >>> s = sc.score(signal, loaded, laplace_p=0.23, laplace_basis="…")        # doctest: +SKIP
+    >>> s.p, s.kind, s.basis                                                    # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ita.errors import ItaError
+from ita.learn.features import FEATURE_HISTORY, FEATURES, HISTORY_DAYS, compute_features
+
+M5 = pd.Timedelta(minutes=5)
+
+
+def signal_event(sig: dict) -> dict:
+    """The feature catalogue's event fields of a signal (evaluate row or journal row)."""
+    meta = sig.get("meta") if isinstance(sig.get("meta"), dict) else {}
+    entry, stop = float(sig["entry_price"]), float(sig["sl_price"])
+    rr = meta.get("rr", sig.get("rr"))
+    if rr is None and sig.get("tp_price") is not None and entry != stop:
+        rr = abs(float(sig["tp_price"]) - entry) / abs(entry - stop)
+    zone = (meta.get("zone") or {}).get("size_pips", np.nan)
+    return {"known_at": pd.Timestamp(sig["known_at"]), "direction": 1.0 if sig["direction"] == "long" else -1.0,
+            "price": entry, "stop": stop, "rr": float(rr) if rr is not None else np.nan,
+            "zone_pips": float(zone) if zone is not None else np.nan,
+            "group": str(sig.get("rule_id") or sig.get("setup_id")), "day": pd.Timestamp(sig["day"]).normalize()}
+
+
+@dataclass(frozen=True)
+class Score:
+    """``p`` (p(success) 0–1), ``kind`` (``model`` | ``laplace``), ``basis`` (one sentence), ``model_id`` (or
+    None), ``features`` (the signal's feature vector as a dict; None when it could not be computed),
+    ``laplace`` (Laplace's p, always shown beside the model's)."""
+
+    p: float
+    kind: str
+    basis: str
+    model_id: str | None
+    features: dict | None
+    laplace: float
+
+
+class SignalScorer:
+    """Features and the gated score of signals; caches the active ``setup_win`` model and the setups' trade
+    history per day. Thread-safe. ``store``: the candle store (default ``ITA_DATA_DIR``)."""
+
+    def __init__(self, store=None, target: str = "setup_win"):
+        self.store, self.target = store, target
+        self._lock = threading.Lock()
+        self._model = None
+        self._model_note: str | None = None
+        self._loaded_model = False
+        self._hist: dict = {}
+
+    # ---- the model ----------------------------------------------------------------------------------------
+    def model(self):
+        """The active model of the target (None with :attr:`model_note` saying why)."""
+        with self._lock:
+            if not self._loaded_model:
+                from ita.learn.registry import load_model
+
+                try:
+                    self._model = load_model(self.target)
+                except ItaError as exc:
+                    self._model, self._model_note = None, str(exc)
+                self._loaded_model = True
+            return self._model
+
+    @property
+    def model_note(self) -> str | None:
+        return self._model_note
+
+    def gate(self, setup_id: str) -> tuple[bool, str]:
+        """``(use the model?, why)`` for ``setup_id`` (no model → Laplace, and why)."""
+        m = self.model()
+        if m is None:
+            return False, "no trained model: Laplace"
+        return m.gate(setup_id)
+
+    # ---- features ------------------------------------------------------------------------------------------
+    def _store(self):
+        if self.store is None:
+            from ita.data.store import CandleStore
+
+            self.store = CandleStore()
+        return self.store
+
+    def history(self, loaded, symbol: str, day: pd.Timestamp) -> pd.DataFrame:
+        """The setup's backtest trades on the stored days ``day − HISTORY_DAYS`` … ``day − 1`` (never earlier than
+        the store's first bar + ``FEATURE_HISTORY``, like the dataset): ``group``, ``day``, ``closed_at``, ``win``.
+        One backtest per setup and symbol covers the days up to the last stored one; later requests slice it."""
+        from ita.errors import DataError
+
+        day = pd.Timestamp(day).normalize()
+        lo, hi = day - pd.Timedelta(days=HISTORY_DAYS), day - pd.Timedelta(days=1)
+        empty = pd.DataFrame(columns=["group", "day", "closed_at", "win"])
+        try:
+            first = self._first_bar(symbol).tz_convert(loaded.setup.timezone).normalize().tz_localize(None)
+        except DataError:
+            return empty
+        lo = max(lo, first + FEATURE_HISTORY)
+        if lo > hi:
+            return empty
+        key = ("trades", loaded.id, loaded.version, loaded.effective_hash, symbol)
+        with self._lock:
+            got = self._hist.get(key)
+        if got is None or got[0] > lo or got[1] < hi:
+            want = max(hi, lo + pd.Timedelta(days=2 * HISTORY_DAYS))
+            got = (lo, want, self._backtest(loaded, symbol, lo, want))
+            with self._lock:
+                self._hist[key] = got
+        tr = got[2]
+        return tr[(tr["day"] >= lo) & (tr["day"] <= hi)].reset_index(drop=True) if len(tr) else empty
+
+    def _backtest(self, loaded, symbol: str, lo: pd.Timestamp, hi: pd.Timestamp) -> pd.DataFrame:
+        """The exited trades (history columns) of one backtest over the stored days lo … hi."""
+        from ita.backtest import backtest
+        from ita.backtest.runner import load_period_candles
+        from ita.errors import DataError
+
+        try:
+            candles = load_period_candles(self._store(), loaded, symbol, lo, hi)
+        except DataError:
+            return pd.DataFrame(columns=["group", "day", "closed_at", "win"])
+        tr = backtest(loaded, candles, symbol, start=lo, end=hi).trades
+        tr = tr[tr["exit_reason"] != "end_of_data"]
+        out = pd.DataFrame({"group": loaded.id, "day": pd.to_datetime(tr["day"]),
+                            "closed_at": pd.DatetimeIndex(tr["exit_time"]) + M5, "win": tr["r"].to_numpy() > 0})
+        return out
+
+    def _first_bar(self, symbol: str) -> pd.Timestamp:
+        from ita.errors import DataError
+
+        key = ("first", symbol)
+        if key not in self._hist:
+            p = self._store().path(symbol, "M5")
+            if not p.is_file():
+                raise DataError(f"no stored {symbol} M5 bars")
+            idx = pd.DatetimeIndex(pd.read_parquet(p, columns=[]).index)
+            self._hist[key] = (idx.tz_localize("UTC") if idx.tz is None else idx.tz_convert("UTC"))[0]
+        return self._hist[key]
+
+    def candles(self, symbol: str, known_at: pd.Timestamp, window: pd.DataFrame | None = None) -> pd.DataFrame:
+        """M5 candles closed by ``known_at`` over ``FEATURE_HISTORY``: the store's, with ``window`` (the live
+        feed's newer bars) on top."""
+        from ita.errors import DataError
+
+        lo = known_at - FEATURE_HISTORY - M5
+        try:
+            base = self._store().load(symbol, "M5", lo, known_at)
+        except DataError:
+            base = None
+        parts = [p for p in (base, window) if p is not None and len(p)]
+        if not parts:
+            raise ItaError(f"No {symbol} M5 candles before {known_at:%Y-%m-%d %H:%M} UTC to compute features on.")
+        c = pd.concat(parts) if len(parts) > 1 else parts[0]
+        c = c[~c.index.duplicated(keep="last")].sort_index()
+        close = c.index + M5
+        return c[(close <= known_at) & (close > known_at - FEATURE_HISTORY)]
+
+    def features(self, sig: dict, loaded, *, window: pd.DataFrame | None = None,
+                 same_day: list[dict] | None = None) -> pd.DataFrame:
+        """The signal's feature vector (one row, the catalogue's columns). ``same_day``: the setup's earlier
+        signals of the day (for ``signals_today``); ``window``: the live feed's bars."""
+        ev = signal_event(sig)
+        rows = [signal_event(s) for s in (same_day or []) if pd.Timestamp(s["known_at"]) < ev["known_at"]]
+        events = pd.DataFrame(rows + [ev])
+        symbol = str(sig["symbol"])
+        c = self.candles(symbol, ev["known_at"], window)
+        hist = self.history(loaded, symbol, ev["day"])
+        return compute_features(c, events, symbol, history=hist).iloc[[-1]].reset_index(drop=True)
+
+    # ---- the score ------------------------------------------------------------------------------------------
+    def score(self, sig: dict, loaded, *, laplace_p: float, laplace_basis: str, window: pd.DataFrame | None = None,
+              same_day: list[dict] | None = None) -> Score:
+        """The gated score of one signal: the model's calibrated p where the gate lets it for this setup, else
+        ``laplace_p``; the features are computed either way (they go to the journal). A failure to compute
+        features never stops the caller: the score is then Laplace's and ``features`` None."""
+        try:
+            feats = self.features(sig, loaded, window=window, same_day=same_day)
+        except Exception as exc:  # noqa: BLE001 - a live score never fails on a feature problem
+            return Score(laplace_p, "laplace", f"{laplace_basis} (features unavailable: {exc})", None, None, laplace_p)
+        fdict = {k: (None if isinstance(v, float) and not np.isfinite(v) else v)
+                 for k, v in feats.iloc[0].items() if k in FEATURES}
+        use, why = self.gate(str(loaded.id))
+        m = self.model()
+        if not use or m is None:
+            return Score(laplace_p, "laplace", laplace_basis, None, fdict, laplace_p)
+        p = float(m.fitted.predict(feats)[0])
+        return Score(p, "model", f"model {m.model_id} ({why}); Laplace would say {laplace_p:.2f}", m.model_id, fdict,
+                     laplace_p)
