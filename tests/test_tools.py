@@ -37,6 +37,9 @@ EXPECTED_ARGS = {
     "train_model": ["target", "family", "dataset"],
     "learn_status": [],
     "list_features": [],
+    "signal_probability": ["signal_id", "setup_id", "symbol"],
+    "explain_signal": ["signal_id"],
+    "similar_signals": ["signal_id", "k"],
 }
 KNOWN_SYMBOLS = "BTCUSD, EURUSD, GBPUSD, GER40, NAS100, US30, USDJPY, XAUUSD"
 

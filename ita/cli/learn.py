@@ -115,3 +115,42 @@ def features():
     from ita.tools.learn import list_features
 
     _show(list_features())
+
+
+@learn_app.command("score")
+def score(signal_id: Optional[str] = typer.Argument(None, help="Signal id (default: the latest journaled signal)."),
+          setup: Optional[str] = typer.Option(None, "--setup", help="The latest signal of this setup."),
+          symbol: Optional[str] = typer.Option(None, "--symbol", "-s", help="With --setup: on this symbol.")):
+    """The chance a signal works: the model's p where its gate lets it, else Laplace — both shown.
+
+    \b
+    Examples:
+      ita learn score                                        # the latest journaled signal
+      ita learn score asia_fvg_break-v1-EURUSD-M5-20250304T0750
+      ita learn score --setup asia_sweep --symbol XAUUSD
+    """
+    from ita.tools.learn import signal_probability
+
+    _show(signal_probability(signal_id=signal_id, setup_id=setup, symbol=symbol))
+
+
+@learn_app.command("explain")
+def explain(signal_id: Optional[str] = typer.Argument(None, help="Signal id (default: the latest journaled signal).")):
+    """Why the model scores a signal what it does: the top SHAP contributions in words (probability points).
+
+    Example: `ita learn explain asia_fvg_break-v1-EURUSD-M5-20250304T0750`
+    """
+    from ita.tools.learn import explain_signal
+
+    _show(explain_signal(signal_id=signal_id))
+
+
+@learn_app.command("similar")
+def similar(signal_id: Optional[str] = typer.Argument(None, help="Signal id (default: the latest journaled signal)."),
+            k: int = typer.Option(10, "-k", help="How many neighbours.")):
+    """The k most similar earlier signals (standardised features), their outcomes and win rate with a Wilson CI,
+    and small charts. Example: `ita learn similar asia_fvg_break-v1-EURUSD-M5-20250304T0750 -k 8`
+    """
+    from ita.tools.learn import similar_signals
+
+    _show(similar_signals(signal_id=signal_id, k=k))
