@@ -40,6 +40,7 @@ EXPECTED_ARGS = {
     "signal_probability": ["signal_id", "setup_id", "symbol"],
     "explain_signal": ["signal_id"],
     "similar_signals": ["signal_id", "k"],
+    "recommend_changes": ["setup_id", "symbol"],
 }
 KNOWN_SYMBOLS = "BTCUSD, EURUSD, GBPUSD, GER40, NAS100, US30, USDJPY, XAUUSD"
 

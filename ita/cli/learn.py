@@ -154,3 +154,22 @@ def similar(signal_id: Optional[str] = typer.Argument(None, help="Signal id (def
     from ita.tools.learn import similar_signals
 
     _show(similar_signals(signal_id=signal_id, k=k))
+
+
+@learn_app.command("recommend")
+def recommend(setup: str = typer.Argument(..., help="Setup id, e.g. ib_raid."),
+              symbol: Optional[str] = typer.Option(None, "--symbol", "-s", help="One instrument (default: all stored).")):
+    """What works and what loses for a setup: trades by session, weekday, hour, volatility and direction with
+    Wilson intervals and Benjamini–Hochberg; each surviving finding checked out of sample by a walk-forward
+    backtest of the changed setup (never an in-sample pattern alone).
+
+    \b
+    Examples:
+      ita learn recommend ib_raid
+      ita learn recommend asia_fvg_break --symbol EURUSD
+    """
+    from ita.tools.learn import recommend_changes
+
+    with _progress("out-of-sample checks"):
+        res = recommend_changes(setup_id=setup, symbol=symbol)
+    _show(res)

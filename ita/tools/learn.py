@@ -489,3 +489,70 @@ def similar_signals(a: SimilarSignalsArgs) -> ToolResult:
 
 def describe_session(r: dict) -> str:
     return str(r.get("session") or DASH)
+
+
+# ---- recommendations ---------------------------------------------------------------------------------------
+
+class RecommendChangesArgs(ToolArgs):
+    setup_id: str = Field(description="Setup id, e.g. ib_raid (see list_setups).", examples=["ib_raid"])
+    symbol: str | None = Field(None, description="Instrument (default: every stored symbol).", examples=["EURUSD"])
+
+
+def _pct(v) -> str:
+    return DASH if v is None or not np.isfinite(v) else f"{100 * v:.0f}%"
+
+
+@tool(RecommendChangesArgs)
+def recommend_changes(a: RecommendChangesArgs) -> ToolResult:
+    """What works best and what loses for a setup: its trades by session, weekday, hour, volatility and direction
+    (Wilson intervals, Benjamini–Hochberg across the splits); each surviving finding phrased as a setup change and
+    checked out of sample by a walk-forward backtest of the changed setup."""
+    from ita.learn.dataset import build_setup_dataset
+    from ita.learn.recommend import FDR, recommend
+    from ita.tools.access import load_setup_checked
+
+    loaded = load_setup_checked(a.setup_id)
+    syms = [a.symbol] if a.symbol else _symbols(None)
+    store = candle_store()
+    lo, hi = trading_period(store, syms[0], None, None)
+    ds = build_setup_dataset([loaded], syms, lo, hi, store=store)
+    rec = recommend(loaded, syms, ds, store=store, progress=PROGRESS.get())
+    sp = rec.splits
+    split_rows = [[r["split"], r["value"], r["n"], f"{_pct(r['win_rate'])} [{_pct(r['lo'])}, {_pct(r['hi'])}]",
+                   _pct(r["rest_win_rate"]), f"{r['expectancy']:+.2f}R", f"{r['total_r']:+.1f}R", _f(r["p"]), _f(r["q"])]
+                  for r in sp.head(12).to_dict("records")] if len(sp) else []
+    sess = sp[sp["split"] == "session"].sort_values("total_r") if len(sp) else sp
+    sess_rows = [[r["value"], r["n"], f"{_pct(r['win_rate'])} [{_pct(r['lo'])}, {_pct(r['hi'])}]",
+                  f"{r['expectancy']:+.2f}R", f"{r['total_r']:+.1f}R", _f(r["q"])] for r in sess.to_dict("records")]
+    f_rows = [[r["change"], r["n"], f"{_pct(r['win_rate'])} vs {_pct(r['rest_win_rate'])}", _f(r["q"]),
+               f"{r['in_sample_delta_r']:+.1f}R", f"{r['oos_delta_r']:+.1f}R",
+               f"{r['oos_months_better']}/{r['oos_months']}", "holds" if r["holds"] else "does not hold"]
+              for r in rec.findings.to_dict("records")]
+    first = pd.Timestamp(ds["day"].min()).date() if len(ds) else lo
+    period = f"discovery {first} → {rec.discovery_end.date()} ({rec.trades} trades), checked on {rec.discovery_end.date() + pd.Timedelta(days=1)} → {rec.oos_end.date()}"
+    if f_rows:
+        held = [r for r in rec.findings.to_dict("records") if r["holds"]]
+        summary = (f"{loaded.id} on {', '.join(syms)}: {len(f_rows)} finding(s) survive Benjamini–Hochberg (q ≤ {FDR}); "
+                   f"{len(held)} hold out of sample ({period}).")
+    else:
+        summary = (f"{loaded.id} on {', '.join(syms)}: no split survives Benjamini–Hochberg at q ≤ {FDR} "
+                   f"({len(sp)} tested; {period}) — these data support no change; differences below are noise-level.")
+    tables = {}
+    if f_rows:
+        tables["findings"] = Table(columns=["change", "n", "win rate vs rest", "q", "ΔR in sample", "ΔR out of sample",
+                                            "months better", "verdict"], rows=f_rows,
+                                   title="Findings (discovery window) and their out-of-sample check")
+    tables["splits"] = Table(columns=["split", "value", "n", "win rate [95% CI]", "rest", "expectancy", "total R", "p",
+                                      "q (BH)"], rows=split_rows, title="Splits in the discovery window (by q)")
+    if sess_rows:
+        tables["sessions"] = Table(columns=["session", "n", "win rate [95% CI]", "expectancy", "total R", "q (BH)"],
+                                   rows=sess_rows, title="By session (discovery window), worst first")
+    say = {"setup_id": loaded.id, "symbols": ", ".join(syms), "n_findings": len(f_rows), "tested": len(sp),
+           "fdr": FDR, "period": period, "held": sum(1 for r in rec.findings.to_dict("records") if r["holds"]) if f_rows else 0}
+    say["found" if f_rows else "none"] = ""
+    return ToolResult(tool="recommend_changes", summary=summary,
+                      data={"setup_id": loaded.id, "symbols": syms, "findings": jsonable(rec.findings.to_dict("records")),
+                            "splits": jsonable(sp.to_dict("records")), "discovery_end": str(rec.discovery_end.date()),
+                            "months": jsonable(rec.months.to_dict("records")), "say": say},
+                      tables=tables, context={"setup_id": loaded.id, "symbol": a.symbol})
+
