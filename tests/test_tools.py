@@ -33,7 +33,7 @@ EXPECTED_ARGS = {
     "compare_versions": ["setup_id", "version_a", "version_b", "symbol", "start", "end"],
     "list_runs": ["limit"],
     "kb_search": ["query", "k"],                   # the theory library (ita/tools/kb.py)
-    "build_dataset": ["kind", "setups", "symbols", "start", "end", "path"],      # learning (ita/tools/learn.py)
+    "build_dataset": ["kind", "setups", "symbols", "start", "end", "path", "with_discovered"],   # ita/tools/learn.py
     "train_model": ["target", "family", "dataset"],
     "learn_status": [],
     "list_features": [],
@@ -41,6 +41,7 @@ EXPECTED_ARGS = {
     "explain_signal": ["signal_id"],
     "similar_signals": ["signal_id", "k"],
     "recommend_changes": ["setup_id", "symbol"],
+    "discover_features": ["target", "generations", "formulas"],
 }
 KNOWN_SYMBOLS = "BTCUSD, EURUSD, GBPUSD, GER40, NAS100, US30, USDJPY, XAUUSD"
 

@@ -59,6 +59,8 @@ def dataset(
     start: Optional[str] = typer.Option(None, "--from", help="First trading day (default: the first stored)."),
     end: Optional[str] = typer.Option(None, "--to", help="Last trading day (default: the last stored)."),
     out: Optional[str] = typer.Option(None, "--out", help="Parquet path (default: $ITA_HOME/learn/datasets/)."),
+    with_discovered: bool = typer.Option(False, "--with-discovered", help="Add the discovered formulas that passed "
+                                         "their out-of-sample check as features."),
 ):
     """Build a dataset: every signal with its features (known at the signal) and its outcome, as Parquet.
 
@@ -71,7 +73,8 @@ def dataset(
     from ita.tools.learn import build_dataset
 
     with _progress("dataset"):
-        res = build_dataset(kind=kind, setups=setups, symbols=symbols, start=start, end=end, path=out)
+        res = build_dataset(kind=kind, setups=setups, symbols=symbols, start=start, end=end, path=out,
+                            with_discovered=with_discovered)
     _show(res)
 
 
@@ -172,4 +175,24 @@ def recommend(setup: str = typer.Argument(..., help="Setup id, e.g. ib_raid."),
 
     with _progress("out-of-sample checks"):
         res = recommend_changes(setup_id=setup, symbol=symbol)
+    _show(res)
+
+
+@learn_app.command("discover")
+def discover(target: str = typer.Option("setup_win", "--target", help="What to predict (see `ita learn train`)."),
+             generations: int = typer.Option(8, "--generations", help="Generations of the genetic search."),
+             formulas: int = typer.Option(5, "--formulas", help="How many formulas to check out of sample.")):
+    """Guided feature discovery (gplearn's SymbolicTransformer over the human features). A formula is kept only if
+    it raises the purged walk-forward AUC — with a CI above 0 — on later months the search never saw.
+
+    \b
+    Examples:
+      ita learn discover                          # on the latest setups dataset
+      ita learn discover --target fvg_respected --generations 10
+      ita learn dataset --with-discovered && ita learn train     # use the kept formulas as features
+    """
+    from ita.tools.learn import discover_features
+
+    with _progress("discovery"):
+        res = discover_features(target=target, generations=generations, formulas=formulas)
     _show(res)

@@ -48,7 +48,7 @@ class Design:
     fitted (``name=value`` columns; an unseen value is all zeros)."""
 
     def __init__(self, features: list[str] | None = None):
-        names = features or list(FEATURES)
+        names = list(features or FEATURES)
         cats = set(categorical_features())
         self.numeric = [f for f in names if f not in cats]
         self.categorical = [f for f in names if f in cats]
@@ -204,13 +204,16 @@ def population(df: pd.DataFrame, target: Target) -> pd.DataFrame:
 
 def walk_forward(df: pd.DataFrame, target: str | Target, family: str = "lgbm", *, min_train: int = MIN_TRAIN,
                  embargo: pd.Timedelta = EMBARGO, features: list[str] | None = None, n_boot: int = 1000,
-                 progress=None, baseline_family: str | None = "logistic") -> WalkForward:
+                 progress=None, baseline_family: str | None = "logistic", only_folds: set[str] | None = None) -> WalkForward:
     """Purged walk-forward of ``family`` (and the logistic baseline) on ``df`` for ``target`` (module doc).
-    ``progress(done, total, text)`` per fold. Raises :class:`~ita.learn.validation.TooFewSamples` when no fold
-    has enough samples or the label has one class."""
+    ``features``: the model inputs (default: the catalogue); ``only_folds``: test only these months
+    (``YYYY-MM``). ``progress(done, total, text)`` per fold. Raises :class:`~ita.learn.validation.TooFewSamples`
+    when no fold has enough samples or the label has one class."""
     tg = get_target(target) if isinstance(target, str) else target
     pop = population(df, tg)
     folds = walk_forward_folds(pop, min_train=min_train, embargo=embargo, label=tg.label)
+    if only_folds is not None:
+        folds = [f for f in folds if f.label in only_folds]
     y = pop[tg.label].to_numpy(dtype=bool)
     groups = pop["setup_id"].astype(str) + "|" + pop["symbol"].astype(str)
     rows, fold_rows = [], []

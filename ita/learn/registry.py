@@ -91,6 +91,16 @@ class StoredModel:
             f = self.__dict__["_fitted"] = joblib.load(self.path / "model.joblib")
         return f
 
+    def predict(self, features: pd.DataFrame) -> np.ndarray:
+        """p(success) of rows holding the catalogue's features; the discovered formulas the model uses are
+        computed from them first."""
+        forms = self.manifest.get("formulas") or []
+        if forms:
+            from ita.learn.discover import add_formulas
+
+            features = add_formulas(features, forms)
+        return self.fitted.predict(features)
+
     def dataset(self) -> pd.DataFrame:
         """The dataset the model was trained on."""
         return pd.read_parquet(self.path / "dataset.parquet")

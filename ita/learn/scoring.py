@@ -202,6 +202,6 @@ class SignalScorer:
         m = self.model()
         if not use or m is None:
             return Score(laplace_p, "laplace", laplace_basis, None, fdict, laplace_p)
-        p = float(m.fitted.predict(feats)[0])
+        p = float(m.predict(feats)[0])
         return Score(p, "model", f"model {m.model_id} ({why}); Laplace would say {laplace_p:.2f}", m.model_id, fdict,
                      laplace_p)

@@ -17,7 +17,7 @@ import pandas as pd
 from ita.errors import ItaError
 from ita.learn.dataset import dataset_hash, get_target, latest_dataset, read_dataset
 from ita.learn.explain import importance
-from ita.learn.features import feature_hash
+from ita.learn.features import FEATURES, feature_hash
 from ita.learn.model import FAMILIES, GRIDS, fit_final, population, walk_forward
 from ita.learn.registry import code_hash, gate_decision, load_model, model_id, save_model
 from ita.learn.report import fmt_ci, folds_figure, importance_figure, reliability_figure, report_html
@@ -68,17 +68,22 @@ def train(target: str = "setup_win", dataset: str | Path | pd.DataFrame | None =
                            f"{'' if tg.kind == 'setups' else ' --kind ' + tg.kind}`.")
         df, meta = read_dataset(path)
     dh = dataset_hash(df)
-    params = {"family": family, "grid": GRIDS[family], "min_train": min_train, "embargo": str(embargo)}
+    from ita.learn.discover import kept_formulas
+
+    formulas = [f for f in kept_formulas() if f["name"] in df.columns]     # discovered features the dataset holds
+    features = [*FEATURES, *(f["name"] for f in formulas)]
+    params = {"family": family, "grid": GRIDS[family], "min_train": min_train, "embargo": str(embargo),
+              "formulas": [f["expression"] for f in formulas]}
     mid = model_id(tg.name, dh, params)
     try:
         stored = load_model(mid)
         return TrainResult(mid, stored.path, stored.manifest, reused=True)
     except ItaError:
         pass
-    wf = walk_forward(df, tg, family, min_train=min_train, embargo=embargo, progress=progress)
+    wf = walk_forward(df, tg, family, min_train=min_train, embargo=embargo, progress=progress, features=features)
     if progress:
         progress(len(wf.folds), len(wf.folds), "final model on all samples")
-    final = fit_final(df, tg, family)
+    final = fit_final(df, tg, family, features=features)
     pop = population(df, tg)
     imp = importance(final, pop)
     base_p = float(np.mean(final.predict(pop)))
@@ -91,7 +96,8 @@ def train(target: str = "setup_win", dataset: str | Path | pd.DataFrame | None =
         "model_id": mid, "target": tg.name, "label": tg.label, "kind": tg.kind, "description": tg.description,
         "family": family, "params": params, "chosen_params": final.params, "calibration": final.calibration,
         "dataset_hash": dh, "dataset_meta": meta, "feature_hash": feature_hash(), "code_hash": code_hash(),
-        "features": final.design.columns, "created_at": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
+        "features": final.design.columns, "formulas": [{k: f[k] for k in ("name", "expression", "fill")} for f in formulas],
+        "created_at": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
         "samples": len(pop), "positives": int(pop[tg.label].astype(bool).sum()),
         "period": [str(pd.Timestamp(pop["known_at"].min()).date()), str(pd.Timestamp(pop["known_at"].max()).date())],
         "pooled": wf.pooled, "base_p": base_p, "importance": imp.to_dict(),

@@ -83,8 +83,8 @@ from ita.tools.backtest import evaluate_setup, explain_day, run_backtest
 from ita.tools.charts import render_chart, show_trade
 from ita.tools.runs import compare_runs, compare_versions, list_runs
 from ita.tools.kb import kb_search
-from ita.tools.learn import (build_dataset, explain_signal, learn_status, list_features, recommend_changes,  # noqa: I001
-                             signal_probability, similar_signals, train_model)
+from ita.tools.learn import (build_dataset, discover_features, explain_signal, learn_status, list_features,  # noqa: I001
+                             recommend_changes, signal_probability, similar_signals, train_model)
 from ita.tools.registry import ARG_MODELS, TOOLS
 from ita.tools.results import Artifact, Table, ToolResult
 
@@ -101,4 +101,5 @@ __all__ = ["ARG_MODELS", "DETECTORS", "TOOLS", "TOOLS_BY_NAME", "Artifact", "Tab
            "compare_versions", "data_coverage", "evaluate_setup", "explain_day", "kb_search", "langchain_tools",
            "list_runs", "list_setups", "load_candles", "render_chart", "run_backtest", "run_detector", "show_setup",
            "show_trade", "validate_setup", "build_dataset", "train_model", "learn_status", "list_features",
-           "signal_probability", "explain_signal", "similar_signals", "recommend_changes"]
+           "signal_probability", "explain_signal", "similar_signals", "recommend_changes",
+           "discover_features"]

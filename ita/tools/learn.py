@@ -63,6 +63,8 @@ class BuildDatasetArgs(ToolArgs):
     start: str | None = Field(None, description=START_DESC, examples=["2025-01-01"])
     end: str | None = Field(None, description=END_DESC, examples=["2025-12-31"])
     path: str | None = Field(None, description="Write the Parquet file here (default: the learning store).")
+    with_discovered: bool = Field(False, description="Add the discovered formulas that passed their out-of-sample "
+                                  "check (ita learn discover) as features.")
 
 
 def _csv(v) -> list[str]:
@@ -103,6 +105,12 @@ def build_dataset(a: BuildDatasetArgs) -> ToolResult:
         label = "respected" if a.kind == "fvg" else "reversal"
         pop = pd.Series(True, index=df.index)
         ids = sorted(df["setup_id"].unique())
+    if a.with_discovered:
+        from ita.learn.discover import add_formulas, kept_formulas
+
+        forms = kept_formulas()
+        df = add_formulas(df, forms) if forms else df
+        ids = list(ids)
     meta = {"setups": ids, "symbols": syms, "start": lo, "end": hi,
             "built_at": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds")}
     path = write_dataset(df, a.kind, meta, a.path)
@@ -367,7 +375,7 @@ def signal_probability(a: SignalProbabilityArgs) -> ToolResult:
     _, m, note = _signal_dataset()
     p_model, use, why, auc = None, False, f"no usable model: {note}", None
     if m is not None:
-        p_model = float(m.fitted.predict(_feature_row(sig))[0])
+        p_model = float(m.predict(_feature_row(sig))[0])
         use, why = m.gate(sig["setup_id"])
         auc = (m.manifest.get("gate") or {}).get(sig["setup_id"])
     p = p_model if use else b.p
@@ -407,7 +415,12 @@ def explain_signal(a: ExplainSignalArgs) -> ToolResult:
         raise ItaError(f"No model to explain with ({note.rstrip('.')}). The live score is then Laplace's rule, which "
                        "has nothing to explain beyond the setup's win count.")
     base = float(m.manifest.get("base_p", 0.5))
-    p, items = contributions(m.fitted, _feature_row(sig), base)
+    row = _feature_row(sig)
+    if m.manifest.get("formulas"):
+        from ita.learn.discover import add_formulas
+
+        row = add_formulas(row, m.manifest["formulas"])
+    p, items = contributions(m.fitted, row, base)
     use, why = m.gate(sig["setup_id"])
     words = in_words(items, 4)
     rows = [[describe_value(n, v), f"{c:+.3f}".replace("-", "−")] for n, v, c in items[:10]]
@@ -556,3 +569,44 @@ def recommend_changes(a: RecommendChangesArgs) -> ToolResult:
                             "months": jsonable(rec.months.to_dict("records")), "say": say},
                       tables=tables, context={"setup_id": loaded.id, "symbol": a.symbol})
 
+
+
+# ---- guided feature discovery ----------------------------------------------------------------------------------
+
+class DiscoverFeaturesArgs(ToolArgs):
+    target: str = Field("setup_win", description=TARGET_DESC, examples=["setup_win"])
+    generations: int = Field(8, ge=1, le=50, description="Generations of the genetic search.")
+    formulas: int = Field(5, ge=1, le=20, description="How many formulas to check out of sample.")
+
+
+@tool(DiscoverFeaturesArgs)
+def discover_features(a: DiscoverFeaturesArgs) -> ToolResult:
+    """Guided feature discovery: genetic programming (gplearn) combines the human features into formulas on the
+    earlier walk-forward months; a formula is kept only if it raises the purged walk-forward AUC, with a CI above
+    0, on the later months the search never saw."""
+    from ita.learn.dataset import dataset_hash, get_target, latest_dataset, read_dataset
+    from ita.learn.discover import discover, store_discovery
+
+    tg = get_target(a.target)
+    path = latest_dataset(tg.kind)
+    if path is None:
+        raise ItaError(f"No {tg.kind} dataset yet: build one with `ita learn dataset"
+                       f"{'' if tg.kind == 'setups' else ' --kind ' + tg.kind}`.")
+    df, _ = read_dataset(path)
+    d = discover(df, tg.name, generations=a.generations, n_components=a.formulas, progress=PROGRESS.get())
+    store_discovery(d, dataset_hash(df))
+    f = d.formulas
+    kept = f[f["kept"]] if len(f) else f
+    rows = [[r["expression"], _f(r["auc_base"]), _f(r["auc_with"]),
+             f"{r['gain']:+.3f} [{r['gain_lo']:+.3f}, {r['gain_hi']:+.3f}]", "kept" if r["kept"] else "refused"]
+            for r in f.to_dict("records")]
+    summary = (f"{tg.name}: {len(f)} formulas evolved on the months up to {d.discovery_end}; checked on "
+               f"{', '.join(d.eval_folds)} (AUC without them {d.base_auc:.3f}): {len(kept)} kept "
+               f"(AUC gain CI above 0), {len(f) - len(kept)} refused.")
+    say = {"target": tg.name, "n": len(f), "kept": len(kept), "discovery_end": d.discovery_end,
+           "eval": ", ".join(d.eval_folds), "base_auc": f"{d.base_auc:.3f}"}
+    return ToolResult(tool="discover_features", summary=summary,
+                      data={"target": tg.name, "formulas": jsonable(f.to_dict("records")), "discovery_end": d.discovery_end,
+                            "eval_folds": d.eval_folds, "say": say},
+                      tables={"formulas": Table(columns=["formula", "AUC without", "AUC with", "gain [95% CI]", "verdict"],
+                                                rows=rows, title="Discovered formulas, checked out of sample")})
