@@ -224,12 +224,31 @@ TOOL_CASES = [
      bt(setup_id="asia_sweep", symbol="US30", start="2025-04-01", end="2025-06-30")),
     ("статистика asia_fvg_break по евро за 2 полугодие", "none", "run_backtest",
      bt(setup_id="asia_fvg_break", symbol="EURUSD", start="2025-07-01", end="2025-12-31")),
+    # ---- learning (issue 14)
+    ("what is the chance this asia_sweep signal works?", "none", "signal_probability",
+     {"signal_id": None, "setup_id": "asia_sweep", "symbol": None}),
+    ("какой шанс, что этот сигнал asia_sweep сработает?", "none", "signal_probability",
+     {"signal_id": None, "setup_id": "asia_sweep", "symbol": None}),
+    ("why was signal asia_fvg_break-v1-EURUSD-M5-20250304T0750 scored 0.62?", "none", "explain_signal", {"signal_id": "asia_fvg_break-v1-EURUSD-M5-20250304T0750"}),
+    ("почему сигнал asia_fvg_break-v1-eurusd-m5-20250304t0750 получил 0.62?", "none", "explain_signal", {"signal_id": "asia_fvg_break-v1-EURUSD-M5-20250304T0750"}),
+    ("why was it scored so high?", {"signal_id": "asia_fvg_break-v1-EURUSD-M5-20250304T0750"}, "explain_signal", {"signal_id": "asia_fvg_break-v1-EURUSD-M5-20250304T0750"}),
+    ("what works best for asia_fvg_break?", "none", "recommend_changes", {"setup_id": "asia_fvg_break", "symbol": None}),
+    ("что лучше всего работает для asia_fvg_break?", "none", "recommend_changes",
+     {"setup_id": "asia_fvg_break", "symbol": None}),
+    ("which sessions lose money?", "bt", "recommend_changes", {"setup_id": "asia_fvg_break", "symbol": "EURUSD"}),
+    ("какие сессии теряют деньги на ib_raid?", "none", "recommend_changes", {"setup_id": "ib_raid", "symbol": None}),
+    ("show similar setups to the last signal", "none", "similar_signals", {"signal_id": None}),
+    ("show similar signals", "none", "similar_signals", {"signal_id": None}),
+    ("покажи похожие сигналы", "none", "similar_signals", {"signal_id": None}),
+    ("learn status", "none", "learn_status", {}),
+    ("статус обучения", "none", "learn_status", {}),
 ]
 
 # (text, context, tool, a fragment of the question)
 ASK_CASES = [
     ("backtest on EURUSD", "none", "run_backtest", "Which setup"),
     ("бэктест за март", "none", "run_backtest", "Какой сетап"),
+    ("which sessions lose money?", "none", "recommend_changes", "setup"),
     ("same on XAUUSD", "none", "run_backtest", "setup"),
     ("only London killzone", "none", "run_backtest", "setup"),
     ("find fvg", "none", "run_detector", "which symbol"),

@@ -225,7 +225,7 @@ def learn_status(a: LearnStatusArgs) -> ToolResult:
     rows = [[r["model_id"], r["target"], r["family"], r["created_at"][:16].replace("T", " "), r["samples"],
              _ci(r), _f(r["brier"], 4), _f(r["brier_laplace"], 4), "✓" if r["active"] else "",
              "" if r["feature_hash"] == feature_hash() else "other feature set"] for r in df.to_dict("records")]
-    tables = {"models": Table(columns=["model", "target", "family", "trained (UTC)", "samples", "AUC [95% CI]",
+    tables = {"models": Table(columns=["model", "predicts", "family", "trained (UTC)", "samples", "AUC [95% CI]",
                                        "Brier", "Brier Laplace", "active", "note"], rows=rows, title="Trained models")}
     gate, note = {}, ""
     mid = active("setup_win")
@@ -241,7 +241,7 @@ def learn_status(a: LearnStatusArgs) -> ToolResult:
         note = " No setup_win model yet: every live score is Laplace's rule (`ita learn train`)."
     summary = f"{len(df)} trained model(s).{note}"
     say = {"n_models": len(df), "live": sum(bool(g["use_model"]) for g in gate.values()), "setups": len(gate)}
-    say["gated" if gate else "no_model"] = ""
+    say["gated" if gate else ("unusable" if mid else "no_model")] = ""
     return ToolResult(tool="learn_status", summary=summary,
                       data={"models": jsonable(df.to_dict("records")), "gate": jsonable(gate), "active": mid, "say": say},
                       tables=tables)

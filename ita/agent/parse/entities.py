@@ -35,6 +35,7 @@ class Found:
     timeframe: str | None = None
     limit: int | None = None
     kv_args: dict = field(default_factory=dict)
+    signal_id: str | None = None                            # a signal id (setup-vN-SYMBOL-TF-yyyymmddTHHMM)
     masks: list[tuple[int, int]] = field(default_factory=list)   # spans taken out before intent matching
 
     @property
@@ -42,6 +43,7 @@ class Found:
         return any(e.y is not None for e in self.exprs)
 
 
+_SIGNAL_ID = re.compile(r"(?<![\w-])([a-z][a-z0-9_]*)-v(\d{1,3})-([a-z0-9.]{2,12})-([mhdw]\d{1,2})-(\d{8})t(\d{4})(?![\w-])")
 _RUN_ID = re.compile(r"(?<![\w])((?:bt|verify|run)_\d{8}_\d{6}_[0-9a-f]{3,16})(?![\w])")
 _KV = re.compile(r"(?<![\w])([a-z_][a-z0-9_]{0,40})\s*=\s*(\"[^\"]{0,80}\"|'[^']{0,80}'|[^\s,;]{1,80})")
 _TRADE = [
@@ -85,6 +87,10 @@ def extract(text: str, lang: str, known_setups: list[str], known_symbols: list[s
         f.masks.append((m.start(group), m.end(group)))
         s = mask(s, m.start(group), m.end(group))
 
+    for m in list(_SIGNAL_ID.finditer(s)):          # the journal's spelling: setup lower, symbol/timeframe upper
+        g = m.groups()
+        f.signal_id = f.signal_id or f"{g[0]}-v{g[1]}-{g[2].upper()}-{g[3].upper()}-{g[4]}T{g[5]}"
+        take(m)
     for m in list(_RUN_ID.finditer(s)):
         f.run_ids.append(m.group(1))
         take(m)

@@ -225,6 +225,8 @@ def args_for(intent: str, f: Found, v: Vocab, follow_up: bool = False, default_y
         found["detector"] = f.detector
     if f.timeframe:
         found["timeframe"] = f.timeframe
+    if f.signal_id:
+        found["signal_id"] = f.signal_id
     for k in ("start", "end", "day", "version", "trade", "limit", "run_id"):
         if k in f.kv_args:
             found[k] = f.kv_args[k]

@@ -287,6 +287,8 @@ def _fill(tool: str, args: dict, ctx: dict, from_context_setup: bool, follow_up:
         for k in ("version", "session", "params"):
             if k in names and k not in out and source.get(k) not in (None, {}):
                 out[k] = dict(source[k]) if isinstance(source[k], dict) else source[k]
+    if tool in ("explain_signal", "similar_signals") and not out.get("signal_id") and ctx.get("signal_id"):
+        out["signal_id"] = ctx["signal_id"]             # "why was it scored so?" after a signal's score
     if tool == "show_trade" and not out.get("run_id") and ctx.get("run_id"):
         out["run_id"] = ctx["run_id"]
     if tool == "compare_runs" and out.get("run_a") and not out.get("run_b") and ctx.get("run_id") \
