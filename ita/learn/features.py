@@ -143,9 +143,14 @@ class Bars:
         return s.rolling(ATR_PCT_WINDOW).rank(pct=True).to_numpy()
 
     def htf(self, tf: str) -> pd.DataFrame:
+        """Complete ``tf`` bars (H4 and D1 built from the complete H1 bars: same buckets, fewer rows)."""
         key = f"_htf_{tf}"
         if key not in self.__dict__:
-            self.__dict__[key] = complete_bars(resample(self.c, tf), tf, self.last_close) if self.n else self.c
+            if not self.n:
+                self.__dict__[key] = self.c
+            else:
+                src = self.c if tf == "H1" else self.htf("H1")
+                self.__dict__[key] = complete_bars(resample(src, tf), tf, self.last_close)
         return self.__dict__[key]
 
     @cached_property
@@ -170,14 +175,16 @@ class Bars:
         return self.__dict__[key]
 
     def levels(self, period: str) -> pd.DataFrame:
+        """Previous day / week levels from the complete H1 bars (periods roll at 17:00 New York, on the hour)."""
         key = f"_lv_{period}"
         if key not in self.__dict__:
-            self.__dict__[key] = previous_period_levels(self.c, period, timeframe="M5")
+            self.__dict__[key] = previous_period_levels(self.htf("H1"), period, timeframe="H1")
         return self.__dict__[key]
 
     @cached_property
     def asia(self) -> pd.DataFrame:
-        return session_range(self.c, get_session("asia"), timeframe="M5")
+        """The Asia ranges (20:00–00:00 New York, on the hour) from the complete H1 bars."""
+        return session_range(self.htf("H1"), get_session("asia"), timeframe="H1")
 
 
 class FeatureInput:

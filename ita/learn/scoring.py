@@ -156,23 +156,41 @@ class SignalScorer:
             self._hist[key] = (idx.tz_localize("UTC") if idx.tz is None else idx.tz_convert("UTC"))[0]
         return self._hist[key]
 
-    def candles(self, symbol: str, known_at: pd.Timestamp, window: pd.DataFrame | None = None) -> pd.DataFrame:
-        """M5 candles closed by ``known_at`` over ``FEATURE_HISTORY``: the store's, with ``window`` (the live
-        feed's newer bars) on top."""
+    def _stored(self, symbol: str) -> pd.DataFrame | None:
+        """The store's M5 series of ``symbol``, read once (features only read bars closed before a signal)."""
         from ita.errors import DataError
 
-        lo = known_at - FEATURE_HISTORY - M5
+        key = ("m5", symbol)
+        with self._lock:
+            if key in self._hist:
+                return self._hist[key]
         try:
-            base = self._store().load(symbol, "M5", lo, known_at)
+            c = self._store().load(symbol, "M5")
         except DataError:
-            base = None
-        parts = [p for p in (base, window) if p is not None and len(p)]
+            c = None
+        with self._lock:
+            self._hist[key] = c
+        return c
+
+    def candles(self, symbol: str, known_at: pd.Timestamp, window: pd.DataFrame | None = None) -> pd.DataFrame:
+        """M5 candles closed by ``known_at`` over ``FEATURE_HISTORY``: the store's, continued by ``window`` (the
+        live feed's bars) where the store ends."""
+        lo = known_at - FEATURE_HISTORY
+        base = self._stored(symbol)
+        parts = []
+        if base is not None and len(base):
+            i0 = int(base.index.searchsorted(lo - M5, "right"))
+            i1 = int(base.index.searchsorted(known_at - M5, "right"))
+            parts.append(base.iloc[i0:i1])
+        if window is not None and len(window):
+            after = parts[0].index[-1] if parts and len(parts[0]) else lo - M5
+            w = window[(window.index > after) & (window.index + M5 <= known_at) & (window.index + M5 > lo)]
+            if len(w):
+                parts.append(w)
+        parts = [p for p in parts if len(p)]
         if not parts:
             raise ItaError(f"No {symbol} M5 candles before {known_at:%Y-%m-%d %H:%M} UTC to compute features on.")
-        c = pd.concat(parts) if len(parts) > 1 else parts[0]
-        c = c[~c.index.duplicated(keep="last")].sort_index()
-        close = c.index + M5
-        return c[(close <= known_at) & (close > known_at - FEATURE_HISTORY)]
+        return pd.concat(parts) if len(parts) > 1 else parts[0]
 
     def features(self, sig: dict, loaded, *, window: pd.DataFrame | None = None,
                  same_day: list[dict] | None = None) -> pd.DataFrame:

@@ -65,8 +65,12 @@ def nearest(dataset: pd.DataFrame, query: pd.Series, k: int = 10) -> Similar:
     nums = [f for f in numeric_features() if f not in EXCLUDE and f in cand.columns]
     X = cand[nums].to_numpy(dtype="float64")
     q = np.array([float(query[f]) if query.get(f) is not None else np.nan for f in nums], dtype="float64")
-    mu = np.nanmean(X, axis=0)
-    sd = np.nanstd(X, axis=0)
+    import warnings
+
+    with warnings.catch_warnings():                  # a feature a setup never has (zone size) is all NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mu = np.nanmean(X, axis=0)
+        sd = np.nanstd(X, axis=0)
     sd = np.where(np.isfinite(sd) & (sd > 0), sd, 1.0)
     mu = np.where(np.isfinite(mu), mu, 0.0)
     Z = np.nan_to_num((X - mu) / sd)
