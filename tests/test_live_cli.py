@@ -3,9 +3,8 @@ SIGTERM), the scheduler's jobs, ``live replay`` with its report, ``signals`` / `
 ``check``, and bad input — one clear message, exit status 2, nothing stored."""
 from __future__ import annotations
 
-import re
-
 import os
+import re
 import signal
 import subprocess
 import sys

@@ -239,7 +239,7 @@ def learn_status(a: LearnStatusArgs) -> ToolResult:
             note = f" The active setup_win model cannot be used live: {exc} Live scores stay Laplace."
     else:
         note = " No setup_win model yet: every live score is Laplace's rule (`ita learn train`)."
-    summary = f"{len(df)} trained model(s).{note}"
+    summary = f"{len(df)} trained model(s){f'; in use for setup_win: {mid}' if mid else ''}.{note}"
     say = {"n_models": len(df), "live": sum(bool(g["use_model"]) for g in gate.values()), "setups": len(gate)}
     say["gated" if gate else ("unusable" if mid else "no_model")] = ""
     return ToolResult(tool="learn_status", summary=summary,
