@@ -4,6 +4,7 @@ the model only where the walk-forward gate lets it."""
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -122,6 +123,7 @@ def test_the_live_score_uses_the_model_only_where_the_gate_lets_it(sample_store,
     assert row["score"] == pytest.approx(float(load_model("setup_win").fitted.predict(feats)[0]))
     msg = (svc.ctx.channels["outbox"].dir / row["signal_id"] / "signal.json")
     assert json.loads(msg.read_text())["score_kind"] == "model"
+    assert "Model: " in row["comment"] and re.search(r"\([+−]\d", row["comment"]), row["comment"]  # SHAP in words
 
     noise = synth(900, planted=False, seed=6).assign(setup="asia_fvg_break", setup_id="asia_fvg_break")
     off = train("setup_win", noise, png=False)
@@ -129,3 +131,32 @@ def test_the_live_score_uses_the_model_only_where_the_gate_lets_it(sample_store,
     sc = SignalScorer(store=sample_store)
     use, why = sc.gate("asia_fvg_break")
     assert not use and "Laplace" in why
+
+
+def test_the_dataset_grows_with_the_live_journal(sample_store, monkeypatch):
+    """Live signals after the stored period's end, followed to their outcome, join the next dataset."""
+    from ita.live.outcomes import track
+    from ita.tools import build_dataset
+
+    monkeypatch.setenv("ITA_DATA_DIR", str(sample_store.data_dir))
+    sig, tr, candles = _signals_and_trades(sample_store, "EURUSD")
+    may = sig[pd.to_datetime(sig["day"]) >= pd.Timestamp("2025-04-15")]
+    j = Journal()
+    sc = SignalScorer(store=sample_store)
+    for r in may.to_dict("records"):
+        loaded = load_setup(r["rule_id"])
+        same = sig[(sig["rule_id"] == r["rule_id"]) & (sig["day"] == r["day"]) & (sig["known_at"] < r["known_at"])]
+        s = sc.score(r, loaded, laplace_p=0.3, laplace_basis="b", same_day=same.to_dict("records"))
+        j.record("live", r, score=s.p, score_basis=s.basis, decision="alert", reason="r", close_wall=0.0,
+                 channels=[], score_kind=s.kind, features=s.features)
+    track(j, "live", "EURUSD", candles, {f"{x}@1": load_setup(x) for x in SETUPS})
+    res = build_dataset(kind="setups", setups="asia_fvg_break,ib_raid,silver_bullet", symbols="EURUSD",
+                        start="2025-03-01", end="2025-04-14")
+    assert res.ok, res.error
+    df = pd.read_parquet(res.data["path"])
+    live = df[df["source"] == "live"]
+    final = j.signals("live")
+    assert len(live) == int(final["outcome"].isin(["filled", "expired"]).sum()) > 5
+    assert "from the live journal" in res.summary
+    t = tr.reindex(live.loc[live["filled"], "event_id"])
+    np.testing.assert_allclose(live.loc[live["filled"], "r"].to_numpy(), t["r"].to_numpy())

@@ -143,7 +143,7 @@ def score(state: LiveState, ctx: LiveContext) -> dict:
             errors.append(f"{c['signal_id']}: {s.basis.rpartition('(')[2].rstrip(')')}")
         rr = float((c.get("meta") or {}).get("rr") or 0.0)
         out.append({**c, "score": s.p, "score_basis": s.basis, "score_kind": s.kind, "features": s.features,
-                    "expected_r": s.p * rr - (1 - s.p)})
+                    "score_why": s.why, "expected_r": s.p * rr - (1 - s.p)})
     return {"scored": out, "errors": errors}
 
 
@@ -230,6 +230,8 @@ def comment(state: LiveState, ctx: LiveContext) -> dict:
         if text is None:
             text = template_comment(c, score=c["score"], expected_r=c["expected_r"],
                                     setup=ctx.setups[c["setup_key"]].setup)
+        if c.get("score_why"):                     # the model scored it: its top SHAP contributions
+            text = f"{text} Model: {c['score_why']}."
         ctx.journal.annotate(ctx.run, sid, comment=text, comment_source=source)
     return {"errors": errors}
 

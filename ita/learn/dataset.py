@@ -241,6 +241,20 @@ def build_event_dataset(kind: str, symbols: list[str], start, end, store=None, p
     return df[_order(front, rest)].sort_values(["known_at", "event_id"], kind="stable").reset_index(drop=True)
 
 
+def append_live(df: pd.DataFrame, live: pd.DataFrame) -> pd.DataFrame:
+    """``df`` (a setups dataset) plus the live journal's signals that are not in it: ``live`` rows carry the
+    identity columns, the feature vector journaled at the signal and the outcome followed live (``outcome``
+    ``filled``/``expired``, ``outcome_r``, ``exit_reason``, ``exit_time``, ``mfe_r``, ``mae_r``,
+    ``bars_to_exit``). Only final outcomes are added; ``source`` is ``live``."""
+    if live is None or live.empty:
+        return df
+    new = live[~live["event_id"].isin(df["event_id"])] if len(df) else live
+    if new.empty:
+        return df
+    out = pd.concat([df, new[[c for c in df.columns if c in new.columns]]], ignore_index=True)
+    return out.sort_values(["known_at", "event_id"], kind="stable").reset_index(drop=True)
+
+
 def dataset_hash(df: pd.DataFrame) -> str:
     """SHA-256 (16 hex) of a dataset's columns and values: same rows ⇔ same hash."""
     h = hashlib.sha256("|".join(map(str, df.columns)).encode())

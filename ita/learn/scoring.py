@@ -46,7 +46,8 @@ def signal_event(sig: dict) -> dict:
 class Score:
     """``p`` (p(success) 0–1), ``kind`` (``model`` | ``laplace``), ``basis`` (one sentence), ``model_id`` (or
     None), ``features`` (the signal's feature vector as a dict; None when it could not be computed),
-    ``laplace`` (Laplace's p, always shown beside the model's)."""
+    ``laplace`` (Laplace's p, always shown beside the model's), ``why`` (the model's top SHAP contributions in
+    words, when the model scored it)."""
 
     p: float
     kind: str
@@ -54,6 +55,7 @@ class Score:
     model_id: str | None
     features: dict | None
     laplace: float
+    why: str | None = None
 
 
 class SignalScorer:
@@ -221,5 +223,17 @@ class SignalScorer:
         if not use or m is None:
             return Score(laplace_p, "laplace", laplace_basis, None, fdict, laplace_p)
         p = float(m.predict(feats)[0])
+        words = None
+        try:
+            from ita.learn.explain import contributions, in_words
+
+            x = feats
+            if m.manifest.get("formulas"):
+                from ita.learn.discover import add_formulas
+
+                x = add_formulas(feats, m.manifest["formulas"])
+            words = in_words(contributions(m.fitted, x, float(m.manifest.get("base_p", 0.5)))[1], 3)
+        except Exception:  # noqa: BLE001 - an explanation never blocks a score
+            words = None
         return Score(p, "model", f"model {m.model_id} ({why}); Laplace would say {laplace_p:.2f}", m.model_id, fdict,
-                     laplace_p)
+                     laplace_p, words)

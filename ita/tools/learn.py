@@ -67,6 +67,38 @@ class BuildDatasetArgs(ToolArgs):
                                   "check (ita learn discover) as features.")
 
 
+def _live_rows(setup_ids: list[str], symbols: list[str]) -> pd.DataFrame:
+    """The live journal's signals (run ``live``; replays repeat the backtest) of these setups and symbols whose
+    outcome is final and whose features were journaled, as dataset rows."""
+    import json
+
+    from ita.learn.features import FEATURES
+    from ita.live.journal import LIVE, Journal
+
+    sig = Journal().signals(LIVE)
+    if sig.empty or "features" not in sig:
+        return pd.DataFrame()
+    sig = sig[sig["setup_id"].isin(setup_ids) & sig["symbol"].isin(symbols) & sig["features"].notna()
+              & sig["outcome"].isin(["filled", "expired"])]
+    rows = []
+    for r in sig.to_dict("records"):
+        f = json.loads(r["features"])
+        filled = r["outcome"] == "filled"
+        known = pd.Timestamp(r["known_at"])
+        rows.append({"event_id": r["signal_id"], "source": "live", "setup_id": r["setup_id"],
+                     "setup_version": int(r["version"]), "setup_hash": r["setup_hash"], "side": r["direction"],
+                     "day": pd.Timestamp(r["day"]), "known_at": known, "entry_price": r["entry_price"],
+                     "sl_price": r["sl_price"], "tp_price": r["tp_price"],
+                     **{k: (np.nan if f.get(k) is None else f[k]) for k in FEATURES},
+                     "filled": filled, "r": r["outcome_r"] if filled else np.nan,
+                     "win": bool(filled and (r["outcome_r"] or 0) > 0), "exit_reason": r["exit_reason"],
+                     "mfe_r": r["mfe_r"], "mae_r": r["mae_r"], "bars_to_exit": r["bars_to_exit"],
+                     "exit_time": pd.Timestamp(r["exit_time"]) if r.get("exit_time") else pd.NaT,
+                     "outcome_end": (pd.Timestamp(r["exit_time"]) + pd.Timedelta(minutes=5)) if filled and r.get("exit_time")
+                     else pd.Timestamp(r["expires_at"] or r["exit_by"] or known)})
+    return pd.DataFrame(rows)
+
+
 def _csv(v) -> list[str]:
     if v is None:
         return []
@@ -99,6 +131,10 @@ def build_dataset(a: BuildDatasetArgs) -> ToolResult:
         ids = list(list_setups()) if _csv(a.setups) in ([], ["all"]) else _csv(a.setups)
         loaded = [load_setup(s) for s in ids]
         df = build_setup_dataset(loaded, syms, lo, hi, store=store, progress=PROGRESS.get())
+        from ita.learn.dataset import append_live
+
+        n_bt = len(df)
+        df = append_live(df, _live_rows(ids, syms))          # signals the live loop followed beyond the store
         label, pop = "win", df["filled"].astype(bool) & (df["exit_reason"] != "end_of_data")
     else:
         df = build_event_dataset(a.kind, syms, lo, hi, store=store)
@@ -121,7 +157,8 @@ def build_dataset(a: BuildDatasetArgs) -> ToolResult:
         rows.append([sid, sym, n_all, len(g), int(g[label].astype(bool).sum()),
                      f"{100 * g[label].astype(bool).mean():.1f}%"])
     first = str(pd.Timestamp(df["known_at"].min()).date()) if len(df) else DASH
-    summary = (f"{a.kind} dataset: {len(df)} rows ({len(lab)} labelled, {int(lab[label].astype(bool).sum())} "
+    live_n = (len(df) - n_bt) if a.kind == "setups" else 0
+    summary = (f"{a.kind} dataset: {len(df)} rows{f' ({live_n} from the live journal)' if live_n else ''} ({len(lab)} labelled, {int(lab[label].astype(bool).sum())} "
                f"positive) on {', '.join(syms)}, {first} → {hi}; {len(df.columns)} columns; {path}.")
     say = {"kind": a.kind, "rows": len(df), "labelled": int(len(lab)), "positives": int(lab[label].astype(bool).sum()),
            "symbols": ", ".join(syms), "start": first, "end": hi, "path": str(path), "columns": len(df.columns),
