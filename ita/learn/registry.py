@@ -52,7 +52,8 @@ def code_hash() -> str:
 
 def model_id(target: str, dataset_hash: str, params: dict) -> str:
     """``<target>-<12 hex>`` of the dataset, feature set, code and training parameters."""
-    key = json.dumps({"dataset": dataset_hash, "features": feature_hash(), "code": code_hash(), "params": params},
+    key = json.dumps({"target": target, "dataset": dataset_hash, "features": feature_hash(), "code": code_hash(),
+                      "params": params},
                      sort_keys=True, default=str)
     return f"{target}-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
 
