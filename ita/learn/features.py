@@ -46,7 +46,7 @@ from ita.data.resample import complete_bars, resample
 from ita.data.timeframes import tf_delta
 from ita.detectors import atr, previous_period_levels, session_range, structure_breaks, swings
 from ita.errors import ItaError
-from ita.sessions import get_session, local_day_and_minute
+from ita.sessions import get_session
 from ita.times import NY
 
 FEATURE_HISTORY = pd.Timedelta(days=35)     # candles a feature may read before known_at

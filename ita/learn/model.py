@@ -27,7 +27,7 @@ import pandas as pd
 
 from ita.errors import ItaError
 from ita.learn.dataset import Target, get_target
-from ita.learn.features import FEATURES, categorical_features, numeric_features
+from ita.learn.features import FEATURES, categorical_features
 from ita.learn.validation import (EMBARGO, MIN_TRAIN, TooFewSamples, inner_split, laplace_rates, scores,
                                   walk_forward_folds)
 
@@ -267,4 +267,4 @@ def fit_final(df: pd.DataFrame, target: str | Target, family: str = "lgbm",
 
 
 __all__ = ["FAMILIES", "GRIDS", "Design", "Fitted", "WalkForward", "by_group", "fit_final", "fit_window",
-           "make_estimator", "numeric_features", "population", "walk_forward"]
+           "make_estimator", "population", "walk_forward"]

@@ -28,6 +28,7 @@ module                  what it holds
 :mod:`.learn`           ``build_dataset``, ``train_model``, ``learn_status``, ``list_features``,
                         ``signal_probability``, ``explain_signal``, ``similar_signals``,
                         ``recommend_changes``, ``discover_features`` (the learning module)
+:mod:`.signals`         what the learning tools read about signals (the journal, the dataset)
 :mod:`.lc`              the same tools as LangChain ``StructuredTool`` s (``langchain_tools()``,
                         ``TOOLS_BY_NAME``); imported lazily so the plain tools need no LangChain
 ======================  =====================================================================================

@@ -17,6 +17,7 @@ from ita.format import DASH
 from ita.tools.access import candle_store, trading_period
 from ita.tools.registry import END_DESC, START_DESC, ToolArgs, jsonable, tool
 from ita.tools.results import Artifact, Table, ToolResult
+from ita.tools.signals import feature_row, find_signal, live_rows, signal_dataset
 
 log = logging.getLogger(__name__)
 
@@ -67,38 +68,6 @@ class BuildDatasetArgs(ToolArgs):
                                   "check (ita learn discover) as features.")
 
 
-def _live_rows(setup_ids: list[str], symbols: list[str]) -> pd.DataFrame:
-    """The live journal's signals (run ``live``; replays repeat the backtest) of these setups and symbols whose
-    outcome is final and whose features were journaled, as dataset rows."""
-    import json
-
-    from ita.learn.features import FEATURES
-    from ita.live.journal import LIVE, Journal
-
-    sig = Journal().signals(LIVE)
-    if sig.empty or "features" not in sig:
-        return pd.DataFrame()
-    sig = sig[sig["setup_id"].isin(setup_ids) & sig["symbol"].isin(symbols) & sig["features"].notna()
-              & sig["outcome"].isin(["filled", "expired"])]
-    rows = []
-    for r in sig.to_dict("records"):
-        f = json.loads(r["features"])
-        filled = r["outcome"] == "filled"
-        known = pd.Timestamp(r["known_at"])
-        rows.append({"event_id": r["signal_id"], "source": "live", "setup_id": r["setup_id"],
-                     "setup_version": int(r["version"]), "setup_hash": r["setup_hash"], "side": r["direction"],
-                     "day": pd.Timestamp(r["day"]), "known_at": known, "entry_price": r["entry_price"],
-                     "sl_price": r["sl_price"], "tp_price": r["tp_price"],
-                     **{k: (np.nan if f.get(k) is None else f[k]) for k in FEATURES},
-                     "filled": filled, "r": r["outcome_r"] if filled else np.nan,
-                     "win": bool(filled and (r["outcome_r"] or 0) > 0), "exit_reason": r["exit_reason"],
-                     "mfe_r": r["mfe_r"], "mae_r": r["mae_r"], "bars_to_exit": r["bars_to_exit"],
-                     "exit_time": pd.Timestamp(r["exit_time"]) if r.get("exit_time") else pd.NaT,
-                     "outcome_end": (pd.Timestamp(r["exit_time"]) + pd.Timedelta(minutes=5)) if filled and r.get("exit_time")
-                     else pd.Timestamp(r["expires_at"] or r["exit_by"] or known)})
-    return pd.DataFrame(rows)
-
-
 def _csv(v) -> list[str]:
     if v is None:
         return []
@@ -134,7 +103,7 @@ def build_dataset(a: BuildDatasetArgs) -> ToolResult:
         from ita.learn.dataset import append_live
 
         n_bt = len(df)
-        df = append_live(df, _live_rows(ids, syms))          # signals the live loop followed beyond the store
+        df = append_live(df, live_rows(ids, syms))          # signals the live loop followed beyond the store
         label, pop = "win", df["filled"].astype(bool) & (df["exit_reason"] != "end_of_data")
     else:
         df = build_event_dataset(a.kind, syms, lo, hi, store=store)
@@ -307,87 +276,6 @@ SIGNAL_DESC = ("Signal id, e.g. asia_fvg_break-v1-EURUSD-M5-20250612T0415 (see `
                "latest journaled signal.")
 
 
-def _signal_dataset():
-    """(dataset, stored model or None, why there is no model): the active setup_win model's dataset, else the
-    latest setups dataset."""
-    from ita.learn.dataset import latest_dataset, read_dataset
-    from ita.learn.registry import load_model
-
-    try:
-        m = load_model("setup_win")
-        return m.dataset(), m, None
-    except ItaError as exc:
-        p = latest_dataset("setups")
-        return (read_dataset(p)[0] if p else None), None, str(exc)
-
-
-def _find_signal(signal_id: str | None, setup_id: str | None = None, symbol: str | None = None) -> dict:
-    """A signal from the live journal (any run) or the dataset, with its feature vector: ``signal_id``,
-    ``source``, ``setup_id``, ``version``, ``symbol``, ``side``, ``known_at``, ``day``, ``entry_price``,
-    ``sl_price``, ``tp_price``, ``features`` (dict), ``outcome`` (R or None), ``journal`` (row or None)."""
-    from ita.learn.features import FEATURES
-    from ita.live.journal import Journal
-
-    j = Journal()
-    ds, _, _ = _signal_dataset()
-    jr = None
-    if signal_id:
-        jr = j.find(signal_id)
-    elif not setup_id:
-        jr = j.latest()
-    row = None
-    if ds is not None and len(ds):
-        if signal_id:
-            hit = ds[ds["event_id"] == signal_id]
-        elif jr is not None:
-            hit = ds[ds["event_id"] == jr["signal_id"]]
-        else:
-            sel = pd.Series(True, index=ds.index)
-            if setup_id:
-                sel &= ds["setup_id"] == setup_id
-            if symbol:
-                sel &= ds["symbol"] == symbol
-            hit = ds[sel].tail(1)
-        row = hit.iloc[-1] if len(hit) else None
-    if jr is None and row is None:
-        where = "the live journal or the learning dataset"
-        if signal_id:
-            raise ItaError(f"No signal {signal_id!r} in {where}. `ita live signals` lists journaled signals; "
-                           "`ita learn dataset` builds the dataset.")
-        raise ItaError(f"No signal yet{' of ' + setup_id if setup_id else ''} in {where}: run `ita live replay` "
-                       "or build a dataset with `ita learn dataset`.")
-    if jr is not None:
-        out = {"signal_id": jr["signal_id"], "source": f"journal ({jr['run']})", "setup_id": jr["setup_id"],
-               "version": int(jr["version"]), "symbol": jr["symbol"], "side": jr["direction"],
-               "known_at": pd.Timestamp(jr["known_at"]), "day": pd.Timestamp(jr["day"]),
-               "entry_price": jr["entry_price"], "sl_price": jr["sl_price"], "tp_price": jr["tp_price"],
-               "features": jr.get("features"), "outcome": jr.get("outcome_r"), "journal": jr,
-               "score": jr.get("score"), "score_kind": jr.get("score_kind")}
-    else:
-        out = {"signal_id": row["event_id"], "source": "dataset", "setup_id": row["setup_id"],
-               "version": int(row["setup_version"]), "symbol": row["symbol"], "side": row["side"],
-               "known_at": pd.Timestamp(row["known_at"]), "day": pd.Timestamp(row["day"]),
-               "entry_price": row["entry_price"], "sl_price": row["sl_price"], "tp_price": row["tp_price"],
-               "features": None, "outcome": row["r"] if row["filled"] else None, "journal": None}
-    if row is not None and not out["features"]:
-        out["features"] = {f: (None if isinstance(row[f], float) and not np.isfinite(row[f]) else row[f]) for f in FEATURES}
-    if not out["features"]:                          # a journaled signal from before the feature journal
-        from ita.learn.scoring import SignalScorer
-        from ita.setups import load_setup
-
-        jr2 = dict(jr, rule_id=jr["setup_id"])
-        out["features"] = SignalScorer(store=candle_store(out["symbol"])).features(
-            jr2, load_setup(jr["setup_id"], int(jr["version"]))).iloc[0].to_dict()
-    return out
-
-
-def _feature_row(sig: dict) -> pd.DataFrame:
-    from ita.learn.features import FEATURES
-
-    return pd.DataFrame([{f: sig["features"].get(f, np.nan) if sig["features"].get(f) is not None else np.nan
-                          for f in FEATURES}])
-
-
 def _sig_context(sig: dict) -> dict:
     return {"signal_id": sig["signal_id"], "setup_id": sig["setup_id"], "symbol": sig["symbol"]}
 
@@ -406,13 +294,13 @@ def signal_probability(a: SignalProbabilityArgs) -> ToolResult:
     from ita.live.score import baseline
     from ita.setups import load_setup
 
-    sig = _find_signal(a.signal_id, a.setup_id, a.symbol)
+    sig = find_signal(a.signal_id, a.setup_id, a.symbol)
     loaded = load_setup(sig["setup_id"], sig["version"])
     b = baseline(loaded, sig["symbol"], sig["day"], store=candle_store(sig["symbol"]))
-    _, m, note = _signal_dataset()
+    _, m, note = signal_dataset()
     p_model, use, why, auc = None, False, f"no usable model: {note}", None
     if m is not None:
-        p_model = float(m.predict(_feature_row(sig))[0])
+        p_model = float(m.predict(feature_row(sig))[0])
         use, why = m.gate(sig["setup_id"])
         auc = (m.manifest.get("gate") or {}).get(sig["setup_id"])
     p = p_model if use else b.p
@@ -446,13 +334,13 @@ def explain_signal(a: ExplainSignalArgs) -> ToolResult:
     in words, and which score the live loop uses for its setup."""
     from ita.learn.explain import contributions, describe_value, in_words
 
-    sig = _find_signal(a.signal_id)
-    _, m, note = _signal_dataset()
+    sig = find_signal(a.signal_id)
+    _, m, note = signal_dataset()
     if m is None:
         raise ItaError(f"No model to explain with ({note.rstrip('.')}). The live score is then Laplace's rule, which "
                        "has nothing to explain beyond the setup's win count.")
     base = float(m.manifest.get("base_p", 0.5))
-    row = _feature_row(sig)
+    row = feature_row(sig)
     if m.manifest.get("formulas"):
         from ita.learn.discover import add_formulas
 
@@ -487,8 +375,8 @@ def similar_signals(a: SimilarSignalsArgs) -> ToolResult:
     from ita.learn.similar import nearest
     from ita.tools.access import charts_dir, save_chart_png
 
-    sig = _find_signal(a.signal_id)
-    ds, _, _ = _signal_dataset()
+    sig = find_signal(a.signal_id)
+    ds, _, _ = signal_dataset()
     if ds is None:
         raise ItaError("No dataset of past signals yet: `ita learn dataset` builds one.")
     q = pd.Series({**sig["features"], "known_at": sig["known_at"], "setup_id": sig["setup_id"],
