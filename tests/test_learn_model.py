@@ -182,3 +182,21 @@ def test_categorical_features_are_one_hot_with_the_training_categories():
     assert set(categorical_features()) == {"setup", "symbol", "session"}
     unseen = df.tail(3).assign(session="tokyo")
     assert np.isfinite(m.predict(unseen)).all()
+
+
+def test_learning_answers_render_in_english_and_russian():
+    from ita.agent.answers import render
+    from ita.tools import learn_status, list_features, train_model
+
+    assert "No setup_win model yet" in render(learn_status(), "en")
+    from ita.learn.dataset import write_dataset
+
+    path = write_dataset(synth(700, planted=False, seed=6), "setups", {})
+    r = train_model(target="setup_win", dataset=str(path))
+    assert r.ok, r.error
+    en, ru = render(r, "en"), render(r, "ru")
+    assert "out-of-sample AUC" in en and "no better than chance" in en and "Live gate per setup" in en
+    assert "AUC вне выборки" in ru and "не лучше случайного" in ru
+    st = render(learn_status(), "ru")
+    assert "Обученных моделей: 1" in st and "Лаплас" in st
+    assert "признаков" in render(list_features(), "ru").lower()
