@@ -105,6 +105,16 @@ def unmatched(ours: pd.DataFrame, ref: pd.DataFrame) -> int:
     return len(a ^ b)
 
 
+def trade_text(t: dict | None) -> str:
+    """One trade as a line: ``short 2025-04-28 15:00 → 16:55 UTC, entry 1.1379 (limit 1.1379) SL 1.14145 TP 1.129
+    stop −1.00R``; ``none`` when the list has no such trade."""
+    if not t:
+        return "none"
+    return (f"{t['direction']} {t['entry_time']} → {t['exit_time'][-5:] if t['exit_time'][:10] == t['entry_time'][:10] else t['exit_time']} UTC, "
+            f"entry {t['entry_price']:g} (order {t['limit_price']:g}) SL {t['sl_price']:g} TP {t['tp_price']:g} "
+            f"{t['exit_reason']} {t['r']:+.2f}R")
+
+
 def _row(r: pd.Series, ours: bool) -> dict:
     out = {}
     for a, b in PAIRS:
@@ -206,7 +216,9 @@ def run_backtest_eval(quick: bool = False, progress: Callable[[str], None] = lam
                 if first is not None:
                     failures.append({"mode": mode, "item": f"trade {first['trade']}",
                                      "what": "first differing trade (" + ", ".join(first["fields"]) + ")",
-                                     "expected": first["reference"], "got": first["ita"], "note": first.get("note", "")})
+                                     "expected": "reference: " + trade_text(first["reference"]),
+                                     "got": "ITA: " + trade_text(first["ita"]), "note": first.get("note", ""),
+                                     "reference": first["reference"], "ita": first["ita"]})
             metrics[mode] = m
             details[mode] = {"version": loaded.version, "sha256": getattr(loaded, "sha256", None),
                              "backtesting_py": {k: (None if v != v else round(v, 6)) for k, v in theirs.items()}}

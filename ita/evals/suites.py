@@ -42,10 +42,11 @@ def run_suite(name: str, quick: bool = False, progress: Callable[[str], None] | 
 # ---- agent --------------------------------------------------------------------------------------------------
 
 def agent_suite(quick: bool = False, progress: Callable[[str], None] = lambda _m: None, llm: bool = False,
-                model: Any = None, model_name: str | None = None, folder: str | Path | None = None) -> SuiteRun:
+                model: Any = None, model_name: str | None = None, folder: str | Path | None = None,
+                limit: int | None = None) -> SuiteRun:
     from ita.evals.agent import run_agent_eval
 
-    res = run_agent_eval(folder=folder, llm=llm, model=model, model_name=model_name,
+    res = run_agent_eval(folder=folder, llm=llm, model=model, model_name=model_name, limit=limit,
                          progress=lambda n, total: progress(f"agent: {n}/{total} cases"))
     metrics = {f"{res.mode}:{half}": m for half, m in res.metrics.items()}
     failures = [{"mode": f"{res.mode}:{r['split']}", "item": f"{r['case']}#{r['turn'] + 1}", "what": r["say"],
