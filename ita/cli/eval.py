@@ -11,7 +11,19 @@ from ita.cli.common import console, fail
 from ita.cli.eval_suites import register
 from ita.errors import ItaError
 
-eval_app = typer.Typer(help="Evaluation suites (evals/): score ITA, store the scores with the date, compare with the previous run.")
+eval_app = typer.Typer(help="""Evaluate ITA: every suite (agent, kb, backtest, detectors) or one with a subcommand.
+
+\b
+Each run is stored (SQLite, $ITA_DB: the date, git commit and ITA version), compared with the previous run of
+the same kind (regressions in red) and checked against evals/thresholds.yaml: exit status 1 when a metric
+crosses its threshold. `ita eval report` draws every metric's history. How it is scored: evals/README.md.
+\b
+Examples:
+  ita eval                          # every suite (~2-3 min)
+  ita eval --quick                  # the CI set (≤ 2 min)
+  ita eval agent --split heldout
+  ita eval backtest --setup ib_raid
+  ita eval report""")
 
 # metric → +1 higher is better, -1 lower is better, 0 neutral (colours the delta)
 _EVAL_BETTER = {"n": 0, "ool_n": 0, "ool_top1_score": 0, "in_top1_score": 0, "query_ms": -1}
