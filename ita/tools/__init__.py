@@ -90,6 +90,7 @@ from ita.tools.charts import render_chart, show_trade
 from ita.tools.runs import compare_runs, compare_versions, list_runs
 from ita.tools.kb import kb_search
 from ita.tools.portfolio import portfolio_backtest
+from ita.tools.promotion import promote_setup
 from ita.tools.registry import ARG_MODELS, TOOLS
 from ita.tools.results import Artifact, Table, ToolResult
 
@@ -104,5 +105,5 @@ def __getattr__(name: str) -> Any:  # lazy LangChain wrappers
 
 __all__ = ["ARG_MODELS", "DETECTORS", "TOOLS", "TOOLS_BY_NAME", "Artifact", "Table", "ToolResult", "compare_runs",
            "compare_versions", "data_coverage", "evaluate_setup", "explain_day", "kb_search", "langchain_tools",
-           "list_runs", "list_setups", "load_candles", "portfolio_backtest", "render_chart", "run_backtest", "run_detector", "show_setup",
+           "list_runs", "list_setups", "load_candles", "portfolio_backtest", "promote_setup", "render_chart", "run_backtest", "run_detector", "show_setup",
            "show_trade", "validate_setup"]
