@@ -280,10 +280,22 @@ class GateSpec(BaseModel):
 
 
 class EvaluationSpec(BaseModel):
+    """``evaluation`` of ``gates.yaml``: ``symbols`` and the period ``start``/``end`` (dates; null = defaults)."""
+
     model_config = ConfigDict(extra="forbid")
     symbols: list[str] | None = None
     start: str | None = None
     end: str | None = None
+
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _date(cls, v):
+        if v is None or v == "":
+            return None
+        try:
+            return pd.Timestamp(str(v)).strftime("%Y-%m-%d")
+        except ValueError:
+            raise ValueError(f"{v!r} is not a date like 2025-01-01") from None
 
 
 class GatesConfig(BaseModel):
