@@ -8,7 +8,7 @@ module                   what it holds
 :mod:`.gates`            the gates file (:func:`load_gates`), the metric registry (:data:`METRICS`), the
                          measurements (:class:`Evaluation`) and :func:`evaluate_gates` → :class:`GateReport`
 :mod:`.promote`          :func:`promote` (transitions, enforcement, one active version per setup),
-                         :func:`version_status`, :func:`versions_with_status`
+                         :func:`version_status`, :func:`versions_with_status`, :func:`live_setups`
 :mod:`.research`         :func:`research_metrics`: the walk-forward PF, deflated Sharpe and PBO of the
                          research runs (the seam to ``ita.research``)
 =======================  ==================================================================================
@@ -17,7 +17,7 @@ The statuses and gate results live in SQLite (:mod:`ita.store.promotions`). This
 (setups, backtest, store) and below the tools; the live loop reads the statuses through it.
 """
 from ita.promotion.gates import METRICS, GateReport, GateResult, evaluate_gates, load_gates
-from ita.promotion.promote import Promotion, promote, version_status, versions_with_status
+from ita.promotion.promote import Promotion, live_setups, promote, version_status, versions_with_status
 
-__all__ = ["METRICS", "GateReport", "GateResult", "Promotion", "evaluate_gates", "load_gates", "promote",
+__all__ = ["METRICS", "GateReport", "GateResult", "Promotion", "evaluate_gates", "live_setups", "load_gates", "promote",
            "version_status", "versions_with_status"]

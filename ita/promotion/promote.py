@@ -71,6 +71,15 @@ def versions_with_status(status: str, store: PromotionStore | None = None) -> li
     return out
 
 
+def live_setups(store: PromotionStore | None = None) -> tuple[list[str], list[str]]:
+    """What ``ita live start`` watches without ``--setups``: ``(the active and the paper versions, the paper
+    ones)`` as ``id@N`` references (paper versions are journaled, never alerted); both empty when nothing is
+    promoted."""
+    store = store or PromotionStore()
+    active, paper = versions_with_status("active", store), versions_with_status("paper", store)
+    return active + paper, paper
+
+
 def _refusal(report: GateReport, target: str) -> str:
     bad = report.failed
     return (f"not promoted to {target}: {len(bad)} of {len(report.gates)} gates not passed — "
