@@ -222,44 +222,52 @@ class Governor:
     """The governor as a state machine over time: :meth:`admit` a fill at time ``t`` (after every exit known
     by ``t`` was settled with :meth:`settle`); the day's counters reset when the governor day changes.
 
-    Used by :func:`govern` over a backtest's trades in fill order."""
+    Used by :func:`govern` over a backtest's trades in fill order (with the governor days computed at once)."""
 
     rules: GovernorRules
     state: DayState = field(default_factory=DayState)
-    _open: list = field(default_factory=list)       # heap of (exit_known ns, seq, r, pct)
+    _open: list = field(default_factory=list)       # heap of (exit_known ns, seq, r, pct, exit day ns)
     _seq: int = 0
+    _day_ns: int | None = None
+
+    def _day(self, t) -> int:
+        return int(governor_day(pd.DatetimeIndex([pd.Timestamp(t)]), self.rules.day_start)[0].value)
 
     def settle(self, t: pd.Timestamp) -> None:
         """Book every open trade whose exit was known by ``t`` (UTC) on the day it became known."""
-        t_ns = pd.Timestamp(t).value
+        t_ns = int(t) if isinstance(t, (int, np.integer)) else pd.Timestamp(t).value
         while self._open and self._open[0][0] <= t_ns:
-            known, _, r, pct = heapq.heappop(self._open)
+            _, _, r, pct, day = heapq.heappop(self._open)
             self.state.open_r -= 1.0
             self.state.open_pct -= pct
-            day = governor_day(pd.DatetimeIndex([pd.Timestamp(known, tz="UTC")]), self.rules.day_start)[0]
             self._roll(day)
-            if day == self.state.day:
+            if day == self._day_ns:
                 self.state.closed_r += r
                 self.state.closed_pct += r * pct
 
-    def _roll(self, day: pd.Timestamp) -> None:
-        if self.state.day is None or day > self.state.day:
-            self.state.day = day
+    def _roll(self, day_ns: int) -> None:
+        if self._day_ns is None or day_ns > self._day_ns:
+            self._day_ns = day_ns
+            self.state.day = pd.Timestamp(day_ns)
             self.state.closed_r = self.state.closed_pct = 0.0
             self.state.trades = 0
 
-    def admit(self, t: pd.Timestamp, exit_known: pd.Timestamp, r: float, risk_pct: float = 1.0) -> str | None:
+    def admit(self, t: pd.Timestamp, exit_known: pd.Timestamp, r: float, risk_pct: float = 1.0, *,
+              day: int | None = None, exit_day: int | None = None) -> str | None:
         """Decide a fill at ``t`` of a trade whose result ``r`` becomes known at ``exit_known``: ``None`` when
-        taken (it is then open until ``exit_known``), else the reason it is blocked."""
+        taken (it is then open until ``exit_known``), else the reason it is blocked. ``day`` / ``exit_day``: the
+        governor days of ``t`` and ``exit_known`` (ns of the naive midnight) when already computed."""
         self.settle(t)
-        self._roll(governor_day(pd.DatetimeIndex([pd.Timestamp(t)]), self.rules.day_start)[0])
+        self._roll(self._day(t) if day is None else int(day))
         why = blocked_reason(self.rules, self.state, risk_pct)
         if why is None:
             self.state.trades += 1
             self.state.open_r += 1.0
             self.state.open_pct += risk_pct
             self._seq += 1
-            heapq.heappush(self._open, (pd.Timestamp(exit_known).value, self._seq, float(r), float(risk_pct)))
+            known = int(exit_known) if isinstance(exit_known, (int, np.integer)) else pd.Timestamp(exit_known).value
+            heapq.heappush(self._open, (known, self._seq, float(r), float(risk_pct),
+                                        self._day(exit_known) if exit_day is None else int(exit_day)))
         return why
 
 
@@ -279,9 +287,14 @@ def govern(trades: pd.DataFrame, rules: GovernorRules) -> pd.DataFrame:
     out = trades.sort_values("entry_time", kind="stable").reset_index(drop=True).copy()
     gov = Governor(rules)
     taken, why = [], []
-    if rules.active:
-        for t, k, r, p in zip(out["entry_time"], out["exit_known"], out["r"], out["risk_pct"]):
-            w = gov.admit(t, k, float(r), float(p))
+    if rules.active and len(out):
+        entry = pd.DatetimeIndex(out["entry_time"])
+        known = pd.DatetimeIndex(out["exit_known"])
+        days = governor_day(entry, rules.day_start).asi8
+        exit_days = governor_day(known, rules.day_start).asi8
+        for i, (t, k, r, p) in enumerate(zip(entry.asi8, known.asi8, out["r"].to_numpy(dtype="float64"),
+                                             out["risk_pct"].to_numpy(dtype="float64"))):
+            w = gov.admit(t, k, float(r), float(p), day=days[i], exit_day=exit_days[i])
             taken.append(w is None)
             why.append(w or "")
     else:
@@ -299,11 +312,13 @@ def day_summary(governed: pd.DataFrame) -> pd.DataFrame:
     cols = ["candidates", "taken", "blocked", "total_r", "blocked_r", "stopped"]
     if len(governed) == 0:
         return pd.DataFrame(columns=cols, index=pd.DatetimeIndex([], name="gov_day"))
-    rows = []
-    for day, g in governed.groupby("gov_day", sort=True):
-        stops = [w for w in g["blocked_by"] if w.startswith((DAILY_LOSS, TRADES_PER_DAY))]
-        rows.append({"gov_day": day, "candidates": len(g), "taken": int(g["taken"].sum()),
-                     "blocked": int((~g["taken"]).sum()), "total_r": float(g.loc[g["taken"], "r"].sum()),
-                     "blocked_r": float(g.loc[~g["taken"], "r"].sum()),
-                     "stopped": stops[0].split(":")[0] if stops else ""})
-    return pd.DataFrame(rows).set_index("gov_day")[cols]
+    g = governed.assign(r_taken=governed["r"].where(governed["taken"], 0.0),
+                        r_blocked=governed["r"].where(~governed["taken"], 0.0),
+                        stop=governed["blocked_by"].map(
+                            lambda w: w.split(":")[0] if w.startswith((DAILY_LOSS, TRADES_PER_DAY)) else None))
+    by = g.groupby("gov_day", sort=True)
+    out = pd.DataFrame({"candidates": by.size(), "taken": by["taken"].sum().astype(int),
+                        "total_r": by["r_taken"].sum(), "blocked_r": by["r_blocked"].sum(),
+                        "stopped": by["stop"].first().fillna("")})
+    out["blocked"] = out["candidates"] - out["taken"]
+    return out[cols]

@@ -170,18 +170,21 @@ class PortfolioResult:
 
 
 def _component_rows(results: list[BacktestResult], cand: pd.DataFrame) -> pd.DataFrame:
+    groups = dict(tuple(cand.groupby("component", sort=False))) if len(cand) else {}
     rows = []
     for res in results:
         key = component_key(res)
-        g = cand[cand["component"] == key] if len(cand) else cand
-        taken = g[g["taken"]] if len(g) else g
-        st = compute_stats(taken.sort_values("exit_known", kind="stable") if len(taken) else taken,
-                           start=res.start, end=res.end)
+        g = groups.get(key, cand.iloc[:0])
+        r = g["r"].to_numpy(dtype="float64")
+        taken = g["taken"].to_numpy(dtype=bool)
+        rt = r[taken][np.argsort(g["exit_known"].to_numpy()[taken], kind="stable")]
+        win, loss = rt[rt > 0].sum(), -rt[rt < 0].sum()
+        pf = win / loss if loss > 0 else (math.inf if win > 0 else math.nan)
+        cum = np.cumsum(rt)
+        dd = float((np.maximum.accumulate(np.r_[0.0, cum])[1:] - cum).max()) if len(rt) else 0.0
         rows.append({"component": key, "setup": setup_key(res), "symbol": res.symbol, "trades": len(g),
-                     "taken": len(taken), "blocked": len(g) - len(taken),
-                     "total_r_all": float(g["r"].sum()) if len(g) else 0.0,
-                     "total_r": float(taken["r"].sum()) if len(taken) else 0.0,
-                     "profit_factor": float(st["Profit Factor"]), "max_drawdown_r": float(st["Max Drawdown [R]"])})
+                     "taken": int(taken.sum()), "blocked": int((~taken).sum()), "total_r_all": float(r.sum()),
+                     "total_r": float(rt.sum()), "profit_factor": float(pf), "max_drawdown_r": dd})
     return pd.DataFrame(rows)
 
 
