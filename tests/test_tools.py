@@ -33,6 +33,8 @@ EXPECTED_ARGS = {
     "compare_versions": ["setup_id", "version_a", "version_b", "symbol", "start", "end"],
     "list_runs": ["limit"],
     "kb_search": ["query", "k"],                   # the theory library (ita/tools/kb.py)
+    "portfolio_backtest": ["setup_ids", "symbols", "start", "end", "governor", "charts", "spread", "commission"],
+    "promote_setup": ["setup_id", "version", "to", "dry_run", "symbols"],
 }
 KNOWN_SYMBOLS = "BTCUSD, EURUSD, GBPUSD, GER40, NAS100, US30, USDJPY, XAUUSD"
 
@@ -109,7 +111,8 @@ def test_list_and_show_setups():
     ids = [s["setup_id"] for s in r.data["setups"]]
     assert {"asia_fvg_break", "fvg_reversal"} <= set(ids)
     assert next(s for s in r.data["setups"] if s["setup_id"] == "fvg_reversal")["versions"] == [1, 2]
-    assert r.tables["setups"].columns == ["setup", "versions", "timeframe", "name", "hash"]
+    assert r.tables["setups"].columns == ["setup", "versions", "timeframe", "name", "hash", "status"]
+    assert r.tables["setups"].rows[ids.index("fvg_reversal")][5] == "candidate"      # nothing promoted in a new home
     assert r.tables["setups"].rows[ids.index("fvg_reversal")][1] == "v1, v2"
 
     s = ok(ita_tools.show_setup(setup_id="asia_fvg_break"))

@@ -42,6 +42,10 @@ Your own data:
 Setups (YAML in setups/<id>/v<N>.yaml):
   ita setups list | ita setups show asia_fvg_break | ita setups validate setups/asia_fvg_break/v1.yaml
   ita setups new-version asia_fvg_break --param rr=3 | ita setups diff asia_fvg_break v1 v2
+  ita setups promote fvg_reversal v2 [--to paper|active] | ita setups gates
+\b
+Several setups together under the risk governor:
+  ita backtest --portfolio asia_fvg_break,asia_sweep --symbols EURUSD,XAUUSD --max-daily-loss 2R
 \b
 Live signals (never places orders):
   ita live replay EURUSD --from 2025-03-03 --to 2025-03-07 --speed 600

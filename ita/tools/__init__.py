@@ -25,6 +25,8 @@ module                  what it holds
 :mod:`.charts`          ``show_trade``, ``render_chart``
 :mod:`.runs`            ``compare_runs``, ``compare_versions``, ``list_runs``
 :mod:`.kb`              ``kb_search`` (the theory library)
+:mod:`.portfolio`       ``portfolio_backtest`` (several setups × symbols under the risk governor)
+:mod:`.promotion`       ``promote_setup`` (promotion gates; candidate → paper → active)
 :mod:`.lc`              the same tools as LangChain ``StructuredTool`` s (``langchain_tools()``,
                         ``TOOLS_BY_NAME``); imported lazily so the plain tools need no LangChain
 ======================  =====================================================================================
@@ -53,6 +55,13 @@ tool                   arguments
 ``list_runs``          ``limit=10``
 =====================  ======================================================================================
 
+=======================  ====================================================================================
+tool                     arguments
+=======================  ====================================================================================
+``portfolio_backtest``   ``setup_ids``, ``symbols``, ``start=None``, ``end=None``, ``governor={}``, ``charts=True``
+``promote_setup``        ``setup_id``, ``version``, ``to=None`` (the next status), ``dry_run=False``
+=======================  ====================================================================================
+
 Dates are ``"YYYY-MM-DD"`` (``"2025"`` and ``"2025-03"`` are read as the whole year / month); ``start`` and
 ``end`` ``None`` mean all stored data. Setup periods are trading days in the setup's time zone (New York);
 candle and detector periods are UTC dates. Times shown to the trader are New York wall-clock. The sample
@@ -80,6 +89,8 @@ from ita.tools.backtest import evaluate_setup, explain_day, run_backtest
 from ita.tools.charts import render_chart, show_trade
 from ita.tools.runs import compare_runs, compare_versions, list_runs
 from ita.tools.kb import kb_search
+from ita.tools.portfolio import portfolio_backtest
+from ita.tools.promotion import promote_setup
 from ita.tools.registry import ARG_MODELS, TOOLS
 from ita.tools.results import Artifact, Table, ToolResult
 
@@ -94,5 +105,5 @@ def __getattr__(name: str) -> Any:  # lazy LangChain wrappers
 
 __all__ = ["ARG_MODELS", "DETECTORS", "TOOLS", "TOOLS_BY_NAME", "Artifact", "Table", "ToolResult", "compare_runs",
            "compare_versions", "data_coverage", "evaluate_setup", "explain_day", "kb_search", "langchain_tools",
-           "list_runs", "list_setups", "load_candles", "render_chart", "run_backtest", "run_detector", "show_setup",
+           "list_runs", "list_setups", "load_candles", "portfolio_backtest", "promote_setup", "render_chart", "run_backtest", "run_detector", "show_setup",
            "show_trade", "validate_setup"]
