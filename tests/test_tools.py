@@ -211,7 +211,7 @@ def test_run_detector_counts_what_the_detector_finds(data):
     assert t.columns[:3] == ["time (NY)", "known (NY)", "direction"] and len(t.rows) == 10
     last = ev.sort_values("confirmed_at", kind="stable").iloc[-1]
     assert t.rows[-1][3] == f"{last.top:.5f}" and t.rows[-1][4] == f"{last.bottom:.5f}"
-    assert r.data["params"] == {"min_gap_pips": 1.0, "mitigation": "touch", "join": "none"}
+    assert r.data["params"] == {"min_gap_pips": 1.0, "mitigation": "touch", "join": "none", "require_displacement_close": False}
     assert r.artifacts == [] and r.context["detector"] == "fvg"
 
 
@@ -227,7 +227,7 @@ def test_detector_aliases_and_bad_detector_input(data):
         "Unknown detector 'fvgg'. Did you mean: fvg? Detectors: fvg, inverse_fvg, swings, structure, order_blocks, "
         "previous_levels, session_range, initial_balance, opening_levels, equal_levels, sweeps, atr.")
     assert failed(ita_tools.run_detector("fvg", "EURUSD", params={"mitigaton": "touch"}), "run_detector") == \
-        "fvg has no parameter 'mitigaton'. Did you mean: mitigation? Parameters: min_gap_pips, mitigation, join."
+        "fvg has no parameter 'mitigaton'. Did you mean: mitigation? Parameters: min_gap_pips, mitigation, join, require_displacement_close."
     assert failed(ita_tools.run_detector("fvg", "EURUSD", params={"mitigation": "half"}), "run_detector") == \
         "fvg parameter mitigation='half' is not allowed; use one of: touch, midpoint, close_through."
     assert failed(ita_tools.run_detector("session_range", "EURUSD", params={"session": "asian"}), "run_detector").startswith(
