@@ -23,6 +23,8 @@ EXPECTED_ARGS = {
     "validate_setup": ["setup_id"],
     "data_coverage": ["symbol"],
     "load_candles": ["symbol", "timeframe", "start", "end"],
+    "list_instruments": ["asset_class"],
+    "show_instrument": ["symbol"],
     "run_detector": ["detector", "symbol", "start", "end", "timeframe", "params", "chart"],
     "evaluate_setup": ["setup_id", "symbol", "start", "end", "version", "params", "session"],
     "run_backtest": ["setup_id", "symbol", "start", "end", "version", "params", "session", "charts"],
@@ -34,7 +36,6 @@ EXPECTED_ARGS = {
     "list_runs": ["limit"],
     "kb_search": ["query", "k"],                   # the theory library (ita/tools/kb.py)
 }
-KNOWN_SYMBOLS = "BTCUSD, EURUSD, GBPUSD, GER40, NAS100, US30, USDJPY, XAUUSD"
 
 
 @pytest.fixture
@@ -168,8 +169,9 @@ def test_data_coverage(data):
     assert [s["symbol"] for s in r.data["series"]] == ["XAUUSD"] and r.context == {"symbol": "XAUUSD"}
 
     assert failed(ita_tools.data_coverage(symbol="EURUSDX"), "data_coverage") == (
-        f"Unknown symbol 'EURUSDX'. Did you mean: EURUSD? Known symbols: {KNOWN_SYMBOLS}. Add new instruments to "
-        f"{Path(ita_tools.__file__).resolve().parents[1] / 'data' / 'instruments.yaml'}.")
+        "Unknown symbol 'EURUSDX'. Did you mean: EURUSD? 36 symbols are known (`ita instruments list`). To add it, "
+        "run `ita instruments add EURUSDX --pip 1 --digits 2 --spread 2 --contract 1 --sessions 23x5 --class index "
+        "--quote USD` (check the values against your broker's contract specification).")
     assert failed(ita_tools.data_coverage(symbol="GBPUSD"), "data_coverage").startswith(
         "No candles stored for GBPUSD. Did you mean: ")
 

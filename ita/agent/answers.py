@@ -428,6 +428,13 @@ def _kb_search(T, r, lang):
     return _join(_f(tt["headline"], n_docs=docs), *quotes)
 
 
+def _instruments(T, r, lang):
+    name = "instruments" if r.tool == "list_instruments" else "instrument"
+    tt = T["tools"][r.tool]
+    v = {"summary": r.summary, "symbol": r.data.get("symbol", "")}
+    return _join(_f(tt["headline"], **v), _table(T, r, name, lang), _hints(T, r.tool, v))
+
+
 def _generic(T, r, lang):
     return _join(r.summary, *(render_table(tb, lang) for tb in r.tables.values() if tb.rows), _files(T, r))
 
@@ -438,6 +445,7 @@ _RENDERERS: dict[str, Callable[[dict, ToolResult, str], str]] = {
     "evaluate_setup": _evaluate_setup, "run_backtest": _run_backtest, "explain_day": _explain_day,
     "show_trade": _show_trade, "render_chart": _render_chart, "compare_runs": _compare_runs,
     "compare_versions": _compare_versions, "list_runs": _list_runs, "kb_search": _kb_search,
+    "list_instruments": _instruments, "show_instrument": _instruments,
 }
 
 
