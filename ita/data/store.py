@@ -222,6 +222,62 @@ class CandleStore:
             done.append(tf)
         return done, notes
 
+    def coverage(self, symbol: str, timeframe: str) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+        """(first, last) bar open (UTC) of the stored series, or None when it is not stored."""
+        p = self.path(symbol, timeframe)
+        if not p.is_file():
+            return None
+        idx = pd.read_parquet(p, columns=[]).index
+        if not len(idx):
+            return None
+        idx = pd.DatetimeIndex(idx).tz_convert("UTC")
+        return idx[0], idx[-1]
+
+    def append(self, symbol: str, timeframe: str, bars: pd.DataFrame, source: str) -> tuple[int, pd.DataFrame]:
+        """Append closed bars (a live feed, an exchange) to the stored series: validated
+        (:func:`~ita.data.validate.validate_candles`), bars already stored are skipped, the write is atomic
+        under the series' lock. A bar stored at **other** prices is never overwritten: it is returned in the
+        conflicts frame (:func:`_conflicts` columns) for the caller to report. Returns (bars added, conflicts).
+        Raises :class:`DataError` for invalid bars, before anything is written."""
+        from ita.data.validate import validate_candles
+
+        inst, tf = get_instrument(symbol), normalize_tf(timeframe)
+        if not len(bars):
+            return 0, pd.DataFrame()
+        new, _ = validate_candles(bars, symbol=inst.symbol, timeframe=tf, where=source)
+        with self._lock(inst.symbol):
+            p = self.path(inst.symbol, tf)
+            meta = self.meta(inst.symbol, tf)
+            if p.is_file():
+                old = pd.read_parquet(p)
+                old.index = pd.DatetimeIndex(old.index, name="time").tz_convert("UTC").as_unit("ns")
+                conflicts = _conflicts(old, new)
+                fresh = new[~new.index.isin(old.index)]
+                if not len(fresh):
+                    return 0, conflicts
+                merged = pd.concat([old, fresh]).sort_index()
+            else:
+                conflicts, fresh, merged = pd.DataFrame(), new, new
+                meta = {"source": source, "server_tz": "UTC", "format": "live", "symbol": inst.symbol, "timeframe": tf,
+                        "imported_at": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds")}
+            meta["appended_at"] = pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds")
+            meta["appended_from"] = source
+            self.write(inst.symbol, tf, merged, meta)
+        return len(fresh), conflicts
+
+    def rebuild_derived(self, symbol: str, base_tf: str = "M1") -> list[str]:
+        """:meth:`derive` the higher timeframes again from the whole stored ``base_tf`` series (after bars were
+        appended to it); returns the timeframes written."""
+        inst = get_instrument(symbol)
+        with self._lock(inst.symbol):
+            p = self.path(inst.symbol, base_tf)
+            if not p.is_file():
+                return []
+            base = pd.read_parquet(p)
+            base.index = pd.DatetimeIndex(base.index, name="time").tz_convert("UTC").as_unit("ns")
+            done, _ = self.derive(inst.symbol, base_tf, base, self.meta(inst.symbol, base_tf))
+        return done
+
     # ---- versions of a series -------------------------------------------------------------------------------
     def history(self, symbol: str, timeframe: str = "M5") -> pd.DataFrame:
         """The kept versions of a series, oldest first: ``version`` (``YYYYMMDDTHHMMSSffffffZ``, when it was
