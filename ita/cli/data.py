@@ -194,10 +194,12 @@ def data_list():
     for c in ("symbol", "timeframe", "first (UTC)", "last (UTC)", "bars", "server tz", "source"):
         t.add_column(c, justify="right" if c == "bars" else "left")
     for r in cat.itertuples():
+        src = f"resampled from {r.derived_from}" if r.derived_from else Path(r.source).name if "/" in str(r.source) else r.source
         t.add_row(r.symbol, r.timeframe, f"{r.first:%Y-%m-%d %H:%M}", f"{r.last:%Y-%m-%d %H:%M}", f"{r.bars:,}",
-                  r.server_tz, Path(r.source).name)
+                  r.server_tz, src)
     console.print(t)
-    console.print("Other timeframes (M15, H1, H4, D1) are resampled on the fly; D1/H4 roll at 17:00 New York.")
+    console.print("Timeframes not listed are resampled on the fly from the coarsest finer one; D1/H4 roll at 17:00 "
+                  "New York.")
 
 
 
