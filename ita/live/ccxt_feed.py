@@ -21,7 +21,7 @@ import pandas as pd
 
 from ita.data.timeframes import normalize_tf, tf_delta
 from ita.errors import DataError
-from ita.live.feeds import _FrameFeed
+from ita.live.feeds import FrameFeed
 from ita.times import utc as _utc
 
 
@@ -37,7 +37,7 @@ def parse_ccxt_spec(spec: str) -> tuple[str, str, str]:
     return get_instrument(market.strip()).symbol, ex.strip().lower(), market.strip().upper()
 
 
-class CCXTFeed(_FrameFeed):
+class CCXTFeed(FrameFeed):
     """``markets``: ``{symbol: (exchange id, market)}``; ``timeframe``: the base bar size fetched."""
 
     name = "ccxt"

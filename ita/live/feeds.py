@@ -132,7 +132,7 @@ class SimClock:
 
 # ---- feeds --------------------------------------------------------------------------------------------------
 
-class _FrameFeed:
+class FrameFeed:
     """A feed holding one base-timeframe frame per symbol; higher timeframes are resampled from closed bars."""
 
     name = "frame"
@@ -153,7 +153,7 @@ class _FrameFeed:
         return out[out.index >= _utc(since)]
 
 
-class ReplayFeed(_FrameFeed):
+class ReplayFeed(FrameFeed):
     """Stored history for a replay: the candle store's bars of ``symbols`` from ``start − history`` to the end
     of ``end`` (dates, New York), loaded once; :meth:`closed_bars` slices them at the simulated ``now``.
 
@@ -209,7 +209,7 @@ class ReplayFeed(_FrameFeed):
         return best
 
 
-class FileFeed(_FrameFeed):
+class FileFeed(FrameFeed):
     """Candle files a terminal keeps writing: ``paths`` maps symbol → file (``.csv`` or ``.parquet``).
 
     CSV: MT5 export layout or any OHLCV CSV (see :func:`ita.data.sources.read_candle_csv`), times in
