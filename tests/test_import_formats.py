@@ -223,6 +223,14 @@ def test_short_file_gets_the_formats_clock_with_an_explicit_warning(candles, tmp
     assert res.read.clock.name == "Europe/Athens" and "could not be checked" in res.report.warnings[0]
 
 
+def test_an_index_cfd_is_not_inferred_from_the_fx_rhythm(candles, tmp_path):
+    """GER40 closes at its own hours: its clock is assumed (with a warning), never guessed from FX's 17:00."""
+    f = write_format("mt5", candles, tmp_path)
+    res = CandleStore(tmp_path / "d").import_file(f, "GER40", "M5")
+    assert res.read.clock.name == "Europe/Athens" and res.read.clock_source == "default"
+    assert "could not be checked" in res.report.warnings[0]
+
+
 def test_crypto_binance_klines_with_weekend_bars(tmp_path):
     idx = pd.date_range("2025-01-03", periods=3 * 1440, freq="1min", tz="UTC")   # Friday → Sunday, no close
     c = pd.DataFrame({"open": 30.0, "high": 30.05, "low": 29.95, "close": 30.01, "volume": 5.0}, index=idx)

@@ -204,12 +204,12 @@ def _match(naive: np.ndarray, target: int, kind: str, ev: Evidence) -> None:
 def collect_evidence(naive: pd.DatetimeIndex, step: pd.Timedelta, asset_class: str | None) -> Evidence:
     """The clock events of a file (bar **open** times on the file's clock, sorted) of bar size ``step``.
 
-    Weekly closes (the end of the last bar before a pause of 40 h or more) for FX, metals and indices; weekly
-    opens (the first bar after it) for FX only (metals and index CFDs reopen at 18:00 New York); daily pauses
-    of 40–80 min (metals, index CFDs) end at the 17:00 New York roll. Crypto trades through the weekend:
-    no evidence."""
+    Weekly closes (the end of the last bar before a pause of 40 h or more) for FX and metals; weekly opens (the
+    first bar after it) for FX only (metals reopen at 18:00 New York); daily pauses of 40–80 min (metals) start
+    at the 17:00 New York roll. Index CFDs close at their own exchange's hours (GER40 at 16:00 New York) and
+    crypto trades through the weekend: no evidence for them (their clock is given or assumed, with a warning)."""
     ev = Evidence()
-    if asset_class == "crypto" or len(naive) < 2:
+    if asset_class not in ("fx", "metal") or len(naive) < 2:
         return ev
     t = pd.DatetimeIndex(naive).as_unit("ns").asi8
     gap = np.diff(t)
@@ -218,7 +218,7 @@ def collect_evidence(naive: pd.DatetimeIndex, step: pd.Timedelta, asset_class: s
     _match(close_ns, WEEKLY_CLOSE_MIN, "weekly close", ev)
     if asset_class == "fx":
         _match(t[weekend + 1], WEEKLY_OPEN_MIN, "weekly open", ev)
-    if step <= pd.Timedelta(minutes=30) and asset_class in ("metal", "index"):
+    if step <= pd.Timedelta(minutes=30) and asset_class == "metal":
         pause = np.flatnonzero((gap - step.value >= pd.Timedelta(minutes=40).value)
                                & (gap - step.value <= pd.Timedelta(minutes=80).value))
         daily = Evidence()
