@@ -481,6 +481,13 @@ def _promote_setup(T, r, lang):
                  _hints(T, "promote_setup", v))
 
 
+def _instruments(T, r, lang):
+    name = "instruments" if r.tool == "list_instruments" else "instrument"
+    tt = T["tools"][r.tool]
+    v = {"summary": r.summary, "symbol": r.data.get("symbol", "")}
+    return _join(_f(tt["headline"], **v), _table(T, r, name, lang), _hints(T, r.tool, v))
+
+
 def _generic(T, r, lang):
     return _join(r.summary, *(render_table(tb, lang) for tb in r.tables.values() if tb.rows), _files(T, r))
 
@@ -492,6 +499,7 @@ _RENDERERS: dict[str, Callable[[dict, ToolResult, str], str]] = {
     "show_trade": _show_trade, "render_chart": _render_chart, "compare_runs": _compare_runs,
     "compare_versions": _compare_versions, "list_runs": _list_runs, "kb_search": _kb_search,
     "portfolio_backtest": _portfolio_backtest, "promote_setup": _promote_setup,
+    "list_instruments": _instruments, "show_instrument": _instruments,
 }
 
 

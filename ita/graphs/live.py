@@ -88,6 +88,7 @@ def fetch(state: LiveState, ctx: LiveContext) -> dict:
         if expected is None or not live_market or last >= expected or time.monotonic() >= deadline:
             break
         time.sleep(0.5)
+    errors += ctx.keep(sym, tf, candles)     # live runs: the closed bars go into the candle store
     return {"candles": candles, "last_close": last, "cursor": cursor, "now": now, "errors": errors}
 
 
