@@ -77,19 +77,13 @@ def _session_window(loaded: LoadedSetup, name: str):
     return loaded.setup.session(name)
 
 
-def backtest(loaded: LoadedSetup, candles: pd.DataFrame, symbol: str, *, start=None, end=None,
-             spread_pips: float | str | None = None, commission_per_lot: float | None = None,
-             session: str | None = None) -> BacktestResult:
-    """Evaluate ``loaded`` on ``candles`` and simulate its orders.
-
-    ``candles`` must be the setup's timeframe and should start a day before ``start`` so the first
-    day's session range is complete. Signals are kept when their trading day D is in
-    [``start``, ``end``] (dates, inclusive; default: all) and, with ``session`` (a session/killzone name
-    such as ``"london_killzone"``, the setup's own or a default one), when the bar that completed the
-    signal opens inside that window ("only the London killzone"). See :func:`execution_model` for costs.
-    Raises :class:`~ita.errors.SetupError` for an unknown session name.
-    """
-    sig = evaluate(loaded, candles, symbol)
+def orders_and_trades(loaded: LoadedSetup, candles: pd.DataFrame, symbol: str, *, start=None, end=None,
+                      spread_pips: float | str | None = None, commission_per_lot: float | None = None,
+                      session: str | None = None, context=None):
+    """The signals and trades of :func:`backtest` without its statistics tables:
+    ``(signals with status, trades, model, first day, last day)``. Same arguments and errors as :func:`backtest`
+    (research sweeps call it once per variant and compute only the figures they rank by)."""
+    sig = evaluate(loaded, candles, symbol, context=context)
     if session is not None and len(sig):
         inside, _ = _session_window(loaded, session).mask(pd.DatetimeIndex(sig["time"]))
         sig = sig[inside].reset_index(drop=True)
@@ -108,9 +102,29 @@ def backtest(loaded: LoadedSetup, candles: pd.DataFrame, symbol: str, *, start=N
     price = float(candles["close"].iloc[-1]) if len(candles) else 1.0
     model = execution_model(loaded, symbol, spread_pips, commission_per_lot, price)
     trades, sig = simulate(candles, sig, model)
-    risk = loaded.setup.risk
     first = lo if lo is not None else (candles.index[0].normalize().tz_localize(None) if len(candles) else None)
     last = hi if hi is not None else (candles.index[-1].normalize().tz_localize(None) if len(candles) else None)
+    return sig, trades, model, first, last
+
+
+def backtest(loaded: LoadedSetup, candles: pd.DataFrame, symbol: str, *, start=None, end=None,
+             spread_pips: float | str | None = None, commission_per_lot: float | None = None,
+             session: str | None = None, context=None) -> BacktestResult:
+    """Evaluate ``loaded`` on ``candles`` and simulate its orders.
+
+    ``candles`` must be the setup's timeframe and should start a day before ``start`` so the first
+    day's session range is complete. Signals are kept when their trading day D is in
+    [``start``, ``end``] (dates, inclusive; default: all) and, with ``session`` (a session/killzone name
+    such as ``"london_killzone"``, the setup's own or a default one), when the bar that completed the
+    signal opens inside that window ("only the London killzone"). See :func:`execution_model` for costs.
+    ``context``: a :class:`~ita.setups.events.Context` for ``loaded`` and ``candles`` whose detectors already
+    ran (see :func:`ita.setups.evaluate.evaluate`; research sweeps share detector runs this way).
+    Raises :class:`~ita.errors.SetupError` for an unknown session name.
+    """
+    sig, trades, model, first, last = orders_and_trades(
+        loaded, candles, symbol, start=start, end=end, spread_pips=spread_pips, commission_per_lot=commission_per_lot,
+        session=session, context=context)
+    risk = loaded.setup.risk
     stats = compute_stats(trades, start=first, end=last, account=risk.account, risk_pct=risk.risk_pct, signals=len(sig))
     return BacktestResult(setup=loaded, symbol=symbol, start=first, end=last, model=model, signals=sig, trades=trades,
                           stats=stats, equity=equity_curve(trades, risk.account, risk.risk_pct),
