@@ -20,6 +20,8 @@ import hashlib
 import json
 import logging
 import os
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -35,6 +37,23 @@ BATCH = 8
 Progress = Callable[[int, int], None]
 
 _RUNNERS: dict[str, object] = {}  # per process: spec key → VariantRunner (with its detector cache)
+_PROGRESS: ContextVar[Progress | None] = ContextVar("ita_research_progress", default=None)
+
+
+@contextmanager
+def reporting(progress: Progress):
+    """Within the block, research runs started without their own ``progress`` report to ``progress(done,
+    total)`` — how the CLI's rich bar follows a tool call."""
+    token = _PROGRESS.set(progress)
+    try:
+        yield
+    finally:
+        _PROGRESS.reset(token)
+
+
+def current_progress() -> Progress | None:
+    """The progress callback set by :func:`reporting`, or None."""
+    return _PROGRESS.get()
 
 
 @dataclass(frozen=True)
@@ -148,6 +167,7 @@ class Executor:
         tick = progress or (lambda _d, _t: None)
         out: list[dict] = []
         interrupted = False
+        tick(done_before, total)
         if self.client is None:
             try:
                 runner = runner_for(spec, candles)

@@ -39,16 +39,17 @@ def write(fig: go.Figure, folder: Path, stem: str, warnings: list[str], png: boo
     return out
 
 
-def heatmap_figure(variants: pd.DataFrame, x: str, y: str, value: str, value_label: str, title: str) -> go.Figure:
+def heatmap_figure(variants: pd.DataFrame, x: str, y: str, value: str, value_label: str, title: str,
+                   neutral: float = 0.0) -> go.Figure:
     """Objective over two parameters: ``variants`` has a column per parameter path and ``value``; cells with
-    several variants (other parameters) show their best value; empty cells are blank."""
+    several variants (other parameters) show their best value; empty cells are blank. Colours: green above
+    ``neutral`` (0 R; 1 for a profit factor), red below — a grid that loses everywhere is red everywhere."""
     piv = variants.pivot_table(index=y, columns=x, values=value, aggfunc="max")
     z = piv.to_numpy(dtype="float64")
     z = np.where(np.isfinite(z), z, np.nan)
     text = [[("" if not math.isfinite(v) else f"{v:.2f}") for v in row] for row in z]
     fig = go.Figure(go.Heatmap(z=z, x=[str(c) for c in piv.columns], y=[str(i) for i in piv.index], text=text,
-                               texttemplate="%{text}", colorscale="RdYlGn", zmid=0 if np.nanmin(z) < 0 < np.nanmax(z)
-                               else None, colorbar={"title": value_label},
+                               texttemplate="%{text}", colorscale="RdYlGn", zmid=neutral, colorbar={"title": value_label},
                                hovertemplate=f"{x}=%{{x}}<br>{y}=%{{y}}<br>{value_label}=%{{z:.3f}}<extra></extra>"))
     fig.update_layout(**_layout(title), xaxis_title=x, yaxis_title=y)
     fig.update_xaxes(type="category")
@@ -70,11 +71,12 @@ def folds_figure(oos: pd.DataFrame, folds: list[dict], title: str) -> go.Figure:
     for f in folds:
         fig.add_vrect(x0=f["test_start"], x1=f["test_end"], fillcolor="#4c78a8" if f["fold"] % 2 else "#72b7b2",
                       opacity=0.08, line_width=0, row=1, col=1)
-    names = [f"#{f['fold']} {f['test_start'][:7]}" for f in folds]
+    names = [f"#{f['fold']} {f['test_start'][:7]}<br><sub>{f.get('label', '')}</sub>" for f in folds]
     fig.add_trace(go.Bar(x=names, y=[f.get("is_r_per_month") for f in folds], name="in-sample R / month"),
                   row=2, col=1)
     fig.add_trace(go.Bar(x=names, y=[f.get("oos_r_per_month") for f in folds], name="out-of-sample R / month",
-                         text=[f.get("label", "") for f in folds], hovertemplate="%{x}<br>%{y:.2f} R<br>%{text}"),
+                         text=[f.get("label", "") for f in folds], textposition="none",
+                         hovertemplate="%{x}<br>%{y:.2f} R<br>%{text}"),
                   row=2, col=1)
     fig.update_layout(**_layout(title, showlegend=True), barmode="group", height=800)
     return fig

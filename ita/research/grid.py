@@ -108,7 +108,8 @@ def leaf_paths(obj: Any, prefix: str = "") -> list[str]:
     return out
 
 
-def _get(raw: Any, path: str) -> Any:
+def value_at(raw: Any, path: str) -> Any:
+    """The value at dotted ``path`` of a parsed setup YAML."""
     node = raw
     for p in path.split("."):
         node = node[int(p)] if isinstance(node, list) else node.get(p)
@@ -196,4 +197,4 @@ def resolve_grid(raw: dict, specs: dict[str, list]) -> Grid:
         if path in axes:
             raise SetupError(f"--grid {key}: {path} is given twice.")
         axes[path] = vals
-    return Grid(axes=axes, current={p: _get(raw, p) for p in axes})
+    return Grid(axes=axes, current={p: value_at(raw, p) for p in axes})

@@ -156,10 +156,10 @@ class ResearchStore:
         raise ItaError(f"Unknown walk-forward {wf_id!r}. See `ita research list`.")
 
     def latest_walk_forward(self, setup_id: str, version: int, symbol: str | None = None) -> dict | None:
-        """The newest walk-forward row of ``setup_id`` ``vversion`` (on ``symbol``), or None."""
+        """The newest complete walk-forward row of ``setup_id`` ``vversion`` (on ``symbol``), or None."""
         if not self.db["walk_forwards"].exists():
             return None
-        cond, args = "setup_id = ? and setup_version = ?", [setup_id, int(version)]
+        cond, args = "setup_id = ? and setup_version = ? and status = 'complete'", [setup_id, int(version)]
         if symbol:
             cond += " and symbol = ?"
             args.append(symbol)

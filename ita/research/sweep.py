@@ -323,7 +323,8 @@ def write_artifacts(folder: Path, variants: list[dict], grid: Grid, objective: s
         hm = hm.dropna(subset=["objective_value"]) if hm["objective_value"].notna().any() else hm
         if len(hm):
             fig = heatmap_figure(hm.assign(objective_value=hm["objective_value"].astype(float)), x, y,
-                                 "objective_value", label, f"{title} · {label} (best over the other parameters)")
+                                 "objective_value", label, f"{title} · {label} (best over the other parameters)",
+                                 neutral=1.0 if objective == "profit_factor" else 0.0)
             arts.update(write(fig, folder, "heatmap", warnings, png=charts))
     (folder / "summary.json").write_text(json.dumps(summary, indent=2, default=str), encoding="utf-8")
     arts["summary.json"] = folder / "summary.json"
