@@ -139,7 +139,7 @@ class Executor:
 
         if self.address:
             try:
-                self.client = Client(self.address, timeout=f"{CONNECT_TIMEOUT_S}s", set_as_default=False)
+                self.client = Client(self.address, timeout=f"{CONNECT_TIMEOUT_S}s", set_as_default=True)
             except (OSError, TimeoutError) as exc:
                 raise ItaError(f"Cannot reach the Dask scheduler at {self.address} within {CONNECT_TIMEOUT_S} s "
                                f"({type(exc).__name__}). Start one with `dask scheduler` and `dask worker "
@@ -147,8 +147,8 @@ class Executor:
                                "Nothing was stored.") from None
         else:
             self._cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
-                                         dashboard_address=None, silence_logs=logging.ERROR)
-            self.client = Client(self._cluster, set_as_default=False)
+                                         dashboard_address=":0", silence_logs=logging.ERROR)
+            self.client = Client(self._cluster, set_as_default=True)
         return self
 
     def __exit__(self, *exc) -> None:
