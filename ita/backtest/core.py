@@ -79,11 +79,13 @@ def _session_window(loaded: LoadedSetup, name: str):
 
 def orders_and_trades(loaded: LoadedSetup, candles: pd.DataFrame, symbol: str, *, start=None, end=None,
                       spread_pips: float | str | None = None, commission_per_lot: float | None = None,
-                      session: str | None = None, context=None):
+                      session: str | None = None, context=None, signals: pd.DataFrame | None = None):
     """The signals and trades of :func:`backtest` without its statistics tables:
     ``(signals with status, trades, model, first day, last day)``. Same arguments and errors as :func:`backtest`
-    (research sweeps call it once per variant and compute only the figures they rank by)."""
-    sig = evaluate(loaded, candles, symbol, context=context)
+    (research sweeps call it once per variant and compute only the figures they rank by). ``signals``: the
+    output of :func:`~ita.setups.evaluate.evaluate` for ``loaded`` on ``candles`` when the caller already has it
+    (then nothing is evaluated here)."""
+    sig = evaluate(loaded, candles, symbol, context=context) if signals is None else signals
     if session is not None and len(sig):
         inside, _ = _session_window(loaded, session).mask(pd.DatetimeIndex(sig["time"]))
         sig = sig[inside].reset_index(drop=True)

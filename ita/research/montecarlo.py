@@ -30,13 +30,6 @@ FAN_PERCENTILES = (5, 25, 50, 75, 95)
 FAN_PATHS = 2000
 
 
-def _longest_run(mask: np.ndarray) -> np.ndarray:
-    """Longest run of True per row of a 2-D boolean array."""
-    c = np.cumsum(mask, axis=1, dtype=np.int32)
-    reset = np.maximum.accumulate(np.where(mask, 0, c), axis=1)
-    return (c - reset).max(axis=1) if mask.shape[1] else np.zeros(mask.shape[0], dtype=np.int32)
-
-
 @dataclass
 class MonteCarloResult:
     """Per path (``n`` long): ``max_dd`` (R), ``final_r`` (R), ``losing_streak`` (trades), ``underwater``
@@ -83,21 +76,36 @@ def monte_carlo(r, n: int = 10_000, method: str = "bootstrap", seed: int = 0,
     n, m = int(n), len(x)
     rng = np.random.default_rng(seed)
     if method == "bootstrap":
-        paths = x[rng.integers(0, m, size=(n, m))]
+        idx = rng.integers(0, m, size=(m, n), dtype=np.int32)          # trade k of path j = x[idx[k, j]]
     else:
-        paths = rng.permuted(np.broadcast_to(x, (n, m)), axis=1)
-    cum = np.cumsum(paths, axis=1)
-    peak = np.maximum(np.maximum.accumulate(cum, axis=1), 0.0)
-    dd = peak - cum
-    max_dd = dd.max(axis=1)
-    under = _longest_run(dd > 1e-12)
-    streak = _longest_run(paths < 0)
-    final = cum[:, -1].copy()
-    del dd, peak, paths
-    sub = cum[:FAN_PATHS]
-    fan = pd.DataFrame(np.vstack([np.zeros(len(FAN_PERCENTILES)), np.percentile(sub, FAN_PERCENTILES, axis=0).T]),
+        idx = rng.permuted(np.broadcast_to(np.arange(m, dtype=np.int32)[:, None], (m, n)), axis=0)
+    # one pass over the trades, every path at once (small arrays: fast and light on memory)
+    cum = np.zeros(n)
+    peak = np.zeros(n)
+    max_dd = np.zeros(n)
+    under = np.zeros(n, dtype=np.int32)
+    under_best = np.zeros(n, dtype=np.int32)
+    streak = np.zeros(n, dtype=np.int32)
+    streak_best = np.zeros(n, dtype=np.int32)
+    k_fan = min(n, FAN_PATHS)
+    fan_cum = np.empty((m, k_fan))
+    for k in range(m):
+        r = x[idx[k]]
+        cum += r
+        np.maximum(peak, cum, out=peak)
+        dd = peak - cum
+        np.maximum(max_dd, dd, out=max_dd)
+        uw = dd > 1e-12
+        under = np.where(uw, under + 1, 0)
+        np.maximum(under_best, under, out=under_best)
+        streak = np.where(r < 0, streak + 1, 0)
+        np.maximum(streak_best, streak, out=streak_best)
+        fan_cum[k] = cum[:k_fan]
+    final = cum
+    fan = pd.DataFrame(np.vstack([np.zeros(len(FAN_PERCENTILES)), np.percentile(fan_cum, FAN_PERCENTILES, axis=1).T]),
                        columns=[f"p{p}" for p in FAN_PERCENTILES])
     fan.index.name = "trade"
+    under, streak = under_best, streak_best
     levels = list(dd_levels) if dd_levels else [5.0, 10.0, 15.0, 20.0]
     own = float(np.ceil((np.maximum.accumulate(np.r_[0.0, np.cumsum(x)]) - np.r_[0.0, np.cumsum(x)]).max()))
     if not dd_levels and own > 0 and own not in levels:

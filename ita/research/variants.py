@@ -36,6 +36,7 @@ from ita.backtest.core import backtest, orders_and_trades
 from ita.data.instruments import get_instrument
 from ita.errors import ItaError, SetupError
 from ita.setups.events import Context, StepEvents
+from ita.setups.evaluate import evaluate
 from ita.setups.loader import LoadedSetup, apply_overrides, load_setup
 from ita.setups.schema import Setup
 
@@ -229,6 +230,33 @@ class VariantRunner:
         ctx.evidence = evidence
         return ctx
 
+    def signals(self, loaded: LoadedSetup) -> pd.DataFrame:
+        """:func:`~ita.setups.evaluate.evaluate` of ``loaded`` (no evidence), reused across variants that differ
+        only in ``target.rr`` of an ``rr`` target: the walk, entries and stops do not depend on it, so those
+        variants re-price the target — ``entry ± rr × |entry − stop|`` rounded as the evaluator rounds — and
+        skip the walk (equality with a full evaluation is tested trade by trade)."""
+        s = loaded.setup
+        if s.target.type != "rr":
+            return evaluate(loaded, self.candles, self.symbol, context=self.context(loaded, False))
+        dump = s.model_dump(mode="json")
+        dump["target"]["rr"] = None
+        key = "sig|" + hashlib.sha256(json.dumps(dump, sort_keys=True).encode()).hexdigest()
+        hit = self.cache.get(key)
+        if hit is None:
+            sig = evaluate(loaded, self.candles, self.symbol, context=self.context(loaded, False))
+            self.cache[key] = (s.target.rr, sig)
+            return sig
+        rr0, sig = hit
+        if rr0 == s.target.rr or not len(sig):
+            return sig
+        out = sig.copy()
+        entry, stop = out["entry_price"].to_numpy(dtype="float64"), out["sl_price"].to_numpy(dtype="float64")
+        dist = np.abs(entry - stop)
+        long_ = out["direction"].to_numpy() == "long"
+        out["tp_price"] = [round(float(x), 10) for x in np.where(long_, entry + s.target.rr * dist,
+                                                                 entry - s.target.rr * dist)]
+        return out
+
     def run(self, params: dict | None, index: int = 0) -> VariantResult:
         """One variant's :class:`VariantResult`; an error inside the variant is recorded (``status="failed"``),
         never raised."""
@@ -236,7 +264,7 @@ class VariantRunner:
             loaded = self.loaded(params)
             _sig, tr, _m, _a, _b = orders_and_trades(
                 loaded, self.candles, self.symbol, start=self.start, end=self.end, spread_pips=self.spread,
-                commission_per_lot=self.commission, session=self.session, context=self.context(loaded, False))
+                commission_per_lot=self.commission, session=self.session, signals=self.signals(loaded))
         except (ItaError, ValueError, KeyError, TypeError, IndexError, ZeroDivisionError) as exc:
             return VariantResult(index=index, params=dict(params or {}), status="failed",
                                  error=f"{type(exc).__name__}: {exc}".splitlines()[0][:500])
