@@ -141,3 +141,49 @@ def test_sqlite_rows_are_whole(store_dir):
     params = [json.loads(p) for (p,) in con.execute("select params from sweep_variants where sweep_id = ? "
                                                      "order by variant", [out.sweep_id])]
     assert params == [{"target.rr": 2}, {"target.rr": 3}]
+
+
+def test_random_and_optuna_searches_are_reproducible(store_dir):
+    grid = {"rr": "1:3:0.5", "fvg.min_gap_pips": "0.5,1,1.5"}
+    a = sweep("asia_fvg_break", "EURUSD", "2025-01-01", "2025-02-28", grid=grid, search="random", trials=4,
+              min_trades=1, charts=False)
+    b = sweep("asia_fvg_break", "EURUSD", "2025-01-01", "2025-02-28", grid=grid, search="random", trials=4,
+              min_trades=1, charts=False)
+    assert len(a.variants) == 4 and [v["params"] for v in a.variants] == [v["params"] for v in b.variants]
+    o1 = sweep("asia_fvg_break", "EURUSD", "2025-01-01", "2025-02-28", grid=grid, search="optuna", trials=6,
+               min_trades=1, charts=False)
+    o2 = sweep("asia_fvg_break", "EURUSD", "2025-01-01", "2025-02-28", grid=grid, search="optuna", trials=6,
+               min_trades=1, charts=False)
+    assert len(o1.variants) == 6 and len({json.dumps(v["params"], sort_keys=True) for v in o1.variants}) == 6
+    assert [v["params"] for v in o1.variants] == [v["params"] for v in o2.variants]
+    with pytest.raises(ItaError, match="--trials"):
+        sweep("asia_fvg_break", "EURUSD", "2025-01-01", "2025-02-28", grid=grid, search="random")
+
+
+def test_cli_research_commands(store_dir):
+    runner = CliRunner()
+    r = runner.invoke(app, ["research", "sweep", "asia_fvg_break", "--from", "2025-01-01", "--to", "2025-02-28",
+                            "--grid", "rr=2,3", "--min-trades", "5", "--no-charts"])
+    assert r.exit_code == 0, r.output
+    assert "Sweep sw_" in r.output and "Deflated Sharpe" in r.output and "--from-sweep" in r.output
+    bad = runner.invoke(app, ["research", "sweep", "asia_fvg_break", "--grid", "fvg.min_gap=1,2"])
+    assert bad.exit_code == 2 and "detectors.fvg.min_gap_pips" in bad.output
+    lst = runner.invoke(app, ["research", "list"])
+    assert lst.exit_code == 0 and "sw_" in lst.output
+    none = runner.invoke(app, ["research", "montecarlo"])
+    assert none.exit_code == 2 and "No backtest runs" in none.output
+    bt = runner.invoke(app, ["backtest", "asia_fvg_break", "--from", "2025-01-01", "--to", "2025-03-31",
+                             "--no-charts", "--no-html"])
+    assert bt.exit_code == 0, bt.output
+    mc = runner.invoke(app, ["research", "montecarlo", "--n", "500", "--no-charts", "--dd", "5,10"])
+    assert mc.exit_code == 0, mc.output
+    assert "Max drawdown" in mc.output and "> 10 R" in mc.output and "fan.html" in mc.output
+    ch = runner.invoke(app, ["research", "challenge", "--rules", "ftmo_2step", "--risk", "0.5,1", "--n", "300",
+                             "--no-charts"])
+    assert ch.exit_code == 0, ch.output
+    assert "confirm" in ch.output and "fail daily" in ch.output
+    unk = runner.invoke(app, ["research", "challenge", "--rules", "ftmo"])
+    assert unk.exit_code == 2 and "ftmo_2step" in unk.output
+    wf = runner.invoke(app, ["research", "walk-forward", "asia_fvg_break", "--from", "2025-01-01", "--to",
+                             "2025-03-31", "--train", "6M", "--grid", "rr=2,3"])
+    assert wf.exit_code == 2 and "too short" in wf.output

@@ -33,6 +33,11 @@ EXPECTED_ARGS = {
     "compare_versions": ["setup_id", "version_a", "version_b", "symbol", "start", "end"],
     "list_runs": ["limit"],
     "kb_search": ["query", "k"],                   # the theory library (ita/tools/kb.py)
+    # research (ita/tools/research.py, issue 13)
+    "run_sweep": ["setup_id", "symbol", "start", "end", "version", "grid", "search", "trials", "objective", "min_trades", "workers", "cluster", "resume", "confirm", "charts", "heatmap"],
+    "run_walk_forward": ["setup_id", "symbol", "start", "end", "version", "grid", "train", "test", "anchored", "objective", "min_trades", "workers", "cluster", "confirm", "charts"],
+    "run_montecarlo": ["run_id", "setup_id", "symbol", "n", "method", "seed", "dd", "charts"],
+    "challenge_odds": ["run_id", "setup_id", "symbol", "rules", "risk", "n", "seed", "charts"],
 }
 KNOWN_SYMBOLS = "BTCUSD, EURUSD, GBPUSD, GER40, NAS100, US30, USDJPY, XAUUSD"
 

@@ -84,7 +84,7 @@ def float_list(v: Any, name: str) -> Any:
     return v
 
 
-class SweepArgs(ToolArgs):
+class ResearchArgs(ToolArgs):
     setup_id: str = Field(description=SETUP_DESC, examples=["asia_fvg_break"])
     symbol: str = Field(description=SYMBOL_DESC, examples=["EURUSD"])
     start: str | None = Field(None, description=START_DESC, examples=["2025-01-01"])
@@ -92,17 +92,6 @@ class SweepArgs(ToolArgs):
     version: int | None = Field(None, description=VERSION_DESC, examples=[1])
     grid: dict[str, Any] = Field(default_factory=dict, description=GRID_DESC,
                                  examples=[{"rr": "1.5,2,2.5,3", "fvg.min_gap_pips": "0.5:2:0.5"}])
-    search: Literal["grid", "random", "optuna"] = Field("grid", description="grid = every combination; random / "
-                                                        "optuna = `trials` of them.")
-    trials: int | None = Field(None, ge=1, description="Variants to try with search random/optuna.")
-    objective: Literal["total_r", "expectancy", "profit_factor", "sharpe"] = Field("total_r", description=OBJECTIVE_DESC)
-    min_trades: int = Field(30, ge=0, description="Variants with fewer trades are shown but not ranked.")
-    workers: int | None = Field(None, ge=0, le=256, description="Local Dask worker processes (default: this process).")
-    cluster: str | None = Field(None, description="Dask scheduler address tcp://HOST:8786 (or ITA_DASK_SCHEDULER).")
-    resume: str | None = Field(None, description="Continue an interrupted sweep by its id.")
-    confirm: bool = Field(False, description="Allow more than 10,000 variants.")
-    charts: bool = Field(True, description="Write the heatmap PNG (the HTML is always written).")
-    heatmap: list[str] | None = Field(None, description="The two parameters of the heatmap (default: the first two).")
 
     @field_validator("grid", mode="before")
     @classmethod
@@ -118,15 +107,47 @@ class SweepArgs(ToolArgs):
         return v
 
 
-class WalkForwardArgs(SweepArgs):
+Objective = Literal["total_r", "expectancy", "profit_factor", "sharpe"]
+WORKERS_DESC = "Local Dask worker processes (default: this process)."
+CLUSTER_DESC = "Dask scheduler address tcp://HOST:8786 (or ITA_DASK_SCHEDULER)."
+CONFIRM_DESC = "Allow more than 10,000 variants."
+CHARTS_DESC = "Write the PNG chart (the HTML is always written)."
+
+
+class SweepArgs(ResearchArgs):
+    search: Literal["grid", "random", "optuna"] = Field("grid", description="grid = every combination; random / "
+                                                        "optuna = `trials` of them.")
+    trials: int | None = Field(None, ge=1, description="Variants to try with search random/optuna.")
+    objective: Objective = Field("total_r", description=OBJECTIVE_DESC)
+    min_trades: int = Field(30, ge=0, description="Variants with fewer trades are shown but not ranked.")
+    workers: int | None = Field(None, ge=0, le=256, description=WORKERS_DESC)
+    cluster: str | None = Field(None, description=CLUSTER_DESC)
+    resume: str | None = Field(None, description="Continue an interrupted sweep by its id.")
+    confirm: bool = Field(False, description=CONFIRM_DESC)
+    charts: bool = Field(True, description=CHARTS_DESC)
+    heatmap: list[str] | None = Field(None, description="The two parameters of the heatmap (default: the first two).")
+
+
+class WalkForwardArgs(ResearchArgs):
     train: str = Field("6M", description="Train window, e.g. 6M, 3M, 8W.")
     test: str = Field("1M", description="Test window after each train window, e.g. 1M, 2W.")
     anchored: bool = Field(False, description="Train from the start of the period each time (else rolling).")
+    objective: Objective = Field("total_r", description=OBJECTIVE_DESC)
     min_trades: int = Field(20, ge=0, description="A train window's choice needs at least this many trades.")
+    workers: int | None = Field(None, ge=0, le=256, description=WORKERS_DESC)
+    cluster: str | None = Field(None, description=CLUSTER_DESC)
+    confirm: bool = Field(False, description=CONFIRM_DESC)
+    charts: bool = Field(True, description=CHARTS_DESC)
+
+
+RUN_SETUP_DESC = ("Without run_id: the latest stored run of this setup (on `symbol`), or a new backtest of it on "
+                  "all stored data of `symbol` when none is stored.")
 
 
 class MonteCarloArgs(ToolArgs):
     run_id: str | None = Field(None, description=RUN_DESC, examples=["bt_20250101_120000_abc123"])
+    setup_id: str | None = Field(None, description=RUN_SETUP_DESC, examples=["asia_sweep"])
+    symbol: str | None = Field(None, description=SYMBOL_DESC, examples=["EURUSD"])
     n: int = Field(10_000, ge=1, le=1_000_000, description="Number of simulated paths.")
     method: Literal["bootstrap", "shuffle"] = Field("bootstrap", description="bootstrap = draw trades with "
                                                     "replacement; shuffle = reorder them.")
@@ -142,6 +163,8 @@ class MonteCarloArgs(ToolArgs):
 
 class ChallengeArgs(ToolArgs):
     run_id: str | None = Field(None, description=RUN_DESC)
+    setup_id: str | None = Field(None, description=RUN_SETUP_DESC, examples=["asia_sweep"])
+    symbol: str | None = Field(None, description=SYMBOL_DESC, examples=["EURUSD"])
     rules: str = Field("ftmo_2step", description="Challenge rules id in ita/data/prop_firms.yaml, e.g. ftmo_2step.")
     risk: list[float] | None = Field(None, description="Risk per trade in % of the account, e.g. [0.5, 1, 1.5, 2].")
     n: int = Field(10_000, ge=1, le=1_000_000, description="Number of simulated challenges per risk.")
@@ -301,13 +324,34 @@ def run_walk_forward(a: WalkForwardArgs) -> ToolResult:
                                                "wf_id": wf.wf_id})
 
 
-def _run_trades(run_id: str | None):
-    """The stored run (latest when None) and its trades."""
+def _run_trades(run_id: str | None, setup_id: str | None = None, symbol: str | None = None):
+    """The stored run and its trades: ``run_id``; else the latest run of ``setup_id`` (on ``symbol``), backtested
+    now on all stored data of ``symbol`` when none is stored; else the latest run."""
     import pandas as pd
 
     from ita.store import RunStore
 
     rs = RunStore()
+    if run_id is None and setup_id:
+        from ita.backtest import runner
+        from ita.setups.loader import load_setup
+
+        loaded = load_setup(setup_id)
+        cond, args = "setup_id = ? and setup_version = ? and (overrides is null or overrides in ('', '{}'))", \
+            [loaded.id, loaded.version]
+        if symbol:
+            cond += " and symbol = ?"
+            args.append(symbol)
+        rows = list(rs.db.query(f"select run_id from runs where {cond} order by created_at desc, rowid desc limit 1",
+                                args)) if rs.db["runs"].exists() else []
+        if rows:
+            run_id = rows[0]["run_id"]
+        elif not symbol:
+            raise ItaError(f"No stored run of {setup_id} yet: name the symbol to backtest it on, e.g. "
+                           f"`{setup_id} on EURUSD`.")
+        else:
+            lo, hi = trading_period(candle_store(symbol), symbol, None, None, loaded.setup.timezone)
+            run_id = runner.run_backtest(setup_id, symbol, lo, hi, charts=False, html=False).run_id
     if run_id is None:
         latest = latest_runs(rs, 1)
         if latest.empty:
@@ -337,7 +381,7 @@ def run_montecarlo(a: MonteCarloArgs) -> ToolResult:
     from ita.research.montecarlo import monte_carlo
     from ita.store import run_folder
 
-    run, trades = _run_trades(a.run_id)
+    run, trades = _run_trades(a.run_id, a.setup_id, a.symbol)
     mc = monte_carlo(trades["r"].to_numpy() if len(trades) else [], n=a.n, method=a.method, seed=a.seed,
                      dd_levels=a.dd)
     pct = mc.percentiles
@@ -383,14 +427,14 @@ def challenge_odds(a: ChallengeArgs) -> ToolResult:
     from ita.store import run_folder
 
     load_rules(a.rules)  # an unknown rule id fails before anything else
-    run, trades = _run_trades(a.run_id)
+    run, trades = _run_trades(a.run_id, a.setup_id, a.symbol)
     from ita.setups.loader import load_setup
 
     try:
         weekdays = load_setup(run["setup_id"], run["setup_version"]).setup.weekdays
     except ItaError:
         weekdays = [0, 1, 2, 3, 4]
-    days = [d for d in pd.date_range(run["start"], run["end"], freq="D") if d.dayofweek in weekdays]
+    days = [d for d in pd.date_range(run["start"], run["end"], freq="D") if d.day_of_week in weekdays]
     R, M = day_matrix(days, trades)
     odds = odds_of(R, M, a.rules, a.risk, n=a.n, seed=a.seed)
     t = odds.table

@@ -16,7 +16,8 @@ MAX_TEXT = 2000                # only the first characters of a very long messag
 
 Intent = Literal["backtest", "evaluate_setup", "run_detector", "render_chart", "show_trade", "compare_versions",
                  "compare_runs", "list_setups", "show_setup", "validate_setup", "explain_day", "data_coverage",
-                 "list_runs", "help", "greeting", "theory_question", "unsupported", "unknown"]
+                 "list_runs", "optimise", "walk_forward", "monte_carlo", "challenge", "help", "greeting",
+                 "theory_question", "unsupported", "unknown"]
 
 # the tools layer implements exactly these names and arguments (in this order)
 TOOL_ARGS: dict[str, tuple[str, ...]] = {
@@ -33,6 +34,10 @@ TOOL_ARGS: dict[str, tuple[str, ...]] = {
     "explain_day": ("setup_id", "symbol", "day"),
     "data_coverage": ("symbol",),
     "list_runs": ("limit",),
+    "run_sweep": ("setup_id", "symbol", "start", "end", "version", "grid", "objective"),
+    "run_walk_forward": ("setup_id", "symbol", "start", "end", "version", "grid", "train", "test", "objective"),
+    "run_montecarlo": ("run_id", "setup_id", "symbol"),
+    "challenge_odds": ("run_id", "setup_id", "symbol", "rules", "risk"),
 }
 # without these a tool call is not made: the trader is asked (in this order, one question)
 # (show_trade without a run id means the latest run; data_coverage without a symbol means all of them)
@@ -47,15 +52,21 @@ REQUIRED_ARGS: dict[str, tuple[str, ...]] = {
     "show_setup": ("setup_id",),
     "validate_setup": ("setup_id",),
     "explain_day": ("setup_id", "symbol", "day"),
+    "run_sweep": ("setup_id", "symbol"),
+    "run_walk_forward": ("setup_id", "symbol"),
 }
 INTENT_TOOL: dict[str, str] = {
     "backtest": "run_backtest", "evaluate_setup": "evaluate_setup", "run_detector": "run_detector",
     "render_chart": "render_chart", "show_trade": "show_trade", "compare_versions": "compare_versions",
     "compare_runs": "compare_runs", "list_setups": "list_setups", "show_setup": "show_setup",
     "validate_setup": "validate_setup", "explain_day": "explain_day", "data_coverage": "data_coverage",
-    "list_runs": "list_runs",
+    "list_runs": "list_runs", "optimise": "run_sweep", "walk_forward": "run_walk_forward",
+    "monte_carlo": "run_montecarlo", "challenge": "challenge_odds",
 }
-ARG_DEFAULTS: dict[str, Any] = {"timeframe": DEFAULT_TIMEFRAME, "limit": DEFAULT_RUNS_LIMIT}
+ARG_DEFAULTS: dict[str, Any] = {"timeframe": DEFAULT_TIMEFRAME, "limit": DEFAULT_RUNS_LIMIT, "objective": "total_r",
+                                "train": "6M", "test": "1M", "rules": "ftmo_2step"}
+# research tools that read a stored run: the conversation's last run unless a setup is named
+RUN_TOOLS = ("run_montecarlo", "challenge_odds")
 # tools a follow-up ("same on XAUUSD") can repeat
 FOLLOWABLE = ("run_backtest", "evaluate_setup", "run_detector", "render_chart", "compare_versions", "explain_day",
                "show_setup", "data_coverage")
