@@ -170,24 +170,27 @@ def pbo(matrix: np.ndarray, n_blocks: int = 16, max_splits: int = 20_000) -> PBO
     mask = np.zeros((len(combos), s), dtype=bool)
     for k, c in enumerate(combos):
         mask[k, list(c)] = True
-    fm = mask.astype("float64")
-    is_sr = _block_sharpes(fm @ b1, fm @ b2, fm @ bn)                                   # splits × N
-    os_sr = _block_sharpes((1 - fm) @ b1, (1 - fm) @ b2, (1 - fm) @ bn)
-    best = np.argmax(np.where(np.isfinite(is_sr), is_sr, -np.inf), axis=1)
-    rows = np.arange(len(combos))
-    os_filled = np.where(np.isfinite(os_sr), os_sr, -np.inf)
-    chosen = os_filled[rows, best]
-    # rank of the chosen variant out of sample, 1 = worst … N = best (ties: variants before it rank lower)
-    below = (os_filled < chosen[:, None]).sum(1)
-    ties_before = ((os_filled == chosen[:, None]) & (np.arange(n)[None, :] < best[:, None])).sum(1)
-    rank = below + ties_before + 1
-    omega = rank / (n + 1.0)
-    logits = np.log(omega / (1.0 - omega))
-    ok = np.isfinite(is_sr[rows, best])
-    deg = os_sr[rows, best] - is_sr[rows, best]
-    return PBO(pbo=float((logits[ok] <= 0).mean()) if ok.any() else math.nan, n_splits=int(ok.sum()), n_blocks=s,
-               logits=logits[ok], degradation=float(np.nanmean(deg[ok])) if ok.any() else math.nan,
-               loss_prob=float((np.nan_to_num(os_sr[rows, best][ok], nan=0.0) < 0).mean()) if ok.any() else math.nan)
+    logits, deg, os_best = [], [], []
+    for a in range(0, len(combos), 1000):  # splits in chunks: bounded memory with thousands of variants
+        fm = mask[a:a + 1000].astype("float64")
+        is_sr = _block_sharpes(fm @ b1, fm @ b2, fm @ bn)                               # splits × N
+        os_sr = _block_sharpes((1 - fm) @ b1, (1 - fm) @ b2, (1 - fm) @ bn)
+        best = np.argmax(np.where(np.isfinite(is_sr), is_sr, -np.inf), axis=1)
+        rows = np.arange(len(fm))
+        os_filled = np.where(np.isfinite(os_sr), os_sr, -np.inf)
+        chosen = os_filled[rows, best]
+        # rank of the chosen variant out of sample, 1 = worst … N = best (ties: variants before it rank lower)
+        below = (os_filled < chosen[:, None]).sum(1)
+        ties_before = ((os_filled == chosen[:, None]) & (np.arange(n)[None, :] < best[:, None])).sum(1)
+        omega = (below + ties_before + 1) / (n + 1.0)
+        ok = np.isfinite(is_sr[rows, best])
+        logits.append(np.log(omega / (1.0 - omega))[ok])
+        deg.append((os_sr[rows, best] - is_sr[rows, best])[ok])
+        os_best.append(os_sr[rows, best][ok])
+    logits, deg, os_best = np.concatenate(logits), np.concatenate(deg), np.concatenate(os_best)
+    return PBO(pbo=float((logits <= 0).mean()) if len(logits) else math.nan, n_splits=int(len(logits)), n_blocks=s,
+               logits=logits, degradation=float(np.nanmean(deg)) if len(deg) else math.nan,
+               loss_prob=float((np.nan_to_num(os_best, nan=0.0) < 0).mean()) if len(os_best) else math.nan)
 
 
 def plain_words(best_label: str, n_variants: int, dsr: DeflatedSharpe | None, p: PBO | None) -> str:
