@@ -104,6 +104,29 @@ def run_batch(spec: RunSpec, candles: pd.DataFrame, jobs: list[tuple[int, dict]]
     return [runner.run(params, index).to_dict() for index, params in jobs]
 
 
+def batches_of(jobs: list[tuple[int, dict]], size: int = BATCH) -> list[list[tuple[int, dict]]]:
+    """Jobs in batches of about ``size``, variants sharing a walk (:func:`~ita.research.variants.walk_key`)
+    together — so the worker that runs them computes the shared detectors and walk once. Order within the
+    results does not depend on it (results are sorted by index)."""
+    from ita.research.variants import walk_key
+
+    groups: dict[str, list] = {}
+    for job in jobs:
+        groups.setdefault(walk_key(job[1]), []).append(job)
+    out: list[list] = []
+    cur: list = []
+    for g in groups.values():
+        for k in range(0, len(g), 4 * size):      # a very large group is split, still in big pieces
+            part = g[k:k + 4 * size]
+            if cur and len(cur) + len(part) > size:
+                out.append(cur)
+                cur = []
+            cur = cur + part
+    if cur:
+        out.append(cur)
+    return out
+
+
 def scheduler_address(cluster: str | None) -> str | None:
     """``cluster`` or ``$ITA_DASK_SCHEDULER`` (None = no external cluster)."""
     return cluster or os.environ.get("ITA_DASK_SCHEDULER") or None
@@ -183,7 +206,7 @@ class Executor:
         seen: set = set()
         try:
             data = self.client.scatter(candles, broadcast=True, hash=False)
-            batches = [jobs[i:i + BATCH] for i in range(0, len(jobs), BATCH)]
+            batches = batches_of(jobs)
             futures = [self.client.submit(run_batch, spec, data, b, pure=False) for b in batches]
             for fut in as_completed(futures):
                 out.extend(fut.result())

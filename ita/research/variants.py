@@ -88,6 +88,16 @@ class VariantResult:
         return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
 
 
+#: The parameter a variant may differ in and still share the walk of another (see :meth:`VariantRunner.signals`).
+SHARED_WALK_PATH = "target.rr"
+
+
+def walk_key(params: dict) -> str:
+    """Variants with the same key share detector runs and the walk (they differ at most in ``target.rr``): the
+    executor keeps them in one batch so one worker's caches serve them all."""
+    return json.dumps({k: v for k, v in sorted(params.items()) if k != SHARED_WALK_PATH}, default=str)
+
+
 def trade_stats(r: np.ndarray) -> dict:
     """Headline statistics of a sequence of trade R multiples (definitions of :mod:`ita.backtest.stats`):
     ``trades``, ``wins``, ``win_rate`` (%), ``total_r``, ``expectancy``, ``profit_factor``, ``max_dd_r``."""
