@@ -106,6 +106,13 @@ def test_ranking_min_trades_and_storage(store_dir):
     assert row["setup_hash"] == out.row["setup_hash"] and len(row["setup_hash"]) == 64
     assert row["grid"] == {"target.rr": [1.5, 2, 3]} and row["status"] == "complete"
     assert (out.folder / "variants.csv").is_file() and (out.folder / "heatmap.html").is_file()
+    two = sweep("asia_fvg_break", "EURUSD", "2025-01-01", "2025-02-28", grid={"rr": "2,3", "fvg.min_gap_pips": "1,2",
+                "within_bars": "2,3"}, min_trades=1, charts=False, heatmap=("within_bars", "rr"))
+    html = (two.folder / "heatmap.html").read_text()
+    assert "sequence.1.within_bars" in html and not two.warnings
+    bad = sweep("asia_fvg_break", "EURUSD", "2025-01-01", "2025-02-28", grid={"rr": "2,3"}, min_trades=1,
+                charts=False, heatmap=("rr", "nope"))
+    assert "--heatmap rr,nope" in bad.warnings[0]
     # below min_trades: shown, never ranked
     rank_variants(out.variants, "total_r", min_trades=10_000)
     assert all(v["rank"] is None for v in out.variants)

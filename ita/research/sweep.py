@@ -308,6 +308,14 @@ def write_artifacts(folder: Path, variants: list[dict], grid: Grid, objective: s
     df.to_csv(folder / "variants.csv", index=False)
     arts["variants.csv"] = folder / "variants.csv"
     axes = list(grid.axes)
+    if heatmap is not None:  # names as the trader typed them: a full path, a tail or a leaf of a grid axis
+        named = [next((a for a in axes if a == h or a.endswith("." + h)), None) for h in heatmap[:2]]
+        if None in named or len(set(named)) < 2:
+            warnings.append(f"--heatmap {','.join(heatmap)}: give two of the swept parameters ({', '.join(axes)}); "
+                            "the first two are shown.")
+            heatmap = None
+        else:
+            heatmap = (named[0], named[1])
     if heatmap is None and len(axes) >= 2:
         heatmap = (axes[0], axes[1])
     elif heatmap is None and len(axes) == 1:
