@@ -131,3 +131,36 @@ def test_ctrl_c_keeps_finished_variants_and_resume_completes(store_dir):
     assert [v["t_r"] for v in resumed] == [v["t_r"] for v in full.variants]
     assert [v["rank"] for v in resumed] == [v["rank"] for v in full.variants]
     assert ResearchStore().get_sweep(part.sweep_id)["status"] == "complete"
+
+
+@pytest.mark.slow
+def test_ctrl_c_in_the_cli_keeps_finished_variants(store_dir, tmp_path):
+    """A real SIGINT to `ita research sweep`: the finished variants are stored as an interrupted sweep, the command
+    says how to resume, and `--resume` completes it."""
+    import signal
+
+    env = {**os.environ, "ITA_DATA_DIR": str(store_dir.data_dir)}
+    ita = str(Path(sys.executable).parent / "ita")
+    cmd = [ita, "research", "sweep", "asia_fvg_break", "--from", "2025-01-01", "--to", "2025-12-31",
+           "--grid", "rr=2,3", "--grid", "fvg.min_gap_pips=0.1:3:0.1", "--grid", "within_bars=1:5:1",
+           "--grid", "stop.buffer_pips=0.5:2:0.5", "--no-charts"]          # 1,200 variants, 600 distinct walks
+    p = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 120
+    db = Path(os.environ["ITA_HOME"]) / "ita.db"
+    time.sleep(10)                       # set-up done, variants running (all of them take far longer)
+    assert p.poll() is None, p.communicate()[0]
+    p.send_signal(signal.SIGINT)
+    out, _ = p.communicate(timeout=max(10, deadline - time.time()))
+    assert p.returncode == 0, out
+    assert "INTERRUPTED after" in out and "--resume" in out
+    rows = ResearchStore(db).sweeps()
+    assert len(rows) == 1 and rows.iloc[0]["status"] == "interrupted"
+    done = int(rows.iloc[0]["n_done"])
+    assert 0 < done < 1200
+    sid = rows.iloc[0]["sweep_id"]
+    assert len(ResearchStore(db).variants(sid)) == done
+    r = subprocess.run([ita, "research", "sweep", "--resume", sid, "--no-charts"], env=env, capture_output=True,
+                       text=True, timeout=900)
+    assert r.returncode == 0, r.stdout + r.stderr
+    row = ResearchStore(db).get_sweep(sid)
+    assert row["status"] == "complete" and row["n_done"] == 1200
