@@ -129,9 +129,14 @@ def resolve_path(raw: dict, key: str) -> str:
         return hits[0]
     if hits:
         raise SetupError(f"--grid {key}: ambiguous; use one of {', '.join(hits)}.")
-    tunable = [p for p in full if not p.startswith(("id", "version", "name", "description", "symbols"))]
     raise SetupError(f"--grid {key}: no such parameter in this setup.{closest(key, full)} "
-                     f"Parameters: {', '.join(tunable)}.")
+                     f"Parameters: {', '.join(tunable_paths(raw))}.")
+
+
+def tunable_paths(raw: dict) -> list[str]:
+    """The paths worth sweeping: every leaf but identity, text, time zones, weekdays, detector kinds and currency."""
+    skip = ("id", "version", "name", "description", "symbols", "timezone", "timeframe", "days.", "risk.currency")
+    return [p for p in leaf_paths(raw) if not p.startswith(skip) and not p.endswith((".kind", ".timezone"))]
 
 
 def describe(value: Any) -> str:

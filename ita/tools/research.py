@@ -22,10 +22,13 @@ from ita.tools.results import Artifact, Table, ToolResult
 
 GRID_DESC = ("Parameters to vary {path: values}: the setup YAML's own dotted path (target.rr, "
              "detectors.fvg.min_gap_pips), a unique tail (fvg.min_gap_pips) or leaf (rr); values \"1.5,2,3\", "
-             "\"0.5:2:0.5\" (inclusive range) or a list; empty = a default spread around the current value.")
+             "\"0.5:2:0.5\" (inclusive range) or a list; a parameter without values = a spread around the setup's value; no "
+             "parameter = the setup's R:R (target.rr, or target.min_rr of a level target).")
 OBJECTIVE_DESC = "What 'best' means: total_r, expectancy, profit_factor or sharpe (of daily R)."
 RUN_DESC = "Backtest run id (default: the latest run)."
 TOP_N = 10
+#: what a sweep varies when the request names no parameter: the first of these the setup has
+DEFAULT_AXES = ("target.rr", "target.min_rr", "stop.multiple", "stop.buffer_pips")
 
 
 def _pf(v) -> str:
@@ -56,16 +59,20 @@ def default_values(current: Any) -> list:
 
 def _complete_grid(setup_id: str, version: int | None, grid: dict) -> dict:
     """Fill parameters given without values with :func:`default_values` of the setup's current value."""
-    if not grid:
-        raise ItaError("Name at least one parameter to vary, e.g. grid {\"rr\": \"1.5,2,2.5,3\"}.")
-    if all(v not in (None, "", []) for v in grid.values()):
+    if grid and all(v not in (None, "", []) for v in grid.values()):
         return grid
     import yaml
 
-    from ita.research.grid import resolve_path, value_at
+    from ita.research.grid import leaf_paths, resolve_path, value_at
     from ita.setups.loader import load_setup
 
     raw = yaml.safe_load(load_setup(setup_id, version).path.read_text(encoding="utf-8"))
+    if not grid:  # nothing named: the setup's R:R
+        have = leaf_paths(raw)
+        first = next((p for p in DEFAULT_AXES if p in have), None)
+        if first is None:
+            raise ItaError("Name at least one parameter to vary, e.g. grid {\"rr\": \"1.5,2,2.5,3\"}.")
+        grid = {first: None}
     out = {}
     for k, v in grid.items():
         out[k] = v if v not in (None, "", []) else default_values(value_at(raw, resolve_path(raw, k)))

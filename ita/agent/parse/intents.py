@@ -283,6 +283,7 @@ def args_for(intent: str, f: Found, v: Vocab, follow_up: bool = False, default_y
 
 def research_grid(norm: str, v: Vocab) -> dict:
     """The parameters a research request names (``grid_params`` of the vocabulary) as ``{path: None}`` — the
-    sweep tool puts a default spread of values around the setup's own — or ``{"rr": None}`` when none is named."""
+    sweep tool puts a default spread of values around the setup's own; ``{}`` when none is named (the tool then
+    varies the setup's R:R)."""
     names = [path for path, pats in (v.raw.get("grid_params") or {}).items() if any(re.search(p, norm) for p in pats)]
-    return {n: None for n in names} or {"rr": None}
+    return {n: None for n in names}
