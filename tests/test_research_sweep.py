@@ -177,6 +177,12 @@ def test_cli_research_commands(store_dir):
     assert bad.exit_code == 2 and "detectors.fvg.min_gap_pips" in bad.output
     lst = runner.invoke(app, ["research", "list"])
     assert lst.exit_code == 0 and "sw_" in lst.output
+    import re
+
+    sid = re.search(r"Sweep (sw_\w+):", r.output).group(1)
+    show = runner.invoke(app, ["research", "show", sid, "--top", "2"])
+    assert show.exit_code == 0 and "target.rr = 2, 3" in show.output and "Top 2 of" in show.output
+    assert runner.invoke(app, ["research", "show", "sw_nope"]).exit_code == 2
     none = runner.invoke(app, ["research", "montecarlo"])
     assert none.exit_code == 2 and "No backtest runs" in none.output
     bt = runner.invoke(app, ["backtest", "asia_fvg_break", "--from", "2025-01-01", "--to", "2025-03-31",

@@ -6,6 +6,7 @@ progress bar (variants done, variants/s, ETA). Ctrl-C during a sweep keeps the f
 """
 from __future__ import annotations
 
+import json
 import os
 from typing import List, Optional
 
@@ -215,14 +216,68 @@ def list_cmd(limit: int = typer.Option(20, "--limit", help="How many, newest fir
         console.print("No sweeps stored yet: `ita research sweep asia_fvg_break --grid rr=1.5,2,2.5,3`.")
         return
     t = Table(title="Sweeps and walk-forwards (newest first)", title_justify="left")
+    from ita.research.sweep import params_label
+
     for c in ("id", "kind", "setup", "symbol", "period", "variants", "status", "best", "DSR", "PBO"):
-        t.add_column(c)
+        t.add_column(c, no_wrap=c in ("id", "period"))
     for r in df.to_dict("records"):
         def num(x):
             return "—" if x is None or x != x else f"{float(x):.2f}"
         t.add_row(r["sweep_id"], r["kind"], f"{r['setup_id']} v{r['setup_version']}", r["symbol"],
                   f"{r['start']} → {r['end']}", f"{r['n_done']}/{r['n_variants']}", r["status"],
-                  str(r.get("best_params") or "—"), num(r.get("dsr")), num(r.get("pbo")))
+                  params_label(json.loads(r["best_params"])) if r.get("best_params") else "—", num(r.get("dsr")),
+                  num(r.get("pbo")))
     console.print(t)
     if os.environ.get("ITA_DASK_SCHEDULER"):
         console.print(f"Dask scheduler: {os.environ['ITA_DASK_SCHEDULER']}")
+
+
+@research_app.command("show")
+def show_cmd(sweep_id: str = typer.Argument(..., help="Sweep or walk-forward id (see `ita research list`)."),
+             top: int = typer.Option(20, "--top", help="Rows of the ranked table.")):
+    """A stored sweep again: its settings, the ranked variants and the overfitting verdict (walk-forwards: folds).
+
+    \b
+    Example:
+      ita research show sw_20261206_101500_ab12cd --top 30
+    """
+    from rich.table import Table
+
+    from ita.errors import ItaError
+    from ita.research.store import ResearchStore
+    from ita.tools.research import ranked_table
+
+    rs = ResearchStore()
+    try:
+        row = rs.get_sweep(sweep_id)
+        variants = rs.variants(sweep_id)
+    except ItaError as exc:
+        fail(exc)
+    console.print(f"[bold]{row['sweep_id']}[/] ({row['kind']}, {row['status']}) · {row['setup_id']} v{row['setup_version']} "
+                  f"sha256 {row['setup_hash'][:12]} · {row['symbol']} {row['start']} → {row['end']} · "
+                  f"{row['n_done']}/{row['n_variants']} variants, {row['search']}, objective {row['objective']}, "
+                  f"min trades {row['min_trades']}", highlight=False)
+    console.print("Grid: " + "; ".join(f"{k} = {', '.join(str(x) for x in v)}" for k, v in row["grid"].items()),
+                  highlight=False)
+    print_tool_table(ranked_table(variants, list(row["grid"]), n=top,
+                                  title=f"Top {top} of {sum(1 for v in variants if v.get('rank'))} ranked variants"),
+                     title_justify="left")
+    console.print(row.get("verdict") or "", highlight=False)
+    if row["kind"] == "walk_forward":
+        wf, folds = rs.walk_forward(sweep_id)
+        t = Table(title="Folds", title_justify="left")
+        for c in ("fold", "train", "test", "chosen", "IS R", "OOS trades", "OOS R"):
+            t.add_column(c)
+        for f in folds:
+            t.add_row(str(f["fold"]), f"{f['train_start']} → {f['train_end']}", f"{f['test_start']} → {f['test_end']}",
+                      str(f.get("params") or "—"), f"{float(f['is_total_r'] or 0):+.2f}", str(f["oos_trades"]),
+                      f"{float(f['oos_total_r'] or 0):+.2f}")
+        console.print(t)
+        def num(x):
+            try:
+                return "—" if x is None or float(x) != float(x) else f"{float(x):.2f}"
+            except (TypeError, ValueError):
+                return str(x)
+        console.print(f"Out of sample: {wf['oos_trades']} trades, total R {float(wf['oos_total_r']):+.2f}, PF "
+                      f"{num(wf['oos_profit_factor'])}; walk-forward efficiency {num(wf['wfe'])}", highlight=False)
+    console.print(f"Artifacts in {row['folder']}", highlight=False)
