@@ -106,6 +106,9 @@ def challenge_figure(table: pd.DataFrame, title: str) -> go.Figure:
     fig = go.Figure()
     for col in ("pass", "fail_daily", "fail_total", "timeout"):
         fig.add_trace(go.Bar(x=[f"{r:g} %" for r in table.index], y=table[col] * 100, name=col.replace("_", " "),
-                             marker_color=colors[col], text=[f"{v * 100:.0f}%" for v in table[col]]))
-    fig.update_layout(**_layout(title, showlegend=True), barmode="stack", xaxis_title="risk per trade", yaxis_title="probability %")
+                             marker_color=colors[col], text=[f"{v * 100:.0f}%" if v >= 0.04 else "" for v in table[col]],
+                             textposition="inside", hovertemplate="%{x}: %{y:.1f} %<extra>" + col + "</extra>"))
+    fig.update_layout(**_layout(title, showlegend=True), barmode="stack", xaxis_title="risk per trade",
+                      yaxis_title="probability %")
+    fig.update_xaxes(type="category")
     return fig
