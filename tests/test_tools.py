@@ -37,6 +37,11 @@ EXPECTED_ARGS = {
     "kb_search": ["query", "k"],                   # the theory library (ita/tools/kb.py)
     "portfolio_backtest": ["setup_ids", "symbols", "start", "end", "governor", "charts", "spread", "commission"],
     "promote_setup": ["setup_id", "version", "to", "dry_run", "symbols"],
+    # research (ita/tools/research.py, issue 13)
+    "run_sweep": ["setup_id", "symbol", "start", "end", "version", "grid", "search", "trials", "objective", "min_trades", "workers", "cluster", "resume", "confirm", "charts", "heatmap"],
+    "run_walk_forward": ["setup_id", "symbol", "start", "end", "version", "grid", "train", "test", "anchored", "objective", "min_trades", "workers", "cluster", "confirm", "charts"],
+    "run_montecarlo": ["run_id", "setup_id", "symbol", "n", "method", "seed", "dd", "charts"],
+    "challenge_odds": ["run_id", "setup_id", "symbol", "rules", "risk", "n", "seed", "charts"],
 }
 
 

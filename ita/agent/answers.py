@@ -488,6 +488,70 @@ def _instruments(T, r, lang):
     return _join(_f(tt["headline"], **v), _table(T, r, name, lang), _hints(T, r.tool, v))
 
 
+def _pct(x) -> str:
+    f = as_float(x)
+    return DASH if f is None else f"{f * 100:.0f} %"
+
+
+def _run_sweep(T, r, lang):
+    tt, d = T["tools"]["run_sweep"], r.data
+    best = d.get("best") or {}
+    params = best.get("params") or {}
+    v = {"sweep_id": d["sweep_id"], "setup_id": d["setup_id"], "version": d["version"], "symbol": d["symbol"],
+         "start": (d.get("period") or [None])[0], "end": (d.get("period") or [None, None])[1],
+         "n_variants": d.get("variants"), "grid": ", ".join(f"{k} {'/'.join(str(x) for x in vals)}"
+                                                            for k, vals in (d.get("grid") or {}).items()),
+         "best": ", ".join(f"{k.split('.')[-1]}={x}" for k, x in params.items()),
+         "n_trades": _plural(T, "trade", int(best.get("trades") or 0)), "total_r": fmt_r(best.get("total_r")),
+         "pf": fmt_num(best.get("profit_factor"), 2), "pbo": _pct(d.get("pbo")),
+         "dsr": DASH if d.get("dsr") is None else f"{d['dsr']:.2f}", "min_trades": d.get("min_trades")}
+    head = _f(tt["headline" if best else "no_best"], **v)
+    if d.get("status") == "interrupted":
+        head = _join(head, _f(tt["interrupted"], **v))
+    words = []
+    if d.get("pbo") is not None and best:
+        words.append(_f(tt["pbo"], **v))
+    if d.get("dsr") is not None and best:
+        words.append(_f(tt["dsr_edge" if d["dsr"] >= 0.95 else "dsr_luck"], **v))
+    return _join(head, " ".join(words), _table(T, r, "ranked", lang, max_rows=5), _table(T, r, "failed", lang),
+                 _files(T, r), *_notes(T, r), _hints(T, "run_sweep", v, "hints" if best else "no_best_hints"))
+
+
+def _run_walk_forward(T, r, lang):
+    tt, d = T["tools"]["run_walk_forward"], r.data
+    wfe = as_float(d.get("wfe"))
+    v = {"wf_id": d["wf_id"], "setup_id": d["setup_id"], "version": d["setup_version"], "symbol": d["symbol"],
+         "start": d.get("start"), "end": d.get("end"), "train": d.get("train"), "test": d.get("test"),
+         "folds": d.get("folds"), "n_trades": _plural(T, "trade", int(d.get("oos_trades") or 0)),
+         "total_r": fmt_r(d.get("oos_total_r")), "pf": fmt_num(d.get("oos_profit_factor"), 2),
+         "wfe": DASH if wfe is None else f"{wfe:.2f}", "pbo": _pct(d.get("pbo"))}
+    head = _f(tt["headline_win" if (as_float(d.get("oos_total_r")) or 0) > 0 else "headline_loss"], **v)
+    return _join(head, _f(tt["wfe" if wfe is not None else "wfe_none"], **v), _table(T, r, "folds", lang),
+                 _files(T, r), *_notes(T, r), _hints(T, "run_walk_forward", v))
+
+
+def _run_montecarlo(T, r, lang):
+    tt, d = T["tools"]["run_montecarlo"], r.data
+    pct = d.get("percentiles") or {}
+    dd, fin = pct.get("Max drawdown [R]") or {}, pct.get("Final R") or {}
+    v = {"run_id": d["run_id"], "n": _num(d.get("n")), "method": _tr(T, d.get("method")),
+         "n_trades": _plural(T, "trade", int(d.get("trades") or 0)), "dd50": fmt_num(dd.get("p50"), 1),
+         "dd95": fmt_num(dd.get("p95"), 1), "f5": fmt_r(fin.get("p5")), "f95": fmt_r(fin.get("p95")),
+         "p_loss": _pct(d.get("p_loss"))}
+    return _join(_f(tt["headline"], **v), _table(T, r, "percentiles", lang), _table(T, r, "drawdown", lang),
+                 _files(T, r), _hints(T, "run_montecarlo", v))
+
+
+def _challenge_odds(T, r, lang):
+    tt, d = T["tools"]["challenge_odds"], r.data
+    best = d.get("best_risk")
+    odds = (d.get("odds") or {}).get(str(best)) or (d.get("odds") or {}).get(best) or {}
+    v = {"run_id": d["run_id"], "rules": d.get("rules"), "firm": d.get("firm"), "checked": d.get("checked"),
+         "best": fmt_num(best, 2).rstrip("0").rstrip(".") if best is not None else DASH, "p": _pct(odds.get("pass"))}
+    head = _f(tt["headline" if (as_float(odds.get("pass")) or 0) > 0 else "never"], **v)
+    return _join(head, _table(T, r, "odds", lang), _f(tt["confirm"], **v), _files(T, r), _hints(T, "challenge_odds", v))
+
+
 def _generic(T, r, lang):
     return _join(r.summary, *(render_table(tb, lang) for tb in r.tables.values() if tb.rows), _files(T, r))
 
@@ -500,6 +564,8 @@ _RENDERERS: dict[str, Callable[[dict, ToolResult, str], str]] = {
     "compare_versions": _compare_versions, "list_runs": _list_runs, "kb_search": _kb_search,
     "portfolio_backtest": _portfolio_backtest, "promote_setup": _promote_setup,
     "list_instruments": _instruments, "show_instrument": _instruments,
+    "run_sweep": _run_sweep, "run_walk_forward": _run_walk_forward, "run_montecarlo": _run_montecarlo,
+    "challenge_odds": _challenge_odds,
 }
 
 

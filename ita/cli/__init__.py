@@ -1,7 +1,7 @@
 """The ``ita`` command line. Every command prints ``--help`` with examples.
 
-One module per command group (:mod:`ita.cli.data`, ``instruments``, ``setups``, ``backtest``, ``runs``, ``chat``, ``live``, ``kb``,
-``eval``); :mod:`ita.cli.common` holds what they share. This module builds the root :data:`app` from them;
+One module per command group (:mod:`ita.cli.data`, ``instruments``, ``setups``, ``backtest``, ``runs``, ``research``,
+``chat``, ``live``, ``kb``, ``eval``); :mod:`ita.cli.common` holds what they share. This module builds the root :data:`app` from them;
 a new group is a new module plus one ``add_typer`` line here.
 
 Errors a user can fix (bad file, unknown symbol or setup, YAML typo, period without data) print one
@@ -23,6 +23,7 @@ from ita.cli.eval import eval_app
 from ita.cli.instruments import instruments_app
 from ita.cli.kb import kb_app
 from ita.cli.live import live_app
+from ita.cli.research import research_app
 from ita.cli.runs import runs_app
 from ita.cli.setups import setups_app
 from ita.errors import ItaError
@@ -49,6 +50,11 @@ Setups (YAML in setups/<id>/v<N>.yaml):
 Several setups together under the risk governor:
   ita backtest --portfolio asia_fvg_break,asia_sweep --symbols EURUSD,XAUUSD --max-daily-loss 2R
 \b
+Research (sweeps, walk-forward, Monte Carlo, prop-firm odds; on Dask):
+  ita research sweep asia_fvg_break --grid rr=1.5,2,2.5,3 --grid fvg.min_gap_pips=0.5:2:0.5
+  ita research walk-forward asia_fvg_break --train 6M --test 1M --grid rr=1.5,2,3
+  ita research montecarlo | ita research challenge --rules ftmo_2step --risk 0.5,1,2
+\b
 Live signals (never places orders):
   ita live replay EURUSD --from 2025-03-03 --to 2025-03-07 --speed 600
   ita live start --setups asia_fvg_break,asia_sweep --symbols EURUSD,XAUUSD
@@ -71,6 +77,7 @@ app.add_typer(setups_app, name="setups")
 app.add_typer(runs_app, name="runs")
 app.command("backtest")(backtest_cmd.backtest)
 app.command("chat")(chat_cmd.chat)
+app.add_typer(research_app, name="research")
 app.add_typer(live_app, name="live")
 app.add_typer(kb_app, name="kb")
 app.add_typer(eval_app, name="eval")

@@ -84,6 +84,8 @@ def setups_new_version(
     setup_id: str = typer.Argument(..., help="Setup id, e.g. asia_fvg_break."),
     from_version: Optional[str] = typer.Option(None, "--from", help="Version to copy (default the latest)."),
     param: Optional[List[str]] = param_option("Write key=value into the new version, e.g. rr=3."),
+    from_sweep: Optional[str] = typer.Option(None, "--from-sweep", help="Take the parameters of a sweep's variant (see `ita research list`)."),
+    rank: int = typer.Option(1, "--rank", help="With --from-sweep: the variant's rank (1 = best)."),
 ):
     """Create the next version vN+1 from an existing one (comments kept), optionally with edits.
 
@@ -91,16 +93,35 @@ def setups_new_version(
     Examples:
       ita setups new-version asia_fvg_break                 # copy the latest, then edit the file
       ita setups new-version asia_fvg_break --param rr=3    # v2 = v1 with a 3R target
+      ita setups new-version asia_fvg_break --from-sweep sw_20261206_101500_ab12cd --rank 1
     """
     from ita.setups import load_setup
     from ita.setups.versions import new_version
 
     try:
-        p = new_version(setup_id, from_version, parse_params(param))
+        params = parse_params(param)
+        note = ""
+        if from_sweep:
+            from ita.research.store import ResearchStore
+
+            rs = ResearchStore()
+            row = rs.get_sweep(from_sweep)
+            if row["setup_id"] != setup_id:
+                raise ItaError(f"Sweep {from_sweep} is of {row['setup_id']}, not {setup_id}.")
+            src = load_setup(setup_id, row["setup_version"])
+            if src.content_hash != row["setup_hash"]:
+                raise ItaError(f"{setup_id} v{row['setup_version']} changed since sweep {from_sweep} (hash "
+                               f"{row['setup_hash'][:12]} then, {src.content_hash[:12]} now); re-run the sweep.")
+            v = rs.variant_by_rank(from_sweep, rank)
+            params = {**v["params"], **params}
+            from_version = from_version or str(row["setup_version"])
+            note = (f" from sweep {from_sweep} rank {rank} (variant {v['index']}: {v['trades']} trades, "
+                    f"total R {v['total_r']:+.2f} on {row['symbol']} {row['start']} → {row['end']})")
+        p = new_version(setup_id, from_version, params)
         s = load_setup(setup_id, p.stem)
     except ItaError as exc:
         fail(exc)
-    console.print(f"[green]Created[/] {p}: {s.label}. Every run of it is recorded with version {s.version} "
+    console.print(f"[green]Created[/] {p}: {s.label}{note}. Every run of it is recorded with version {s.version} "
                   f"and sha256 {s.content_hash[:12]}; compare with `ita setups diff {setup_id} v{s.version - 1} v{s.version}`.")
 
 

@@ -1,10 +1,10 @@
 """The research engine's numbers for the promotion gates — the one place the gates read them from.
 
 The walk-forward profit factor, the deflated Sharpe ratio and the probability of backtest overfitting come
-from the research runs (``ita research walk-forward`` / ``ita research sweep``, package ``ita.research``),
-which are not part of this module's package. :func:`research_metrics` is the seam: until it is wired to the
-research store it reports every number as not measured, so those gates are "not measured" — and a gate not
-measured is not passed.
+from the research runs (``ita research walk-forward`` / ``ita research sweep``, package :mod:`ita.research`,
+read through :func:`ita.research.latest_walk_forward` and :func:`ita.research.latest_sweep`). Only runs of the
+same file content (``setup_hash``) count; a number no such run has measured is ``None``, so its gate is
+"not measured" — and a gate not measured is not passed.
 """
 from __future__ import annotations
 
@@ -28,13 +28,51 @@ class ResearchMetrics:
     source: str = ""
 
 
+def _worst(values: list[float], higher_is_better: bool = True) -> float | None:
+    vals = [float(v) for v in values if v is not None and v == v]  # NaN (no trades) measures nothing
+    if not vals:
+        return None
+    return min(vals) if higher_is_better else max(vals)
+
+
 def research_metrics(setup_id: str, version: int, setup_hash: str, symbols: list[str], start: str,
                      end: str) -> ResearchMetrics:
-    """The research numbers of ``setup_id`` v``version`` (file hash ``setup_hash``) for ``symbols`` and the
-    period ``start``…``end`` (New York dates), or ``None`` for each number no research run has measured.
+    """The research numbers of ``setup_id`` v``version`` (file hash ``setup_hash``) for ``symbols``, or ``None``
+    for each number no research run of that exact file has measured on every one of the symbols.
 
-    To wire (after the research engine is merged): look up the latest walk-forward and sweep runs of this
-    setup version (matching ``setup_hash``) on these symbols in the research store and return their
-    out-of-sample PF, deflated Sharpe and PBO; never raise for a missing run (return ``None`` for it).
+    Per symbol: the latest complete walk-forward (its out-of-sample PF; its DSR and PBO, which come from the
+    full-period search behind it), else for DSR/PBO the latest complete sweep. Over several symbols the worst
+    value counts (the lowest PF and DSR, the highest PBO). ``start``/``end`` (New York dates) are the period
+    the other gates used; the research runs keep their own periods, named in ``source``. Never raises for a
+    missing run.
+
+    Example::
+
+        >>> research_metrics("asia_fvg_break", 1, "98b5…", ["EURUSD"], "2025-01-01", "2025-12-31")  # doctest: +SKIP
+        ResearchMetrics(walk_forward_pf=0.83, deflated_sharpe=0.12, pbo=0.61, source='walk-forward wf_… (EURUSD …)')
     """
-    return ResearchMetrics()
+    from ita.research import latest_sweep, latest_walk_forward
+
+    pf: list[float | None] = []
+    dsr: list[float | None] = []
+    pbo: list[float | None] = []
+    sources: list[str] = []
+    for sym in symbols or [None]:
+        wf = latest_walk_forward(setup_id, version, sym)
+        wf = wf if wf and wf.get("setup_hash") == setup_hash else None
+        sw = latest_sweep(setup_id, version, sym)
+        sw = sw if sw and sw.get("setup_hash") == setup_hash else None
+        pf.append(wf.get("oos_profit_factor") if wf else None)
+        src = wf if wf and wf.get("dsr") is not None else sw
+        dsr.append(src.get("dsr") if src else None)
+        pbo.append(src.get("pbo") if src else None)
+        if wf:
+            sources.append(f"walk-forward {wf['wf_id']} ({wf.get('symbol')}, {wf.get('start')} → {wf.get('end')}, "
+                           f"train {wf.get('train')} / test {wf.get('test')})")
+        if sw and src is sw:
+            sources.append(f"sweep {sw['sweep_id']} ({sw.get('symbol')})")
+    missing = lambda xs: any(x is None or x != x for x in xs)  # noqa: E731 - a number for every symbol or none
+    return ResearchMetrics(walk_forward_pf=None if missing(pf) else _worst(pf),
+                           deflated_sharpe=None if missing(dsr) else _worst(dsr),
+                           pbo=None if missing(pbo) else _worst(pbo, higher_is_better=False),
+                           source="; ".join(sources))

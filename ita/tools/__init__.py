@@ -28,6 +28,7 @@ module                  what it holds
 :mod:`.kb`              ``kb_search`` (the theory library)
 :mod:`.portfolio`       ``portfolio_backtest`` (several setups × symbols under the risk governor)
 :mod:`.promotion`       ``promote_setup`` (promotion gates; candidate → paper → active)
+:mod:`.research`        ``run_sweep``, ``run_walk_forward``, ``run_montecarlo``, ``challenge_odds`` (issue 13)
 :mod:`.lc`              the same tools as LangChain ``StructuredTool`` s (``langchain_tools()``,
                         ``TOOLS_BY_NAME``); imported lazily so the plain tools need no LangChain
 ======================  =====================================================================================
@@ -56,6 +57,12 @@ tool                   arguments
 ``compare_runs``       ``run_a``, ``run_b``
 ``compare_versions``   ``setup_id``, ``version_a``, ``version_b``, ``symbol``, ``start=None``, ``end=None``
 ``list_runs``          ``limit=10``
+``run_sweep``          ``setup_id``, ``symbol``, ``start=None``, ``end=None``, ``version=None``, ``grid={path: values}``,
+                       ``search="grid"``, ``trials=None``, ``objective="total_r"``, ``min_trades=30``, ``workers``,
+                       ``cluster``, ``resume``, ``confirm``
+``run_walk_forward``   the same + ``train="6M"``, ``test="1M"``, ``anchored=False`` (``min_trades=20``)
+``run_montecarlo``     ``run_id=None`` (latest run), ``n=10000``, ``method="bootstrap"``, ``seed=0``, ``dd=None``
+``challenge_odds``     ``run_id=None``, ``rules="ftmo_2step"``, ``risk=None`` (0.5, 1, 1.5, 2 %), ``n=10000``
 =====================  ======================================================================================
 
 =======================  ====================================================================================
@@ -95,6 +102,7 @@ from ita.tools.runs import compare_runs, compare_versions, list_runs
 from ita.tools.kb import kb_search
 from ita.tools.portfolio import portfolio_backtest
 from ita.tools.promotion import promote_setup
+from ita.tools.research import challenge_odds, run_montecarlo, run_sweep, run_walk_forward
 from ita.tools.registry import ARG_MODELS, TOOLS
 from ita.tools.results import Artifact, Table, ToolResult
 
@@ -108,5 +116,4 @@ def __getattr__(name: str) -> Any:  # lazy LangChain wrappers
 
 
 __all__ = ["ARG_MODELS", "DETECTORS", "TOOLS", "TOOLS_BY_NAME", "Artifact", "Table", "ToolResult", "compare_runs",
-           "compare_versions", "data_coverage", "evaluate_setup", "explain_day", "kb_search", "langchain_tools",
-           "list_instruments", "list_runs", "list_setups", "load_candles", "portfolio_backtest", "promote_setup", "render_chart", "run_backtest", "run_detector", "show_instrument", "show_setup", "show_trade", "validate_setup"]
+           "challenge_odds", "compare_versions", "data_coverage", "evaluate_setup", "explain_day", "kb_search", "langchain_tools", "list_instruments", "list_runs", "list_setups", "load_candles", "portfolio_backtest", "promote_setup", "render_chart", "run_backtest", "run_detector", "run_montecarlo", "run_sweep", "run_walk_forward", "show_instrument", "show_setup", "show_trade", "validate_setup"]

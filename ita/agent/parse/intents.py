@@ -267,6 +267,18 @@ def args_for(intent: str, f: Found, v: Vocab, follow_up: bool = False, default_y
             out["time"] = f"{d} {f.time_of_day}" if f.time_of_day else d
     if tool in ("portfolio_backtest", "promote_setup"):
         out.update(_portfolio_promote_args(tool, f, v))
+    if tool in ("run_sweep", "run_walk_forward"):
+        out["grid"] = research_grid(f.norm, v)
+    if tool == "challenge_odds":
+        rules = next((rid for rid, pats in (v.raw.get("challenge_rules") or {}).items()
+                      if any(re.search(p, f.norm) for p in pats)), None)
+        if rules:
+            out["rules"] = rules
+        risk = (f.params or {}).get("risk_pct")
+        if risk is not None:
+            out["risk"] = [float(risk)]
+    if tool in ("run_montecarlo", "challenge_odds") and f.run_ids:
+        out["run_id"] = f.run_ids[0]
     for k in TOOL_ARGS.get(tool, ()):
         if k in found and k not in out:
             out[k] = found[k]
@@ -298,3 +310,11 @@ def _portfolio_promote_args(tool: str, f: Found, v: Vocab) -> dict[str, Any]:
     if gov:
         out["governor"] = gov
     return out
+
+
+def research_grid(norm: str, v: Vocab) -> dict:
+    """The parameters a research request names (``grid_params`` of the vocabulary) as ``{path: None}`` — the
+    sweep tool puts a default spread of values around the setup's own; ``{}`` when none is named (the tool then
+    varies the setup's R:R)."""
+    names = [path for path, pats in (v.raw.get("grid_params") or {}).items() if any(re.search(p, norm) for p in pats)]
+    return {n: None for n in names}

@@ -16,6 +16,7 @@ from ita.agent.parse.schema import (
     INTENT_TOOL,
     MAX_TEXT,
     REQUIRED_ARGS,
+    RUN_TOOLS,
     TOOL_ARGS,
     ParsedRequest,
     Resolution,
@@ -274,6 +275,12 @@ def _fill(tool: str, args: dict, ctx: dict, from_context_setup: bool, follow_up:
     """Gaps from the context: setup, symbol, period, run; version/session/params only when continuing its setup."""
     names = TOOL_ARGS[tool]
     out = dict(args)
+    if tool in RUN_TOOLS:  # a stored run: the one named, the latest of a named setup, or the conversation's last
+        if not out.get("run_id") and not out.get("setup_id"):
+            out["run_id"] = ctx.get("run_id")
+        elif out.get("setup_id") and not out.get("symbol") and ctx.get("symbol"):
+            out["symbol"] = ctx["symbol"]
+        return out
     if "setup_id" in names and not out.get("setup_id") and ctx.get("setup_id"):
         out["setup_id"] = ctx["setup_id"]
     if "symbol" in names and not out.get("symbol") and ctx.get("symbol") and tool != "data_coverage":

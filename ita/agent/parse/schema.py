@@ -16,7 +16,8 @@ MAX_TEXT = 2000                # only the first characters of a very long messag
 
 Intent = Literal["backtest", "evaluate_setup", "run_detector", "render_chart", "show_trade", "compare_versions",
                  "compare_runs", "list_setups", "show_setup", "validate_setup", "explain_day", "data_coverage",
-                 "list_runs", "help", "greeting", "theory_question", "unsupported", "unknown",
+                 "list_runs", "optimise", "walk_forward", "monte_carlo", "challenge", "help", "greeting",
+                 "theory_question", "unsupported", "unknown",
                  "portfolio_backtest", "promote_setup", "list_instruments", "show_instrument"]
 
 # the tools layer implements exactly these names and arguments (in this order)
@@ -38,6 +39,10 @@ TOOL_ARGS: dict[str, tuple[str, ...]] = {
     "promote_setup": ("setup_id", "version", "to"),
     "list_instruments": (),
     "show_instrument": ("symbol",),
+    "run_sweep": ("setup_id", "symbol", "start", "end", "version", "grid", "objective"),
+    "run_walk_forward": ("setup_id", "symbol", "start", "end", "version", "grid", "train", "test", "objective"),
+    "run_montecarlo": ("run_id", "setup_id", "symbol"),
+    "challenge_odds": ("run_id", "setup_id", "symbol", "rules", "risk"),
 }
 # without these a tool call is not made: the trader is asked (in this order, one question)
 # (show_trade without a run id means the latest run; data_coverage without a symbol means all of them)
@@ -55,6 +60,8 @@ REQUIRED_ARGS: dict[str, tuple[str, ...]] = {
     "portfolio_backtest": ("setup_ids", "symbols"),
     "promote_setup": ("setup_id", "version"),
     "show_instrument": ("symbol",),
+    "run_sweep": ("setup_id", "symbol"),
+    "run_walk_forward": ("setup_id", "symbol"),
 }
 INTENT_TOOL: dict[str, str] = {
     "backtest": "run_backtest", "evaluate_setup": "evaluate_setup", "run_detector": "run_detector",
@@ -63,9 +70,14 @@ INTENT_TOOL: dict[str, str] = {
     "validate_setup": "validate_setup", "explain_day": "explain_day", "data_coverage": "data_coverage",
     "list_runs": "list_runs", "portfolio_backtest": "portfolio_backtest", "promote_setup": "promote_setup",
     "list_instruments": "list_instruments", "show_instrument": "show_instrument",
+    "optimise": "run_sweep", "walk_forward": "run_walk_forward",
+    "monte_carlo": "run_montecarlo", "challenge": "challenge_odds",
 }
 LIST_TOOLS = ("portfolio_backtest",)          # take every setup and symbol named at once (no one call per name)
-ARG_DEFAULTS: dict[str, Any] = {"timeframe": DEFAULT_TIMEFRAME, "limit": DEFAULT_RUNS_LIMIT}
+ARG_DEFAULTS: dict[str, Any] = {"timeframe": DEFAULT_TIMEFRAME, "limit": DEFAULT_RUNS_LIMIT, "objective": "total_r",
+                                "train": "6M", "test": "1M", "rules": "ftmo_2step"}
+# research tools that read a stored run: the conversation's last run unless a setup is named
+RUN_TOOLS = ("run_montecarlo", "challenge_odds")
 # tools a follow-up ("same on XAUUSD") can repeat
 FOLLOWABLE = ("run_backtest", "evaluate_setup", "run_detector", "render_chart", "compare_versions", "explain_day",
                "show_setup", "data_coverage")
