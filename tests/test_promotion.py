@@ -13,6 +13,7 @@ import pytest
 import ita.tools as ita_tools
 from ita.errors import ItaError
 from ita.promotion import evaluate_gates, load_gates, promote, version_status, versions_with_status
+from ita.setups import load_setup
 from ita.store.promotions import PromotionStore
 
 REPO_SETUPS = Path(__file__).resolve().parents[1] / "setups"
@@ -183,3 +184,26 @@ def test_the_shipped_gates_file_holds_the_seed_defaults():
     assert got["correlation"] == ("correlation_with_portfolio", "<=", 0.4)
     assert got["trades"] == ("trades_after_costs", ">=", 200)
     assert {"deflated_sharpe", "pbo"} <= set(got) and cfg.enforce_for == ["active"]
+
+
+def test_research_gates_read_the_walk_forward_of_the_same_file(setups):
+    """A stored walk-forward of this exact file measures the out-of-sample PF, DSR and PBO gates; after the file
+    changes (another hash) the same runs no longer count."""
+    from ita.research import latest_walk_forward, walk_forward
+
+    setups(gate("pf_out_of_sample", "walk_forward_pf", ">=", 0.0) + gate("deflated_sharpe", "deflated_sharpe", ">=", 0.0)
+           + gate("pbo", "pbo", "<=", 1.0), symbols="[EURUSD]")
+    walk_forward("asia_fvg_break", "EURUSD", "2025-01-01", "2025-06-30", grid={"target.rr": "1.5,2,3"},
+                 train="3M", test="1M", min_trades=1, charts=False)
+    wf = latest_walk_forward("asia_fvg_break", 1, "EURUSD")
+    assert wf is not None
+    rep = evaluate_gates(load_setup("asia_fvg_break", version=1))
+    by = {g.name: g for g in rep.gates}
+    assert by["pf_out_of_sample"].result == "pass" and by["pf_out_of_sample"].value == pytest.approx(wf["oos_profit_factor"])
+    assert by["deflated_sharpe"].value == pytest.approx(wf["dsr"]) and by["pbo"].value == pytest.approx(wf["pbo"])
+    assert wf["wf_id"] in by["pf_out_of_sample"].detail
+    # the file changes: its runs no longer speak for it
+    path = setups.root / "asia_fvg_break" / "v1.yaml"
+    path.write_text(path.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
+    rep = evaluate_gates(load_setup("asia_fvg_break", version=1))
+    assert all(g.result == "not measured" for g in rep.gates)
