@@ -200,3 +200,31 @@ def test_cli_research_commands(store_dir):
     wf = runner.invoke(app, ["research", "walk-forward", "asia_fvg_break", "--from", "2025-01-01", "--to",
                              "2025-03-31", "--train", "6M", "--grid", "rr=2,3"])
     assert wf.exit_code == 2 and "too short" in wf.output
+
+
+def test_sweep_resolves_intrabar_on_stored_m1_like_backtest(eurusd_m5, tmp_path, monkeypatch):
+    """With M1 stored, a variant whose execution.intrabar is lower_timeframe resolves ambiguous bars on the M1 bars,
+    exactly as `ita backtest --param` does (trade by trade); the stop-first variants do not."""
+    from ita.backtest.runner import run_backtest
+    from ita.data.store import CandleStore
+    from tests.test_intrabar import m1_consistent_with
+
+    monkeypatch.setenv("ITA_DATA_DIR", str(tmp_path / "data"))
+    m1 = m1_consistent_with(eurusd_m5.loc["2024-12-28":"2025-06-30"], seed=5)
+    f = tmp_path / "EURUSD_M1.csv"
+    w = m1.index.tz_convert("Europe/Athens").strftime("%Y.%m.%d %H:%M:%S")
+    f.write_text("time,open,high,low,close\n" + "\n".join(
+        f"{t},{r.open:.5f},{r.high:.5f},{r.low:.5f},{r.close:.5f}" for t, r in zip(w, m1.itertuples())) + "\n")
+    CandleStore().import_file(f, "EURUSD")
+    grid = {"rr": "2,3", "execution.intrabar": "stop_first,lower_timeframe"}
+    out = sweep("asia_fvg_break", "EURUSD", "2025-01-06", "2025-06-27", grid=grid, min_trades=1, charts=False)
+    on_m1 = 0
+    for v in out.variants:
+        run = run_backtest("asia_fvg_break", "EURUSD", "2025-01-06", "2025-06-27", params=v["params"], charts=False,
+                           html=False)
+        assert v["t_r"] == pytest.approx(run.trades["r"].tolist(), abs=1e-12)
+        if v["params"]["execution.intrabar"] == "lower_timeframe":
+            on_m1 += int((run.trades["intrabar"] == "M1").sum())
+        else:
+            assert not (run.trades["intrabar"] == "M1").any()
+    assert on_m1 >= 1                     # some bars were ambiguous, so the comparison above could fail

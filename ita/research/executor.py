@@ -80,11 +80,13 @@ class RunSpec:
         return hashlib.sha256(d.encode()).hexdigest()[:24]
 
 
-def runner_for(spec: RunSpec, candles: pd.DataFrame):
-    """This process's :class:`~ita.research.variants.VariantRunner` for ``spec`` (built on first use)."""
+def runner_for(spec: RunSpec, candles):
+    """This process's :class:`~ita.research.variants.VariantRunner` for ``spec`` (built on first use).
+    ``candles``: the setup's timeframe, or ``(candles, m1)`` when stored M1 bars resolve intrabar ambiguity."""
     from ita.research.variants import VariantRunner
     from ita.setups.loader import LoadedSetup, parse_setup_text
 
+    candles, lower = candles if isinstance(candles, tuple) else (candles, None)
     r = _RUNNERS.get(spec.key)
     if r is None:
         if len(_RUNNERS) > 4:
@@ -94,11 +96,12 @@ def runner_for(spec: RunSpec, candles: pd.DataFrame):
         base = LoadedSetup(setup=setup, path=Path(spec.path), version=spec.version, content_hash=spec.content_hash,
                            overrides={}, effective_hash=eff)
         r = _RUNNERS[spec.key] = VariantRunner(base, spec.raw_text, spec.symbol, candles, spec.start, spec.end,
-                                               spread=spec.spread, commission=spec.commission, session=spec.session)
+                                               spread=spec.spread, commission=spec.commission, session=spec.session,
+                                               lower=lower)
     return r
 
 
-def run_batch(spec: RunSpec, candles: pd.DataFrame, jobs: list[tuple[int, dict]]) -> list[dict]:
+def run_batch(spec: RunSpec, candles, jobs: list[tuple[int, dict]]) -> list[dict]:
     """Run ``jobs`` (``[(index, params)]``) in this process; their :class:`VariantResult` s as dicts."""
     runner = runner_for(spec, candles)
     return [runner.run(params, index).to_dict() for index, params in jobs]
@@ -182,7 +185,7 @@ class Executor:
                 except Exception:  # noqa: BLE001 - closing must not hide the real outcome
                     pass
 
-    def run(self, spec: RunSpec, candles: pd.DataFrame, jobs: list[tuple[int, dict]],
+    def run(self, spec: RunSpec, candles, jobs: list[tuple[int, dict]],
             progress: Progress | None = None, done_before: int = 0, total: int | None = None) -> tuple[list[dict], bool]:
         """Run ``jobs``; ``(results ordered by index, interrupted)``. ``progress(done, total)`` counts from
         ``done_before`` up to ``total`` (default: ``done_before + len(jobs)``)."""

@@ -65,6 +65,12 @@ class Prepared:
     spec: RunSpec
     days: pd.DatetimeIndex
     planned: list[dict]
+    lower: pd.DataFrame | None = None       # stored M1 bars for intrabar resolution (as ``ita backtest``)
+
+    @property
+    def data(self):
+        """What the executor sends to each worker once: the candles, or ``(candles, m1)``."""
+        return self.candles if self.lower is None else (self.candles, self.lower)
 
 
 @dataclass
@@ -170,14 +176,23 @@ def prepare(setup_id: str, symbol: str, start, end, *, version=None, grid=None, 
             if warmup(ls.setup) > warmup(longest.setup):
                 longest = ls
     candles = load_period_candles(store, longest, inst.symbol, lo, hi)
+    from ita.backtest.runner import lower_timeframe_candles
     from ita.research.variants import fingerprint
+
+    # stored M1 bars resolve intrabar ambiguity exactly as in ``ita backtest`` — for every variant whose
+    # execution.intrabar is lower_timeframe (the base's mode, or a swept value)
+    modes = {base.setup.execution.intrabar, *map(str, g.axes.get("execution.intrabar", []))}
+    lower = (lower_timeframe_candles(store, probe.loaded({"execution.intrabar": "lower_timeframe"}), inst.symbol,
+                                     candles) if "lower_timeframe" in modes else None)
 
     spec = RunSpec(setup_id=base.id, version=base.version, path=str(base.path), content_hash=base.content_hash,
                    raw_text=raw_text, symbol=inst.symbol, start=str(lo.date()), end=str(hi.date()), spread=spread,
-                   commission=commission, session=session, data_key=fingerprint(candles))
+                   commission=commission, session=session,
+                   data_key=fingerprint(candles) + ("" if lower is None else "+m1:" + fingerprint(lower)))
     days = VariantRunner(base, raw_text, inst.symbol, candles, lo, hi).days
     planned = g.points() if search == "grid" else (g.sample(n, seed) if search == "random" else [])
-    return Prepared(base=base, raw_text=raw_text, grid=g, candles=candles, spec=spec, days=days, planned=planned)
+    return Prepared(base=base, raw_text=raw_text, grid=g, candles=candles, spec=spec, days=days, planned=planned,
+                    lower=lower)
 
 
 def rank_variants(variants: list[dict], objective: str, min_trades: int) -> None:
@@ -253,7 +268,7 @@ def _optuna_run(prep: Prepared, ex: Executor, objective: str, min_trades: int, t
             if k not in seen and k not in new_keys:
                 new_keys[k] = len(out) + len(jobs)
                 jobs.append((len(out) + len(jobs), dict(t.params)))
-        res, interrupted = ex.run(prep.spec, prep.candles, jobs, progress, len(out), target) if jobs else ([], False)
+        res, interrupted = ex.run(prep.spec, prep.data, jobs, progress, len(out), target) if jobs else ([], False)
         for v in res:
             seen[json.dumps(v["params"], sort_keys=True, default=str)] = v
         out.extend(res)
@@ -280,7 +295,7 @@ def run_search(prep: Prepared, *, search: str, trials: int | None, seed: int, ob
             out, interrupted = _optuna_run(prep, ex, objective, min_trades, trials or 0, seed, done, progress)
             return sorted(out, key=lambda v: v["index"]), interrupted, ex.where
         jobs = [(i, p) for i, p in enumerate(prep.planned) if i not in have]
-        res, interrupted = ex.run(prep.spec, prep.candles, jobs, progress, len(done), len(prep.planned))
+        res, interrupted = ex.run(prep.spec, prep.data, jobs, progress, len(done), len(prep.planned))
         return sorted(done + res, key=lambda v: v["index"]), interrupted, ex.where
 
 

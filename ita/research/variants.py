@@ -185,12 +185,15 @@ class VariantRunner:
     ``raw_text`` the setup YAML's text (variants are built from it in memory — remote workers need no setup
     files); ``base`` the loaded setup; ``candles`` the setup's timeframe with warm-up before ``start``;
     ``start``/``end`` trading days (inclusive); ``spread``/``commission`` as :func:`ita.backtest.backtest`.
-    ``days`` (DatetimeIndex, naive dates) the period's trading days of the setup.
+    ``days`` (DatetimeIndex, naive dates) the period's trading days of the setup. ``lower``: stored M1 candles of
+    the period (:func:`ita.backtest.runner.lower_timeframe_candles`) when they resolve intrabar ambiguity, exactly
+    as ``ita backtest`` does.
     """
 
     def __init__(self, base: LoadedSetup, raw_text: str, symbol: str, candles: pd.DataFrame, start, end,
-                 spread: float | str | None = None, commission: float | None = None, session: str | None = None):
-        self.base, self.symbol, self.candles = base, symbol, candles
+                 spread: float | str | None = None, commission: float | None = None, session: str | None = None,
+                 lower: pd.DataFrame | None = None):
+        self.base, self.symbol, self.candles, self.lower = base, symbol, candles, lower
         self.raw = yaml.safe_load(raw_text)
         self.start, self.end = pd.Timestamp(start).normalize(), pd.Timestamp(end).normalize()
         self.spread, self.commission, self.session = spread, commission, session
@@ -232,7 +235,8 @@ class VariantRunner:
         """The full :class:`~ita.backtest.BacktestResult` of one variant (detector cache used, evidence built)."""
         loaded = self.loaded(params)
         return backtest(loaded, self.candles, self.symbol, start=self.start, end=self.end, spread_pips=self.spread,
-                        commission_per_lot=self.commission, session=self.session, context=self.context(loaded))
+                        commission_per_lot=self.commission, session=self.session, context=self.context(loaded),
+                        lower=self.lower)
 
     def context(self, loaded: LoadedSetup, evidence: bool = True) -> Context:
         """A :class:`~ita.setups.events.Context` for ``loaded`` on the runner's candles, detectors from the cache."""
@@ -274,7 +278,8 @@ class VariantRunner:
             loaded = self.loaded(params)
             _sig, tr, _m, _a, _b = orders_and_trades(
                 loaded, self.candles, self.symbol, start=self.start, end=self.end, spread_pips=self.spread,
-                commission_per_lot=self.commission, session=self.session, signals=self.signals(loaded))
+                commission_per_lot=self.commission, session=self.session, signals=self.signals(loaded),
+                lower=self.lower)
         except (ItaError, ValueError, KeyError, TypeError, IndexError, ZeroDivisionError) as exc:
             return VariantResult(index=index, params=dict(params or {}), status="failed",
                                  error=f"{type(exc).__name__}: {exc}".splitlines()[0][:500])
