@@ -13,6 +13,7 @@ import typer
 from rich.table import Table
 
 from ita.cli.common import console, err_console, fail, from_option, to_option
+from ita.cli.live_status import live_status
 from ita.errors import ItaError
 
 live_app = typer.Typer(
@@ -56,6 +57,22 @@ def _config_kw(min_score, cooldown, symbol_cooldown, charts, delay, wait, vision
     return dict(min_score=min_score, cooldown_setup=_duration(cooldown, "--cooldown"),
                 cooldown_symbol=_duration(symbol_cooldown, "--symbol-cooldown"), charts=chart_tfs,
                 delay_s=float(delay), wait_s=float(wait), vision_min_score=vision_score)
+
+
+METRICS_HELP = "Serve Prometheus metrics on this port (e.g. 9108): http://ADDR:PORT/metrics (`ita live status` reads them)."
+METRICS_ADDR_HELP = "Address the metrics server binds (0.0.0.0 to let a Prometheus on another host scrape it)."
+
+
+def _serve_metrics(svc, port: Optional[int], addr: str):
+    """Attach :class:`ita.live.metrics.LiveMetrics` to ``svc`` and serve it when ``port`` is given."""
+    if port is None:
+        return None
+    from ita.live.metrics import LiveMetrics
+
+    m = LiveMetrics(svc.ctx.journal, svc.ctx.run).attach(svc)
+    m.serve(port, addr)
+    console.print(f"Metrics: http://{addr}:{port}/metrics", highlight=False)
+    return m
 
 
 VISION_HELP = ("With a vision model configured (OPENAI_API_KEY, ITA_VISION_MODEL), it comments signals scoring at "
@@ -131,6 +148,9 @@ def live_start(
     delay: float = typer.Option(2.0, "--delay", help="Seconds after each minute before the graph runs."),
     wait: float = typer.Option(20.0, "--wait", help="Seconds a run waits for a bar the feed has not delivered yet."),
     vision_score: float = typer.Option(0.0, "--vision-score", help=VISION_HELP),
+    metrics_port: Optional[int] = typer.Option(None, "--metrics-port", help=METRICS_HELP),
+    metrics_addr: str = typer.Option("127.0.0.1", "--metrics-addr", help=METRICS_ADDR_HELP),
+    chat: bool = typer.Option(False, "--chat", help="Also answer chat messages and /commands in the alert chats (one bot, one process; see `ita telegram start`)."),
     verbose: bool = typer.Option(False, "--verbose", "-V", help="Log every run."),
 ):
     """Watch the market: the live graph runs on every closed candle and alerts within seconds. Ctrl-C stops.
@@ -147,6 +167,10 @@ def live_start(
       ita live start --setups asia_fvg_break,asia_sweep --symbols EURUSD,XAUUSD
       ita live start --setups silver_bullet --symbols EURUSD --file EURUSD=/mnt/mt5/EURUSD_M5.csv
       ita live start --symbols XAUUSD --min-score 0.3 --cooldown 2h --notify telegram
+      ita live start --symbols EURUSD --metrics-port 9108 --chat
+    With --metrics-port, Prometheus metrics (latency, signals, deliveries, feed lag, outbox) are served for
+    dashboards/ita_live.json; with --chat the Telegram bot also talks (like `ita telegram start`). The weekly
+    and monthly reports are sent on schedule (Sunday 17:00 and the 1st, New York; each once).
     """
     from ita.live.config import LiveConfig
     from ita.live.context import history, load_setups
@@ -187,9 +211,18 @@ def live_start(
             src.source._client()  # fail now with the install hint, not at the first candle
         else:
             raise ItaError(f"--feed {feed!r}: use mt5, file or auto.")
+        if chat and cfg.telegram is None:
+            raise ItaError("--chat needs Telegram: set ITA_TELEGRAM_TOKEN and ITA_TELEGRAM_CHAT_IDS (and keep "
+                           "telegram in --notify).")
         with console.status("Checking the channels and computing the baselines …"):
             svc = LiveService.live_service(cfg, src, setups=loaded)
             base = svc.warm_up()
+        try:
+            metrics = _serve_metrics(svc, metrics_port, metrics_addr)
+            _with_reports_and_chat(svc, chat)
+        except BaseException:
+            svc.close()
+            raise
     except ItaError as exc:
         fail(exc)
     _print_start(svc, base, f"{kind} feed" + (f" ({', '.join(f'{k}={v}' for k, v in files.items())})" if files else ""))
@@ -201,7 +234,18 @@ def live_start(
         svc.run_forever()
     finally:
         svc.close()
+        if metrics is not None:
+            metrics.close()
         console.print("Stopped. `ita live signals` lists what was sent; `ita live stats` the latency.")
+
+
+def _with_reports_and_chat(svc, chat: bool) -> None:
+    """The faces' parts of `ita live start`: the scheduled weekly / monthly reports and, with ``chat``, the
+    Telegram chat on the alert bot (the live loop itself never imports the chat agent)."""
+    if chat:
+        from ita.telegram.bot import ChatBot
+
+        ChatBot.from_env(svc.ctx.channels["telegram"].settings).install(svc.ctx.channels["telegram"].app)
 
 
 def _minutes(td) -> str:
@@ -242,6 +286,8 @@ def live_replay(
     delay: float = typer.Option(2.0, "--delay", help="Simulated seconds after each candle close before the graph runs."),
     vision_score: float = typer.Option(0.0, "--vision-score", help=VISION_HELP),
     resume: Optional[str] = typer.Option(None, "--resume", help="Continue an interrupted replay (its run id): what it journaled and delivered is not done again."),
+    metrics_port: Optional[int] = typer.Option(None, "--metrics-port", help=METRICS_HELP),
+    metrics_addr: str = typer.Option("127.0.0.1", "--metrics-addr", help=METRICS_ADDR_HELP),
     verbose: bool = typer.Option(False, "--verbose", "-V"),
 ):
     """Replay stored history against a simulated clock through the live graph — exactly what live would have sent.
@@ -286,6 +332,11 @@ def live_replay(
             svc = LiveService.replay_service(_setups(setups), _csv(symbols), lo, hi, speed=sp,
                                              notify=_csv(notify) or None, run=resume, vision=vision_config(), **kw)
             base = svc.warm_up()
+        try:
+            metrics = _serve_metrics(svc, metrics_port, metrics_addr)
+        except ItaError:
+            svc.close()
+            raise
     except ItaError as exc:
         fail(exc)
     ctx = svc.ctx
@@ -313,6 +364,8 @@ def live_replay(
                           highlight=False)
         finally:
             svc.close()
+            if metrics is not None:
+                metrics.close()
     _print_report(report, ctx)
 
 
@@ -500,3 +553,6 @@ def live_check():
         err_console.print(f"[bold red]Error:[/] {len(failed)} of {len(checks)} channels failed: {', '.join(failed)} "
                           "(see the ✗ lines above).", highlight=False)
         raise typer.Exit(2)
+
+
+live_app.command("status")(live_status)
