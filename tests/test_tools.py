@@ -33,6 +33,9 @@ EXPECTED_ARGS = {
     "compare_versions": ["setup_id", "version_a", "version_b", "symbol", "start", "end"],
     "list_runs": ["limit"],
     "kb_search": ["query", "k"],                   # the theory library (ita/tools/kb.py)
+    "live_signals": ["limit", "run"],              # the live journal (ita/tools/live.py)
+    "live_performance": ["period", "by", "start", "end", "setup_id", "symbol", "run"],
+    "live_status": ["url", "run"],
 }
 KNOWN_SYMBOLS = "BTCUSD, EURUSD, GBPUSD, GER40, NAS100, US30, USDJPY, XAUUSD"
 

@@ -25,6 +25,7 @@ module                  what it holds
 :mod:`.charts`          ``show_trade``, ``render_chart``
 :mod:`.runs`            ``compare_runs``, ``compare_versions``, ``list_runs``
 :mod:`.kb`              ``kb_search`` (the theory library)
+:mod:`.live`            ``live_signals``, ``live_performance``, ``live_status`` (the live journal and loop)
 :mod:`.lc`              the same tools as LangChain ``StructuredTool`` s (``langchain_tools()``,
                         ``TOOLS_BY_NAME``); imported lazily so the plain tools need no LangChain
 ======================  =====================================================================================
@@ -51,6 +52,10 @@ tool                   arguments
 ``compare_runs``       ``run_a``, ``run_b``
 ``compare_versions``   ``setup_id``, ``version_a``, ``version_b``, ``symbol``, ``start=None``, ``end=None``
 ``list_runs``          ``limit=10``
+``live_signals``       ``limit=10``, ``run=None`` (the live journal; ``replay`` = the latest replay)
+``live_performance``   ``period="week"``, ``by="period"|"setup"|"exit"``, ``start``, ``end``, ``setup_id``,
+                       ``symbol``, ``run``
+``live_status``        ``url`` (a running service's metrics), ``run``
 =====================  ======================================================================================
 
 Dates are ``"YYYY-MM-DD"`` (``"2025"`` and ``"2025-03"`` are read as the whole year / month); ``start`` and
@@ -80,6 +85,7 @@ from ita.tools.backtest import evaluate_setup, explain_day, run_backtest
 from ita.tools.charts import render_chart, show_trade
 from ita.tools.runs import compare_runs, compare_versions, list_runs
 from ita.tools.kb import kb_search
+from ita.tools.live import live_performance, live_signals, live_status
 from ita.tools.registry import ARG_MODELS, TOOLS
 from ita.tools.results import Artifact, Table, ToolResult
 
@@ -94,5 +100,5 @@ def __getattr__(name: str) -> Any:  # lazy LangChain wrappers
 
 __all__ = ["ARG_MODELS", "DETECTORS", "TOOLS", "TOOLS_BY_NAME", "Artifact", "Table", "ToolResult", "compare_runs",
            "compare_versions", "data_coverage", "evaluate_setup", "explain_day", "kb_search", "langchain_tools",
-           "list_runs", "list_setups", "load_candles", "render_chart", "run_backtest", "run_detector", "show_setup",
-           "show_trade", "validate_setup"]
+           "list_runs", "list_setups", "live_performance", "live_signals", "live_status", "load_candles",
+           "render_chart", "run_backtest", "run_detector", "show_setup", "show_trade", "validate_setup"]
