@@ -24,6 +24,7 @@ from ita.cli.kb import kb_app
 from ita.cli.live import live_app
 from ita.cli.runs import runs_app
 from ita.cli.setups import setups_app
+from ita.cli.telegram import telegram_app
 from ita.errors import ItaError
 from ita.secrets import install_log_redaction, redact
 
@@ -46,7 +47,10 @@ Setups (YAML in setups/<id>/v<N>.yaml):
 Live signals (never places orders):
   ita live replay EURUSD --from 2025-03-03 --to 2025-03-07 --speed 600
   ita live start --setups asia_fvg_break,asia_sweep --symbols EURUSD,XAUUSD
-  ita live signals | ita live stats | ita live outbox | ita live check
+  ita live signals | ita live stats | ita live status | ita live outbox | ita live check
+\b
+Telegram (chat, /commands, documents into the theory library):
+  ita telegram start            |  ita live start … --chat   (alerts and chat in one process)
 """
 
 #: The root ``ita`` app (typer); the groups and top-level commands in the order ``ita --help`` lists them.
@@ -65,6 +69,7 @@ app.add_typer(runs_app, name="runs")
 app.command("backtest")(backtest_cmd.backtest)
 app.command("chat")(chat_cmd.chat)
 app.add_typer(live_app, name="live")
+app.add_typer(telegram_app, name="telegram")
 app.add_typer(kb_app, name="kb")
 app.add_typer(eval_app, name="eval")
 

@@ -243,9 +243,20 @@ def _with_reports_and_chat(svc, chat: bool) -> None:
     """The faces' parts of `ita live start`: the scheduled weekly / monthly reports and, with ``chat``, the
     Telegram chat on the alert bot (the live loop itself never imports the chat agent)."""
     if chat:
+        import asyncio
+        import threading
+
         from ita.telegram.bot import ChatBot
 
-        ChatBot.from_env(svc.ctx.channels["telegram"].settings).install(svc.ctx.channels["telegram"].app)
+        tg = svc.ctx.channels["telegram"]
+        bot = ChatBot.from_env(tg.settings).install(tg.app)  # before the alerts' handlers: chat messages are its
+        try:
+            asyncio.run_coroutine_threadsafe(bot.set_commands(tg.app.bot), tg.loop).result(15)
+        except Exception as exc:  # noqa: BLE001 - the command menu is a courtesy
+            logging.getLogger("ita.telegram").warning("Telegram command menu not set: %s", exc)
+        threading.Thread(target=bot.warm_up, name="ita-chat-warm-up", daemon=True).start()
+        console.print(f"Chat: the Telegram bot also answers messages and /commands in chats "
+                      f"{', '.join(map(str, sorted(bot.allowed)))}", highlight=False)
 
 
 def _minutes(td) -> str:
