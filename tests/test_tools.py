@@ -32,6 +32,7 @@ EXPECTED_ARGS = {
     "compare_runs": ["run_a", "run_b"],
     "compare_versions": ["setup_id", "version_a", "version_b", "symbol", "start", "end"],
     "list_runs": ["limit"],
+    "show_run": ["run_id", "sample"],
     "kb_search": ["query", "k"],                   # the theory library (ita/tools/kb.py)
     "live_signals": ["limit", "run"],              # the live journal (ita/tools/live.py)
     "live_performance": ["period", "by", "start", "end", "setup_id", "symbol", "run"],

@@ -22,6 +22,7 @@ from ita.cli.data import data_app
 from ita.cli.eval import eval_app
 from ita.cli.kb import kb_app
 from ita.cli.live import live_app
+from ita.cli.report import report_app
 from ita.cli.runs import runs_app
 from ita.cli.setups import setups_app
 from ita.cli.telegram import telegram_app
@@ -51,6 +52,9 @@ Live signals (never places orders):
 \b
 Telegram (chat, /commands, documents into the theory library):
   ita telegram start            |  ita live start … --chat   (alerts and chat in one process)
+\b
+Reports:
+  ita report backtest RUN_ID --notion  |  ita report weekly | ita report monthly  [--csv] [--notion] [--telegram]
 """
 
 #: The root ``ita`` app (typer); the groups and top-level commands in the order ``ita --help`` lists them.
@@ -70,6 +74,7 @@ app.command("backtest")(backtest_cmd.backtest)
 app.command("chat")(chat_cmd.chat)
 app.add_typer(live_app, name="live")
 app.add_typer(telegram_app, name="telegram")
+app.add_typer(report_app, name="report")
 app.add_typer(kb_app, name="kb")
 app.add_typer(eval_app, name="eval")
 

@@ -242,6 +242,9 @@ def live_start(
 def _with_reports_and_chat(svc, chat: bool) -> None:
     """The faces' parts of `ita live start`: the scheduled weekly / monthly reports and, with ``chat``, the
     Telegram chat on the alert bot (the live loop itself never imports the chat agent)."""
+    from ita.reports.schedule import report_jobs
+
+    svc.jobs += report_jobs(svc.ctx.channels)
     if chat:
         import asyncio
         import threading

@@ -23,7 +23,7 @@ module                  what it holds
 :mod:`.detectors`       ``run_detector`` (the kinds, parameters and tables of :mod:`ita.detectors.catalog`)
 :mod:`.backtest`        ``evaluate_setup``, ``run_backtest``, ``explain_day``
 :mod:`.charts`          ``show_trade``, ``render_chart``
-:mod:`.runs`            ``compare_runs``, ``compare_versions``, ``list_runs``
+:mod:`.runs`            ``compare_runs``, ``compare_versions``, ``list_runs``, ``show_run``
 :mod:`.kb`              ``kb_search`` (the theory library)
 :mod:`.live`            ``live_signals``, ``live_performance``, ``live_status`` (the live journal and loop)
 :mod:`.lc`              the same tools as LangChain ``StructuredTool`` s (``langchain_tools()``,
@@ -52,6 +52,7 @@ tool                   arguments
 ``compare_runs``       ``run_a``, ``run_b``
 ``compare_versions``   ``setup_id``, ``version_a``, ``version_b``, ``symbol``, ``start=None``, ``end=None``
 ``list_runs``          ``limit=10``
+``show_run``           ``run_id=None`` (latest run), ``sample=10``
 ``live_signals``       ``limit=10``, ``run=None`` (the live journal; ``replay`` = the latest replay)
 ``live_performance``   ``period="week"``, ``by="period"|"setup"|"exit"``, ``start``, ``end``, ``setup_id``,
                        ``symbol``, ``run``
@@ -83,7 +84,7 @@ from ita.tools.data import data_coverage, load_candles
 from ita.tools.detectors import DETECTORS, run_detector
 from ita.tools.backtest import evaluate_setup, explain_day, run_backtest
 from ita.tools.charts import render_chart, show_trade
-from ita.tools.runs import compare_runs, compare_versions, list_runs
+from ita.tools.runs import compare_runs, compare_versions, list_runs, show_run
 from ita.tools.kb import kb_search
 from ita.tools.live import live_performance, live_signals, live_status
 from ita.tools.registry import ARG_MODELS, TOOLS
@@ -101,4 +102,4 @@ def __getattr__(name: str) -> Any:  # lazy LangChain wrappers
 __all__ = ["ARG_MODELS", "DETECTORS", "TOOLS", "TOOLS_BY_NAME", "Artifact", "Table", "ToolResult", "compare_runs",
            "compare_versions", "data_coverage", "evaluate_setup", "explain_day", "kb_search", "langchain_tools",
            "list_runs", "list_setups", "live_performance", "live_signals", "live_status", "load_candles",
-           "render_chart", "run_backtest", "run_detector", "show_setup", "show_trade", "validate_setup"]
+           "render_chart", "run_backtest", "run_detector", "show_run", "show_setup", "show_trade", "validate_setup"]

@@ -169,7 +169,7 @@ def live_performance(a: LivePerformanceArgs) -> ToolResult:
             rows.append([key, *_cells(s)])
             items.append({"period": key, **s})
     elif a.by == "setup":
-        cols = ["setup", "symbol"] + COLS + ["backtest trades", "backtest win rate", "backtest R"]
+        cols = ["setup", "symbol"] + COLS + ["BT trades", "BT win rate", "BT R"]
         for (sid, ver, sym), g in sig.groupby(["setup_id", "version", "symbol"]):
             s = _summary_row(g)
             res = period_backtest(store, sid, int(ver), sym, lo, hi)
