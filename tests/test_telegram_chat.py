@@ -239,3 +239,24 @@ def test_live_start_with_chat_alerts_and_talks_through_one_bot(tg, tmp_path, sam
     assert "Chat: the Telegram bot also answers" in out
     (sig,) = Journal(home / "ita.db").signals("live").to_dict("records")
     assert Journal(home / "ita.db").feedback_of("live", sig["signal_id"])["taken"] == "taken"
+
+
+def test_the_pacer_lets_an_answer_out_at_once_then_holds_one_message_a_second():
+    import asyncio
+
+    from ita.telegram.bot import Pacer
+
+    async def go():
+        pacer, at = Pacer(interval=0.5, burst=3), []
+
+        async def send():
+            at.append(time.monotonic())
+
+        for _ in range(5):
+            await pacer.send(CHAT, send)
+        await pacer.send(CHAT + 1, send)  # another chat has its own budget
+        return pacer, at
+
+    pacer, at = asyncio.run(go())
+    assert at[3] - at[0] >= 0.45 and at[4] - at[3] >= 0.45  # after the burst of 3: one per interval
+    assert pacer._tokens[CHAT + 1][0] == pytest.approx(2.0)  # the other chat spent one of its own three

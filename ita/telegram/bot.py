@@ -57,24 +57,38 @@ def lang_of(text: str | None, user: Any = None) -> str:
 
 
 class Pacer:
-    """Sends to a chat one at a time, at most one message per ``interval`` seconds; a ``RetryAfter`` (429) is
-    waited out and the send retried up to ``retries`` times."""
+    """Sends to a chat one at a time within Telegram's limit of about one message per second per chat: a token
+    bucket of ``burst`` messages refilled at one per ``interval`` seconds (an answer's text, photo album and
+    documents go out at once; a longer stream is held to the rate). A ``RetryAfter`` (429) is waited out and the
+    send retried up to ``retries`` times."""
 
-    def __init__(self, interval: float = 1.0, retries: int = 3):
-        self.interval, self.retries = float(interval), int(retries)
-        self._next: dict[int, float] = {}
+    def __init__(self, interval: float = 1.0, burst: int = 3, retries: int = 3):
+        self.interval, self.burst, self.retries = float(interval), max(int(burst), 1), int(retries)
+        self._tokens: dict[int, tuple[float, float]] = {}  # chat -> (tokens, at monotonic time)
         self._locks: dict[int, asyncio.Lock] = {}
+
+    def _take(self, chat_id: int) -> float:
+        """Seconds to wait before the next send to ``chat_id`` (0 = a token is there; it is taken)."""
+        now = time.monotonic()
+        tokens, at = self._tokens.get(chat_id, (float(self.burst), now))
+        if now >= at:
+            tokens = min(float(self.burst), tokens + ((now - at) / self.interval if self.interval > 0 else self.burst))
+            at = now
+        if tokens >= 1.0 and now >= at:
+            self._tokens[chat_id] = (tokens - 1.0, at)
+            return 0.0
+        wait = max(at - now, 0.0) + (1.0 - tokens) * self.interval
+        return max(wait, 0.001)
 
     async def send(self, chat_id: int, make: Callable[[], Any]):
         from telegram.error import RetryAfter
 
         async with self._locks.setdefault(chat_id, asyncio.Lock()):
             for attempt in range(self.retries + 1):
-                wait = self._next.get(chat_id, 0.0) - time.monotonic()
-                if wait > 0:
+                while (wait := self._take(chat_id)) > 0:
                     await asyncio.sleep(wait)
                 try:
-                    result = await make()
+                    return await make()
                 except RetryAfter as exc:
                     ra = exc.retry_after
                     secs = ra.total_seconds() if hasattr(ra, "total_seconds") else float(ra)
@@ -82,10 +96,7 @@ class Pacer:
                                 chat_id, attempt + 1)
                     if attempt == self.retries:
                         raise
-                    self._next[chat_id] = time.monotonic() + secs
-                    continue
-                self._next[chat_id] = time.monotonic() + self.interval
-                return result
+                    self._tokens[chat_id] = (1.0, time.monotonic() + secs)  # the retry, then the plain rate
 
 
 class ChatBot:
