@@ -151,13 +151,14 @@ def test_commands_russian_and_a_stranger(tg, caplog):
 def test_documents_go_into_the_library_or_are_refused_with_the_reason(tg, tmp_path):
     from tests.test_knowledge_base import make_pdf
 
-    with running(tg, progress_after=60.0):
+    with running(tg, progress_after=0.0):
         tg.send_document(CHAT, MARKDOWN_NOTES, "ict_notes.md", "text/markdown")
         added = answer_with(tg, "📚 <code>ict_notes.md</code>")["text"]
         assert "passages" in added and "Fair value gaps" in added and "Order blocks" in added
         assert [c.method for c in tg.requests if c.method in ("getFile", "download")][:2] == ["getFile", "download"]
-        # the library's ingestion reported progress: one message, edited to "done" (progress_after was 60 s)
-        assert any("done in" in str(c.params.get("text")) for c in tg.calls("editMessageText"))
+        # one progress message, edited at the end to "done" with the library's last progress report
+        (done,) = [c for c in tg.calls("editMessageText") if "done in" in str(c.params.get("text"))]
+        assert "ict_notes.md" in done.params["text"]
 
         tg.send_text(CHAT, "what is a fair value gap?")
         assert "ict_notes.md" in answer_with(tg, "three-candle")["text"]

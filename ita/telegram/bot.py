@@ -353,10 +353,13 @@ class ChatBot:
         fut = loop.run_in_executor(self.pool, job, listener)
         progress = {"id": None, "text": None, "at": 0.0}
         last_typing = time.monotonic()
+        first = True
         while not fut.done():
-            await asyncio.wait([fut], timeout=1.0)
-            if fut.done():
-                break
+            if not first:
+                await asyncio.wait([fut], timeout=1.0)
+                if fut.done():
+                    break
+            first = False
             now = time.monotonic()
             if now - last_typing >= TYPING_EVERY:
                 last_typing = now
@@ -380,7 +383,9 @@ class ChatBot:
             result = None
             await self._send_html(bot, chat_id, html.escape(friendly_error(exc, lang)))
         if progress["id"] is not None:
-            done = ("✓ готово за" if lang == "ru" else "✓ done in") + f" {time.monotonic() - t0:.0f} s"
+            last = (latest.get("p") or (None, None, ""))[2]
+            done = (("✓ готово за" if lang == "ru" else "✓ done in") + f" {time.monotonic() - t0:.0f} s"
+                    + (f" · {last[:200]}" if last else ""))
             try:
                 await self.pacer.send(chat_id, lambda: bot.edit_message_text(done, chat_id=chat_id,
                                                                              message_id=progress["id"]))
