@@ -189,7 +189,7 @@ def test_429_is_waited_out_and_messages_to_a_chat_are_paced(tg, monkeypatch):
     calls = [c for c in tg.calls("sendMessage") if c.params.get("chat_id") == CHAT]
     assert [c.status for c in calls] == [429, 200, 200]
     assert calls[1].at - calls[0].at >= 2.0  # waited for retry_after
-    assert calls[2].at - calls[1].at >= 1.0  # one message per second per chat
+    assert calls[2].at - calls[0].at >= 3.0  # then one message per second per chat
 
 
 @pytest.mark.slow
@@ -259,5 +259,5 @@ def test_the_pacer_lets_an_answer_out_at_once_then_holds_one_message_a_second():
         return pacer, at
 
     pacer, at = asyncio.run(go())
-    assert at[3] - at[0] >= 0.45 and at[4] - at[3] >= 0.45  # after the burst of 3: one per interval
+    assert at[3] - at[0] >= 0.45 and at[4] - at[0] >= 0.95  # after the burst of 3: one per interval
     assert pacer._tokens[CHAT + 1][0] == pytest.approx(2.0)  # the other chat spent one of its own three

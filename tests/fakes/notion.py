@@ -33,14 +33,23 @@ import uuid
 from typing import Any
 
 from . import Call, FakeServer, Response, _Rule
+from .notion_wire import CODES as _CODES
+from .notion_wire import OPS as _OPS
+from .notion_wire import NotionError, page_property
+from .notion_wire import error as _error
+from .notion_wire import matcher as _matcher
+from .notion_wire import norm as _norm
+from .notion_wire import not_found as _not_found
+from .notion_wire import now as _now
+from .notion_wire import public as _public
+from .notion_wire import rich_item as _rich_item
+from .notion_wire import rich_text as _rich_text
+from .notion_wire import shallow as _shallow
 
 DEFAULT_PROPERTIES = {
     "Name": "title", "Signal ID": "rich_text", "Setup": "select", "Version": "rich_text", "Symbol": "select",
     "Timeframe": "select", "Direction": "select", "Entry": "number", "SL": "number", "TP": "number",
     "RR": "number", "Score": "number", "Signal time": "date", "Comment": "rich_text", "Status": "select"}
-_CODES = {400: "validation_error", 401: "unauthorized", 403: "restricted_resource", 404: "object_not_found",
-          409: "conflict_error", 429: "rate_limited", 500: "internal_server_error",
-          502: "internal_server_error", 503: "service_unavailable", 504: "gateway_timeout"}
 _MESSAGES = {401: "API token is invalid.", 429: "You have been rate limited. Please try again in a few minutes.",
              500: "Unexpected error occurred.", 503: "Notion is unavailable, please try again later.",
              409: "Conflict occurred while saving. Please try again."}
@@ -48,18 +57,6 @@ _EMPTY = {"title": [], "rich_text": [], "select": None, "multi_select": [], "num
           "checkbox": False, "url": None, "email": None, "phone_number": None}
 _COLORS = ["default", "gray", "brown", "orange", "yellow", "green", "blue", "purple", "pink", "red"]
 _FILE_BLOCKS = {"image", "file", "pdf", "video", "audio"}
-_ANNOTATIONS = {"bold": False, "italic": False, "strikethrough": False, "underline": False, "code": False,
-                "color": "default"}
-
-
-class NotionError(Exception):
-    """Raised inside handlers; becomes Notion's error JSON."""
-
-    def __init__(self, status: int, message: str, code: str | None = None) -> None:
-        super().__init__(message)
-        self.status, self.code = status, code or _CODES.get(status, "internal_server_error")
-
-
 class FakeNotion(FakeServer):
     """``FakeNotion(token="secret_test", properties=None)``: one database (the signal journal, "Signals")
     with one data source; :meth:`add_database` adds more, :meth:`add_page` a plain page.
@@ -580,87 +577,3 @@ class FakeNotion(FakeServer):
                                    f"{sorted(_OPS)}, instead was `{condition}`.")
         (op, wanted), = condition.items()
         return lambda page: _OPS[op](page_property(page, prop["name"]), wanted)
-
-_OPS = {
-    "equals": lambda a, b: a == b, "does_not_equal": lambda a, b: a != b,
-    "contains": lambda a, b: b in (a or ""), "does_not_contain": lambda a, b: b not in (a or ""),
-    "starts_with": lambda a, b: (a or "").startswith(b), "ends_with": lambda a, b: (a or "").endswith(b),
-    "greater_than": lambda a, b: a is not None and a > b, "less_than": lambda a, b: a is not None and a < b,
-    "greater_than_or_equal_to": lambda a, b: a is not None and a >= b,
-    "less_than_or_equal_to": lambda a, b: a is not None and a <= b,
-    "before": lambda a, b: a is not None and a < b, "after": lambda a, b: a is not None and a > b,
-    "on_or_before": lambda a, b: a is not None and a <= b, "on_or_after": lambda a, b: a is not None and a >= b,
-    "is_empty": lambda a, b: a in (None, "", []), "is_not_empty": lambda a, b: a not in (None, "", []),
-}
-
-
-def page_property(page: dict, name: str) -> Any:
-    """Plain value of a page property: text of title/rich_text, select name, number, date start, ..."""
-    prop = page["properties"][name]
-    kind = prop["type"]
-    value = prop.get(kind)
-    if kind in ("title", "rich_text"):
-        return "".join(item.get("plain_text", "") for item in value or [])
-    if kind == "select":
-        return value["name"] if value else None
-    if kind == "multi_select":
-        return [v["name"] for v in value or []]
-    if kind == "date":
-        return value["start"] if value else None
-    return value
-
-
-def _matcher(method: str, path_prefix: str):
-    return lambda call: method in ("*", call.http_method) and call.path.startswith(path_prefix)
-
-
-def _error(status: int, code: str, message: str, headers: dict | None = None) -> Response:
-    return status, {"object": "error", "status": status, "code": code, "message": message,
-                    "request_id": str(uuid.uuid4())}, headers or {}
-
-
-def _not_found(kind: str, object_id: str) -> NotionError:
-    return NotionError(404, f"Could not find {kind} with ID: {object_id}. Make sure the relevant pages and "
-                            "databases are shared with your integration.")
-
-
-def _norm(object_id: str) -> str:
-    return str(object_id).replace("-", "").lower()
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:00.000Z")
-
-
-def _rich_text(text: str) -> list[dict]:
-    return [_rich_item({"text": {"content": text}}, "")]
-
-
-def _rich_item(item: Any, where: str) -> dict:
-    if not isinstance(item, dict):
-        raise NotionError(400, f"body failed validation: {where} should be an object.")
-    kind = item.get("type") or ("text" if "text" in item else next(iter(item), "text"))
-    if kind != "text":  # mentions, equations: kept as sent
-        return {"type": kind, "annotations": dict(_ANNOTATIONS), "plain_text": "", "href": None, **item}
-    content = (item.get("text") or {}).get("content")
-    if not isinstance(content, str):
-        raise NotionError(400, f"body failed validation: {where}.text.content should be defined.")
-    if len(content) > 2000:
-        raise NotionError(400, f"body failed validation: {where}.text.content.length should be ≤ `2000`, "
-                               f"instead was `{len(content)}`.")
-    link = (item.get("text") or {}).get("link")
-    return {"type": "text", "text": {"content": content, "link": link},
-            "annotations": {**_ANNOTATIONS, **(item.get("annotations") or {})}, "plain_text": content,
-            "href": link.get("url") if link else None}
-
-
-def _shallow(block: dict) -> dict:
-    """A block as the API lists it: its nested children are fetched separately."""
-    out = copy.deepcopy(block)
-    out.get(out["type"], {}).pop("children", None)
-    return out
-
-
-def _public(page: dict) -> dict:
-    """The page object as the API returns it (no ``children``)."""
-    return copy.deepcopy({k: v for k, v in page.items() if k != "children"})
