@@ -157,6 +157,8 @@ def test_the_scheduled_report_goes_out_once_also_after_a_restart(data, telegram,
     monkeypatch.setenv("ITA_HOME", str(tmp_path / "home"))
     settings = TelegramSettings.from_env()
     sunday = pd.Timestamp("2025-03-09 17:00:30", tz="America/New_York")
+    assert send_due("weekly", settings, now=sunday, only_if_signals=True) is None  # the catch-up: an empty week
+    assert ReportLog().entries() == [] and telegram.sent == []
     telegram.fail_next("sendMessage", 401)  # the first attempt fails: released, not marked as sent
     with pytest.raises(Exception):
         send_due("weekly", settings, now=sunday)

@@ -2,7 +2,7 @@
 
 ``ita live start`` adds :func:`report_jobs` to its scheduler: Sunday 17:00 New York (the week that ends) and
 the 1st of the month 00:05 New York (the month that ended), plus one catch-up run shortly after start for a
-report that fell due while ITA was not running. Every run calls :func:`send_due`, which claims the period in
+report that fell due while ITA was not running (sent only when that period has live signals). Every run calls :func:`send_due`, which claims the period in
 the ``reports_log`` table of the ITA database (``INSERT OR IGNORE`` on (kind, period)) before producing
 anything, so a second process, a restart or the catch-up never sends a report twice; a report whose sending
 failed is released and tried again at the next run.
@@ -56,6 +56,11 @@ class ReportLog:
                                                               pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds")])
             return cur.rowcount == 1
 
+    def has(self, kind: str, period: str) -> bool:
+        """Whether the period was sent or is being sent."""
+        with self._db() as db:
+            return bool(list(db.query("select 1 from reports_log where kind = ? and period = ?", [kind, period])))
+
     def done(self, kind: str, period: str, channels: list[str], csv_path: str) -> None:
         with self._db() as db:
             db["reports_log"].update((kind, period), {"status": "sent", "channels": ",".join(channels),
@@ -70,15 +75,22 @@ class ReportLog:
             return [dict(r) for r in db.query("select * from reports_log order by at")]
 
 
-def send_due(kind: str, telegram=None, now: pd.Timestamp | None = None, log_path: Path | None = None) -> str | None:
+def send_due(kind: str, telegram=None, now: pd.Timestamp | None = None, log_path: Path | None = None,
+             only_if_signals: bool = False) -> str | None:
     """Produce the report of ``kind`` due at ``now`` unless it was produced already; returns its period key,
-    or None when there was nothing to do. ``telegram``: :class:`ita.live.config.TelegramSettings` to send to."""
+    or None when there was nothing to do. ``telegram``: :class:`ita.live.config.TelegramSettings` to send to.
+    ``only_if_signals``: skip (without recording) a period without live signals — the catch-up at start, so a
+    fresh install does not announce an empty week."""
     key = due_key(kind, now)
     book = ReportLog(log_path)
+    if book.has(kind, key):
+        return None
+    report = build(kind, key)
+    if only_if_signals and not report.result.data.get("rows"):
+        return None
     if not book.claim(kind, key):
         return None
     try:
-        report = build(kind, key)
         path = write_csv(report)
         channels = ["csv"]
         if telegram is not None:
@@ -106,15 +118,15 @@ def report_jobs(channels: dict) -> list[tuple]:
     tg = channels.get("telegram")
     settings_ = getattr(tg, "settings", None)
 
-    def run(kind: str) -> None:
+    def run(kind: str, only_if_signals: bool = False) -> None:
         try:
-            send_due(kind, settings_)
+            send_due(kind, settings_, only_if_signals=only_if_signals)
         except Exception:  # noqa: BLE001 - a report must never stop the live loop; the next run retries
             log.exception("the %s report failed (it is tried again at the next run)", kind)
 
-    def catch_up() -> None:
+    def catch_up() -> None:  # a report that fell due while ITA was stopped (an empty period is not announced)
         for kind in KINDS:
-            run(kind)
+            run(kind, only_if_signals=True)
 
     soon = pd.Timestamp.now(tz="UTC") + pd.Timedelta(seconds=30)
     return [(lambda: run("weekly"), CronTrigger(day_of_week="sun", hour=17, minute=0, timezone=NY), "report:weekly"),
