@@ -34,6 +34,7 @@ EXPECTED_ARGS = {
     "compare_runs": ["run_a", "run_b"],
     "compare_versions": ["setup_id", "version_a", "version_b", "symbol", "start", "end"],
     "list_runs": ["limit"],
+    "show_run": ["run_id", "sample"],
     "kb_search": ["query", "k"],                   # the theory library (ita/tools/kb.py)
     "portfolio_backtest": ["setup_ids", "symbols", "start", "end", "governor", "charts", "spread", "commission"],
     "promote_setup": ["setup_id", "version", "to", "dry_run", "symbols"],
@@ -42,6 +43,9 @@ EXPECTED_ARGS = {
     "run_walk_forward": ["setup_id", "symbol", "start", "end", "version", "grid", "train", "test", "anchored", "objective", "min_trades", "workers", "cluster", "confirm", "charts"],
     "run_montecarlo": ["run_id", "setup_id", "symbol", "n", "method", "seed", "dd", "charts"],
     "challenge_odds": ["run_id", "setup_id", "symbol", "rules", "risk", "n", "seed", "charts"],
+    "live_signals": ["limit", "run"],              # the live journal (ita/tools/live.py)
+    "live_performance": ["period", "by", "start", "end", "setup_id", "symbol", "run"],
+    "live_status": ["url", "run"],
 }
 
 

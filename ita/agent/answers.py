@@ -552,6 +552,50 @@ def _challenge_odds(T, r, lang):
     return _join(head, _table(T, r, "odds", lang), _f(tt["confirm"], **v), _files(T, r), _hints(T, "challenge_odds", v))
 
 
+def _show_run(T, r, lang):
+    tt, d = T["tools"]["show_run"], r.data
+    sample = d.get("sample") or []
+    v = {"setup_id": d["setup_id"], "version": d["version"], "hash": str(d.get("setup_hash") or "")[:8],
+         "symbol": d["symbol"], "start": d["period"][0], "end": d["period"][1], "run_id": d["run_id"],
+         "stats_line": _stats_line(T, d.get("stats") or {}), "n_sample": len(sample),
+         "n_trades": _plural(T, "trade", int(d.get("trades") or 0)), "other_symbol": _other_symbol(d["symbol"]),
+         "first_sample": sample[0]["trade"] if sample else None}
+    return _join(_f(tt["headline"], **v), _table(T, r, "stats", lang), _table(T, r, "by_month", lang),
+                 _f(tt["sample"], **v) if sample else "", _table(T, r, "sample", lang), _files(T, r),
+                 _hints(T, "show_run", v))
+
+
+def _live_signals(T, r, lang):
+    tt, d = T["tools"]["live_signals"], r.data
+    n = len(d.get("signals") or [])
+    if not n:
+        return tt["empty"].format(run=d.get("run"))
+    return _join(_f(tt["headline"], n_signals=_plural(T, "signal", n), run=d.get("run")), _table(T, r, "signals", lang))
+
+
+def _live_performance(T, r, lang):
+    tt, d = T["tools"]["live_performance"], r.data
+    start, end = (d.get("period") or [None, None])[:2]
+    t = d.get("total")
+    if not t:
+        return _f(tt["empty"], run=d.get("run"), start=start, end=end)
+    v = {"run": d.get("run"), "start": start, "end": end, "n_signals": _plural(T, "signal", t["signals"]),
+         "alerts": t["alerts"], "taken": t["taken"], "skipped": t["skipped"], "n_trades": _plural(T, "trade", t["trades"]),
+         "win_rate": fmt_pct(t["win_rate_pct"]), "total_r": fmt_r(t["total_r"]),
+         "open": _f(tt["open"], n_open=t["open"]) if t.get("open") else ""}
+    return _join(_f(tt["headline"], **v), _table(T, r, "performance", lang))
+
+
+def _live_status(T, r, lang):
+    tt, d = T["tools"]["live_status"], r.data
+    dec = d.get("decisions") or {}
+    n = sum(dec.values())
+    v = {"source": d.get("source"), "run": d.get("run"), "n_signals": _plural(T, "signal", n), "outbox": d.get("outbox"),
+         "decisions": (" (" + ", ".join(f"{k} {c}" for k, c in sorted(dec.items())) + ")") if dec else ""}
+    return _join(_f(tt["running" if d.get("running") else "stopped"], **v), _table(T, r, "feed", lang),
+                 _table(T, r, "deliveries", lang))
+
+
 def _generic(T, r, lang):
     return _join(r.summary, *(render_table(tb, lang) for tb in r.tables.values() if tb.rows), _files(T, r))
 
@@ -561,11 +605,12 @@ _RENDERERS: dict[str, Callable[[dict, ToolResult, str], str]] = {
     "data_coverage": _data_coverage, "load_candles": _load_candles, "run_detector": _run_detector,
     "evaluate_setup": _evaluate_setup, "run_backtest": _run_backtest, "explain_day": _explain_day,
     "show_trade": _show_trade, "render_chart": _render_chart, "compare_runs": _compare_runs,
-    "compare_versions": _compare_versions, "list_runs": _list_runs, "kb_search": _kb_search,
+    "compare_versions": _compare_versions, "list_runs": _list_runs, "kb_search": _kb_search, "show_run": _show_run,
     "portfolio_backtest": _portfolio_backtest, "promote_setup": _promote_setup,
     "list_instruments": _instruments, "show_instrument": _instruments,
     "run_sweep": _run_sweep, "run_walk_forward": _run_walk_forward, "run_montecarlo": _run_montecarlo,
     "challenge_odds": _challenge_odds,
+    "live_signals": _live_signals, "live_performance": _live_performance, "live_status": _live_status,
 }
 
 

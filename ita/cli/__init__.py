@@ -24,8 +24,10 @@ from ita.cli.instruments import instruments_app
 from ita.cli.kb import kb_app
 from ita.cli.live import live_app
 from ita.cli.research import research_app
+from ita.cli.report import report_app
 from ita.cli.runs import runs_app
 from ita.cli.setups import setups_app
+from ita.cli.telegram import telegram_app
 from ita.errors import ItaError
 from ita.secrets import install_log_redaction, redact
 
@@ -58,7 +60,13 @@ Research (sweeps, walk-forward, Monte Carlo, prop-firm odds; on Dask):
 Live signals (never places orders):
   ita live replay EURUSD --from 2025-03-03 --to 2025-03-07 --speed 600
   ita live start --setups asia_fvg_break,asia_sweep --symbols EURUSD,XAUUSD
-  ita live signals | ita live stats | ita live outbox | ita live check
+  ita live signals | ita live stats | ita live status | ita live outbox | ita live check
+\b
+Telegram (chat, /commands, documents into the theory library):
+  ita telegram start            |  ita live start … --chat   (alerts and chat in one process)
+\b
+Reports:
+  ita report backtest RUN_ID --notion  |  ita report weekly | ita report monthly  [--csv] [--notion] [--telegram]
 """
 
 #: The root ``ita`` app (typer); the groups and top-level commands in the order ``ita --help`` lists them.
@@ -79,6 +87,8 @@ app.command("backtest")(backtest_cmd.backtest)
 app.command("chat")(chat_cmd.chat)
 app.add_typer(research_app, name="research")
 app.add_typer(live_app, name="live")
+app.add_typer(telegram_app, name="telegram")
+app.add_typer(report_app, name="report")
 app.add_typer(kb_app, name="kb")
 app.add_typer(eval_app, name="eval")
 

@@ -13,6 +13,7 @@ import typer
 from rich.table import Table
 
 from ita.cli.common import console, err_console, fail, from_option, to_option
+from ita.cli.live_status import live_status
 from ita.errors import ItaError
 
 live_app = typer.Typer(
@@ -87,6 +88,22 @@ def _config_kw(min_score, cooldown, symbol_cooldown, charts, delay, wait, vision
     return dict(min_score=min_score, cooldown_setup=_duration(cooldown, "--cooldown"),
                 cooldown_symbol=_duration(symbol_cooldown, "--symbol-cooldown"), charts=chart_tfs,
                 delay_s=float(delay), wait_s=float(wait), vision_min_score=vision_score)
+
+
+METRICS_HELP = "Serve Prometheus metrics on this port (e.g. 9108): http://ADDR:PORT/metrics (`ita live status` reads them)."
+METRICS_ADDR_HELP = "Address the metrics server binds (0.0.0.0 to let a Prometheus on another host scrape it)."
+
+
+def _serve_metrics(svc, port: Optional[int], addr: str):
+    """Attach :class:`ita.live.metrics.LiveMetrics` to ``svc`` and serve it when ``port`` is given."""
+    if port is None:
+        return None
+    from ita.live.metrics import LiveMetrics
+
+    m = LiveMetrics(svc.ctx.journal, svc.ctx.run).attach(svc)
+    m.serve(port, addr)
+    console.print(f"Metrics: http://{addr}:{port}/metrics", highlight=False)
+    return m
 
 
 VISION_HELP = ("With a vision model configured (OPENAI_API_KEY, ITA_VISION_MODEL), it comments signals scoring at "
@@ -168,6 +185,9 @@ def live_start(
     max_open_risk: Optional[str] = typer.Option(None, "--max-open-risk", help=GOVERNOR_HELP["open"]),
     max_trades_per_day: Optional[int] = typer.Option(None, "--max-trades-per-day", help=GOVERNOR_HELP["trades"]),
     day_start: str = typer.Option("17:00", "--day-start", help=GOVERNOR_HELP["day"]),
+    metrics_port: Optional[int] = typer.Option(None, "--metrics-port", help=METRICS_HELP),
+    metrics_addr: str = typer.Option("127.0.0.1", "--metrics-addr", help=METRICS_ADDR_HELP),
+    chat: bool = typer.Option(False, "--chat", help="Also answer chat messages and /commands in the alert chats (one bot, one process; see `ita telegram start`)."),
     verbose: bool = typer.Option(False, "--verbose", "-V", help="Log every run."),
 ):
     """Watch the market: the live graph runs on every closed candle and alerts within seconds. Ctrl-C stops.
@@ -193,6 +213,10 @@ def live_start(
       ita live start --setups silver_bullet --symbols EURUSD --file EURUSD=/mnt/mt5/EURUSD_M5.csv
       ita live start --setups asia_fvg_break --ccxt binance:BTC/USDT --ccxt binance:ETH/USDT
       ita live start --symbols XAUUSD --min-score 0.3 --cooldown 2h --notify telegram
+      ita live start --symbols EURUSD --metrics-port 9108 --chat
+    With --metrics-port, Prometheus metrics (latency, signals, deliveries, feed lag, outbox) are served for
+    dashboards/ita_live.json; with --chat the Telegram bot also talks (like `ita telegram start`). The weekly
+    and monthly reports are sent on schedule (Sunday 17:00 and the 1st, New York; each once).
     """
     from ita.live.config import LiveConfig
     from ita.live.context import history, load_setups
@@ -256,11 +280,20 @@ def live_start(
             src.source._client()  # fail now with the install hint, not at the first candle
         else:
             raise ItaError(f"--feed {feed!r}: use mt5, file, ccxt or auto.")
+        if chat and cfg.telegram is None:
+            raise ItaError("--chat needs Telegram: set ITA_TELEGRAM_TOKEN and ITA_TELEGRAM_CHAT_IDS (and keep "
+                           "telegram in --notify).")
         with console.status("Checking the channels, filling the gap since the last stored bar, computing the "
                             "baselines …"):
             svc = LiveService.live_service(cfg, src, setups=loaded, keep_bars=keep_bars)
             gaps = svc.fill_gap()
             base = svc.warm_up()
+        try:
+            metrics = _serve_metrics(svc, metrics_port, metrics_addr)
+            _with_reports_and_chat(svc, chat)
+        except BaseException:
+            svc.close()
+            raise
     except ItaError as exc:
         fail(exc)
     if note:
@@ -282,7 +315,32 @@ def live_start(
         svc.run_forever()
     finally:
         svc.close()
+        if metrics is not None:
+            metrics.close()
         console.print("Stopped. `ita live signals` lists what was sent; `ita live stats` the latency.")
+
+
+def _with_reports_and_chat(svc, chat: bool) -> None:
+    """The faces' parts of `ita live start`: the scheduled weekly / monthly reports and, with ``chat``, the
+    Telegram chat on the alert bot (the live loop itself never imports the chat agent)."""
+    from ita.reports.schedule import report_jobs
+
+    svc.jobs += report_jobs(svc.ctx.channels)
+    if chat:
+        import asyncio
+        import threading
+
+        from ita.telegram.bot import ChatBot
+
+        tg = svc.ctx.channels["telegram"]
+        bot = ChatBot.from_env(tg.settings).install(tg.app)  # before the alerts' handlers: chat messages are its
+        try:
+            asyncio.run_coroutine_threadsafe(bot.set_commands(tg.app.bot), tg.loop).result(15)
+        except Exception as exc:  # noqa: BLE001 - the command menu is a courtesy
+            logging.getLogger("ita.telegram").warning("Telegram command menu not set: %s", exc)
+        threading.Thread(target=bot.warm_up, name="ita-chat-warm-up", daemon=True).start()
+        console.print(f"Chat: the Telegram bot also answers messages and /commands in chats "
+                      f"{', '.join(map(str, sorted(bot.allowed)))}", highlight=False)
 
 
 def _minutes(td) -> str:
@@ -332,6 +390,8 @@ def live_replay(
     max_open_risk: Optional[str] = typer.Option(None, "--max-open-risk", help=GOVERNOR_HELP["open"]),
     max_trades_per_day: Optional[int] = typer.Option(None, "--max-trades-per-day", help=GOVERNOR_HELP["trades"]),
     day_start: str = typer.Option("17:00", "--day-start", help=GOVERNOR_HELP["day"]),
+    metrics_port: Optional[int] = typer.Option(None, "--metrics-port", help=METRICS_HELP),
+    metrics_addr: str = typer.Option("127.0.0.1", "--metrics-addr", help=METRICS_ADDR_HELP),
     verbose: bool = typer.Option(False, "--verbose", "-V"),
 ):
     """Replay stored history against a simulated clock through the live graph — exactly what live would have sent.
@@ -378,6 +438,11 @@ def live_replay(
                                              governor=_governor(max_daily_loss, max_open_risk, max_trades_per_day,
                                                                 day_start), **kw)
             base = svc.warm_up()
+        try:
+            metrics = _serve_metrics(svc, metrics_port, metrics_addr)
+        except ItaError:
+            svc.close()
+            raise
     except ItaError as exc:
         fail(exc)
     ctx = svc.ctx
@@ -405,6 +470,8 @@ def live_replay(
                           highlight=False)
         finally:
             svc.close()
+            if metrics is not None:
+                metrics.close()
     _print_report(report, ctx)
 
 
@@ -592,3 +659,6 @@ def live_check():
         err_console.print(f"[bold red]Error:[/] {len(failed)} of {len(checks)} channels failed: {', '.join(failed)} "
                           "(see the ✗ lines above).", highlight=False)
         raise typer.Exit(2)
+
+
+live_app.command("status")(live_status)

@@ -9,7 +9,7 @@ from typing import List, Optional
 import typer
 from rich.table import Table
 
-from ita.cli.common import (console, fail, fmt_value, from_option, param_option, parse_params, symbol_option, to_option,
+from ita.cli.common import (console, err_console, fail, fmt_value, from_option, param_option, parse_params, symbol_option, to_option,
                              version_option)
 from ita.errors import ItaError
 
@@ -424,3 +424,53 @@ def setups_verify(
     for w in run.warnings:
         console.print(f"[yellow]Warning:[/] {w}")
 
+
+
+@setups_app.command("sync")
+def setups_sync(
+    target: str = typer.Argument(..., help="Where the table lives: notion."),
+    push: bool = typer.Option(False, "--push", help="Fill the table from the latest versions (instead of pulling edits)."),
+    setup: Optional[List[str]] = typer.Option(None, "--setup", help="Only these setups (repeatable)."),
+    database: Optional[str] = typer.Option(None, "--database", help="The Notion database id (default ITA_NOTION_SETUPS_DATABASE)."),
+):
+    """Edit setup parameters in a Notion table: one row per parameter (setup, version, YAML path, value, type,
+    description, error).
+
+    \b
+    --push fills the table from each setup's latest version. Without it, the edits made in Notion are pulled: each
+    is checked (its type, then the setup schema); a bad one gets its reason in the row's Error column (and here),
+    and that setup stays as it is; good ones become the next version vN+1.yaml (an old version is never edited).
+    When the YAML changed since the last sync, the pull of that setup is refused and the changed parameters named.
+    Exit status 2 when anything was refused.
+    \b
+    Examples:
+      ita setups sync notion --push                     # fill the table (once, and after editing YAML)
+      ita setups sync notion                            # your Notion edits → new versions
+      ita setups sync notion --setup asia_fvg_break
+    """
+    from ita.reports.setups_sync import SetupsTable, pull, push as push_rows
+
+    if target.lower() != "notion":
+        fail(ItaError(f"Unknown sync target {target!r}: only notion."))
+    ids = [x for s in setup or [] for x in s.split(",") if x.strip()] or None
+    try:
+        table = SetupsTable.from_env(database)
+        if push:
+            done = push_rows(table, ids)
+            console.print("Pushed: " + ", ".join(f"{k} ({n} parameters)" for k, n in done.items()), highlight=False)
+            return
+        rep = pull(table, ids)
+    except ItaError as exc:
+        fail(exc)
+    for sid, v in rep.created.items():
+        console.print(f"[green]✓[/] {sid}: your edits are v{v} (setups/{sid}/v{v}.yaml); the table shows it now.",
+                      highlight=False)
+    for sid in rep.unchanged:
+        console.print(f"[dim]{sid}: no edits[/]", highlight=False)
+    for sid, path, msg in rep.errors:
+        err_console.print(f"[red]✗[/] {sid} · {path}: {msg}", highlight=False)
+    for sid, msg in rep.conflicts.items():
+        err_console.print(f"[red]✗[/] {sid}: {msg}", highlight=False)
+    if not rep.ok:
+        err_console.print("[bold red]Error:[/] some edits were refused (the reasons are in the Error column too).")
+        raise typer.Exit(2)

@@ -197,6 +197,8 @@ class LiveService:
         self._guard = threading.Lock()
         self._stop = threading.Event()
         self.on_tick: Callable[[TickReport], None] | None = None
+        self.metrics = None  # an ita.live.metrics.LiveMetrics observing every run (LiveMetrics.attach)
+        self.jobs: list[tuple] = []  # (function, APScheduler trigger, id) added to the live scheduler
 
     # ---- construction -----------------------------------------------------------------------------------
     @classmethod
@@ -258,6 +260,7 @@ class LiveService:
         if not lock.acquire(blocking=False):
             log.warning("%s %s: the previous run is still going; this one is skipped", symbol, timeframe)
             return TickReport(symbol, timeframe, None, skipped=True)
+        t0 = time.perf_counter()
         try:
             out = self.graph.invoke({"symbol": symbol, "timeframe": timeframe, "expected_close": expected_close,
                                      "errors": [], "timings": {}}, context=self.ctx)
@@ -267,6 +270,8 @@ class LiveService:
                          out.get("delivered") or {}, out.get("errors") or [], out.get("timings") or {})
         for e in rep.errors:
             log.error("%s %s: %s", symbol, timeframe, e)
+        if self.metrics is not None:
+            self.metrics.observe(rep, self.ctx.clock.now(), time.perf_counter() - t0)
         if self.on_tick is not None:
             self.on_tick(rep)
         return rep
@@ -363,6 +368,9 @@ class LiveService:
                               id=f"live:{sym}:{tf}", name=f"live graph {sym} {tf}", max_instances=1, coalesce=True)
         sched.add_job(self._retry_job, IntervalTrigger(seconds=10), id="outbox", name="outbox retry", max_instances=1,
                       coalesce=True)
+        for fn, trigger, job_id in self.jobs:  # e.g. the weekly / monthly reports (ita.reports.schedule)
+            sched.add_job(fn, trigger, id=job_id, name=job_id, max_instances=1, coalesce=True,
+                          misfire_grace_time=3600)
         return sched
 
     def run_forever(self, poll_telegram: bool = True) -> None:

@@ -24,11 +24,12 @@ module                  what it holds
 :mod:`.detectors`       ``run_detector`` (the kinds, parameters and tables of :mod:`ita.detectors.catalog`)
 :mod:`.backtest`        ``evaluate_setup``, ``run_backtest``, ``explain_day``
 :mod:`.charts`          ``show_trade``, ``render_chart``
-:mod:`.runs`            ``compare_runs``, ``compare_versions``, ``list_runs``
+:mod:`.runs`            ``compare_runs``, ``compare_versions``, ``list_runs``, ``show_run``
 :mod:`.kb`              ``kb_search`` (the theory library)
 :mod:`.portfolio`       ``portfolio_backtest`` (several setups × symbols under the risk governor)
 :mod:`.promotion`       ``promote_setup`` (promotion gates; candidate → paper → active)
 :mod:`.research`        ``run_sweep``, ``run_walk_forward``, ``run_montecarlo``, ``challenge_odds`` (issue 13)
+:mod:`.live`            ``live_signals``, ``live_performance``, ``live_status`` (the live journal and loop)
 :mod:`.lc`              the same tools as LangChain ``StructuredTool`` s (``langchain_tools()``,
                         ``TOOLS_BY_NAME``); imported lazily so the plain tools need no LangChain
 ======================  =====================================================================================
@@ -63,6 +64,11 @@ tool                   arguments
 ``run_walk_forward``   the same + ``train="6M"``, ``test="1M"``, ``anchored=False`` (``min_trades=20``)
 ``run_montecarlo``     ``run_id=None`` (latest run), ``n=10000``, ``method="bootstrap"``, ``seed=0``, ``dd=None``
 ``challenge_odds``     ``run_id=None``, ``rules="ftmo_2step"``, ``risk=None`` (0.5, 1, 1.5, 2 %), ``n=10000``
+``show_run``           ``run_id=None`` (latest run), ``sample=10``
+``live_signals``       ``limit=10``, ``run=None`` (the live journal; ``replay`` = the latest replay)
+``live_performance``   ``period="week"``, ``by="period"|"setup"|"exit"``, ``start``, ``end``, ``setup_id``,
+                       ``symbol``, ``run``
+``live_status``        ``url`` (a running service's metrics), ``run``
 =====================  ======================================================================================
 
 =======================  ====================================================================================
@@ -98,11 +104,12 @@ from ita.tools.instruments import list_instruments, show_instrument
 from ita.tools.detectors import DETECTORS, run_detector
 from ita.tools.backtest import evaluate_setup, explain_day, run_backtest
 from ita.tools.charts import render_chart, show_trade
-from ita.tools.runs import compare_runs, compare_versions, list_runs
+from ita.tools.runs import compare_runs, compare_versions, list_runs, show_run
 from ita.tools.kb import kb_search
 from ita.tools.portfolio import portfolio_backtest
 from ita.tools.promotion import promote_setup
 from ita.tools.research import challenge_odds, run_montecarlo, run_sweep, run_walk_forward
+from ita.tools.live import live_performance, live_signals, live_status
 from ita.tools.registry import ARG_MODELS, TOOLS
 from ita.tools.results import Artifact, Table, ToolResult
 
@@ -116,4 +123,4 @@ def __getattr__(name: str) -> Any:  # lazy LangChain wrappers
 
 
 __all__ = ["ARG_MODELS", "DETECTORS", "TOOLS", "TOOLS_BY_NAME", "Artifact", "Table", "ToolResult", "compare_runs",
-           "challenge_odds", "compare_versions", "data_coverage", "evaluate_setup", "explain_day", "kb_search", "langchain_tools", "list_instruments", "list_runs", "list_setups", "load_candles", "portfolio_backtest", "promote_setup", "render_chart", "run_backtest", "run_detector", "run_montecarlo", "run_sweep", "run_walk_forward", "show_instrument", "show_setup", "show_trade", "validate_setup"]
+           "challenge_odds", "compare_versions", "data_coverage", "evaluate_setup", "explain_day", "kb_search", "langchain_tools", "list_instruments", "list_runs", "list_setups", "live_performance", "live_signals", "live_status", "load_candles", "portfolio_backtest", "promote_setup", "render_chart", "run_backtest", "run_detector", "run_montecarlo", "run_sweep", "run_walk_forward", "show_instrument", "show_run", "show_setup", "show_trade", "validate_setup"]
