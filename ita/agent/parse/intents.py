@@ -32,6 +32,8 @@ def correct_typos(s: str, v: Vocab) -> str:
             return w
         if any(w.startswith(t) for t in v.typo_targets if len(t) >= 4):  # an inflection ("сетапов"), not a typo
             return w
+        if w[0] >= "а" and any(t.startswith(w) for t in v.typo_targets):  # a Russian stem ("прогон" of "прогоны")
+            return w
         hit = [h for h in difflib.get_close_matches(w, v.typo_targets, n=3, cutoff=0.8) if h[0] == w[0]]
         return hit[0] if hit else w
     return re.sub(r"[a-zа-я]+", fix, s)
@@ -267,6 +269,18 @@ def args_for(intent: str, f: Found, v: Vocab, follow_up: bool = False, default_y
             out["time"] = f"{d} {f.time_of_day}" if f.time_of_day else d
     if tool in ("portfolio_backtest", "promote_setup"):
         out.update(_portfolio_promote_args(tool, f, v))
+    if tool == "show_run":
+        runs = f.run_ids or ([f.kv_args["run_id"]] if "run_id" in f.kv_args else [])
+        if runs:
+            out["run_id"] = runs[0]
+    if tool == "live_signals" and (f.limit or "limit" in found):
+        out["limit"] = max(1, min(100, int(found.get("limit", f.limit))))
+    if tool == "live_performance":
+        for arg, key in (("period", "live_period"), ("by", "live_by")):
+            hit = next((k for k, pats in (v.raw.get(key) or {}).items() if any(re.search(p, f.norm) for p in pats)),
+                       None)
+            if hit:
+                out[arg] = hit
     if tool in ("run_sweep", "run_walk_forward"):
         out["grid"] = research_grid(f.norm, v)
     if tool == "challenge_odds":

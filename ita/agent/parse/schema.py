@@ -18,7 +18,8 @@ Intent = Literal["backtest", "evaluate_setup", "run_detector", "render_chart", "
                  "compare_runs", "list_setups", "show_setup", "validate_setup", "explain_day", "data_coverage",
                  "list_runs", "optimise", "walk_forward", "monte_carlo", "challenge", "help", "greeting",
                  "theory_question", "unsupported", "unknown",
-                 "portfolio_backtest", "promote_setup", "list_instruments", "show_instrument"]
+                 "portfolio_backtest", "promote_setup", "list_instruments", "show_instrument",
+                 "show_run", "live_signals", "live_performance", "live_status"]
 
 # the tools layer implements exactly these names and arguments (in this order)
 TOOL_ARGS: dict[str, tuple[str, ...]] = {
@@ -39,6 +40,10 @@ TOOL_ARGS: dict[str, tuple[str, ...]] = {
     "promote_setup": ("setup_id", "version", "to"),
     "list_instruments": (),
     "show_instrument": ("symbol",),
+    "show_run": ("run_id",),
+    "live_signals": ("limit",),
+    "live_performance": ("period", "by", "start", "end", "setup_id", "symbol"),
+    "live_status": (),
     "run_sweep": ("setup_id", "symbol", "start", "end", "version", "grid", "objective"),
     "run_walk_forward": ("setup_id", "symbol", "start", "end", "version", "grid", "train", "test", "objective"),
     "run_montecarlo": ("run_id", "setup_id", "symbol"),
@@ -70,6 +75,8 @@ INTENT_TOOL: dict[str, str] = {
     "validate_setup": "validate_setup", "explain_day": "explain_day", "data_coverage": "data_coverage",
     "list_runs": "list_runs", "portfolio_backtest": "portfolio_backtest", "promote_setup": "promote_setup",
     "list_instruments": "list_instruments", "show_instrument": "show_instrument",
+    "show_run": "show_run", "live_signals": "live_signals", "live_performance": "live_performance",
+    "live_status": "live_status",
     "optimise": "run_sweep", "walk_forward": "run_walk_forward",
     "monte_carlo": "run_montecarlo", "challenge": "challenge_odds",
 }
