@@ -214,6 +214,50 @@ def test_answering_a_callback_query_twice_fails(tg):
     assert [c.status for c in tg.calls("answerCallbackQuery")] == [200, 400]
 
 
+def test_ptb_documents_albums_and_chat_actions_are_recorded(tg):
+    from telegram import InputMediaDocument, InputMediaPhoto
+
+    async def go():
+        async with bot(tg) as b:
+            await b.send_chat_action(CHAT, "typing")
+            doc = await b.send_document(CHAT, document=b"a,b\n1,2\n", filename="trades.csv", caption="All trades")
+            photos = await b.send_media_group(CHAT, [InputMediaPhoto(png(), caption="equity"),
+                                                     InputMediaPhoto(png(4, 4))])
+            docs = await b.send_media_group(CHAT, [InputMediaDocument(b"x", filename="a.csv"),
+                                                   InputMediaDocument(b"<html>", filename="r.html")])
+            with pytest.raises(BadRequest, match="(?i)wrong parameter action"):
+                await b.send_chat_action(CHAT, "dancing")
+            return doc, photos, docs
+
+    doc, photos, docs = asyncio.run(go())
+    assert doc.document.file_name == "trades.csv" and doc.caption == "All trades"
+    assert [m.caption for m in photos] == ["equity", None] and len({m.media_group_id for m in photos}) == 1
+    assert tg.documents(CHAT) == [("trades.csv", b"a,b\n1,2\n"), ("a.csv", b"x"), ("r.html", b"<html>")]
+    assert tg.photos(CHAT) == [png(), png(4, 4)]
+    assert [(a["chat_id"], a["action"]) for a in tg.chat_actions] == [(CHAT, "typing")]
+
+
+def test_ptb_downloads_a_document_the_user_sent_and_big_files_are_refused(tg):
+    tg.send_document(CHAT, b"%PDF-1.4 notes", "course.pdf", "application/pdf", caption="my course")
+    tg.send_document(CHAT, b"", "huge.pdf", "application/pdf", file_size=50 * 1024 * 1024)
+
+    async def go():
+        async with bot(tg) as b:
+            updates = await b.get_updates()
+            small, big = (u.message.document for u in updates)
+            f = await small.get_file()
+            data = bytes(await f.download_as_bytearray())
+            with pytest.raises(BadRequest, match="(?i)file is too big"):
+                await big.get_file()
+            return small, big, data
+
+    small, big, data = asyncio.run(go())
+    assert (small.file_name, small.mime_type, small.file_size, data) == ("course.pdf", "application/pdf", 14,
+                                                                         b"%PDF-1.4 notes")
+    assert big.file_size == 50 * 1024 * 1024
+    assert [c.method for c in tg.requests][-3:] == ["getFile", "download", "getFile"]
+
+
 # -- Notion -----------------------------------------------------------------------------------------
 def client(fake: FakeNotion, **kw) -> notion_client.Client:
     return notion_client.Client(auth=kw.pop("auth", fake.token), base_url=fake.url, retry=False, **kw)
@@ -329,3 +373,40 @@ def test_notion_delayed_answer_times_out_but_page_exists(notion):
 def test_notion_missing_version_header_is_rejected(notion):
     r = httpx.get(f"{notion.url}/v1/users/me", headers={"Authorization": f"Bearer {notion.token}"})
     assert r.status_code == 400 and r.json()["code"] == "missing_version"
+
+
+def test_notion_second_database_subpages_tables_and_paginated_children(notion):
+    c = client(notion)
+    db, ds = notion.add_database({"Parameter": "title", "Value": "rich_text", "Error": "rich_text"}, "Setups")
+    row = c.pages.create(parent={"data_source_id": ds}, properties={
+        "Parameter": {"title": [{"text": {"content": "target.rr"}}]}, "Value": {"rich_text": [{"text": {"content": "2"}}]}})
+    with pytest.raises(APIResponseError, match="Name is not a property"):
+        c.pages.create(parent={"data_source_id": ds}, properties=signal_properties("x"))
+    assert [page_property(r, "Parameter") for r in notion.rows(ds)] == ["target.rr"]
+    assert c.data_sources.query(data_source_id=notion.data_source_id)["results"] == []  # other database
+    c.pages.update(page_id=row["id"], properties={"Error": {"rich_text": [{"text": {"content": "bad"}}]}})
+    assert page_property(notion.rows(ds)[0], "Error") == "bad"
+
+    parent = notion.add_page("Reports")
+    table = {"type": "table", "table": {"table_width": 2, "has_column_header": True, "children": [
+        {"type": "table_row", "table_row": {"cells": [[{"text": {"content": "metric"}}], [{"text": {"content": "value"}}]]}},
+        {"type": "table_row", "table_row": {"cells": [[{"text": {"content": "Trades"}}], [{"text": {"content": "98"}}]]}}]}}
+    paras = [{"type": "paragraph", "paragraph": {"rich_text": [{"text": {"content": f"p{i}"}}]}} for i in range(99)]
+    page = c.pages.create(parent={"page_id": parent}, properties={"title": {"title": [{"text": {"content": "Run"}}]}},
+                          children=[table, *paras])
+    with pytest.raises(APIResponseError, match="is not a property"):
+        c.pages.create(parent={"page_id": parent}, properties={"title": {"title": []}, "Win rate": {"number": 1}})
+    bad = {"type": "table", "table": {"table_width": 3, "children": table["table"]["children"]}}
+    with pytest.raises(APIResponseError, match="does not match table_width"):
+        c.blocks.children.append(block_id=page["id"], children=[bad])
+    first = c.blocks.children.list(block_id=page["id"], page_size=60)
+    assert first["has_more"] and len(first["results"]) == 60
+    rest = c.blocks.children.list(block_id=page["id"], start_cursor=first["next_cursor"])
+    blocks = first["results"] + rest["results"]
+    assert len(blocks) == 100 and blocks[0]["type"] == "table" and blocks[0]["has_children"]
+    assert "children" not in blocks[0]["table"]
+    rows = c.blocks.children.list(block_id=blocks[0]["id"])["results"]
+    assert [[cell[0]["plain_text"] for cell in r["table_row"]["cells"]] for r in rows] == [["metric", "value"],
+                                                                                        ["Trades", "98"]]
+    assert c.blocks.children.list(block_id=parent)["results"][0]["child_page"] == {"title": "Run"}
+    assert c.pages.retrieve(page_id=page["id"])["parent"] == {"type": "page_id", "page_id": parent}

@@ -229,17 +229,22 @@ TOOL_CASES = [
      {"signal_id": None, "setup_id": "asia_sweep", "symbol": None}),
     ("какой шанс, что этот сигнал asia_sweep сработает?", "none", "signal_probability",
      {"signal_id": None, "setup_id": "asia_sweep", "symbol": None}),
-    ("why was signal asia_fvg_break-v1-EURUSD-M5-20250304T0750 scored 0.62?", "none", "explain_signal", {"signal_id": "asia_fvg_break-v1-EURUSD-M5-20250304T0750"}),
-    ("почему сигнал asia_fvg_break-v1-eurusd-m5-20250304t0750 получил 0.62?", "none", "explain_signal", {"signal_id": "asia_fvg_break-v1-EURUSD-M5-20250304T0750"}),
-    ("why was it scored so high?", {"signal_id": "asia_fvg_break-v1-EURUSD-M5-20250304T0750"}, "explain_signal", {"signal_id": "asia_fvg_break-v1-EURUSD-M5-20250304T0750"}),
+    ("why was signal sig_204 scored 0.62?", "none", "explain_signal", {"signal_id": "sig_204"}),
+    ("why was it scored so high?", {"signal_id": "sig_204"}, "explain_signal", {"signal_id": "sig_204"}),
     ("what works best for asia_fvg_break?", "none", "recommend_changes", {"setup_id": "asia_fvg_break", "symbol": None}),
     ("что лучше всего работает для asia_fvg_break?", "none", "recommend_changes",
      {"setup_id": "asia_fvg_break", "symbol": None}),
     ("which sessions lose money?", "bt", "recommend_changes", {"setup_id": "asia_fvg_break", "symbol": "EURUSD"}),
     ("какие сессии теряют деньги на ib_raid?", "none", "recommend_changes", {"setup_id": "ib_raid", "symbol": None}),
-    ("show similar setups to the last signal", "none", "similar_signals", {"signal_id": None}),
-    ("show similar signals", "none", "similar_signals", {"signal_id": None}),
-    ("покажи похожие сигналы", "none", "similar_signals", {"signal_id": None}),
+    ("show similar setups to the last signal", "none", "similar_signals", {"signal_id": None, "k": None}),
+    ("show similar signals", "none", "similar_signals", {"signal_id": None, "k": None}),
+    ("покажи 7 похожих сигналов", "none", "similar_signals", {"signal_id": None, "k": 7}),
+    ("train the model on fvg_respected", "none", "train_model", {"target": "fvg_respected"}),
+    ("обучи модель", "none", "train_model", {"target": None}),
+    ("build a learning dataset of every sweep", "none", "build_dataset", {"kind": "sweep"}),
+    ("собери датасет", "none", "build_dataset", {"kind": None}),
+    ("list the features", "none", "list_features", {}),
+    ("discover new features for fvg_respected", "none", "discover_features", {"target": "fvg_respected"}),
     ("learn status", "none", "learn_status", {}),
     ("статус обучения", "none", "learn_status", {}),
 ]
@@ -459,6 +464,14 @@ def check_resolution(r: Resolution, p: ParsedRequest):
     Resolution.model_validate(r.model_dump())
 
 
+@pytest.mark.parametrize("text", ["why was signal asia_fvg_break-v1-EURUSD-M5-20250304T0750 scored 0.62?",
+                                  "почему сигнал asia_fvg_break-v1-eurusd-m5-20250304t0750 получил 0.62?"])
+def test_a_journal_signal_id_is_read_in_the_journals_spelling(text):
+    """Signal ids as the journal writes them (setup-vN-SYMBOL-TF-yyyymmddTHHMM), whatever case the trader types."""
+    p, r = run(text)
+    assert (r.tool, r.args) == ("explain_signal", {"signal_id": "asia_fvg_break-v1-EURUSD-M5-20250304T0750"})
+
+
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(text=TEXTS, ctx=CONTEXTS_ST)
 def test_parse_and_resolve_never_raise(text, ctx):
@@ -522,3 +535,43 @@ def test_the_parsers_tool_contract_is_the_tools_argument_models():
         fields = ita_tools.ARG_MODELS[tool].model_fields
         assert [f for f in fields if f in args] == list(args), tool       # the same names, in the same order
         assert all(not info.is_required() for f, info in fields.items() if f not in args), tool   # the rest default
+
+
+# ---------------------------------------------------------------------------------------------- portfolio, promotion
+
+def pf(**kw) -> dict:
+    args = {"setup_ids": None, "symbols": None, "start": None, "end": None, "governor": None}
+    args.update(kw)
+    return args
+
+
+@pytest.mark.parametrize("text,ctx,tool,args", [
+    ("backtest asia_fvg_break and asia_sweep together as a portfolio", {"symbol": "EURUSD"}, "portfolio_backtest",
+     pf(setup_ids=["asia_fvg_break", "asia_sweep"], symbols=["EURUSD"])),
+    ("portfolio of asia_fvg_break and asia_sweep on EURUSD and XAUUSD for 2025 with max daily loss 2R and 3 trades per day",
+     {}, "portfolio_backtest", pf(setup_ids=["asia_fvg_break", "asia_sweep"], symbols=["EURUSD", "XAUUSD"],
+                                  governor={"max_daily_loss": "2R", "max_trades_per_day": "3"}, **YEAR)),
+    ("бэктест asia_fvg_break и asia_sweep вместе как портфель по евро и золоту", {}, "portfolio_backtest",
+     pf(setup_ids=["asia_fvg_break", "asia_sweep"], symbols=["EURUSD", "XAUUSD"])),
+    ("портфель asia_fvg_break и silver_bullet на EURUSD, дневной убыток 2% и открытый риск 2R", {}, "portfolio_backtest",
+     pf(setup_ids=["asia_fvg_break", "silver_bullet"], symbols=["EURUSD"],
+        governor={"max_daily_loss": "2%", "max_open_risk": "2R"})),
+    ("promote fvg_reversal v2", {}, "promote_setup", {"setup_id": "fvg_reversal", "version": 2, "to": None}),
+    ("promote fvg_reversal v2 to active", {}, "promote_setup", {"setup_id": "fvg_reversal", "version": 2, "to": "active"}),
+    ("продвинь fvg_reversal v2", {}, "promote_setup", {"setup_id": "fvg_reversal", "version": 2, "to": None}),
+    ("переведи asia_sweep v1 в бумажную торговлю", {}, "promote_setup", {"setup_id": "asia_sweep", "version": 1, "to": "paper"}),
+    ("demote fvg_reversal v1", {}, "promote_setup", {"setup_id": "fvg_reversal", "version": 1, "to": "candidate"}),
+])
+def test_portfolio_and_promotion_requests(text, ctx, tool, args):
+    r = resolve(parse(text, SETUPS, SYMBOLS), ctx)
+    assert (r.action, r.tool, r.args, r.calls) == ("tool", tool, args, [])
+
+
+@pytest.mark.parametrize("text,fragment", [
+    ("promote fvg_reversal", "Which version of fvg_reversal should I promote?"),
+    ("backtest asia_fvg_break and asia_sweep together", "On which symbols should I trade asia_fvg_break + asia_sweep together?"),
+    ("продвинь fvg_reversal", "Какую версию fvg_reversal продвинуть?"),
+])
+def test_portfolio_and_promotion_ask_what_is_missing(text, fragment):
+    r = resolve(parse(text, SETUPS, SYMBOLS), {})
+    assert r.action == "ask" and fragment in r.question

@@ -428,6 +428,172 @@ def _kb_search(T, r, lang):
     return _join(_f(tt["headline"], n_docs=docs), *quotes)
 
 
+def _governor_text(T, tt, gov: dict) -> str:
+    words = tt.get("governor") or {}
+    parts = [_f(words[k], v=f"{v:g}" if isinstance(v, float) else v) for k, v in (gov or {}).items()
+             if v is not None and k in words]
+    return "; ".join(parts) or words.get("none", "")
+
+
+def _portfolio_backtest(T, r, lang):
+    tt, d = T["tools"]["portfolio_backtest"], r.data
+    st, sa = d.get("stats") or {}, d.get("stats_all") or {}
+    lo, hi = (d.get("period") or [None, None])[:2]
+    reasons = ", ".join(f"{_tr(T, k)} {v}" for k, v in (d.get("blocked_by") or {}).items())
+    v = {"setups": " + ".join(d.get("setups") or []), "symbols": ", ".join(d.get("symbols") or []), "start": lo,
+         "end": hi, "governor": _governor_text(T, tt, d.get("governor") or {}), "line": _stats_line(T, st),
+         "line_all": _stats_line(T, sa), "max_dd": fmt_r(st.get("Max Drawdown [R]"), signed=False),
+         "max_dd_all": fmt_r(sa.get("Max Drawdown [R]"), signed=False), "blocked": d.get("blocked"),
+         "candidates": d.get("candidates"), "reasons": reasons, "days": d.get("days"), "run_id": d.get("run_id"),
+         "first": (d.get("setup_ids") or [None])[0], "symbol": (d.get("symbols") or [None])[0]}
+    corr = _join(_f(tt["correlation"], **v), _table(T, r, "correlation", lang)) if r.tables.get("correlation") else ""
+    return _join(_f(tt["headline"], **v), _f(tt["blocked" if d.get("blocked") else "no_blocks"], **v),
+                 _table(T, r, "stats", lang), _table(T, r, "components", lang), corr, _table(T, r, "blocked", lang),
+                 _f(tt["run"], **v), _files(T, r), *_notes(T, r), _hints(T, "portfolio_backtest", v))
+
+
+def _promote_setup(T, r, lang):
+    from ita.promotion.gates import fmt_value
+
+    tt, d = T["tools"]["promote_setup"], r.data
+    gates = d.get("gates") or []
+    failed = [g for g in gates if g["result"] in ("fail", "not measured")]
+    v = {"setup_id": d["setup_id"], "version": d["version"], "from_status": d["from_status"], "status": d["status"],
+         "requested": d["requested"], "n_gates": len(gates), "n_failed": len(failed),
+         "enforce_for": ", ".join(d.get("enforce_for") or [])}
+    v["gates_line"] = _f(tt["all_passed" if not failed else "some_failed"], **v)
+    if not gates:
+        head = _f(tt["back"], **v)
+    else:
+        head = _f(tt["accepted" if d["accepted"] else "refused"], **v)
+    lines = []
+    for g in failed:
+        if g["result"] == "not measured":
+            lines.append(_f(tt["not_measured"], name=g["name"], hint=g.get("hint") or g.get("detail") or ""))
+        else:
+            rel = {">=": "<", "<=": ">"}[g["op"]]
+            lines.append(_f(tt["failing"], name=g["name"], value=fmt_value(g["value"], g["unit"]), rel=rel,
+                            threshold=fmt_value(g["threshold"], g["unit"]),
+                            margin=fmt_value(abs(g["margin"] or 0.0), g["unit"])))
+    sup = _f(tt["superseded"], versions=", v".join(map(str, d["superseded"]))) if d.get("superseded") else ""
+    return _join(head, "\n".join(lines), _table(T, r, "gates", lang), sup,
+                 tt["dry_run"] if d.get("dry_run") else "", _f(T["common"]["note"], text=d["note"]) if d.get("note") else "",
+                 _hints(T, "promote_setup", v))
+
+
+def _instruments(T, r, lang):
+    name = "instruments" if r.tool == "list_instruments" else "instrument"
+    tt = T["tools"][r.tool]
+    v = {"summary": r.summary, "symbol": r.data.get("symbol", "")}
+    return _join(_f(tt["headline"], **v), _table(T, r, name, lang), _hints(T, r.tool, v))
+
+
+def _pct(x) -> str:
+    f = as_float(x)
+    return DASH if f is None else f"{f * 100:.0f} %"
+
+
+def _run_sweep(T, r, lang):
+    tt, d = T["tools"]["run_sweep"], r.data
+    best = d.get("best") or {}
+    params = best.get("params") or {}
+    v = {"sweep_id": d["sweep_id"], "setup_id": d["setup_id"], "version": d["version"], "symbol": d["symbol"],
+         "start": (d.get("period") or [None])[0], "end": (d.get("period") or [None, None])[1],
+         "n_variants": d.get("variants"), "grid": ", ".join(f"{k} {'/'.join(str(x) for x in vals)}"
+                                                            for k, vals in (d.get("grid") or {}).items()),
+         "best": ", ".join(f"{k.split('.')[-1]}={x}" for k, x in params.items()),
+         "n_trades": _plural(T, "trade", int(best.get("trades") or 0)), "total_r": fmt_r(best.get("total_r")),
+         "pf": fmt_num(best.get("profit_factor"), 2), "pbo": _pct(d.get("pbo")),
+         "dsr": DASH if d.get("dsr") is None else f"{d['dsr']:.2f}", "min_trades": d.get("min_trades")}
+    head = _f(tt["headline" if best else "no_best"], **v)
+    if d.get("status") == "interrupted":
+        head = _join(head, _f(tt["interrupted"], **v))
+    words = []
+    if d.get("pbo") is not None and best:
+        words.append(_f(tt["pbo"], **v))
+    if d.get("dsr") is not None and best:
+        words.append(_f(tt["dsr_edge" if d["dsr"] >= 0.95 else "dsr_luck"], **v))
+    return _join(head, " ".join(words), _table(T, r, "ranked", lang, max_rows=5), _table(T, r, "failed", lang),
+                 _files(T, r), *_notes(T, r), _hints(T, "run_sweep", v, "hints" if best else "no_best_hints"))
+
+
+def _run_walk_forward(T, r, lang):
+    tt, d = T["tools"]["run_walk_forward"], r.data
+    wfe = as_float(d.get("wfe"))
+    v = {"wf_id": d["wf_id"], "setup_id": d["setup_id"], "version": d["setup_version"], "symbol": d["symbol"],
+         "start": d.get("start"), "end": d.get("end"), "train": d.get("train"), "test": d.get("test"),
+         "folds": d.get("folds"), "n_trades": _plural(T, "trade", int(d.get("oos_trades") or 0)),
+         "total_r": fmt_r(d.get("oos_total_r")), "pf": fmt_num(d.get("oos_profit_factor"), 2),
+         "wfe": DASH if wfe is None else f"{wfe:.2f}", "pbo": _pct(d.get("pbo"))}
+    head = _f(tt["headline_win" if (as_float(d.get("oos_total_r")) or 0) > 0 else "headline_loss"], **v)
+    return _join(head, _f(tt["wfe" if wfe is not None else "wfe_none"], **v), _table(T, r, "folds", lang),
+                 _files(T, r), *_notes(T, r), _hints(T, "run_walk_forward", v))
+
+
+def _run_montecarlo(T, r, lang):
+    tt, d = T["tools"]["run_montecarlo"], r.data
+    pct = d.get("percentiles") or {}
+    dd, fin = pct.get("Max drawdown [R]") or {}, pct.get("Final R") or {}
+    v = {"run_id": d["run_id"], "n": _num(d.get("n")), "method": _tr(T, d.get("method")),
+         "n_trades": _plural(T, "trade", int(d.get("trades") or 0)), "dd50": fmt_num(dd.get("p50"), 1),
+         "dd95": fmt_num(dd.get("p95"), 1), "f5": fmt_r(fin.get("p5")), "f95": fmt_r(fin.get("p95")),
+         "p_loss": _pct(d.get("p_loss"))}
+    return _join(_f(tt["headline"], **v), _table(T, r, "percentiles", lang), _table(T, r, "drawdown", lang),
+                 _files(T, r), _hints(T, "run_montecarlo", v))
+
+
+def _challenge_odds(T, r, lang):
+    tt, d = T["tools"]["challenge_odds"], r.data
+    best = d.get("best_risk")
+    odds = (d.get("odds") or {}).get(str(best)) or (d.get("odds") or {}).get(best) or {}
+    v = {"run_id": d["run_id"], "rules": d.get("rules"), "firm": d.get("firm"), "checked": d.get("checked"),
+         "best": fmt_num(best, 2).rstrip("0").rstrip(".") if best is not None else DASH, "p": _pct(odds.get("pass"))}
+    head = _f(tt["headline" if (as_float(odds.get("pass")) or 0) > 0 else "never"], **v)
+    return _join(head, _table(T, r, "odds", lang), _f(tt["confirm"], **v), _files(T, r), _hints(T, "challenge_odds", v))
+
+
+def _show_run(T, r, lang):
+    tt, d = T["tools"]["show_run"], r.data
+    sample = d.get("sample") or []
+    v = {"setup_id": d["setup_id"], "version": d["version"], "hash": str(d.get("setup_hash") or "")[:8],
+         "symbol": d["symbol"], "start": d["period"][0], "end": d["period"][1], "run_id": d["run_id"],
+         "stats_line": _stats_line(T, d.get("stats") or {}), "n_sample": len(sample),
+         "n_trades": _plural(T, "trade", int(d.get("trades") or 0)), "other_symbol": _other_symbol(d["symbol"]),
+         "first_sample": sample[0]["trade"] if sample else None}
+    return _join(_f(tt["headline"], **v), _table(T, r, "stats", lang), _table(T, r, "by_month", lang),
+                 _f(tt["sample"], **v) if sample else "", _table(T, r, "sample", lang), _files(T, r),
+                 _hints(T, "show_run", v))
+
+
+def _live_signals(T, r, lang):
+    tt, d = T["tools"]["live_signals"], r.data
+    n = len(d.get("signals") or [])
+    if not n:
+        return tt["empty"].format(run=d.get("run"))
+    return _join(_f(tt["headline"], n_signals=_plural(T, "signal", n), run=d.get("run")), _table(T, r, "signals", lang))
+
+
+def _live_performance(T, r, lang):
+    tt, d = T["tools"]["live_performance"], r.data
+    start, end = (d.get("period") or [None, None])[:2]
+    t = d.get("total")
+    if not t:
+        return _f(tt["empty"], run=d.get("run"), start=start, end=end)
+    v = {"run": d.get("run"), "start": start, "end": end, "n_signals": _plural(T, "signal", t["signals"]),
+         "alerts": t["alerts"], "taken": t["taken"], "skipped": t["skipped"], "n_trades": _plural(T, "trade", t["trades"]),
+         "win_rate": fmt_pct(t["win_rate_pct"]), "total_r": fmt_r(t["total_r"]),
+         "open": _f(tt["open"], n_open=t["open"]) if t.get("open") else ""}
+    return _join(_f(tt["headline"], **v), _table(T, r, "performance", lang))
+
+
+def _live_status(T, r, lang):
+    tt, d = T["tools"]["live_status"], r.data
+    dec = d.get("decisions") or {}
+    n = sum(dec.values())
+    v = {"source": d.get("source"), "run": d.get("run"), "n_signals": _plural(T, "signal", n), "outbox": d.get("outbox"),
+         "decisions": (" (" + ", ".join(f"{k} {c}" for k, c in sorted(dec.items())) + ")") if dec else ""}
+    return _join(_f(tt["running" if d.get("running") else "stopped"], **v), _table(T, r, "feed", lang),
+                 _table(T, r, "deliveries", lang))
 def _learn(T, r, lang):
     """The learning tools: a templated headline over ``data["say"]`` (values already formatted by the tool),
     the tables, files, notes and follow-ups."""
@@ -447,7 +613,12 @@ _RENDERERS: dict[str, Callable[[dict, ToolResult, str], str]] = {
     "data_coverage": _data_coverage, "load_candles": _load_candles, "run_detector": _run_detector,
     "evaluate_setup": _evaluate_setup, "run_backtest": _run_backtest, "explain_day": _explain_day,
     "show_trade": _show_trade, "render_chart": _render_chart, "compare_runs": _compare_runs,
-    "compare_versions": _compare_versions, "list_runs": _list_runs, "kb_search": _kb_search,
+    "compare_versions": _compare_versions, "list_runs": _list_runs, "kb_search": _kb_search, "show_run": _show_run,
+    "portfolio_backtest": _portfolio_backtest, "promote_setup": _promote_setup,
+    "list_instruments": _instruments, "show_instrument": _instruments,
+    "run_sweep": _run_sweep, "run_walk_forward": _run_walk_forward, "run_montecarlo": _run_montecarlo,
+    "challenge_odds": _challenge_odds,
+    "live_signals": _live_signals, "live_performance": _live_performance, "live_status": _live_status,
     **{name: _learn for name in ("build_dataset", "train_model", "learn_status", "list_features", "signal_probability",
                                  "explain_signal", "similar_signals", "recommend_changes", "discover_features")},
 }

@@ -61,7 +61,8 @@ def execution_model(loaded: LoadedSetup, symbol: str, spread_pips: float | str |
         pip_size=inst.pip_size, spread_pips=sp, point=inst.point,
         commission_per_lot=inst.commission_per_lot if commission_per_lot is None else float(commission_per_lot),
         contract_size=inst.contract_size, quote_to_account=inst.quote_to_account(price_hint, s.risk.currency),
-        intrabar=s.execution.intrabar, fill_bar=s.execution.fill_bar,
+        intrabar="stop_first" if s.execution.intrabar == "lower_timeframe" else s.execution.intrabar,
+        fill_bar=s.execution.fill_bar,
     )
 
 
@@ -77,19 +78,22 @@ def _session_window(loaded: LoadedSetup, name: str):
     return loaded.setup.session(name)
 
 
-def backtest(loaded: LoadedSetup, candles: pd.DataFrame, symbol: str, *, start=None, end=None,
-             spread_pips: float | str | None = None, commission_per_lot: float | None = None,
-             session: str | None = None) -> BacktestResult:
-    """Evaluate ``loaded`` on ``candles`` and simulate its orders.
+def _intrabar(loaded: LoadedSetup, lower: pd.DataFrame | None) -> tuple[str, bool]:
+    """The setup's ``execution.intrabar`` mode and whether M1 candles resolve ambiguous bars in this run."""
+    mode = loaded.setup.execution.intrabar
+    return mode, (mode == "lower_timeframe" and lower is not None and len(lower) > 0 and loaded.setup.timeframe != "M1")
 
-    ``candles`` must be the setup's timeframe and should start a day before ``start`` so the first
-    day's session range is complete. Signals are kept when their trading day D is in
-    [``start``, ``end``] (dates, inclusive; default: all) and, with ``session`` (a session/killzone name
-    such as ``"london_killzone"``, the setup's own or a default one), when the bar that completed the
-    signal opens inside that window ("only the London killzone"). See :func:`execution_model` for costs.
-    Raises :class:`~ita.errors.SetupError` for an unknown session name.
-    """
-    sig = evaluate(loaded, candles, symbol)
+
+def orders_and_trades(loaded: LoadedSetup, candles: pd.DataFrame, symbol: str, *, start=None, end=None,
+                      spread_pips: float | str | None = None, commission_per_lot: float | None = None,
+                      session: str | None = None, context=None, signals: pd.DataFrame | None = None,
+                      lower: pd.DataFrame | None = None):
+    """The signals and trades of :func:`backtest` without its statistics tables:
+    ``(signals with status, trades, model, first day, last day)``. Same arguments and errors as :func:`backtest`
+    (research sweeps call it once per variant and compute only the figures they rank by). ``signals``: the
+    output of :func:`~ita.setups.evaluate.evaluate` for ``loaded`` on ``candles`` when the caller already has it
+    (then nothing is evaluated here). ``lower``: M1 candles for intrabar resolution, see :func:`backtest`."""
+    sig = evaluate(loaded, candles, symbol, context=context) if signals is None else signals
     if session is not None and len(sig):
         inside, _ = _session_window(loaded, session).mask(pd.DatetimeIndex(sig["time"]))
         sig = sig[inside].reset_index(drop=True)
@@ -107,11 +111,39 @@ def backtest(loaded: LoadedSetup, candles: pd.DataFrame, symbol: str, *, start=N
         sig = sig[keep].reset_index(drop=True)
     price = float(candles["close"].iloc[-1]) if len(candles) else 1.0
     model = execution_model(loaded, symbol, spread_pips, commission_per_lot, price)
-    trades, sig = simulate(candles, sig, model)
-    risk = loaded.setup.risk
+    mode, use_lower = _intrabar(loaded, lower)
+    trades, sig = simulate(candles, sig, model, lower=lower if use_lower else None)
     first = lo if lo is not None else (candles.index[0].normalize().tz_localize(None) if len(candles) else None)
     last = hi if hi is not None else (candles.index[-1].normalize().tz_localize(None) if len(candles) else None)
+    return sig, trades, model, first, last
+
+
+def backtest(loaded: LoadedSetup, candles: pd.DataFrame, symbol: str, *, start=None, end=None,
+             spread_pips: float | str | None = None, commission_per_lot: float | None = None,
+             session: str | None = None, context=None, lower: pd.DataFrame | None = None) -> BacktestResult:
+    """Evaluate ``loaded`` on ``candles`` and simulate its orders.
+
+    ``candles`` must be the setup's timeframe and should start a day before ``start`` so the first
+    day's session range is complete. Signals are kept when their trading day D is in
+    [``start``, ``end``] (dates, inclusive; default: all) and, with ``session`` (a session/killzone name
+    such as ``"london_killzone"``, the setup's own or a default one), when the bar that completed the
+    signal opens inside that window ("only the London killzone"). See :func:`execution_model` for costs.
+    ``context``: a :class:`~ita.setups.events.Context` for ``loaded`` and ``candles`` whose detectors already
+    ran (see :func:`ita.setups.evaluate.evaluate`; research sweeps share detector runs this way).
+    ``lower``: M1 candles of the period for intrabar resolution (:mod:`ita.backtest.intrabar`), used when the
+    setup's ``execution.intrabar`` is ``lower_timeframe`` (the default) and its timeframe is above M1;
+    ``extra["intrabar"]`` says what was used.
+    Raises :class:`~ita.errors.SetupError` for an unknown session name.
+    """
+    sig, trades, model, first, last = orders_and_trades(
+        loaded, candles, symbol, start=start, end=end, spread_pips=spread_pips, commission_per_lot=commission_per_lot,
+        session=session, context=context, lower=lower)
+    risk = loaded.setup.risk
+    mode, use_lower = _intrabar(loaded, lower)
     stats = compute_stats(trades, start=first, end=last, account=risk.account, risk_pct=risk.risk_pct, signals=len(sig))
+    how = ("M1 bars inside each ambiguous bar, else stop first" if use_lower else
+           "stop first (no M1 candles for the period)" if mode == "lower_timeframe" else mode.replace("_", " "))
     return BacktestResult(setup=loaded, symbol=symbol, start=first, end=last, model=model, signals=sig, trades=trades,
                           stats=stats, equity=equity_curve(trades, risk.account, risk.risk_pct),
-                          by_month=by_month(trades, risk.account, risk.risk_pct))
+                          by_month=by_month(trades, risk.account, risk.risk_pct),
+                          extra={"intrabar": {"mode": mode, "lower": "M1" if use_lower else None, "how": how}})

@@ -9,7 +9,8 @@ Tables
                      signal's identity ``signal_id`` = setup, version, symbol, timeframe, signal bar time
                      (:func:`ita.setups.evaluate`). Columns: the signal's fields (prices in price units,
                      times UTC ISO-8601), ``meta`` (JSON), ``score`` (p(success) 0–1), ``score_basis`` (one
-                     sentence), ``decision`` (``alert`` | ``below_threshold`` | ``cooldown`` | ``expired``),
+                     sentence), ``decision`` (``alert`` | ``below_threshold`` | ``cooldown`` | ``expired`` |
+                     ``paper`` (a paper version: never alerted) | ``governor`` (over a risk limit, not alerted)),
                      ``reason``, ``close_wall`` (epoch s of the candle close on the wall clock — for a replay,
                      when the simulated clock passed it), ``detected_wall``, ``chart``, ``comment``,
                      ``comment_source`` (``template`` | ``llm``), ``key`` (10 hex, for Telegram buttons);
@@ -271,6 +272,15 @@ class Journal:
             t = next(db.query(q, args))["t"]
         return pd.Timestamp(t) if t else None
 
+    def alerts_between(self, run: str, since: pd.Timestamp, until: pd.Timestamp) -> list[dict]:
+        """Signals of ``run`` decided ``alert`` whose ``known_at`` is in [``since``, ``until``] (UTC), oldest
+        first — what the live governor counts."""
+        with self._db() as db:
+            rows = list(db.query("select * from live_signals where run = ? and decision = 'alert' and known_at >= ? "
+                                 "and known_at <= ? order by known_at, signal_id",
+                                 [run, pd.Timestamp(since).isoformat(), pd.Timestamp(until).isoformat()]))
+        return [dict(r) for r in rows]
+
     # ---- cursor -----------------------------------------------------------------------------------------
     def cursor(self, run: str, symbol: str, timeframe: str) -> pd.Timestamp | None:
         """Close time (UTC) of the last bar evaluated for ``symbol``/``timeframe`` in ``run``, or None."""
@@ -430,6 +440,33 @@ class Journal:
         g = df.groupby("channel")["latency_s"]
         return pd.DataFrame({"n": g.size(), "p50": g.quantile(0.5), "p95": g.quantile(0.95), "max": g.max()}
                             ).reset_index()
+
+    def counts(self, run: str = LIVE) -> dict:
+        """Aggregates of ``run`` for monitoring (:mod:`ita.live.metrics`), in one read: ``decisions``
+        {decision: n}, ``deliveries`` {(channel kind, status): n}, ``latencies`` {channel kind: [seconds of each
+        sent delivery]}, ``feedback`` {action: n}, ``outstanding`` (pending + sending), ``last_scores``
+        [{setup_id, symbol, score, kind}] (the latest signal per setup and symbol; ``kind`` from a
+        ``score_kind`` column when the journal has one, else ``baseline``)."""
+        with self._db() as db:
+            decisions = {r["decision"]: int(r["n"]) for r in db.query(
+                "select decision, count(*) as n from live_signals where run = ? group by decision", [run])}
+            deliveries: dict = {}
+            latencies: dict = {}
+            for r in db.query("select channel, status, latency_s from live_deliveries where run = ?", [run]):
+                kind = str(r["channel"]).split(":")[0]
+                deliveries[(kind, r["status"])] = deliveries.get((kind, r["status"]), 0) + 1
+                if r["status"] == "sent" and r["latency_s"] is not None:
+                    latencies.setdefault(kind, []).append(float(r["latency_s"]))
+            feedback = {r["action"]: int(r["n"]) for r in db.query(
+                "select action, count(*) as n from live_feedback where run = ? group by action", [run])}
+            kind_col = "score_kind" if "score_kind" in db["live_signals"].columns_dict else "'baseline'"
+            last = [dict(r) for r in db.query(
+                f"select setup_id, symbol, score, {kind_col} as kind from live_signals s where run = ? and "
+                "known_at = (select max(known_at) from live_signals t where t.run = s.run and "
+                "t.setup_id = s.setup_id and t.symbol = s.symbol) group by setup_id, symbol", [run])]
+        outstanding = sum(n for (_, st), n in deliveries.items() if st in ("pending", "sending"))
+        return {"decisions": decisions, "deliveries": deliveries, "latencies": latencies, "feedback": feedback,
+                "outstanding": outstanding, "last_scores": last}
 
     def runs(self) -> pd.DataFrame:
         """Every run in the journal (``live`` and replays): signals, alerts, first/last signal time."""

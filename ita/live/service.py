@@ -209,20 +209,24 @@ class LiveService:
         self._guard = threading.Lock()
         self._stop = threading.Event()
         self.on_tick: Callable[[TickReport], None] | None = None
+        self.metrics = None  # an ita.live.metrics.LiveMetrics observing every run (LiveMetrics.attach)
+        self.jobs: list[tuple] = []  # (function, APScheduler trigger, id) added to the live scheduler
 
     # ---- construction -----------------------------------------------------------------------------------
     @classmethod
     def live_service(cls, config: LiveConfig, feed, *, journal: Journal | None = None, vision="env",
-                     setups: dict | None = None) -> "LiveService":
+                     setups: dict | None = None, keep_bars: bool = True, store=None) -> "LiveService":
         """A service for ``ita live start``: wall clock, run ``live``, charts under ``$ITA_HOME/live/charts``.
-        ``setups``: the configured setups already loaded (:func:`~ita.live.context.load_setups`), if any."""
+        ``setups``: the configured setups already loaded (:func:`~ita.live.context.load_setups`), if any;
+        ``keep_bars``: append the feed's closed bars to the candle store (``store``, default the configured one)."""
         journal = journal or Journal()
         journal.recover(LIVE)
         channels = open_channels(journal, config.outbox_dir, config.telegram, config.notion)
         home = settings().home
         ctx = LiveContext(config=config, feed=feed, clock=WallClock(), journal=journal, channels=channels,
                           charts_dir=home / "live" / "charts", start=pd.Timestamp.now(tz="UTC"), run=LIVE,
-                          vision=vision_config() if vision == "env" else vision, setups=setups or {})
+                          vision=vision_config() if vision == "env" else vision, setups=setups or {},
+                          keep_bars=keep_bars, store=store)
         ctx.charts_dir.mkdir(parents=True, exist_ok=True)
         return cls(ctx)
 
@@ -268,6 +272,7 @@ class LiveService:
         if not lock.acquire(blocking=False):
             log.warning("%s %s: the previous run is still going; this one is skipped", symbol, timeframe)
             return TickReport(symbol, timeframe, None, skipped=True)
+        t0 = time.perf_counter()
         try:
             out = self.graph.invoke({"symbol": symbol, "timeframe": timeframe, "expected_close": expected_close,
                                      "errors": [], "timings": {}}, context=self.ctx)
@@ -277,6 +282,8 @@ class LiveService:
                          out.get("delivered") or {}, out.get("errors") or [], out.get("timings") or {})
         for e in rep.errors:
             log.error("%s %s: %s", symbol, timeframe, e)
+        if self.metrics is not None:
+            self.metrics.observe(rep, self.ctx.clock.now(), time.perf_counter() - t0)
         if self.on_tick is not None:
             self.on_tick(rep)
         return rep
@@ -290,6 +297,33 @@ class LiveService:
             st = deliver(self.ctx.journal, row["run"], row["signal_id"], row["channel"], self.ctx.channels)
             counts[st] = counts.get(st, 0) + 1
         return counts
+
+    def fill_gap(self, max_days: int = 90) -> list[dict]:
+        """Store the bars the feed can give between the last stored bar and now, per symbol and timeframe (at most
+        ``max_days`` back), so the store has no hole from the time the loop was not running. Returns one row per
+        series: ``symbol``, ``timeframe``, ``added``, ``since`` (the last stored bar, or None), ``errors``."""
+        from ita.data.store import CandleStore
+
+        ctx = self.ctx
+        if not ctx.keep_bars:
+            return []
+        store = ctx.store or CandleStore()
+        now = ctx.clock.now()
+        rows = []
+        for sym in ctx.config.symbols:
+            for tf in ctx.timeframes:
+                cov = store.coverage(sym, tf)
+                if cov is None:
+                    rows.append({"symbol": sym, "timeframe": tf, "added": 0, "since": None, "errors": []})
+                    continue
+                since = max(cov[1] + tf_delta(tf), now - pd.Timedelta(days=max_days))
+                try:
+                    added, errors = ctx.store_bars(sym, tf, ctx.feed.closed_bars(sym, tf, now, since))
+                except Exception as exc:  # noqa: BLE001 - a feed that cannot go back: say so, start anyway
+                    added, errors = 0, [f"{sym} {tf}: the gap since {cov[1]:%Y-%m-%d %H:%M} UTC was not filled: {exc}"]
+                rows.append({"symbol": sym, "timeframe": tf, "added": added, "since": cov[1],
+                             "until": store.coverage(sym, tf)[1], "errors": errors})
+        return rows
 
     def warm_up(self) -> list[dict]:
         """Compute every setup × symbol baseline and start the PNG renderer now, so the first alert waits for
@@ -346,6 +380,9 @@ class LiveService:
                               id=f"live:{sym}:{tf}", name=f"live graph {sym} {tf}", max_instances=1, coalesce=True)
         sched.add_job(self._retry_job, IntervalTrigger(seconds=10), id="outbox", name="outbox retry", max_instances=1,
                       coalesce=True)
+        for fn, trigger, job_id in self.jobs:  # e.g. the weekly / monthly reports (ita.reports.schedule)
+            sched.add_job(fn, trigger, id=job_id, name=job_id, max_instances=1, coalesce=True,
+                          misfire_grace_time=3600)
         return sched
 
     def run_forever(self, poll_telegram: bool = True) -> None:

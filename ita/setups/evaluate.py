@@ -376,7 +376,7 @@ class _Walk:
                 continue
             r = v.ev.row(j)
             ev.setdefault(v.st.step, []).append(r)
-            e, chart = _evidence(v.st, r, ctx, int(v.ev.bar[j]))
+            e, chart = _evidence(v.st, r, ctx, int(v.ev.bar[j])) if ctx.evidence else ({"step": v.st.step}, {})
             steps.append(e)
             charts.update(chart)  # later steps' drawings win (e.g. the last zone)
         zone = None

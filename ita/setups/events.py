@@ -80,6 +80,9 @@ class Context:
         self.low = candles["low"].to_numpy(dtype="float64")
         self.close = candles["close"].to_numpy(dtype="float64")
         self.outputs: dict[str, pd.DataFrame] = _Outputs(lambda name: self._run(setup.detectors[name]))
+        #: build each signal's step evidence and chart drawings (``meta``); research sweeps that only need
+        #: the orders set it False (prices, times and trades are the same either way)
+        self.evidence = True
 
     def all_outputs(self) -> dict[str, pd.DataFrame]:
         """Every declared detector's output, in declaration order."""

@@ -20,11 +20,16 @@ module                  what it holds
 :mod:`.results`         the result contract (``ToolResult``, ``Table``, ``Artifact``)
 :mod:`.setups`          ``list_setups``, ``show_setup``, ``validate_setup``
 :mod:`.data`            ``data_coverage``, ``load_candles``
+:mod:`.instruments`     ``list_instruments``, ``show_instrument`` (the registry, the user's entries merged)
 :mod:`.detectors`       ``run_detector`` (the kinds, parameters and tables of :mod:`ita.detectors.catalog`)
 :mod:`.backtest`        ``evaluate_setup``, ``run_backtest``, ``explain_day``
 :mod:`.charts`          ``show_trade``, ``render_chart``
-:mod:`.runs`            ``compare_runs``, ``compare_versions``, ``list_runs``
+:mod:`.runs`            ``compare_runs``, ``compare_versions``, ``list_runs``, ``show_run``
 :mod:`.kb`              ``kb_search`` (the theory library)
+:mod:`.portfolio`       ``portfolio_backtest`` (several setups × symbols under the risk governor)
+:mod:`.promotion`       ``promote_setup`` (promotion gates; candidate → paper → active)
+:mod:`.research`        ``run_sweep``, ``run_walk_forward``, ``run_montecarlo``, ``challenge_odds`` (issue 13)
+:mod:`.live`            ``live_signals``, ``live_performance``, ``live_status`` (the live journal and loop)
 :mod:`.learn`           ``build_dataset``, ``train_model``, ``learn_status``, ``list_features``,
                         ``signal_probability``, ``explain_signal``, ``similar_signals``,
                         ``recommend_changes``, ``discover_features`` (the learning module)
@@ -43,6 +48,8 @@ tool                   arguments
 ``validate_setup``     ``setup_id`` (an id: all its versions; or a YAML path)
 ``data_coverage``      ``symbol=None``
 ``load_candles``       ``symbol``, ``timeframe="M5"``, ``start=None``, ``end=None``
+``list_instruments``   ``asset_class=None``
+``show_instrument``    ``symbol``
 ``run_detector``       ``detector``, ``symbol``, ``start=None``, ``end=None``, ``timeframe="M5"``,
                        ``params={}``, ``chart=True``
 ``evaluate_setup``     ``setup_id``, ``symbol``, ``start=None``, ``end=None``, ``version=None``, ``params={}``,
@@ -55,7 +62,25 @@ tool                   arguments
 ``compare_runs``       ``run_a``, ``run_b``
 ``compare_versions``   ``setup_id``, ``version_a``, ``version_b``, ``symbol``, ``start=None``, ``end=None``
 ``list_runs``          ``limit=10``
+``run_sweep``          ``setup_id``, ``symbol``, ``start=None``, ``end=None``, ``version=None``, ``grid={path: values}``,
+                       ``search="grid"``, ``trials=None``, ``objective="total_r"``, ``min_trades=30``, ``workers``,
+                       ``cluster``, ``resume``, ``confirm``
+``run_walk_forward``   the same + ``train="6M"``, ``test="1M"``, ``anchored=False`` (``min_trades=20``)
+``run_montecarlo``     ``run_id=None`` (latest run), ``n=10000``, ``method="bootstrap"``, ``seed=0``, ``dd=None``
+``challenge_odds``     ``run_id=None``, ``rules="ftmo_2step"``, ``risk=None`` (0.5, 1, 1.5, 2 %), ``n=10000``
+``show_run``           ``run_id=None`` (latest run), ``sample=10``
+``live_signals``       ``limit=10``, ``run=None`` (the live journal; ``replay`` = the latest replay)
+``live_performance``   ``period="week"``, ``by="period"|"setup"|"exit"``, ``start``, ``end``, ``setup_id``,
+                       ``symbol``, ``run``
+``live_status``        ``url`` (a running service's metrics), ``run``
 =====================  ======================================================================================
+
+=======================  ====================================================================================
+tool                     arguments
+=======================  ====================================================================================
+``portfolio_backtest``   ``setup_ids``, ``symbols``, ``start=None``, ``end=None``, ``governor={}``, ``charts=True``
+``promote_setup``        ``setup_id``, ``version``, ``to=None`` (the next status), ``dry_run=False``
+=======================  ====================================================================================
 
 Dates are ``"YYYY-MM-DD"`` (``"2025"`` and ``"2025-03"`` are read as the whole year / month); ``start`` and
 ``end`` ``None`` mean all stored data. Setup periods are trading days in the setup's time zone (New York);
@@ -79,11 +104,16 @@ from typing import Any
 # the families, in the order their tools are listed (to a language model and in ``TOOLS``)
 from ita.tools.setups import list_setups, show_setup, validate_setup  # noqa: I001
 from ita.tools.data import data_coverage, load_candles
+from ita.tools.instruments import list_instruments, show_instrument
 from ita.tools.detectors import DETECTORS, run_detector
 from ita.tools.backtest import evaluate_setup, explain_day, run_backtest
 from ita.tools.charts import render_chart, show_trade
-from ita.tools.runs import compare_runs, compare_versions, list_runs
+from ita.tools.runs import compare_runs, compare_versions, list_runs, show_run
 from ita.tools.kb import kb_search
+from ita.tools.portfolio import portfolio_backtest
+from ita.tools.promotion import promote_setup
+from ita.tools.research import challenge_odds, run_montecarlo, run_sweep, run_walk_forward
+from ita.tools.live import live_performance, live_signals, live_status
 from ita.tools.learn import (build_dataset, discover_features, explain_signal, learn_status, list_features,  # noqa: I001
                              recommend_changes, signal_probability, similar_signals, train_model)
 from ita.tools.registry import ARG_MODELS, TOOLS
@@ -99,8 +129,10 @@ def __getattr__(name: str) -> Any:  # lazy LangChain wrappers
 
 
 __all__ = ["ARG_MODELS", "DETECTORS", "TOOLS", "TOOLS_BY_NAME", "Artifact", "Table", "ToolResult", "compare_runs",
-           "compare_versions", "data_coverage", "evaluate_setup", "explain_day", "kb_search", "langchain_tools",
-           "list_runs", "list_setups", "load_candles", "render_chart", "run_backtest", "run_detector", "show_setup",
-           "show_trade", "validate_setup", "build_dataset", "train_model", "learn_status", "list_features",
-           "signal_probability", "explain_signal", "similar_signals", "recommend_changes",
+           "challenge_odds", "compare_versions", "data_coverage", "evaluate_setup", "explain_day", "kb_search",
+           "langchain_tools", "list_instruments", "list_runs", "list_setups", "live_performance", "live_signals",
+           "live_status", "load_candles", "portfolio_backtest", "promote_setup", "render_chart", "run_backtest",
+           "run_detector", "run_montecarlo", "run_sweep", "run_walk_forward", "show_instrument", "show_run",
+           "show_setup", "show_trade", "validate_setup", "build_dataset", "train_model", "learn_status",
+           "list_features", "signal_probability", "explain_signal", "similar_signals", "recommend_changes",
            "discover_features"]

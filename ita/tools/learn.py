@@ -55,8 +55,8 @@ def verdict_code(pm: dict) -> str:
 # ---- dataset --------------------------------------------------------------------------------------------
 
 class BuildDatasetArgs(ToolArgs):
-    kind: Literal["setups", "fvg", "sweep"] = Field("setups", description="setups (every setup signal with its "
-                                                    "trade), fvg (every FVG) or sweep (every liquidity sweep).")
+    kind: Literal["setups", "fvg", "sweep"] | None = Field(None, description="setups (default: every setup signal "
+                                                           "with its trade), fvg (every FVG) or sweep (every sweep).")
     setups: list[str] | str = Field("all", description="Setup ids, comma-separated, or 'all' (the latest version "
                                     "of each shipped setup). Only for kind=setups.", examples=["all"])
     symbols: list[str] | str | None = Field(None, description="Instruments, comma-separated (default: every stored "
@@ -93,10 +93,11 @@ def build_dataset(a: BuildDatasetArgs) -> ToolResult:
     from ita.learn.dataset import build_event_dataset, build_setup_dataset, write_dataset
     from ita.setups import list_setups, load_setup
 
+    kind = a.kind or "setups"
     syms = _symbols(a.symbols)
     store = candle_store()
     lo, hi = trading_period(store, syms[0], a.start, a.end)
-    if a.kind == "setups":
+    if kind == "setups":
         ids = list(list_setups()) if _csv(a.setups) in ([], ["all"]) else _csv(a.setups)
         loaded = [load_setup(s) for s in ids]
         df = build_setup_dataset(loaded, syms, lo, hi, store=store, progress=PROGRESS.get())
@@ -106,8 +107,8 @@ def build_dataset(a: BuildDatasetArgs) -> ToolResult:
         df = append_live(df, live_rows(ids, syms))          # signals the live loop followed beyond the store
         label, pop = "win", df["filled"].astype(bool) & (df["exit_reason"] != "end_of_data")
     else:
-        df = build_event_dataset(a.kind, syms, lo, hi, store=store)
-        label = "respected" if a.kind == "fvg" else "reversal"
+        df = build_event_dataset(kind, syms, lo, hi, store=store)
+        label = "respected" if kind == "fvg" else "reversal"
         pop = pd.Series(True, index=df.index)
         ids = sorted(df["setup_id"].unique())
     if a.with_discovered:
@@ -118,7 +119,7 @@ def build_dataset(a: BuildDatasetArgs) -> ToolResult:
         ids = list(ids)
     meta = {"setups": ids, "symbols": syms, "start": lo, "end": hi,
             "built_at": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds")}
-    path = write_dataset(df, a.kind, meta, a.path)
+    path = write_dataset(df, kind, meta, a.path)
     rows = []
     lab = df[pop]
     for (sid, sym), g in lab.groupby(["setup_id", "symbol"], sort=True):
@@ -126,26 +127,26 @@ def build_dataset(a: BuildDatasetArgs) -> ToolResult:
         rows.append([sid, sym, n_all, len(g), int(g[label].astype(bool).sum()),
                      f"{100 * g[label].astype(bool).mean():.1f}%"])
     first = str(pd.Timestamp(df["known_at"].min()).date()) if len(df) else DASH
-    live_n = (len(df) - n_bt) if a.kind == "setups" else 0
-    summary = (f"{a.kind} dataset: {len(df)} rows{f' ({live_n} from the live journal)' if live_n else ''} ({len(lab)} labelled, {int(lab[label].astype(bool).sum())} "
+    live_n = (len(df) - n_bt) if kind == "setups" else 0
+    summary = (f"{kind} dataset: {len(df)} rows{f' ({live_n} from the live journal)' if live_n else ''} ({len(lab)} labelled, {int(lab[label].astype(bool).sum())} "
                f"positive) on {', '.join(syms)}, {first} → {hi}; {len(df.columns)} columns; {path}.")
-    say = {"kind": a.kind, "rows": len(df), "labelled": int(len(lab)), "positives": int(lab[label].astype(bool).sum()),
+    say = {"kind": kind, "rows": len(df), "labelled": int(len(lab)), "positives": int(lab[label].astype(bool).sum()),
            "symbols": ", ".join(syms), "start": first, "end": hi, "path": str(path), "columns": len(df.columns),
-           "target": "setup_win" if a.kind == "setups" else ("fvg_respected" if a.kind == "fvg" else "sweep_reversal")}
+           "target": "setup_win" if kind == "setups" else ("fvg_respected" if kind == "fvg" else "sweep_reversal")}
     return ToolResult(tool="build_dataset", summary=summary,
-                      data={"path": str(path), "kind": a.kind, "rows": len(df), "labelled": int(len(lab)),
+                      data={"path": str(path), "kind": kind, "rows": len(df), "labelled": int(len(lab)),
                             "positives": int(lab[label].astype(bool).sum()), "symbols": syms, "setups": ids,
                             "period": [first, hi], "columns": list(df.columns), "say": say},
-                      tables={"rows": Table(columns=["setup" if a.kind == "setups" else "group", "symbol", "rows",
+                      tables={"rows": Table(columns=["setup" if kind == "setups" else "group", "symbol", "rows",
                                                      "labelled", "positive", "rate"], rows=rows,
-                                            title=f"Rows per {'setup' if a.kind == 'setups' else 'group'}")},
+                                            title=f"Rows per {'setup' if kind == 'setups' else 'group'}")},
                       artifacts=[Artifact(kind="file", path=str(path), name=path.name, caption="dataset (Parquet)")])
 
 
 # ---- train / status ----------------------------------------------------------------------------------------
 
 class TrainModelArgs(ToolArgs):
-    target: str = Field("setup_win", description=TARGET_DESC, examples=["setup_win"])
+    target: str | None = Field(None, description=TARGET_DESC + " Default setup_win.", examples=["setup_win"])
     family: Literal["lgbm", "logistic"] = Field("lgbm", description="lgbm (gradient boosting, LightGBM) or "
                                                 "logistic (the baseline) as the model used live.")
     dataset: str | None = Field(None, description="A dataset Parquet path (default: the latest of the target's kind).")
@@ -191,7 +192,7 @@ def train_model(a: TrainModelArgs) -> ToolResult:
     against 0.5 and Laplace, a reliability diagram, the per-month AUC chart and the live gate per setup."""
     from ita.learn.train import train
 
-    res = train(a.target, a.dataset, a.family, progress=PROGRESS.get())
+    res = train(a.target or "setup_win", a.dataset, a.family, progress=PROGRESS.get())
     man = res.manifest
     pm = man["pooled"]["model"]
     folds = [[f["fold"], f["train"], f["test"], f["purged"], f["embargoed"], _ci(f), _f(f.get("auc_logistic")),
@@ -365,7 +366,7 @@ def explain_signal(a: ExplainSignalArgs) -> ToolResult:
 
 class SimilarSignalsArgs(ToolArgs):
     signal_id: str | None = Field(None, description=SIGNAL_DESC)
-    k: int = Field(10, ge=1, le=50, description="How many neighbours (1–50).")
+    k: int | None = Field(None, ge=1, le=50, description="How many neighbours (1–50; default 10).")
 
 
 @tool(SimilarSignalsArgs)
@@ -381,7 +382,7 @@ def similar_signals(a: SimilarSignalsArgs) -> ToolResult:
         raise ItaError("No dataset of past signals yet: `ita learn dataset` builds one.")
     q = pd.Series({**sig["features"], "known_at": sig["known_at"], "setup_id": sig["setup_id"],
                    "event_id": sig["signal_id"]})
-    res = nearest(ds, q, a.k)
+    res = nearest(ds, q, a.k or 10)
     nb = res.neighbours
     from ita.times import ny_text
 
@@ -499,7 +500,7 @@ def recommend_changes(a: RecommendChangesArgs) -> ToolResult:
 # ---- guided feature discovery ----------------------------------------------------------------------------------
 
 class DiscoverFeaturesArgs(ToolArgs):
-    target: str = Field("setup_win", description=TARGET_DESC, examples=["setup_win"])
+    target: str | None = Field(None, description=TARGET_DESC + " Default setup_win.", examples=["setup_win"])
     generations: int = Field(8, ge=1, le=50, description="Generations of the genetic search.")
     formulas: int = Field(5, ge=1, le=20, description="How many formulas to check out of sample.")
 
@@ -512,7 +513,7 @@ def discover_features(a: DiscoverFeaturesArgs) -> ToolResult:
     from ita.learn.dataset import dataset_hash, get_target, latest_dataset, read_dataset
     from ita.learn.discover import discover, store_discovery
 
-    tg = get_target(a.target)
+    tg = get_target(a.target or "setup_win")
     path = latest_dataset(tg.kind)
     if path is None:
         raise ItaError(f"No {tg.kind} dataset yet: build one with `ita learn dataset"

@@ -1,5 +1,6 @@
-"""Run tools: ``compare_runs`` and ``compare_versions`` (headline statistics side by side with Δ) and
-``list_runs`` (the latest stored runs with version, hash and headline figures).
+"""Run tools: ``compare_runs`` and ``compare_versions`` (headline statistics side by side with Δ),
+``list_runs`` (the latest stored runs with version, hash and headline figures) and ``show_run`` (one stored
+run: statistics, by month, a random sample of trades to check against ``trades.csv``, its files).
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from ita.format import as_float, fmt_num, fmt_pct, fmt_r
 from ita.tools.access import candle_store, latest_runs, run_error, trading_period
 from ita.tools.format import STAT_ROWS, compare_table, short_text, stats_dict, stats_line
 from ita.tools.registry import END_DESC, SETUP_DESC, START_DESC, SYMBOL_DESC, ToolArgs, jsonable, tool
-from ita.tools.results import Table, ToolResult
+from ita.tools.results import Artifact, Table, ToolResult
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,13 @@ class CompareVersionsArgs(ToolArgs):
 
 class ListRunsArgs(ToolArgs):
     limit: int = Field(10, ge=1, le=200, description="How many of the latest runs.", examples=[10])
+
+
+class ShowRunArgs(ToolArgs):
+    run_id: str | None = Field(None, description="A stored run id (see list_runs); default the latest run.",
+                               examples=["bt_20250101_120000_abc123"])
+    sample: int = Field(10, ge=0, le=100, description="How many trades to sample at random (seeded by the run id, "
+                                                      "so the same run gives the same sample).", examples=[10])
 
 
 @tool(CompareRunsArgs)
@@ -128,3 +136,74 @@ def list_runs(a: ListRunsArgs) -> ToolResult:
     return ToolResult(tool="list_runs", summary=summary, data={"runs": runs},
                       tables={"runs": Table(columns=["run", "setup", "symbol", "period", "trades", "win rate",
                                                      "total R", "PF"], rows=rows, title="Backtest runs")})
+
+
+@tool(ShowRunArgs)
+def show_run(a: ShowRunArgs) -> ToolResult:
+    """One stored backtest run: setup version and hash, period, statistics, the by-month table, a random sample of
+    trades (entry / exit time and price, R) to check against its trades.csv, and its files."""
+    import random
+    from pathlib import Path
+
+    import pandas as pd
+
+    from ita.data.instruments import get_instrument
+    from ita.format import fmt_money, fmt_price
+    from ita.store import RunStore
+    from ita.times import ny_text
+    from ita.tools.access import no_runs_error, setup_currency
+    from ita.tools.format import stats_table
+
+    store = RunStore()
+    if a.run_id is None:
+        latest = latest_runs(store, 1)
+        if latest.empty:
+            raise no_runs_error()
+        run_id = str(latest.iloc[0]["run_id"])
+    else:
+        run_id = a.run_id
+    try:
+        run = store.get_run(run_id)
+    except ItaError as exc:
+        raise run_error(exc) from None
+    folder = Path(run.get("run_dir") or "")
+    if not (folder / "trades.csv").is_file():
+        raise ItaError(f"Run {run_id}: its folder {folder} has no trades.csv any more (moved or deleted?).")
+    stats = run.get("stats") or {}
+    currency = setup_currency(run["setup_id"], run["setup_version"])
+    digits = get_instrument(run["symbol"]).digits
+    trades = pd.read_csv(folder / "trades.csv")
+    numbers = sorted(random.Random(run_id).sample(list(trades["trade"]), min(a.sample, len(trades))))
+    picked = trades.set_index("trade").loc[numbers].reset_index() if numbers else trades.iloc[0:0]
+    sample_rows, sample = [], []
+    for t in picked.to_dict("records"):
+        sample.append({k: jsonable(t[k]) for k in ("trade", "direction", "entry_time", "entry_price", "exit_time",
+                                                   "exit_price", "r", "exit_reason")})
+        sample_rows.append([int(t["trade"]), t["direction"], ny_text(t["entry_time"]), fmt_price(t["entry_price"], digits),
+                            ny_text(t["exit_time"]), fmt_price(t["exit_price"], digits), fmt_r(t["r"]), t["exit_reason"]])
+    month_rows = []
+    by_month = folder / "by_month.csv"
+    if by_month.is_file():
+        for r in pd.read_csv(by_month).to_dict("records"):
+            month_rows.append([str(r.get("month")), int(r["trades"]), int(r["wins"]), fmt_pct(r["win_rate_pct"]),
+                               fmt_r(r["total_r"]), fmt_money(r["net_profit"], currency)])
+    artifacts = [Artifact(kind="image" if n.endswith(".png") else "file", path=str(folder / n), name=n, caption=c)
+                 for n, c in (("equity.png", "Equity in R with drawdown"), ("trades.csv", "All trades (times UTC)"),
+                              ("report.html", "Interactive report")) if (folder / n).is_file()]
+    label = f"{run['setup_id']} v{run['setup_version']}"
+    summary = (f"Run {run_id}: {label} ({str(run.get('setup_hash') or '')[:12]}) on {run['symbol']}, {run['start']} → "
+               f"{run['end']}: {stats_line(stats)}; {len(sample)} trades sampled of {len(trades)}.")
+    data = {"run_id": run_id, "setup_id": run["setup_id"], "version": run["setup_version"],
+            "setup_hash": run.get("setup_hash"), "symbol": run["symbol"], "period": [run["start"], run["end"]],
+            "stats": stats, "currency": currency, "run_dir": str(folder), "trades": int(len(trades)),
+            "digits": digits, "sample": sample, "overrides": run.get("overrides") or None,
+            "by_month": [dict(zip(["month", "trades", "wins", "win_rate", "total_r", "net_profit"], r)) for r in month_rows]}
+    return ToolResult(tool="show_run", summary=summary, data=data, artifacts=artifacts,
+                      tables={"stats": stats_table(stats, currency),
+                              "by_month": Table(columns=["month", "trades", "wins", "win rate", "total R", "net profit"],
+                                                rows=month_rows, title="By month (entry month, UTC)"),
+                              "sample": Table(columns=["trade", "dir", "entry (NY)", "entry", "exit (NY)", "exit", "R",
+                                                       "exit reason"], rows=sample_rows,
+                                              title=f"{len(sample_rows)} random trades (seed: the run id)")},
+                      context={"run_id": run_id, "setup_id": run["setup_id"], "version": run["setup_version"],
+                               "symbol": run["symbol"]})

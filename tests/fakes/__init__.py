@@ -21,7 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 from urllib.parse import parse_qsl, urlsplit
 
-Response = tuple[int, dict, dict]  # (HTTP status, JSON body, extra headers)
+Response = tuple[int, "dict | bytes", dict]  # (HTTP status, JSON body or raw bytes, extra headers)
 
 
 @dataclass
@@ -189,10 +189,13 @@ class FakeServer:
                     self._requests.append(call)
             status, payload, extra = 500, {"fake_server_error": trace}, {}
         call.status = status
-        data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        if isinstance(payload, (bytes, bytearray)):  # a file download: the bytes as they are
+            data, ctype = bytes(payload), extra.pop("Content-Type", "application/octet-stream")
+        else:
+            data, ctype = json.dumps(payload, ensure_ascii=False).encode("utf-8"), "application/json; charset=utf-8"
         try:
             h.send_response(status)
-            h.send_header("Content-Type", "application/json; charset=utf-8")
+            h.send_header("Content-Type", ctype)
             h.send_header("Content-Length", str(len(data)))
             for k, v in extra.items():
                 h.send_header(k, str(v))

@@ -14,9 +14,14 @@ does not know, so it raises ``UnknownHTTPResponseError`` - as against the real A
 commas in select options, filter type not matching the property, an attached file upload that is not
 "uploaded"); 429 with a ``Retry-After`` header via ``fail_next``.
 
+More databases (``add_database``) and plain pages to hold reports (``add_page``; a page created under a
+page has only a title); nested blocks as Notion creates them (a ``table`` with its ``table_row``
+children, the row width checked against ``table_width``), each block's children listed with
+``page_size``/``start_cursor`` pagination (Notion's 100 per request).
+
 Not reproduced: other property types' validation beyond the common ones, relations/rollups/formulas,
-multi-part or external-URL uploads, file size limits, block nesting, comments, search, real default
-ordering of queries (unsorted results come in creation order), permissions/sharing.
+multi-part or external-URL uploads, file size limits, nesting deeper than one level, comments, search,
+real default ordering of queries (unsorted results come in creation order), permissions/sharing.
 """
 from __future__ import annotations
 
@@ -28,14 +33,23 @@ import uuid
 from typing import Any
 
 from . import Call, FakeServer, Response, _Rule
+from .notion_wire import CODES as _CODES
+from .notion_wire import OPS as _OPS
+from .notion_wire import NotionError, page_property
+from .notion_wire import error as _error
+from .notion_wire import matcher as _matcher
+from .notion_wire import norm as _norm
+from .notion_wire import not_found as _not_found
+from .notion_wire import now as _now
+from .notion_wire import public as _public
+from .notion_wire import rich_item as _rich_item
+from .notion_wire import rich_text as _rich_text
+from .notion_wire import shallow as _shallow
 
 DEFAULT_PROPERTIES = {
     "Name": "title", "Signal ID": "rich_text", "Setup": "select", "Version": "rich_text", "Symbol": "select",
     "Timeframe": "select", "Direction": "select", "Entry": "number", "SL": "number", "TP": "number",
     "RR": "number", "Score": "number", "Signal time": "date", "Comment": "rich_text", "Status": "select"}
-_CODES = {400: "validation_error", 401: "unauthorized", 403: "restricted_resource", 404: "object_not_found",
-          409: "conflict_error", 429: "rate_limited", 500: "internal_server_error",
-          502: "internal_server_error", 503: "service_unavailable", 504: "gateway_timeout"}
 _MESSAGES = {401: "API token is invalid.", 429: "You have been rate limited. Please try again in a few minutes.",
              500: "Unexpected error occurred.", 503: "Notion is unavailable, please try again later.",
              409: "Conflict occurred while saving. Please try again."}
@@ -43,38 +57,67 @@ _EMPTY = {"title": [], "rich_text": [], "select": None, "multi_select": [], "num
           "checkbox": False, "url": None, "email": None, "phone_number": None}
 _COLORS = ["default", "gray", "brown", "orange", "yellow", "green", "blue", "purple", "pink", "red"]
 _FILE_BLOCKS = {"image", "file", "pdf", "video", "audio"}
-_ANNOTATIONS = {"bold": False, "italic": False, "strikethrough": False, "underline": False, "code": False,
-                "color": "default"}
-
-
-class NotionError(Exception):
-    """Raised inside handlers; becomes Notion's error JSON."""
-
-    def __init__(self, status: int, message: str, code: str | None = None) -> None:
-        super().__init__(message)
-        self.status, self.code = status, code or _CODES.get(status, "internal_server_error")
-
-
 class FakeNotion(FakeServer):
-    """``FakeNotion(token="secret_test", properties=None)``: one database with one data source.
+    """``FakeNotion(token="secret_test", properties=None)``: one database (the signal journal, "Signals")
+    with one data source; :meth:`add_database` adds more, :meth:`add_page` a plain page.
 
     Use ``notion_client.Client(auth=fake.token, base_url=fake.url, retry=False)``.
     """
 
     def __init__(self, token: str = "secret_test", properties: dict[str, str] | None = None) -> None:
         self.token = token
-        self.database_id, self.data_source_id, self.bot_id = (str(uuid.uuid4()) for _ in range(3))
-        self.schema: dict[str, dict] = {}
-        for i, (name, kind) in enumerate((properties or DEFAULT_PROPERTIES).items()):
-            config = {"options": []} if kind in ("select", "multi_select") else \
-                {"format": "number"} if kind == "number" else {}
-            self.schema[name] = {"id": "title" if kind == "title" else f"p{i:03d}", "name": name,
-                                 "type": kind, kind: config}
+        self.bot_id = str(uuid.uuid4())
+        self._sources: dict[str, dict] = {}  # data source id -> {database_id, title, schema}
         self._pages: list[dict] = []
+        self._blocks: dict[str, list[dict]] = {}  # block id -> its child blocks (nested blocks only)
         self._uploads: dict[str, dict] = {}
         self._created = _now()
+        self.database_id, self.data_source_id = self.add_database(properties or DEFAULT_PROPERTIES, "Signals")
         super().__init__()
         self.url = f"http://127.0.0.1:{self.port}"
+
+    @property
+    def schema(self) -> dict[str, dict]:
+        """The first database's properties (the journal's)."""
+        return self._sources[self.data_source_id]["schema"]
+
+    def add_database(self, properties: dict[str, str], title: str = "Database") -> tuple[str, str]:
+        """Another database with one data source of these properties ``{name: type}``; returns
+        ``(database_id, data_source_id)``."""
+        schema: dict[str, dict] = {}
+        for i, (name, kind) in enumerate(properties.items()):
+            config = {"options": []} if kind in ("select", "multi_select") else \
+                {"format": "number"} if kind == "number" else {}
+            schema[name] = {"id": "title" if kind == "title" else f"p{i:03d}", "name": name, "type": kind,
+                            kind: config}
+        database_id, data_source_id = str(uuid.uuid4()), str(uuid.uuid4())
+        self._sources[data_source_id] = {"database_id": database_id, "title": title, "schema": schema}
+        return database_id, data_source_id
+
+    def add_page(self, title: str = "ITA reports") -> str:
+        """A plain workspace page (e.g. the parent of report pages); returns its id."""
+        page_id = str(uuid.uuid4())
+        page = {"object": "page", "id": page_id, "created_time": _now(), "last_edited_time": _now(),
+                "created_by": {"object": "user", "id": self.bot_id},
+                "last_edited_by": {"object": "user", "id": self.bot_id}, "cover": None, "icon": None,
+                "parent": {"type": "workspace", "workspace": True}, "archived": False, "in_trash": False,
+                "is_locked": False, "properties": {"title": {"id": "title", "type": "title",
+                                                             "title": _rich_text(title)}},
+                "url": f"https://www.notion.so/{_norm(page_id)}", "public_url": None, "children": []}
+        with self._lock:
+            self._pages.append(page)
+        return page_id
+
+    def rows(self, data_source_id: str) -> list[dict]:
+        """The pages (rows) of one data source, current state, in creation order."""
+        with self._lock:
+            return [_public(p) for p in self._pages
+                    if p["parent"].get("data_source_id") == data_source_id and not p["in_trash"]]
+
+    def blocks(self, block_id: str) -> list[dict]:
+        """The children of a page or block as stored (nested children under ``children``)."""
+        with self._lock:
+            return copy.deepcopy(self._children_of(block_id))
 
     # -- recorded state ----------------------------------------------------------------------------
     @property
@@ -158,37 +201,41 @@ class FakeNotion(FakeServer):
                         "workspace_limits": {"max_file_upload_size_in_bytes": 5 * 1024 * 1024}}}
 
     def _database(self, call: Call, database_id: str) -> dict:
-        if _norm(database_id) != _norm(self.database_id):
+        ds_id, src = next(((k, v) for k, v in self._sources.items() if _norm(v["database_id"]) == _norm(database_id)),
+                          (None, None))
+        if src is None:
             raise _not_found("database", database_id)
-        return {"object": "database", "id": self.database_id, "title": _rich_text("Signals"),
+        return {"object": "database", "id": src["database_id"], "title": _rich_text(src["title"]),
                 "description": [], "parent": {"type": "workspace", "workspace": True}, "is_inline": False,
                 "in_trash": False, "is_locked": False, "created_time": self._created,
                 "last_edited_time": self._created, "icon": None, "cover": None,
-                "url": f"https://www.notion.so/{_norm(self.database_id)}", "public_url": None,
-                "data_sources": [{"id": self.data_source_id, "name": "Signals"}]}
+                "url": f"https://www.notion.so/{_norm(src['database_id'])}", "public_url": None,
+                "data_sources": [{"id": ds_id, "name": src["title"]}]}
 
     def _data_source(self, call: Call, data_source_id: str) -> dict:
-        self._check_data_source(data_source_id)
+        ds_id, src = self._check_data_source(data_source_id)
         with self._lock:
-            properties = copy.deepcopy(self.schema)
-        return {"object": "data_source", "id": self.data_source_id, "title": _rich_text("Signals"),
-                "description": [], "parent": {"type": "database_id", "database_id": self.database_id},
+            properties = copy.deepcopy(src["schema"])
+        return {"object": "data_source", "id": ds_id, "title": _rich_text(src["title"]),
+                "description": [], "parent": {"type": "database_id", "database_id": src["database_id"]},
                 "database_parent": {"type": "workspace", "workspace": True}, "properties": properties,
                 "created_time": self._created, "last_edited_time": self._created, "archived": False,
                 "in_trash": False, "icon": None, "cover": None,
-                "url": f"https://www.notion.so/{_norm(self.database_id)}"}
+                "url": f"https://www.notion.so/{_norm(src['database_id'])}"}
 
     def _query(self, call: Call, data_source_id: str) -> dict:
-        self._check_data_source(data_source_id)
+        ds_id, src = self._check_data_source(data_source_id)
+        schema = src["schema"]
         body = call.params
         size = body.get("page_size") or 100
         if not isinstance(size, int) or not 1 <= size <= 100:
             raise NotionError(400, f"body failed validation: body.page_size should be ≤ `100`, instead was `{size}`.")
         with self._lock:
-            keep = self._compile(body.get("filter"))
-            pages = [p for p in self._pages if not p["in_trash"] and keep(p)]
+            keep = self._compile(body.get("filter"), schema)
+            pages = [p for p in self._pages if not p["in_trash"] and p["parent"].get("data_source_id") == ds_id
+                     and keep(p)]
             for sort in reversed(body.get("sorts") or []):  # stable sorts, last key first
-                name = None if "timestamp" in sort else self._prop(sort.get("property", ""))["name"]
+                name = None if "timestamp" in sort else self._prop(sort.get("property", ""), schema)["name"]
                 keyed = [(p[sort["timestamp"]] if name is None else page_property(p, name), p) for p in pages]
                 present = sorted((kp for kp in keyed if kp[0] is not None), key=lambda kp: kp[0],
                                  reverse=sort.get("direction") == "descending")
@@ -208,33 +255,70 @@ class FakeNotion(FakeServer):
         body = call.params
         parent = body.get("parent") or {}
         if "data_source_id" in parent:
-            self._check_data_source(parent["data_source_id"])
+            ds_id, src = self._check_data_source(parent["data_source_id"])
         elif "database_id" in parent:
-            self._database(call, parent["database_id"])
+            ds_id = self._database(call, parent["database_id"])["data_sources"][0]["id"]
+            src = self._sources[ds_id]
+        elif "page_id" in parent:
+            with self._lock:
+                parent_page = self._page(parent["page_id"])
+            return self._create_subpage(body, parent_page)
         else:
             raise NotionError(400, "body failed validation: body.parent.data_source_id should be defined, "
                                    "instead was `undefined`.")
-        values = self._values(body.get("properties"))
-        children = self._blocks(body.get("children") or [])
+        schema = src["schema"]
+        values = self._values(body.get("properties"), schema)
+        children = self._check_blocks(body.get("children") or [])
         now = _now()
         page_id = str(uuid.uuid4())
         properties = {}
-        for name, prop in self.schema.items():
+        for name, prop in schema.items():
             properties[name] = values.get(prop["id"]) or {"id": prop["id"], "type": prop["type"],
                                                           prop["type"]: copy.deepcopy(_EMPTY.get(prop["type"]))}
-        title = next((page_property({"properties": properties}, n) for n, p in self.schema.items()
+        title = next((page_property({"properties": properties}, n) for n, p in schema.items()
                       if p["type"] == "title"), "")
         slug = re.sub(r"[^A-Za-z0-9]+", "-", title or "").strip("-")
         page = {"object": "page", "id": page_id, "created_time": now, "last_edited_time": now,
                 "created_by": {"object": "user", "id": self.bot_id},
                 "last_edited_by": {"object": "user", "id": self.bot_id}, "cover": body.get("cover"),
-                "icon": body.get("icon"), "parent": {"type": "data_source_id", "data_source_id": self.data_source_id,
-                                                     "database_id": self.database_id},
+                "icon": body.get("icon"), "parent": {"type": "data_source_id", "data_source_id": ds_id,
+                                                     "database_id": src["database_id"]},
                 "archived": False, "in_trash": False, "is_locked": False, "properties": properties,
                 "url": f"https://www.notion.so/{slug + '-' if slug else ''}{_norm(page_id)}",
                 "public_url": None, "children": children}
         with self._lock:
             self._pages.append(page)
+            self._store_nested(children)
+            return _public(page)
+
+    def _create_subpage(self, body: dict, parent_page: dict) -> dict:
+        props = body.get("properties") or {}
+        extra = [k for k in props if k != "title"]
+        if extra:
+            raise NotionError(400, f"{extra[0]} is not a property that exists. A page under a page has only "
+                                   "`title`.")
+        title = props.get("title")
+        if not isinstance(title, dict) or not isinstance(title.get("title"), list):
+            raise NotionError(400, "body failed validation: body.properties.title.title should be defined.")
+        items = [_rich_item(x, f"body.properties.title.title[{i}]") for i, x in enumerate(title["title"])]
+        children = self._check_blocks(body.get("children") or [])
+        page_id = str(uuid.uuid4())
+        slug = re.sub(r"[^A-Za-z0-9]+", "-", "".join(x["plain_text"] for x in items)).strip("-")
+        page = {"object": "page", "id": page_id, "created_time": _now(), "last_edited_time": _now(),
+                "created_by": {"object": "user", "id": self.bot_id},
+                "last_edited_by": {"object": "user", "id": self.bot_id}, "cover": None, "icon": body.get("icon"),
+                "parent": {"type": "page_id", "page_id": parent_page["id"]}, "archived": False,
+                "in_trash": False, "is_locked": False,
+                "properties": {"title": {"id": "title", "type": "title", "title": items}},
+                "url": f"https://www.notion.so/{slug + '-' if slug else ''}{_norm(page_id)}",
+                "public_url": None, "children": children}
+        with self._lock:
+            self._pages.append(page)
+            parent_page["children"].append({"object": "block", "id": page_id, "type": "child_page",
+                                            "created_time": page["created_time"], "has_children": True,
+                                            "in_trash": False,
+                                            "child_page": {"title": "".join(x["plain_text"] for x in items)}})
+            self._store_nested(children)
             return _public(page)
 
     def _get_page(self, call: Call, page_id: str) -> dict:
@@ -243,10 +327,12 @@ class FakeNotion(FakeServer):
 
     def _update_page(self, call: Call, page_id: str) -> dict:
         body = call.params
-        values = self._values(body.get("properties"))
         with self._lock:
             page = self._page(page_id)
-            for name, prop in self.schema.items():
+            ds_id = page["parent"].get("data_source_id")
+            schema = self._sources[ds_id]["schema"] if ds_id else {}
+            values = self._values(body.get("properties"), schema)
+            for name, prop in schema.items():
                 if prop["id"] in values:
                     page["properties"][name] = values[prop["id"]]
             for flag in ("in_trash", "archived"):
@@ -256,17 +342,28 @@ class FakeNotion(FakeServer):
             return _public(page)
 
     def _append(self, call: Call, block_id: str) -> dict:
-        blocks = self._blocks(call.params.get("children") or [])
+        blocks = self._check_blocks(call.params.get("children") or [])
         with self._lock:
-            self._page(block_id)["children"].extend(blocks)
-        return {"object": "list", "results": copy.deepcopy(blocks), "next_cursor": None, "has_more": False,
-                "type": "block", "block": {}}
+            self._children_of(block_id).extend(blocks)
+            self._store_nested(blocks)
+        return {"object": "list", "results": [_shallow(b) for b in blocks], "next_cursor": None,
+                "has_more": False, "type": "block", "block": {}}
 
     def _children(self, call: Call, block_id: str) -> dict:
+        size = call.query.get("page_size") or "100"
+        if not str(size).isdigit() or not 1 <= int(size) <= 100:
+            raise NotionError(400, f"page_size should be ≤ `100`, instead was `{size}`.")
         with self._lock:
-            blocks = copy.deepcopy(self._page(block_id)["children"])
-        return {"object": "list", "results": blocks, "next_cursor": None, "has_more": False,
-                "type": "block", "block": {}}
+            blocks = [_shallow(b) for b in self._children_of(block_id)]
+        start = 0
+        if call.query.get("start_cursor"):
+            ids = [_norm(b["id"]) for b in blocks]
+            if _norm(call.query["start_cursor"]) not in ids:
+                raise NotionError(400, f"start_cursor provided is invalid: {call.query['start_cursor']}")
+            start = ids.index(_norm(call.query["start_cursor"]))
+        chunk, rest = blocks[start:start + int(size)], blocks[start + int(size):]
+        return {"object": "list", "results": chunk, "next_cursor": rest[0]["id"] if rest else None,
+                "has_more": bool(rest), "type": "block", "block": {}}
 
     def _create_upload(self, call: Call) -> dict:
         body = call.params
@@ -299,9 +396,23 @@ class FakeNotion(FakeServer):
             return self._upload_object(upload)
 
     # -- helpers -----------------------------------------------------------------------------------
-    def _check_data_source(self, data_source_id: str) -> None:
-        if _norm(data_source_id) != _norm(self.data_source_id):
-            raise _not_found("data_source", data_source_id)
+    def _check_data_source(self, data_source_id: str) -> tuple[str, dict]:
+        for ds_id, src in self._sources.items():
+            if _norm(ds_id) == _norm(data_source_id):
+                return ds_id, src
+        raise _not_found("data_source", data_source_id)
+
+    def _children_of(self, block_id: str) -> list[dict]:
+        """The stored child list of a page or of a nested block (404 for anything else)."""
+        for key, children in self._blocks.items():
+            if _norm(key) == _norm(block_id):
+                return children
+        return self._page(block_id)["children"]
+
+    def _store_nested(self, blocks: list[dict]) -> None:
+        for b in blocks:
+            if b.get("has_children"):
+                self._blocks[b["id"]] = b[b["type"]]["children"]
 
     def _page(self, page_id: str) -> dict:
         for page in self._pages:
@@ -324,22 +435,22 @@ class FakeNotion(FakeServer):
                 "content_type": u["content_type"], "content_length": len(u["data"]) if u["data"] else None,
                 "in_trash": False}
 
-    def _prop(self, key: str) -> dict:
-        for name, prop in self.schema.items():
+    def _prop(self, key: str, schema: dict) -> dict:
+        for name, prop in schema.items():
             if key in (name, prop["id"]):
                 return prop
         raise NotionError(400, f"{key} is not a property that exists.")
 
-    def _values(self, properties: Any) -> dict[str, dict]:
+    def _values(self, properties: Any, schema: dict) -> dict[str, dict]:
         """Validated property values of a create/update, keyed by property id."""
         if not isinstance(properties, (dict, type(None))):
             raise NotionError(400, "body failed validation: body.properties should be an object.")
-        values = [self._value(key, value) for key, value in (properties or {}).items()]
+        values = [self._value(key, value, schema) for key, value in (properties or {}).items()]
         return {v["id"]: v for v in values}
 
-    def _value(self, key: str, value: Any) -> dict:
+    def _value(self, key: str, value: Any, schema: dict) -> dict:
         """Validate one property value of a create/update and return it in Notion's response shape."""
-        prop = self._prop(key)
+        prop = self._prop(key, schema)
         name, kind = prop["name"], prop["type"]
         if not isinstance(value, dict) or kind not in value:
             raise NotionError(400, f"{name} is expected to be {kind}.")
@@ -386,7 +497,7 @@ class FakeNotion(FakeServer):
             options.append(option)
             return dict(option)
 
-    def _blocks(self, blocks: list) -> list[dict]:
+    def _check_blocks(self, blocks: list, nested: bool = False) -> list[dict]:
         if not isinstance(blocks, list):
             raise NotionError(400, "body failed validation: body.children should be an array.")
         if len(blocks) > 100:
@@ -409,11 +520,38 @@ class FakeNotion(FakeServer):
                     raise NotionError(400, f"File upload with ID {upload_id} is in status `{status}`; "
                                            "only `uploaded` file uploads can be attached."
                                       if status else f"Could not find file upload with ID: {upload_id}.")
+            block = copy.deepcopy(block)  # never touch the recorded request
+            kids = block[kind].get("children")
+            if kids is not None:
+                if nested:
+                    raise NotionError(400, "The fake nests blocks one level deep only.")
+                if kind == "table":
+                    width = payload.get("table_width")
+                    if not isinstance(width, int) or width < 1:
+                        raise NotionError(400, f"body failed validation: body.children[{i}].table.table_width "
+                                               "should be defined.")
+                    for j, row in enumerate(kids):
+                        cells = (row.get("table_row") or {}).get("cells") if isinstance(row, dict) else None
+                        if row.get("type", "table_row") != "table_row" or not isinstance(cells, list):
+                            raise NotionError(400, f"body failed validation: table children[{j}] should be a "
+                                                   "table_row.")
+                        if len(cells) != width:
+                            raise NotionError(400, f"Number of cells in table row {j} ({len(cells)}) does not "
+                                                   f"match table_width ({width}).")
+                        for c, cell in enumerate(cells):
+                            row["table_row"]["cells"][c] = [_rich_item(x, f"table row {j} cell {c}") for x in cell]
+                block[kind]["children"] = self._check_blocks(kids, nested=True)
+            elif kind == "table":
+                raise NotionError(400, "body failed validation: a table needs its table_row children.")
+            for key in ("rich_text", "caption"):
+                if isinstance(block[kind].get(key), list):
+                    block[kind][key] = [_rich_item(x, f"body.children[{i}].{kind}.{key}[{n}]")
+                                        for n, x in enumerate(block[kind][key])]
             out.append({"object": "block", "id": str(uuid.uuid4()), "type": kind, "created_time": _now(),
-                        "has_children": False, "in_trash": False, **copy.deepcopy(block)})
+                        "in_trash": False, **block, "has_children": bool(kids)})
         return out
 
-    def _compile(self, flt: dict | None):
+    def _compile(self, flt: dict | None, schema: dict):
         """A predicate over pages for a query ``filter``; invalid filters fail even on an empty source."""
         if not flt:
             return lambda page: True
@@ -421,12 +559,12 @@ class FakeNotion(FakeServer):
             raise NotionError(400, "body failed validation: body.filter should be an object.")
         for combinator, combine in (("and", all), ("or", any)):
             if combinator in flt:
-                parts = [self._compile(f) for f in flt[combinator]]
+                parts = [self._compile(f, schema) for f in flt[combinator]]
                 return lambda page, parts=parts, combine=combine: combine(p(page) for p in parts)
         if "property" not in flt:
             raise NotionError(400, "body failed validation: body.filter.property should be defined.")
         try:
-            prop = self._prop(flt["property"])
+            prop = self._prop(flt["property"], schema)
         except NotionError:
             raise NotionError(400, f"Could not find property with name or id: {flt['property']}") from None
         kind = next((k for k in flt if k != "property"), None)
@@ -439,80 +577,3 @@ class FakeNotion(FakeServer):
                                    f"{sorted(_OPS)}, instead was `{condition}`.")
         (op, wanted), = condition.items()
         return lambda page: _OPS[op](page_property(page, prop["name"]), wanted)
-
-_OPS = {
-    "equals": lambda a, b: a == b, "does_not_equal": lambda a, b: a != b,
-    "contains": lambda a, b: b in (a or ""), "does_not_contain": lambda a, b: b not in (a or ""),
-    "starts_with": lambda a, b: (a or "").startswith(b), "ends_with": lambda a, b: (a or "").endswith(b),
-    "greater_than": lambda a, b: a is not None and a > b, "less_than": lambda a, b: a is not None and a < b,
-    "greater_than_or_equal_to": lambda a, b: a is not None and a >= b,
-    "less_than_or_equal_to": lambda a, b: a is not None and a <= b,
-    "before": lambda a, b: a is not None and a < b, "after": lambda a, b: a is not None and a > b,
-    "on_or_before": lambda a, b: a is not None and a <= b, "on_or_after": lambda a, b: a is not None and a >= b,
-    "is_empty": lambda a, b: a in (None, "", []), "is_not_empty": lambda a, b: a not in (None, "", []),
-}
-
-
-def page_property(page: dict, name: str) -> Any:
-    """Plain value of a page property: text of title/rich_text, select name, number, date start, ..."""
-    prop = page["properties"][name]
-    kind = prop["type"]
-    value = prop.get(kind)
-    if kind in ("title", "rich_text"):
-        return "".join(item.get("plain_text", "") for item in value or [])
-    if kind == "select":
-        return value["name"] if value else None
-    if kind == "multi_select":
-        return [v["name"] for v in value or []]
-    if kind == "date":
-        return value["start"] if value else None
-    return value
-
-
-def _matcher(method: str, path_prefix: str):
-    return lambda call: method in ("*", call.http_method) and call.path.startswith(path_prefix)
-
-
-def _error(status: int, code: str, message: str, headers: dict | None = None) -> Response:
-    return status, {"object": "error", "status": status, "code": code, "message": message,
-                    "request_id": str(uuid.uuid4())}, headers or {}
-
-
-def _not_found(kind: str, object_id: str) -> NotionError:
-    return NotionError(404, f"Could not find {kind} with ID: {object_id}. Make sure the relevant pages and "
-                            "databases are shared with your integration.")
-
-
-def _norm(object_id: str) -> str:
-    return str(object_id).replace("-", "").lower()
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:00.000Z")
-
-
-def _rich_text(text: str) -> list[dict]:
-    return [_rich_item({"text": {"content": text}}, "")]
-
-
-def _rich_item(item: Any, where: str) -> dict:
-    if not isinstance(item, dict):
-        raise NotionError(400, f"body failed validation: {where} should be an object.")
-    kind = item.get("type") or ("text" if "text" in item else next(iter(item), "text"))
-    if kind != "text":  # mentions, equations: kept as sent
-        return {"type": kind, "annotations": dict(_ANNOTATIONS), "plain_text": "", "href": None, **item}
-    content = (item.get("text") or {}).get("content")
-    if not isinstance(content, str):
-        raise NotionError(400, f"body failed validation: {where}.text.content should be defined.")
-    if len(content) > 2000:
-        raise NotionError(400, f"body failed validation: {where}.text.content.length should be ≤ `2000`, "
-                               f"instead was `{len(content)}`.")
-    link = (item.get("text") or {}).get("link")
-    return {"type": "text", "text": {"content": content, "link": link},
-            "annotations": {**_ANNOTATIONS, **(item.get("annotations") or {})}, "plain_text": content,
-            "href": link.get("url") if link else None}
-
-
-def _public(page: dict) -> dict:
-    """The page object as the API returns it (no ``children``)."""
-    return copy.deepcopy({k: v for k, v in page.items() if k != "children"})

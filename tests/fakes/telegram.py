@@ -13,9 +13,15 @@ the checks that bite real bots: HTML ``parse_mode`` must be Telegram's tag subse
 caption/text without ``reply_markup`` removes the inline keyboard, and a callback query can be
 answered only once. Returned messages carry the plain text (tags stripped) without entities.
 
-Not reproduced: webhooks, groups' permissions, media groups, file downloads, Markdown parsing (no
-validation; text returned as sent), inline_message_id edits, server-side flood limits (script them
-with ``fail_next``), exact UTF-16 length rules for non-BMP characters beyond a simple count.
+Files: ``sendDocument`` and ``sendMediaGroup`` (2-10 photos, or 2-10 documents, uploaded as
+``attach://`` parts; captions per item) are recorded like ``sendPhoto``; ``sendChatAction`` records the
+action (``chat_actions``); a user's document or photo (``send_document`` / ``send_photo``) is kept as a
+file the bot can ``getFile`` (20 MB limit: "file is too big") and download from
+``/file/bot<token>/<file_path>`` as Telegram's file server does.
+
+Not reproduced: webhooks, groups' permissions, Markdown parsing (no validation; text returned as sent),
+inline_message_id edits, server-side flood limits (script them with ``fail_next``), exact UTF-16 length
+rules for non-BMP characters beyond a simple count, mixed photo/document albums.
 """
 from __future__ import annotations
 
@@ -25,6 +31,7 @@ import re
 import secrets
 import struct
 import time
+import urllib.parse
 from typing import Any
 
 from . import Call, FakeServer, Response, _Rule
@@ -35,6 +42,9 @@ _INT_PARAMS = {"chat_id", "message_id", "offset", "limit", "timeout", "user_id",
                "message_thread_id", "cache_time"}
 _HTML_TAGS = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "a", "code", "pre", "span",
               "tg-spoiler", "tg-emoji", "blockquote"}
+_CHAT_ACTIONS = {"typing", "upload_photo", "record_video", "upload_video", "record_voice", "upload_voice",
+                 "upload_document", "choose_sticker", "find_location", "record_video_note", "upload_video_note"}
+GET_FILE_LIMIT = 20 * 1024 * 1024  # bots may download files up to 20 MB
 _DESCRIPTIONS = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden: bot was blocked by the user",
                  404: "Not Found", 409: "Conflict", 500: "Internal Server Error", 502: "Bad Gateway"}
 
@@ -62,6 +72,8 @@ class FakeTelegram(FakeServer):
         self._next_update_id = 100001
         self._queries: dict[str, bool] = {}  # callback_query id -> answered
         self._commands: list = []
+        self._files: dict[str, dict] = {}  # file_id -> {file_path, data, file_unique_id}
+        self._actions: list[dict] = []
         super().__init__()
         self.base_url = f"http://127.0.0.1:{self.port}/bot"
         self.file_url = f"http://127.0.0.1:{self.port}/file/bot"
@@ -69,14 +81,27 @@ class FakeTelegram(FakeServer):
     # -- recorded state ----------------------------------------------------------------------------
     @property
     def sent(self) -> list[dict]:
-        """Accepted sendMessage/sendPhoto calls: {chat_id, message_id, method, text|caption, photo,
-        reply_markup, parse_mode, date} as sent (raw caption/text; edits do not change these)."""
+        """Accepted sendMessage/sendPhoto/sendDocument calls and each item of a sendMediaGroup: {chat_id,
+        message_id, method, text|caption, photo | document + filename, reply_markup, parse_mode, date} as
+        sent (raw caption/text; edits do not change these)."""
         with self._lock:
             return [dict(s) for s in self._sent]
 
-    def photos(self) -> list[bytes]:
-        """Bytes of every uploaded photo, in order."""
-        return [s["photo"] for s in self.sent if s.get("photo") is not None]
+    def photos(self, chat_id: int | None = None) -> list[bytes]:
+        """Bytes of every uploaded photo (of one chat), in order."""
+        return [s["photo"] for s in self.sent if s.get("photo") is not None
+                and (chat_id is None or s["chat_id"] == chat_id)]
+
+    def documents(self, chat_id: int | None = None) -> list[tuple[str, bytes]]:
+        """``(filename, bytes)`` of every uploaded document (of one chat), in order."""
+        return [(s["filename"], s["document"]) for s in self.sent if s.get("document") is not None
+                and (chat_id is None or s["chat_id"] == chat_id)]
+
+    @property
+    def chat_actions(self) -> list[dict]:
+        """Accepted sendChatAction calls: {chat_id, action, at} (``at`` = time.monotonic())."""
+        with self._lock:
+            return [dict(a) for a in self._actions]
 
     def calls(self, method: str) -> list[Call]:
         """Recorded requests of one Bot API method (case-insensitive), including failed ones."""
@@ -131,6 +156,45 @@ class FakeTelegram(FakeServer):
             self._messages[(chat_id, msg["message_id"])] = msg
             return self._enqueue({"message": msg})
 
+    def send_document(self, chat_id: int, data: bytes, filename: str, mime_type: str | None = None,
+                      caption: str | None = None, user_id: int | None = None, file_size: int | None = None) -> int:
+        """Queue a ``message`` update with a document the user sent (kept for ``getFile``); returns its
+        update_id. ``file_size`` overrides the size Telegram reports (e.g. 50 MB without the bytes)."""
+        with self._lock:
+            doc = self._keep_file(data, "documents", filename, file_size)
+            doc.update({"file_name": filename, "mime_type": mime_type or "application/octet-stream"})
+            msg = {"message_id": self._new_message_id(chat_id),
+                   "from": _user(chat_id if user_id is None else user_id, "Trader"),
+                   "chat": _chat(chat_id), "date": int(time.time()), "document": doc}
+            if caption:
+                msg["caption"] = caption
+            self._messages[(chat_id, msg["message_id"])] = msg
+            return self._enqueue({"message": msg})
+
+    def send_photo(self, chat_id: int, data: bytes, caption: str | None = None, user_id: int | None = None) -> int:
+        """Queue a ``message`` update with a photo the user sent; returns its update_id."""
+        with self._lock:
+            ref = self._keep_file(data, "photos", "photo.jpg", None)
+            sizes = _photo_sizes(data, None)
+            sizes[-1].update(file_id=ref["file_id"], file_unique_id=ref["file_unique_id"])
+            msg = {"message_id": self._new_message_id(chat_id),
+                   "from": _user(chat_id if user_id is None else user_id, "Trader"),
+                   "chat": _chat(chat_id), "date": int(time.time()), "photo": sizes}
+            if caption:
+                msg["caption"] = caption
+            self._messages[(chat_id, msg["message_id"])] = msg
+            return self._enqueue({"message": msg})
+
+    def _keep_file(self, data: bytes, folder: str, filename: str, file_size: int | None) -> dict:
+        n = len(self._files) + 1
+        file_id = f"BQAC{secrets.token_hex(12)}"
+        suffix = filename.rsplit(".", 1)[-1] if "." in filename else "bin"
+        self._files[file_id] = {"file_path": f"{folder}/file_{n}.{suffix}", "data": data,
+                                "file_unique_id": f"AgAD{secrets.token_hex(6)}",
+                                "file_size": len(data) if file_size is None else file_size}
+        f = self._files[file_id]
+        return {"file_id": file_id, "file_unique_id": f["file_unique_id"], "file_size": f["file_size"]}
+
     def _enqueue(self, update: dict) -> int:
         with self._cond:
             update_id = self._next_update_id
@@ -159,6 +223,18 @@ class FakeTelegram(FakeServer):
         return out
 
     def _serve(self, call: Call) -> Response:
+        f = re.fullmatch(r"/file/bot([^/]*)/(.+)", call.path)
+        if f:  # Telegram's file server: the bytes of a file getFile returned
+            call.method = "download"
+            self._record(call)
+            if urllib.parse.unquote(f.group(1)) != self.token:  # httpx sends the token's ":" as %3A
+                return _error(401, "Unauthorized")
+            with self._lock:
+                hit = next((x for x in self._files.values() if x["file_path"] == f.group(2)), None)
+            if hit is None:
+                return _error(404, "Not Found")
+            self._hold(call)
+            return 200, hit["data"], {}
         m = re.fullmatch(r"/bot([^/]*)/([^/]+)", call.path)
         if m:
             call.method = m.group(2)
@@ -216,14 +292,61 @@ class FakeTelegram(FakeServer):
             raise _BadRequest("there is no photo in the request")
         return self._send("sendPhoto", p, photo)
 
-    def _send(self, method: str, p: dict, photo: bytes | None) -> dict:
+    def _m_senddocument(self, p: dict, f: dict) -> dict:
+        doc = _attached(p.get("document"), f, "document")
+        if doc is None:
+            raise _BadRequest("there is no document in the request")
+        return self._send("sendDocument", p, None, document=doc)
+
+    def _m_sendmediagroup(self, p: dict, f: dict) -> list:
+        media = p.get("media")
+        if not isinstance(media, list) or not 2 <= len(media) <= 10:
+            raise _BadRequest("wrong number of media in the album: 2-10 expected")
+        kinds = {m.get("type") for m in media if isinstance(m, dict)}
+        if kinds not in ({"photo"}, {"document"}):
+            raise _BadRequest("an album holds photos or documents only, not a mix")
+        files = []
+        for item in media:
+            data = _attached(item.get("media"), f, item["type"])
+            if data is None:
+                raise _BadRequest(f"there is no {item['type']} in the request")
+            files.append(data)
+        out = []
+        for item, data in zip(media, files):
+            q = {"chat_id": p.get("chat_id"), "caption": item.get("caption"), "parse_mode": item.get("parse_mode")}
+            if item["type"] == "photo":
+                out.append(self._send("sendPhoto", {**q, "photo": item.get("media")}, data[1], group=True))
+            else:
+                out.append(self._send("sendDocument", q, None, document=data, group=True))
+        return out
+
+    def _m_sendchataction(self, p: dict, f: dict) -> bool:
         chat_id = _chat_id(p)
-        key = "caption" if method == "sendPhoto" else "text"
+        if p.get("action") not in _CHAT_ACTIONS:
+            raise _BadRequest("wrong parameter action in request")
+        with self._lock:
+            self._actions.append({"chat_id": chat_id, "action": p["action"], "at": time.monotonic()})
+        return True
+
+    def _m_getfile(self, p: dict, f: dict) -> dict:
+        with self._lock:
+            hit = self._files.get(str(p.get("file_id") or ""))
+        if hit is None:
+            raise _BadRequest("invalid file_id")
+        if hit["file_size"] > GET_FILE_LIMIT:
+            raise _BadRequest("file is too big")
+        return {"file_id": p["file_id"], "file_unique_id": hit["file_unique_id"], "file_size": hit["file_size"],
+                "file_path": hit["file_path"]}
+
+    def _send(self, method: str, p: dict, photo: bytes | None, document: tuple[str, bytes] | None = None,
+              group: bool = False) -> dict:
+        chat_id = _chat_id(p)
+        key = "text" if method == "sendMessage" else "caption"
         raw = p.get(key)
         plain = _plain(raw or "", p.get("parse_mode"))
         if method == "sendMessage" and not plain.strip():
             raise _BadRequest("message text is empty")
-        if len(plain.encode("utf-16-le")) // 2 > (1024 if photo is not None or p.get("photo") else 4096):
+        if len(plain.encode("utf-16-le")) // 2 > (4096 if method == "sendMessage" else 1024):
             raise _BadRequest("message caption is too long" if key == "caption" else "message is too long")
         markup = _check_markup(p.get("reply_markup"))
         with self._lock:
@@ -231,16 +354,26 @@ class FakeTelegram(FakeServer):
                    "chat": _chat(chat_id), "date": int(time.time())}
             if method == "sendPhoto":
                 msg["photo"] = _photo_sizes(photo, p.get("photo"))
-                if plain:
-                    msg["caption"] = plain
+            elif method == "sendDocument":
+                name, data = document
+                msg["document"] = {"file_name": name, "file_id": f"BQAC{secrets.token_hex(12)}",
+                                   "file_unique_id": f"AgAD{secrets.token_hex(6)}", "file_size": len(data)}
             else:
                 msg["text"] = plain
+            if method != "sendMessage" and plain:
+                msg["caption"] = plain
+            if group:
+                msg["media_group_id"] = f"{chat_id}-album"
             if markup and "inline_keyboard" in markup:
                 msg["reply_markup"] = markup
             self._messages[(chat_id, msg["message_id"])] = msg
-            self._sent.append({"chat_id": chat_id, "message_id": msg["message_id"], "method": method,
-                               key: raw, "photo": photo, "reply_markup": markup,
-                               "parse_mode": p.get("parse_mode"), "date": msg["date"]})
+            entry = {"chat_id": chat_id, "message_id": msg["message_id"], "method": method, key: raw,
+                     "photo": photo, "reply_markup": markup, "parse_mode": p.get("parse_mode"), "date": msg["date"]}
+            if document:
+                entry.update(document=document[1], filename=document[0])
+            if group:
+                entry["album"] = True
+            self._sent.append(entry)
             return json.loads(json.dumps(msg))
 
     def _edit(self, p: dict, changes: dict, needs: str | None = None) -> dict:
@@ -311,6 +444,14 @@ def _error(status: int, description: str, retry_after: int | None = None) -> Res
     if retry_after is not None:
         body["parameters"] = {"retry_after": retry_after}
     return status, body, {}
+
+
+def _attached(ref: Any, files: dict, field: str) -> tuple[str, bytes] | None:
+    """``(filename, bytes)`` of an uploaded file: the multipart part ``field`` or the part an
+    ``attach://name`` reference names; None when absent (a file_id or URL is not uploaded data)."""
+    if isinstance(ref, str) and ref.startswith("attach://"):
+        return files.get(ref[len("attach://"):])
+    return files.get(field)
 
 
 def _user(user_id: int, first_name: str) -> dict:

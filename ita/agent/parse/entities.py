@@ -36,6 +36,8 @@ class Found:
     limit: int | None = None
     kv_args: dict = field(default_factory=dict)
     signal_id: str | None = None                            # a signal id (setup-vN-SYMBOL-TF-yyyymmddTHHMM)
+    learn_target: str | None = None                         # a learning target (setup_win, fvg_respected, …)
+    k: int | None = None                                    # "5 similar signals"
     masks: list[tuple[int, int]] = field(default_factory=list)   # spans taken out before intent matching
 
     @property
@@ -44,6 +46,9 @@ class Found:
 
 
 _SIGNAL_ID = re.compile(r"(?<![\w-])([a-z][a-z0-9_]*)-v(\d{1,3})-([a-z0-9.]{2,12})-([mhdw]\d{1,2})-(\d{8})t(\d{4})(?![\w-])")
+_SIGNAL_REF = re.compile(r"(?<![\w-])(sig_[0-9a-z_]+)(?![\w-])")
+_LEARN_TARGET = re.compile(r"(?<![\w-])(setup_win|fvg_respected|fvg_mitigated|sweep_reversal)(?![\w-])")
+_K = re.compile(r"(?<![\w.])(\d{1,2})\s+(?:most\s+)?(?:similar|nearest|closest|похож\w*|ближайш\w*)")
 _RUN_ID = re.compile(r"(?<![\w])((?:bt|verify|run)_\d{8}_\d{6}_[0-9a-f]{3,16})(?![\w])")
 _KV = re.compile(r"(?<![\w])([a-z_][a-z0-9_]{0,40})\s*=\s*(\"[^\"]{0,80}\"|'[^']{0,80}'|[^\s,;]{1,80})")
 _TRADE = [
@@ -91,6 +96,17 @@ def extract(text: str, lang: str, known_setups: list[str], known_symbols: list[s
         g = m.groups()
         f.signal_id = f.signal_id or f"{g[0]}-v{g[1]}-{g[2].upper()}-{g[3].upper()}-{g[4]}T{g[5]}"
         take(m)
+    for m in list(_SIGNAL_REF.finditer(s)):
+        f.signal_id = f.signal_id or m.group(1)
+        take(m)
+    m = _LEARN_TARGET.search(s)
+    if m:
+        f.learn_target = m.group(1)
+        take(m)
+    m = _K.search(s)
+    if m:
+        f.k = int(m.group(1))
+        take(m, 1)
     for m in list(_RUN_ID.finditer(s)):
         f.run_ids.append(m.group(1))
         take(m)

@@ -12,6 +12,7 @@ from ita.agent.parse.periods import periods_to_dates
 from ita.agent.parse.schema import (
     DEFAULT_YEAR,
     INTENT_TOOL,
+    LIST_TOOLS,
     MAX_RUNS_LIMIT,
     MAX_TEXT,
     REQUIRED_ARGS,
@@ -30,6 +31,8 @@ def correct_typos(s: str, v: Vocab) -> str:
         if len(w) < 5 or w in v.protected:
             return w
         if any(w.startswith(t) for t in v.typo_targets if len(t) >= 4):  # an inflection ("сетапов"), not a typo
+            return w
+        if w[0] >= "а" and any(t.startswith(w) for t in v.typo_targets):  # a Russian stem ("прогон" of "прогоны")
             return w
         hit = [h for h in difflib.get_close_matches(w, v.typo_targets, n=3, cutoff=0.8) if h[0] == w[0]]
         return hit[0] if hit else w
@@ -179,7 +182,8 @@ def _parse_one(raw: str, text: str, lang: str, known_setups: list[str], known_sy
     also = [{"setup_id": x} for x in f.setup_ids[1:]] + [{"symbol": x} for x in f.symbols[1:]]
     return ParsedRequest(text=raw, lang=lang, intent=intent, args=args, follow_up=follow_up,
                          confidence=round(confidence, 2), explicit=explicit,
-                         also=also if intent in INTENT_TOOL else [], period=_period(f, args, today))
+                         also=also if intent in INTENT_TOOL and INTENT_TOOL[intent] not in LIST_TOOLS else [],
+                         period=_period(f, args, today))
 
 
 def _period(f: Found, args: dict, today: dt.date) -> dict | None:
@@ -227,6 +231,12 @@ def args_for(intent: str, f: Found, v: Vocab, follow_up: bool = False, default_y
         found["timeframe"] = f.timeframe
     if f.signal_id:
         found["signal_id"] = f.signal_id
+    if f.k:
+        found["k"] = f.k
+    if f.learn_target:
+        found["target"] = f.learn_target
+    if f.detector in ("fvg", "sweeps"):                  # a learning dataset of every FVG / sweep
+        found["kind"] = "fvg" if f.detector == "fvg" else "sweep"
     for k in ("start", "end", "day", "version", "trade", "limit", "run_id"):
         if k in f.kv_args:
             found[k] = f.kv_args[k]
@@ -265,7 +275,68 @@ def args_for(intent: str, f: Found, v: Vocab, follow_up: bool = False, default_y
         d = found.get("day") or day
         if d:
             out["time"] = f"{d} {f.time_of_day}" if f.time_of_day else d
+    if tool in ("portfolio_backtest", "promote_setup"):
+        out.update(_portfolio_promote_args(tool, f, v))
+    if tool == "show_run":
+        runs = f.run_ids or ([f.kv_args["run_id"]] if "run_id" in f.kv_args else [])
+        if runs:
+            out["run_id"] = runs[0]
+    if tool == "live_signals" and (f.limit or "limit" in found):
+        out["limit"] = max(1, min(100, int(found.get("limit", f.limit))))
+    if tool == "live_performance":
+        for arg, key in (("period", "live_period"), ("by", "live_by")):
+            hit = next((k for k, pats in (v.raw.get(key) or {}).items() if any(re.search(p, f.norm) for p in pats)),
+                       None)
+            if hit:
+                out[arg] = hit
+    if tool in ("run_sweep", "run_walk_forward"):
+        out["grid"] = research_grid(f.norm, v)
+    if tool == "challenge_odds":
+        rules = next((rid for rid, pats in (v.raw.get("challenge_rules") or {}).items()
+                      if any(re.search(p, f.norm) for p in pats)), None)
+        if rules:
+            out["rules"] = rules
+        risk = (f.params or {}).get("risk_pct")
+        if risk is not None:
+            out["risk"] = [float(risk)]
+    if tool in ("run_montecarlo", "challenge_odds") and f.run_ids:
+        out["run_id"] = f.run_ids[0]
     for k in TOOL_ARGS.get(tool, ()):
         if k in found and k not in out:
             out[k] = found[k]
     return out
+
+
+def _portfolio_promote_args(tool: str, f: Found, v: Vocab) -> dict[str, Any]:
+    """Every setup and symbol named and the governor limits (``vocabulary.yaml`` ``governor``) of a portfolio;
+    the status a promotion names (``promotion_status``)."""
+    out: dict[str, Any] = {}
+    if tool == "promote_setup":
+        for status, words in (v.raw.get("promotion_status") or {}).items():
+            if any(re.search(p, f.norm) for p in words):
+                out["to"] = status
+                break
+        return out
+    if f.setup_ids:
+        out["setup_ids"] = list(f.setup_ids)
+    if f.symbols:
+        out["symbols"] = list(f.symbols)
+    gov = {}
+    for rule, patterns in (v.raw.get("governor") or {}).items():
+        for p in patterns:
+            m = re.search(p, f.norm)
+            if m:
+                gov[rule] = m.group(1).replace(",", ".") + ((m.group(2) or "R").upper().replace("Р", "R")
+                                                            if rule != "max_trades_per_day" else "")
+                break
+    if gov:
+        out["governor"] = gov
+    return out
+
+
+def research_grid(norm: str, v: Vocab) -> dict:
+    """The parameters a research request names (``grid_params`` of the vocabulary) as ``{path: None}`` — the
+    sweep tool puts a default spread of values around the setup's own; ``{}`` when none is named (the tool then
+    varies the setup's R:R)."""
+    names = [path for path, pats in (v.raw.get("grid_params") or {}).items() if any(re.search(p, norm) for p in pats)]
+    return {n: None for n in names}

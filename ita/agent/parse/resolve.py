@@ -16,6 +16,7 @@ from ita.agent.parse.schema import (
     INTENT_TOOL,
     MAX_TEXT,
     REQUIRED_ARGS,
+    RUN_TOOLS,
     TOOL_ARGS,
     ParsedRequest,
     Resolution,
@@ -274,10 +275,18 @@ def _fill(tool: str, args: dict, ctx: dict, from_context_setup: bool, follow_up:
     """Gaps from the context: setup, symbol, period, run; version/session/params only when continuing its setup."""
     names = TOOL_ARGS[tool]
     out = dict(args)
+    if tool in RUN_TOOLS:  # a stored run: the one named, the latest of a named setup, or the conversation's last
+        if not out.get("run_id") and not out.get("setup_id"):
+            out["run_id"] = ctx.get("run_id")
+        elif out.get("setup_id") and not out.get("symbol") and ctx.get("symbol"):
+            out["symbol"] = ctx["symbol"]
+        return out
     if "setup_id" in names and not out.get("setup_id") and ctx.get("setup_id"):
         out["setup_id"] = ctx["setup_id"]
     if "symbol" in names and not out.get("symbol") and ctx.get("symbol") and tool != "data_coverage":
         out["symbol"] = ctx["symbol"]
+    if "symbols" in names and not out.get("symbols") and (ctx.get("symbols") or ctx.get("symbol")):
+        out["symbols"] = list(ctx.get("symbols") or [ctx["symbol"]])
     if "start" in names and "start" not in out and "end" not in out:
         out["start"], out["end"] = ctx.get("start"), ctx.get("end")
     if from_context_setup and out.get("setup_id") and out.get("setup_id") == ctx.get("setup_id"):
@@ -313,6 +322,7 @@ def _question(tool: str, missing: str, args: dict, lang: str, parsed: ParsedRequ
     values = _SafeDict(
         on=f" on {sym}" if sym else "", on_ru=f" по {sym}" if sym else "",
         symbol_or_eurusd=sym or "EURUSD", symbol=sym or "", setup=args.get("setup_id") or "",
+        setups=" + ".join(args.get("setup_ids") or []),
         detector=vocabulary().detector_labels.get(args.get("detector") or "", args.get("detector") or "FVG"),
         trade=args.get("trade") if args.get("trade") is not None else "", version_a=args.get("version_a") or "",
         version_b=args.get("version_b") or "",

@@ -16,8 +16,12 @@ MAX_TEXT = 2000                # only the first characters of a very long messag
 
 Intent = Literal["backtest", "evaluate_setup", "run_detector", "render_chart", "show_trade", "compare_versions",
                  "compare_runs", "list_setups", "show_setup", "validate_setup", "explain_day", "data_coverage",
-                 "list_runs", "signal_probability", "explain_signal", "similar_signals", "recommend_changes",
-                 "learn_status", "help", "greeting", "theory_question", "unsupported", "unknown"]
+                 "list_runs", "optimise", "walk_forward", "monte_carlo", "challenge", "help", "greeting",
+                 "theory_question", "unsupported", "unknown",
+                 "portfolio_backtest", "promote_setup", "list_instruments", "show_instrument",
+                 "show_run", "live_signals", "live_performance", "live_status",
+                 "signal_probability", "explain_signal", "similar_signals", "recommend_changes", "learn_status",
+                 "train_model", "build_dataset", "list_features", "discover_features"]
 
 # the tools layer implements exactly these names and arguments (in this order)
 TOOL_ARGS: dict[str, tuple[str, ...]] = {
@@ -34,11 +38,27 @@ TOOL_ARGS: dict[str, tuple[str, ...]] = {
     "explain_day": ("setup_id", "symbol", "day"),
     "data_coverage": ("symbol",),
     "list_runs": ("limit",),
+    "portfolio_backtest": ("setup_ids", "symbols", "start", "end", "governor"),
+    "promote_setup": ("setup_id", "version", "to"),
+    "list_instruments": (),
+    "show_instrument": ("symbol",),
+    "show_run": ("run_id",),
+    "live_signals": ("limit",),
+    "live_performance": ("period", "by", "start", "end", "setup_id", "symbol"),
+    "live_status": (),
+    "run_sweep": ("setup_id", "symbol", "start", "end", "version", "grid", "objective"),
+    "run_walk_forward": ("setup_id", "symbol", "start", "end", "version", "grid", "train", "test", "objective"),
+    "run_montecarlo": ("run_id", "setup_id", "symbol"),
+    "challenge_odds": ("run_id", "setup_id", "symbol", "rules", "risk"),
     "signal_probability": ("signal_id", "setup_id", "symbol"),      # learning (ita/tools/learn.py)
     "explain_signal": ("signal_id",),
-    "similar_signals": ("signal_id",),
+    "similar_signals": ("signal_id", "k"),
     "recommend_changes": ("setup_id", "symbol"),
     "learn_status": (),
+    "train_model": ("target",),
+    "build_dataset": ("kind",),
+    "list_features": (),
+    "discover_features": ("target",),
 }
 # without these a tool call is not made: the trader is asked (in this order, one question)
 # (show_trade without a run id means the latest run; data_coverage without a symbol means all of them)
@@ -53,6 +73,11 @@ REQUIRED_ARGS: dict[str, tuple[str, ...]] = {
     "show_setup": ("setup_id",),
     "validate_setup": ("setup_id",),
     "explain_day": ("setup_id", "symbol", "day"),
+    "portfolio_backtest": ("setup_ids", "symbols"),
+    "promote_setup": ("setup_id", "version"),
+    "show_instrument": ("symbol",),
+    "run_sweep": ("setup_id", "symbol"),
+    "run_walk_forward": ("setup_id", "symbol"),
     "recommend_changes": ("setup_id",),
 }
 INTENT_TOOL: dict[str, str] = {
@@ -60,10 +85,20 @@ INTENT_TOOL: dict[str, str] = {
     "render_chart": "render_chart", "show_trade": "show_trade", "compare_versions": "compare_versions",
     "compare_runs": "compare_runs", "list_setups": "list_setups", "show_setup": "show_setup",
     "validate_setup": "validate_setup", "explain_day": "explain_day", "data_coverage": "data_coverage",
-    "list_runs": "list_runs", **{t: t for t in ("signal_probability", "explain_signal", "similar_signals",
-                                                "recommend_changes", "learn_status")},
+    "list_runs": "list_runs", "portfolio_backtest": "portfolio_backtest", "promote_setup": "promote_setup",
+    "list_instruments": "list_instruments", "show_instrument": "show_instrument",
+    "show_run": "show_run", "live_signals": "live_signals", "live_performance": "live_performance",
+    "live_status": "live_status",
+    "optimise": "run_sweep", "walk_forward": "run_walk_forward",
+    "monte_carlo": "run_montecarlo", "challenge": "challenge_odds",
+    **{t: t for t in ("signal_probability", "explain_signal", "similar_signals", "recommend_changes",
+                      "learn_status", "train_model", "build_dataset", "list_features", "discover_features")},
 }
-ARG_DEFAULTS: dict[str, Any] = {"timeframe": DEFAULT_TIMEFRAME, "limit": DEFAULT_RUNS_LIMIT}
+LIST_TOOLS = ("portfolio_backtest",)          # take every setup and symbol named at once (no one call per name)
+ARG_DEFAULTS: dict[str, Any] = {"timeframe": DEFAULT_TIMEFRAME, "limit": DEFAULT_RUNS_LIMIT, "objective": "total_r",
+                                "train": "6M", "test": "1M", "rules": "ftmo_2step"}
+# research tools that read a stored run: the conversation's last run unless a setup is named
+RUN_TOOLS = ("run_montecarlo", "challenge_odds")
 # tools a follow-up ("same on XAUUSD") can repeat
 FOLLOWABLE = ("run_backtest", "evaluate_setup", "run_detector", "render_chart", "compare_versions", "explain_day",
                "show_setup", "data_coverage")
