@@ -23,9 +23,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 from pydantic import BaseModel, ConfigDict, field_validator
 
+from ita.config import load_yaml
 from ita.errors import ItaError, closest
 from ita.times import NY
 
@@ -121,7 +121,7 @@ def local_time_to_utc(days: np.ndarray, hhmm: str, timezone: str = NY) -> pd.Dat
 
 @lru_cache(maxsize=2)
 def _defaults(path: str) -> dict[str, SessionWindow]:
-    raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    raw = load_yaml(Path(path).read_text(encoding="utf-8")) or {}
     return {k: SessionWindow(name=k, **v) for k, v in raw.items()}
 
 

@@ -14,9 +14,9 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from ita.config import load_yaml
 from ita.errors import UnknownSymbolError, closest
 
 REGISTRY_PATH = Path(__file__).with_name("instruments.yaml")
@@ -73,7 +73,7 @@ class Instrument(BaseModel):
 
 @lru_cache(maxsize=4)
 def _registry(path: str) -> dict[str, Instrument]:
-    raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    raw = load_yaml(Path(path).read_text(encoding="utf-8")) or {}
     return {sym.upper(): Instrument(symbol=sym.upper(), **spec) for sym, spec in raw.items()}
 
 

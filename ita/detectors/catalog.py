@@ -29,10 +29,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 
 import ita.detectors as D
-from ita.config import DETECTOR_CATALOG
+from ita.config import DETECTOR_CATALOG, load_yaml
 from ita.data.timeframes import tf_delta
 from ita.errors import ItaError, closest
 from ita.sessions import local_time_to_utc
@@ -65,7 +64,7 @@ class DetectorKind:
 def catalog() -> dict[str, DetectorKind]:
     """Every kind by name, in the catalogue's order. Raises :class:`~ita.errors.ItaError` if the file is
     malformed (an entry naming a function :mod:`ita.detectors` does not have, a missing field)."""
-    raw = yaml.safe_load(CATALOG_PATH.read_text(encoding="utf-8"))["kinds"]
+    raw = load_yaml(CATALOG_PATH.read_text(encoding="utf-8"))["kinds"]
     out: dict[str, DetectorKind] = {}
     for k, e in raw.items():
         cols = e["columns"]
