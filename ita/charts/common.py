@@ -85,11 +85,11 @@ def title_block(title: str, subtitle: str) -> dict:
 
 def slice_window(candles: pd.DataFrame, t0: pd.Timestamp, t1: pd.Timestamp) -> pd.DataFrame:
     """The candles with ``t0 <= time <= t1`` (UTC instants), sorted, with a UTC-aware index."""
-    idx = pd.DatetimeIndex(candles.index)
+    idx = candles.index if isinstance(candles.index, pd.DatetimeIndex) else pd.DatetimeIndex(candles.index)
     if idx.tz is None:
         idx = idx.tz_localize("UTC")
-    else:
-        idx = idx.tz_convert("UTC")
+    elif str(idx.tz) != "UTC":
+        idx = idx.tz_convert("UTC")  # (an index already in UTC is kept: its cached sortedness is reused)
     if not idx.is_monotonic_increasing:
         order = np.argsort(idx.as_unit("ns").asi8, kind="stable")
         candles, idx = candles.iloc[order], idx[order]
@@ -102,7 +102,7 @@ def slice_window(candles: pd.DataFrame, t0: pd.Timestamp, t1: pd.Timestamp) -> p
 def bar_width(idx: pd.DatetimeIndex) -> pd.Timedelta:
     """The median bar spacing of ``idx`` (5 minutes when it cannot be told)."""
     if len(idx) > 1:
-        d = pd.Series(np.diff(idx.as_unit("ns").asi8)).median()
+        d = float(np.median(np.diff(idx.as_unit("ns").asi8)))
         if d and d > 0:
             return pd.Timedelta(int(d), "ns")
     return pd.Timedelta(minutes=5)

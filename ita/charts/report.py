@@ -29,11 +29,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from plotly.offline import get_plotlyjs
-
+from plotly.utils import PlotlyJSONEncoder
 from ita.charts import style as S
 from ita.charts.common import PAGE_CSS, finite, json_clean, script_json
-from ita.charts.figures import equity_figure, trade_spec
+from ita.charts.figures import equity_spec, merge_layout, trade_spec, typed_arrays
 from ita.errors import write_text_atomic
 from ita.times import ny_text
 
@@ -209,8 +208,9 @@ def report_html(candles: pd.DataFrame, trades: pd.DataFrame, signals: pd.DataFra
     dec = S.price_decimals(pip)
     symbol = str(signals["symbol"].iloc[0]) if len(signals) and "symbol" in signals.columns else ""
 
-    eq_fig = equity_figure(equity, stats, title)
-    eq_fig.update_layout(title=dict(text="", subtitle=dict(text="")), margin=dict(t=20))  # the page header carries title and stats
+    eq_fig = equity_spec(equity, stats, title)
+    # the page header carries title and stats
+    eq_fig["layout"] = merge_layout(eq_fig["layout"], {"title": {"text": "", "subtitle": {"text": ""}}, "margin": {"t": 20}})
 
     sig_by_id: dict = {}
     if len(signals) and "signal_id" in signals.columns:
@@ -235,10 +235,12 @@ def report_html(candles: pd.DataFrame, trades: pd.DataFrame, signals: pd.DataFra
     note = (f"<p class='muted'>{len(chosen)} of {len(recs)} trades have a chart (evenly spread).</p>"
             if len(chosen) < len(recs) else "")
 
-    eq_json = eq_fig.to_json().replace("</", "<\\/")
+    eq_json = json.dumps(typed_arrays(eq_fig), cls=PlotlyJSONEncoder, separators=(",", ":")).replace("</", "<\\/")
     period = ""
     if "Start" in stats.index and "End" in stats.index:
         period = f"{S.fmt_stat('Start', stats['Start'])} → {S.fmt_stat('End', stats['End'])} · "
+    from plotly.offline import get_plotlyjs
+
     doc = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>{html.escape(title)}</title><style>{_CSS}</style>
