@@ -25,17 +25,16 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
-
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 import ita.detectors as D
 from ita.config import DETECTOR_CATALOG, load_yaml
-from ita.data.timeframes import tf_delta
 from ita.errors import ItaError, closest
 from ita.sessions import local_time_to_utc
 from ita.times import NY
+
+if TYPE_CHECKING:  # imported where the detectors run: the catalogue itself is read without them
+    import pandas as pd
 
 CATALOG_PATH = DETECTOR_CATALOG
 
@@ -69,7 +68,7 @@ def catalog() -> dict[str, DetectorKind]:
     for k, e in raw.items():
         cols = e["columns"]
         cols = raw[cols]["columns"] if isinstance(cols, str) else cols
-        if not hasattr(D, e["function"]):
+        if e["function"] not in D.__all__:
             raise ItaError(f"{CATALOG_PATH}: {k}: ita.detectors has no function {e['function']!r}.")
         out[k] = DetectorKind(
             kind=k, label=e["label"], name=e["name"], function=e["function"], chart=e["chart"],
@@ -161,6 +160,8 @@ def detector_params(detector: str, params: dict | None = None) -> dict:
 def sweep_levels(c: pd.DataFrame, pip: float, tf: str, p: dict) -> pd.DataFrame:
     """The levels a ``sweeps`` run looks at (``p["of"]``: previous_levels, session_range, initial_balance,
     equal_levels) on candles ``c`` (UTC index), like the setup language builds them: ``level``, ``side``, ``confirmed_at``, ``until`` (like the setup language)."""
+    import numpy as np
+    import pandas as pd
 
     far = pd.Timestamp("2262-01-01", tz="UTC")
     of = p["of"]
@@ -200,6 +201,11 @@ def run(detector: str, c: pd.DataFrame, pip: float, tf: str, p: dict | None = No
         >>> p = catalog.detector_params("fvg", {"min_gap_pips": "1"})
         >>> ev = catalog.run("fvg", candles, 0.0001, "M5", p)                         # doctest: +SKIP
     """
+    import numpy as np
+    import pandas as pd
+
+    from ita.data.timeframes import tf_delta
+
     p = {**kind(detector).params, **(p or {})}
 
     try:
