@@ -2,7 +2,7 @@
 
 Public API::
 
-    warm_up(tabs=None)                               # start the renderer in the background, return at once
+    warm_up(tabs=None, wait=False)                   # start the renderer in the background, return at once
     render_pngs(figs, paths, width=1400, height=800) -> list[Path]   # several figures, rendered concurrently
     save_png(fig, path, width=1400, height=800) -> Path               # one figure
     close_png_server()                               # stop the browser (optional; done at exit)
@@ -180,15 +180,31 @@ def _drop(srv: _Renderer) -> None:
     threading.Thread(target=srv.close, daemon=True).start()
 
 
-def warm_up(tabs: int | None = None) -> None:
+def warm_up(tabs: int | None = None, wait: bool = False) -> None:
     """Start the process's renderer (headless Chromium with ``tabs`` tabs, default :data:`TABS`) in the
     background and return at once, so the first PNG does not wait for the browser start (~1.7–3 s). A no-op
-    when it is already running or starting. Never raises: a start-up error (no Chromium, no kaleido) is
-    reported by the next :func:`render_pngs` / :func:`save_png` as their :class:`~ita.errors.ItaError`."""
+    when it is already running or starting. Without ``wait`` it never raises: a start-up error (no Chromium,
+    no kaleido) is reported by the next :func:`render_pngs` / :func:`save_png` as their
+    :class:`~ita.errors.ItaError`; with ``wait=True`` it blocks until the browser is up and raises that
+    :class:`~ita.errors.ItaError` itself (a long-lived process checks at start-up: "charts will be skipped").
+
+    Example (a long-lived process, at start-up)::
+
+        >>> from ita.charts import warm_up
+        >>> warm_up()                       # returns at once; Chromium starts beside the rest of the start-up
+    """
     try:
-        _get_server(max(1, int(tabs or TABS)))
-    except Exception:  # noqa: BLE001 - reported by the next render
-        pass
+        srv = _get_server(max(1, int(tabs or TABS)))
+    except Exception as exc:  # noqa: BLE001 - reported by the next render
+        if wait:
+            raise _start_error(exc) from None
+        return
+    if wait:
+        try:
+            srv.ready()
+        except Exception as exc:  # noqa: BLE001
+            _drop(srv)
+            raise _start_error(exc) from None
 
 
 def close_png_server() -> None:
