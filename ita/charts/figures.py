@@ -16,7 +16,8 @@ import numpy as np
 import pandas as pd
 
 from ita.charts import style as S
-from ita.charts.common import SHORT_SESSION, bar_width, esc, gap_rangebreaks, finite, meta_dict, slice_window, spread_tags, title_block
+from ita.charts.common import (SHORT_SESSION, bar_width, esc, finite, gap_rangebreaks, meta_dict, spread_tags, title_block,
+                               window_arrays)
 from ita.times import utc
 
 if TYPE_CHECKING:
@@ -246,8 +247,8 @@ def killzone_marks(idx_utc: pd.DatetimeIndex, ny: pd.DatetimeIndex, half: pd.Tim
     try:
         days = pd.date_range(S.to_ny(t0).normalize() - pd.Timedelta(days=1), S.to_ny(t1).normalize()
                              + pd.Timedelta(days=1), freq="D")
-        opens = pd.DatetimeIndex(idx_utc).as_unit("ns").asi8  # plain int64 nanoseconds: cheap comparisons
-        ny_ns = pd.DatetimeIndex(ny).as_unit("ns").asi8
+        as_ns = lambda i: (i if isinstance(i, pd.DatetimeIndex) else pd.DatetimeIndex(i)).as_unit("ns").asi8  # noqa: E731
+        opens, ny_ns = as_ns(idx_utc), as_ns(ny)  # plain int64 nanoseconds: cheap comparisons
         first, last = opens[0], opens[-1]
         for name, label in _KILLZONES:
             for d in days:
@@ -304,12 +305,11 @@ def trade_spec(candles: pd.DataFrame, trade: Mapping, signal: Mapping, title: st
     anchors += [t for t in (r_start, z_time, *ev_times) if t is not None]
     t0 = max(min(anchors) - _BEFORE, t_entry - _MAX_LOOKBACK)  # a days-old reference level is clipped
     t1 = max(t_exit, t_entry) + _AFTER
-    win = slice_window(candles, t0, t1)
-    idx_utc = pd.DatetimeIndex(win.index)
+    idx_utc, (o, h, lo, c) = window_arrays(candles, t0, t1)
+    n_win = len(idx_utc)
     bar = bar_width(idx_utc if len(idx_utc) > 1 else pd.DatetimeIndex(candles.index[:50]))
     half = bar / 2
     ny = S.index_to_ny(idx_utc)
-    o, h, lo, c = (win[k].to_numpy(dtype="float64") for k in ("open", "high", "low", "close"))
 
     def X(t: pd.Timestamp | None, shift: pd.Timedelta = pd.Timedelta(0)) -> str | None:
         return None if t is None else S.xstr(S.to_ny(t + shift))
@@ -381,10 +381,10 @@ def trade_spec(candles: pd.DataFrame, trade: Mapping, signal: Mapping, title: st
     # ---- event bars: the range break, the liquidity sweep, the BOS/CHoCH (whichever the setup has)
     for ev, label, low_side in event_marks(meta, direction):
         et = utc(ev.get("time"))
-        if et is None or not len(win):
+        if et is None or not n_win:
             continue
         k = idx_utc.searchsorted(et)
-        if k < len(win) and idx_utc[k] == et:
+        if k < n_win and idx_utc[k] == et:
             ann.append(dict(x=S.xstr(ny[k]), y=lo[k] if low_side else h[k], xref="x", yref="y", text=label,
                             showarrow=True, arrowhead=2, arrowsize=1, arrowwidth=1.3, arrowcolor=S.BLUE,
                             ax=0, ay=34 if low_side else -34, font=dict(size=11, color=S.BLUE),
@@ -464,10 +464,10 @@ def trade_spec(candles: pd.DataFrame, trade: Mapping, signal: Mapping, title: st
     if p_exit is not None:
         lines.append(f"exit   {pf.format(p_exit)}   {S.to_ny(t_exit):%H:%M} NY")
     lines.append(f"result <b><span style='color:{out_col}'>{esc(reason)} {r_txt}</span></b>")
-    if len(win):
-        xn = np.arange(len(win)) / max(len(win) - 1, 1)
+    if n_win:
+        xn = np.arange(n_win) / max(n_win - 1, 1)
         norm = lambda v: (np.asarray(v, dtype="float64") - y0) / (y1 - y0)  # noqa: E731
-        pos_of = lambda t: float(idx_utc.searchsorted(t)) / max(len(win) - 1, 1)  # noqa: E731
+        pos_of = lambda t: float(idx_utc.searchsorted(t)) / max(n_win - 1, 1)  # noqa: E731
         segs = [(pos_of(min(known_at, t_entry)), pos_of(t_exit), float(norm(p))) for p in (p_entry, p_sl, p_tp)
                 if p is not None]
         cx, cy, xa, ya = _pick_corner(xn, norm(lo), norm(h), segs, 0.23, 0.25)

@@ -224,12 +224,15 @@ def report_html(candles: pd.DataFrame, trades: pd.DataFrame, signals: pd.DataFra
         n = tr.get("trade", pos + 1)
         sg = sig_by_id.get(tr.get("signal_id"), {})
         head = f"Trade {n} of {len(recs)}" + (f" · {symbol}" if symbol else "")
-        specs.append(json_clean(trade_spec(candles, tr, sg, head, pip)))
+        specs.append(trade_spec(candles, tr, sg, head, pip))
         chart_of[pos] = i
         r = finite(tr.get("r"))
         labels.append(f"#{n} · {ny_text(tr.get('entry_time'), missing=_NO_TIME)} NY · {tr.get('direction', '')} · "
                       f"{tr.get('exit_reason', '')} {S.fmt_num(r, 2, signed=True)}R")
-    gz = base64.b64encode(gzip.compress(json.dumps(specs, separators=(",", ":"), default=str).encode("utf-8"),
+    payload = json.dumps(specs, separators=(",", ":"), default=str)
+    if "NaN" in payload or "Infinity" in payload:  # a non-finite number somewhere (rare): null it, as JSON needs
+        payload = json.dumps(json_clean(specs), separators=(",", ":"), default=str)
+    gz = base64.b64encode(gzip.compress(payload.encode("utf-8"),
                                         compresslevel=9, mtime=0)).decode("ascii")
     index = {"labels": labels, "chart_of_pos": [chart_of.get(p) for p in range(len(recs))]}
     note = (f"<p class='muted'>{len(chosen)} of {len(recs)} trades have a chart (evenly spread).</p>"
