@@ -98,6 +98,10 @@ def backtest(
 ):
     """Backtest a setup on stored candles; print statistics and write the run's artifacts.
 
+    The statistics print the moment the simulation ends; the PNGs (equity curve + sample trades, rendered
+    by headless Chromium, started in the background first thing) and the HTML report follow with a
+    progress line.
+
     \b
     Examples:
       ita backtest asia_fvg_break --symbol EURUSD --from 2025-01-01 --to 2025-12-31
