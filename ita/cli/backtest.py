@@ -108,6 +108,10 @@ def backtest(
       ita backtest asia_fvg_break --symbol XAUUSD --param rr=3 --spread 0 --commission 0
       ita backtest asia_fvg_break --session london_killzone
     """
+    if charts:  # Chromium starts now, beside the imports, the data load and the simulation
+        from ita.charts import warm_up
+
+        warm_up(tabs=1)
     from ita.backtest.runner import run_backtest
 
     shown: list = []
