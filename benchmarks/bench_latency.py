@@ -15,13 +15,14 @@ Each row of issue 12's target table is measured as a trader meets it:
 
 Runs use a throw-away ``ITA_HOME`` (the sample data is imported once, before timing; ``--home`` reuses one) and
 no LLM. Reported: median and p95 (linear interpolation) of ``--runs`` runs, the target and median / target —
-never the best run. The machine's load average is printed before and after: on a shared machine read the
+never the best run — and, for the new processes, their median CPU seconds. The machine's load average is printed before and after: on a shared machine read the
 medians together with it.
 """
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -56,8 +57,15 @@ def p95(xs: list[float]) -> float:
     return s[lo] + (s[min(lo + 1, len(s) - 1)] - s[lo]) * (k - lo)
 
 
-def run_cli(args: list[str], env: dict, mark: str | None = None) -> tuple[float | None, float]:
-    """Run ``ita ARGS`` as a new process: (seconds until a stdout line contains ``mark``, seconds until exit)."""
+CPU: dict[str, list[float]] = {}
+"""CPU seconds (user + system) of each new-process run, with the processes it started (the browser): on an
+idle machine the wall time of a one-process command is close to it, so it reads through the load."""
+
+
+def run_cli(args: list[str], env: dict, mark: str | None = None, key: str | None = None) -> tuple[float | None, float]:
+    """Run ``ita ARGS`` as a new process: (seconds until a stdout line contains ``mark``, seconds until exit);
+    its CPU seconds are added to :data:`CPU` under ``key``."""
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     seen = None
     proc = subprocess.Popen([ITA, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
@@ -66,6 +74,9 @@ def run_cli(args: list[str], env: dict, mark: str | None = None) -> tuple[float 
             seen = time.perf_counter() - t0
     proc.wait()
     total = time.perf_counter() - t0
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if key:
+        CPU.setdefault(key, []).append(r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime)
     if proc.returncode != 0:
         raise SystemExit(f"ita {' '.join(args)} failed ({proc.returncode}): {proc.stderr.read()[-1500:]}")
     return seen, total
@@ -76,12 +87,12 @@ def bench_cli(runs: int, env: dict) -> dict[str, list[float]]:
     run_cli(BACKTEST, env)  # sample import, first-run caches (not timed)
     run_cli(["chat", "--no-llm", "list setups"], env)
     for _ in range(runs):
-        stats, total = run_cli(BACKTEST, env, STATS_MARK)
+        stats, total = run_cli(BACKTEST, env, STATS_MARK, key="backtest_all")
         out["backtest_stats"].append(stats if stats is not None else float("nan"))
         out["backtest_all"].append(total)
-        out["chat_list"].append(run_cli(["chat", "--no-llm", "--thread", "bench", "list setups"], env)[1])
-        out["help"].append(run_cli(["--help"], env)[1])
-        out["setups_list"].append(run_cli(["setups", "list"], env)[1])
+        out["chat_list"].append(run_cli(["chat", "--no-llm", "--thread", "bench", "list setups"], env, key="chat_list")[1])
+        out["help"].append(run_cli(["--help"], env, key="help")[1])
+        out["setups_list"].append(run_cli(["setups", "list"], env, key="setups_list")[1])
     return out
 
 
@@ -144,27 +155,29 @@ def main(argv=None) -> None:
     from rich.table import Table
 
     tab = Table(title=f"Latency, median and p95 of {a.runs} runs (ITA_HOME {home})", title_justify="left")
-    for c in ("what", "median", "p95", "target", "median / target", "runs"):
+    for c in ("what", "median", "p95", "target", "median / target", "CPU s", "runs"):
         tab.add_column(c, justify="left" if c == "what" else "right")
     for key, what, target, unit in TARGETS:
         xs = res.get(key)
         if not xs:
-            tab.add_row(what, "—", "—", f"≤ {target:g} {unit}", "skipped", "0")
+            tab.add_row(what, "—", "—", f"≤ {target:g} {unit}", "skipped", "—", "0")
             continue
         med = statistics.median(xs)
         ratio = med / target
         colour = "green" if ratio <= 1 else "red"
         if key == "x10":
-            tab.add_row(what, f"{med:.1f}×", "—", f"≤ {target:g}×", f"[{colour}]{ratio:.2f}[/]",
+            tab.add_row(what, f"{med:.1f}×", "—", f"≤ {target:g}×", f"[{colour}]{ratio:.2f}[/]", "—",
                         f"{a.runs} + {a.runs}")
         else:
-            tab.add_row(what, f"{med:.2f} s", f"{p95(xs):.2f} s", f"≤ {target:g} s", f"[{colour}]{ratio:.2f}[/]",
+            cpu = f"{statistics.median(CPU[key]):.2f}" if key in CPU else "—"
+            tab.add_row(what, f"{med:.2f} s", f"{p95(xs):.2f} s", f"≤ {target:g} s", f"[{colour}]{ratio:.2f}[/]", cpu,
                         str(len(xs)))
     con = Console(width=160)
     con.print(tab)
     con.print(f"backtest() year {statistics.median(t1) * 1e3:.0f} ms, ×10 {statistics.median(t10) * 1e3:.0f} ms (medians). "
               f"Load average before {load0[0]:.2f} / after {load1[0]:.2f} on {os.cpu_count()} CPUs "
-              "(above the CPU count the processes queue: read the medians with it).")
+              "(above the CPU count the processes queue: read the medians with it). CPU s: median CPU seconds of "
+              "the process and the processes it waited for (the backtest's includes its headless Chromium).")
 
 
 if __name__ == "__main__":
