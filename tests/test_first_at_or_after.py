@@ -57,3 +57,20 @@ def test_large_input_many_queries():
     got = first_at_or_after(values, starts, levels, "le")
     pick = rng.integers(0, len(starts), size=300)
     np.testing.assert_array_equal(got[pick], brute(values, starts[pick], levels[pick], "le"))
+
+
+@pytest.mark.parametrize("reduce,empty", [(np.maximum, -np.inf), (np.minimum, np.inf)])
+@pytest.mark.parametrize("n", [1, FIRST_BLOCK, 3 * FIRST_BLOCK + 5, 2000])
+def test_range_extremes_match_numpy(reduce, empty, n):
+    """RangeExtremes (the equal-highs/lows range check): reduce over [lo, hi), within a block, across blocks,
+    empty ranges, NaN propagating like numpy's reduce."""
+    from ita.detectors._util import RangeExtremes
+
+    rng = np.random.default_rng(n)
+    values = np.round(rng.normal(size=n), 1)
+    if n > 10:
+        values[rng.integers(0, n, size=2)] = np.nan
+    lo = rng.integers(0, n + 1, size=500)
+    hi = np.clip(lo + rng.integers(-2, 3 * FIRST_BLOCK + 9, size=500), 0, n)
+    want = np.array([reduce.reduce(values[a:b]) if b > a else empty for a, b in zip(lo, hi)])
+    np.testing.assert_array_equal(RangeExtremes(values, reduce).query(lo, hi, empty), want)

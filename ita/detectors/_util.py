@@ -34,6 +34,63 @@ def sparse_table(values: np.ndarray, reduce) -> list[np.ndarray]:
     return table
 
 
+class RangeExtremes:
+    """``reduce(values[lo:hi])`` for many half-open ranges at once (``reduce`` = ``np.maximum`` / ``np.minimum``),
+    in linear time and memory: blocks of :data:`FIRST_BLOCK` values with running extremes from each block's start
+    and to its end, and a sparse table over the block extremes only (n / 32 · log n entries). A NaN in a range
+    gives NaN (as ``reduce`` does). Example: ``RangeExtremes(high, np.maximum).query(lo, hi, -np.inf)``."""
+
+    def __init__(self, values: np.ndarray, reduce) -> None:
+        v = np.asarray(values, dtype="float64")
+        self.n, self.reduce, blk = len(v), reduce, FIRST_BLOCK
+        self.identity = -np.inf if reduce is np.maximum else np.inf
+        nb = max(1, -(-len(v) // blk))
+        pad = np.full(nb * blk, self.identity)
+        pad[:len(v)] = v
+        self.grid = pad.reshape(nb, blk)
+        self.prefix = reduce.accumulate(self.grid, axis=1).ravel()                 # block start … i
+        self.suffix = reduce.accumulate(self.grid[:, ::-1], axis=1)[:, ::-1].ravel()  # i … block end
+        self.blocks = sparse_table(reduce.reduce(self.grid, axis=1), reduce)
+
+    def query(self, lo: np.ndarray, hi: np.ndarray, empty: float) -> np.ndarray:
+        """Per query ``reduce(values[lo[k]:hi[k]])``; ``empty`` where ``hi <= lo``. ``0 <= lo``, ``hi <= n``."""
+        lo, hi = np.asarray(lo, dtype=np.int64), np.asarray(hi, dtype=np.int64)
+        out = np.full(len(lo), empty, dtype="float64")
+        ok = np.flatnonzero(hi > lo)
+        if not len(ok):
+            return out
+        blk, red = FIRST_BLOCK, self.reduce
+        left, right = lo[ok], hi[ok] - 1  # inclusive
+        bl, br = left // blk, right // blk
+        res = np.empty(len(ok))
+        same = bl == br
+        if same.any():  # inside one block: scan it
+            cols = np.arange(blk)
+            rows = self.grid[bl[same]]
+            inside = (cols >= (left[same] % blk)[:, None]) & (cols <= (right[same] % blk)[:, None])
+            res[same] = red.reduce(np.where(inside, rows, self.identity), axis=1)
+        d = ~same
+        if d.any():  # the left block's tail, the right block's head, and the whole blocks between
+            r = red(self.suffix[left[d]], self.prefix[right[d]])
+            a, b = bl[d] + 1, br[d]  # blocks a … b-1
+            mid = np.flatnonzero(b > a)
+            if len(mid):
+                ln = b[mid] - a[mid]
+                k = np.floor(np.log2(ln)).astype(np.int64)
+                k = np.where((1 << (k + 1)) <= ln, k + 1, k)  # guard float rounding of log2
+                k = np.where((1 << k) > ln, k - 1, k)
+                first, second = np.empty(len(mid)), np.empty(len(mid))
+                for kk in np.unique(k):
+                    sel = k == kk
+                    arr = self.blocks[kk]
+                    first[sel] = arr[a[mid][sel]]
+                    second[sel] = arr[b[mid][sel] - (1 << kk)]
+                r[mid] = red(r[mid], red(first, second))
+            res[d] = r
+        out[ok] = res
+        return out
+
+
 def run_extremes(keys: np.ndarray, high: np.ndarray, low: np.ndarray):
     """Group consecutive equal ``keys`` into runs and return, per run:
     ``starts``, ``ends`` (first/last positions), ``hi``, ``lo`` (max high / min low) and ``hi_pos``,
