@@ -23,8 +23,13 @@ __all__ = ["lazy_exports"]
 def lazy_exports(package: str, where: dict[str, str]) -> None:
     """Make ``where`` (exported name → the module defining it) the lazy exports of module ``package``.
 
-    Raises :class:`AttributeError` on access to a name that is neither exported nor a submodule (as Python
-    does); an exported name missing from its module raises that module's :class:`AttributeError` on access."""
+    Only the package's own submodules may be named (:class:`ValueError` otherwise): the import-linter contracts
+    in ``pyproject.toml`` see a package's imports, and a lazy export must not hide a forbidden one. Raises
+    :class:`AttributeError` on access to a name that is neither exported nor a submodule (as Python does); an
+    exported name missing from its module raises that module's :class:`AttributeError` on access."""
+    outside = sorted({m for m in where.values() if not m.startswith(f"{package}.")})
+    if outside:
+        raise ValueError(f"lazy_exports({package!r}): only its own submodules may be named, not {outside}")
     mod = sys.modules[package]
     shadowed = {name for name, module in where.items() if module == f"{package}.{name}"}
 

@@ -63,3 +63,21 @@ def test_the_backtest_does_load_what_it_needs(tmp_path):
     """The counter-check: a command that computes does import the data stack (the test above can fail)."""
     mods, _ = imported(["setups", "explain", "asia_fvg_break", "--symbol", "EURUSD", "--day", "2025-03-14"], tmp_path)
     assert {"pandas", "numpy"} <= mods
+
+
+def test_lazy_exports_keep_functions_named_like_their_submodules():
+    """Importing ita.setups.evaluate (a submodule) first must not turn ``ita.setups.evaluate`` into the module: in a
+    fresh interpreter, as an eager ``__init__`` would leave it."""
+    code = ("from ita.setups.evaluate import warmup; from ita.detectors.fvg import inverse_fvg\n"
+            "import ita.setups, ita.detectors; from ita.setups import evaluate\n"
+            "print(callable(evaluate), callable(ita.setups.evaluate), callable(ita.detectors.fvg),"
+            " 'evaluate' in dir(ita.setups))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.stdout.split() == ["True", "True", "True", "True"], out.stderr[-1500:]
+
+
+def test_lazy_exports_name_only_the_packages_own_modules():
+    from ita.lazy import lazy_exports
+
+    with pytest.raises(ValueError, match="only its own submodules"):
+        lazy_exports("ita.setups", {"ToolResult": "ita.tools.results"})  # would hide a layering breach
