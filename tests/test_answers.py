@@ -120,8 +120,8 @@ def test_list_setups_answer():
     n = len(r.data["setups"])
     assert en.splitlines()[0].startswith(f"**{n} setups** (YAML in `")
     assert ru.splitlines()[0].startswith(f"**{n} сетапов** (YAML в `")
-    assert ["setup", "versions", "timeframe", "name", "hash"] in md_rows(en)
-    assert ["сетап", "версии", "таймфрейм", "название", "хеш"] in md_rows(ru)
+    assert ["setup", "versions", "timeframe", "name", "hash", "status"] in md_rows(en)
+    assert ["сетап", "версии", "таймфрейм", "название", "хеш", "статус"] in md_rows(ru)
     assert ["fvg_reversal", "v1, v2"] == next(row[:2] for row in md_rows(en) if row[0] == "fvg_reversal")
     assert en.splitlines()[-1] == "Try: `show setup asia_fvg_break`, `backtest asia_fvg_break on EURUSD`."
 

@@ -13,13 +13,19 @@ from tests.conftest import REPO
 HEADER = "time,open,high,low,close,tick_volume,spread,real_volume"
 
 
-def test_decimal_comma_prices_are_named_with_the_fix(tmp_path):
+def test_decimal_comma_prices_are_read_with_semicolons_and_named_with_the_fix_with_commas(tmp_path):
     f = tmp_path / "comma.csv"
     f.write_text("time;open;high;low;close;tick_volume\n2025.01.02 00:05:00;1,03507;1,03512;1,03495;1,03505;51\n"
                  "2025.01.02 00:10:00;1,03506;1,03522;1,03496;1,03496;18\n", encoding="utf-8")
+    store = CandleStore(tmp_path / "data")
+    store.import_file(f, "EURUSD", "M5", "Europe/Athens")
+    assert store.load("EURUSD", "M5")["close"].tolist() == [1.03505, 1.03496]
+    g = tmp_path / "quoted.csv"   # decimal commas inside a comma-separated file: only quotes keep the columns apart
+    g.write_text('time,open,high,low,close\n2025.01.02 00:05:00,"1,03507","1,03512","1,03495","1,03505"\n',
+                 encoding="utf-8")
     with pytest.raises(DataError, match=r"decimal comma \(e\.g\. '1,03507'\).*'\.' as the decimal separator"):
-        CandleStore(tmp_path / "data").import_file(f, "EURUSD", "M5", "Europe/Athens")
-    assert not (tmp_path / "data").exists()
+        CandleStore(tmp_path / "data2").import_file(g, "EURUSD", "M5", "Europe/Athens")
+    assert not (tmp_path / "data2").exists()
 
 
 def test_a_binary_file_renamed_csv_is_named_as_such(tmp_path):

@@ -142,3 +142,30 @@ def test_a_refusal_covers_only_the_unsafe_part(chat, tmp_path):
     assert 'Not done: "rm -rf ~/.ita"' in t.answer
     t = chat().ask("удали все прогоны")
     assert not t.results and "не удаляю" in t.answer
+
+
+# ---- portfolio and promotion (issue 13) -------------------------------------------------------------------
+
+def test_a_portfolio_request_runs_one_portfolio_not_one_backtest_per_setup(chat):
+    t = chat().ask("backtest asia_fvg_break and asia_sweep together as a portfolio on EURUSD and XAUUSD for March "
+                   "2025 with max daily loss 1R")
+    assert [r.tool for r in t.results] == ["portfolio_backtest"]
+    r = t.results[0]
+    assert r.ok, r.error
+    assert r.data["setup_ids"] == ["asia_fvg_break", "asia_sweep"] and r.data["symbols"] == ["EURUSD", "XAUUSD"]
+    assert r.data["governor"]["max_daily_loss_r"] == 1.0 and r.data["period"] == ["2025-03-01", "2025-03-31"]
+    assert t.answer.startswith("**Portfolio** asia_fvg_break v1 + asia_sweep v1 on EURUSD, XAUUSD, 2025-03-01 → "
+                               "2025-03-31 (max daily loss 1R)")
+    assert "Correlation of the setups' daily R" in t.answer
+
+
+def test_promote_in_russian_answers_in_russian_with_the_gates(chat):
+    t = chat().ask("продвинь fvg_reversal v2")
+    r = t.results[0]
+    assert r.tool == "promote_setup" and r.ok and r.data["status"] == "paper", r.error
+    assert t.answer.startswith("✅ **fvg_reversal v2**: candidate → **paper**")
+    assert "pf_out_of_sample**: не измерено" in t.answer
+    t = chat().ask("promote fvg_reversal v2")                               # paper → active: refused by the gates
+    r = t.results[0]
+    assert r.ok and not r.data["accepted"] and r.data["status"] == "paper"
+    assert t.answer.startswith("❌ **fvg_reversal v2** stays **paper**: not promoted to active")

@@ -355,15 +355,16 @@ BAD_CASES = {
                   ["truncated", "line 11 "], DataError),
     "non_numeric_price": ([MT5_HEADER] + _replace(R, 4, 2, "1.03O12"), True, "EURUSD", "M5", "Europe/Athens",
                           ["non-numeric", "line 6 "], DataError),
-    "duplicate_times": ([MT5_HEADER] + R[:4] + [R[3]] + R[4:], True, "EURUSD", "M5", "Europe/Athens",
-                        ["duplicate", "line 6 "], DataError),
+    "duplicate_times": ([MT5_HEADER] + R[:4] + _replace([R[3]], 0, 4, "1.03499") + R[4:], True, "EURUSD", "M5",
+                        "Europe/Athens", ["1 bar appears twice with different prices", "line 5 ", "line 6 "], DataError),
     "backwards": ([MT5_HEADER] + R[:3] + [R[4], R[3]] + R[5:], True, "EURUSD", "M5", "Europe/Athens",
                   ["backwards", "line 6 ", "sorted"], DataError),
     "high_below_close": ([MT5_HEADER] + _replace(R, 6, 2, "1.03000"), True, "EURUSD", "M5", "Europe/Athens",
                          ["high below open or close", "line 8 "], DataError),
     "missing_close_column": (["time,open,high,low,tick_volume"] + [",".join(r.split(",")[:4] + ["5"]) for r in R],
                              True, "EURUSD", "M5", "Europe/Athens", ["lacks column(s) close"], DataError),
-    "no_header": (R, True, "EURUSD", "M5", "Europe/Athens", ["lacks column(s)", "open", "time"], DataError),
+    "no_header": ([",".join(r.split(",")[1:]) for r in R], True, "EURUSD", "M5", "Europe/Athens",
+                  ["neither a header nor a known header-less layout", "time,open,high,low,close"], DataError),
     "empty_file": ([], False, "EURUSD", "M5", "Europe/Athens", ["empty"], DataError),
     "header_only": ([MT5_HEADER], True, "EURUSD", "M5", "Europe/Athens", ["no rows"], DataError),
     "unknown_server_tz": ([MT5_HEADER] + R, True, "EURUSD", "M5", "Europe/Atlantis",
@@ -407,8 +408,8 @@ def test_bad_input_one_clear_message_and_store_untouched(case, tmp_path, filled_
 
 def test_failed_first_import_creates_nothing(tmp_path):
     data = tmp_path / "data"
-    f = write(tmp_path / "dup.csv", [MT5_HEADER] + R[:3] + [R[2]])
-    with pytest.raises(DataError, match="duplicate bar times on line 5 "):
+    f = write(tmp_path / "dup.csv", [MT5_HEADER] + R[:3] + _replace([R[2]], 0, 2, "1.03999"))
+    with pytest.raises(DataError, match="appears twice with different prices .* line 4 high .* line 5 high 1.03999"):
         CandleStore(data).import_file(f, "EURUSD", "M5", "Europe/Athens")
     assert not data.exists() or _snapshot(data) == {}
 

@@ -51,7 +51,10 @@ def test_aliases_and_errors():
     with pytest.raises(ItaError, match=r"Did you mean: fvg\?"):
         C.kind("fvgg")
     assert C.detector_params("fvg", {"min_gap_pips": "1"}) == {"min_gap_pips": 1.0, "mitigation": "touch",
-                                                               "join": "none"}
+                                                               "join": "none", "require_displacement_close": False}
+    assert C.detector_params("fvg", {"require_displacement_close": "yes"})["require_displacement_close"] is True
+    with pytest.raises(ItaError, match="must be true or false"):
+        C.detector_params("fvg", {"require_displacement_close": "maybe"})
     with pytest.raises(ItaError, match="use one of: touch, midpoint, close_through"):
         C.detector_params("fvg", {"mitigation": "sometimes"})
 

@@ -261,9 +261,25 @@ def test_sweep_reclaimed_after_two_bars():
     s10 = sweeps(c, lv, side="high", pip_size=PIP, min_pierce_pips=10, timeframe="M5")
     assert list(s10["bar"]) == [6] and list(s10["bars_to_reclaim"]) == [1]
     assert len(sweeps(c, lv, side="high", pip_size=PIP, min_pierce_pips=15, timeframe="M5")) == 0
+    # "at least": bar 6 is exactly 12 pips beyond (1.1012 − 1.1000 = 0.0011999… in floats) and counts
+    assert list(sweeps(c, lv, side="high", pip_size=PIP, min_pierce_pips=12, timeframe="M5")["bar"]) == [6]
+    assert len(sweeps(c, lv, side="high", pip_size=PIP, min_pierce_pips=12.01, timeframe="M5")) == 0
     # validity window ends before the piercing bar
     assert len(sweeps(c, _level(1.1000, c.index[2], c.index[5]), side="high", until_col="until", timeframe="M5")) == 0
     assert len(sweeps(c, _level(1.1000, c.index[2], c.index[6]), side="high", until_col="until", timeframe="M5")) == 1
+
+
+def test_sweep_min_pierce_is_inclusive_despite_float_noise():
+    """ib_raid's "a wick at least 1 pip beyond the IB low": EURUSD 2025-01-14 10:35 UTC, IB low 1.02526, low
+    1.02516 — exactly 1.0 pip, which floats make 0.99999999999989 pip; it is a pierce (found by the backtest
+    eval's independent reference, evals/backtest/ib_raid.py)."""
+    rows = [(1.0260, 1.0265, 1.02526, 1.0260)] * 3 + [(1.02561, 1.02562, 1.02516, 1.02542), (1.0254, 1.0256, 1.0253, 1.0255)]
+    c = bars(rows)
+    lv = _level(1.02526, c.index[2] + STEP)
+    lv["side"] = "low"
+    s = sweeps(c, lv, side="low", pip_size=PIP, min_pierce_pips=1.0, timeframe="M5")
+    assert list(s["bar"]) == [3] and s.iloc[0]["extreme"] == 1.02516
+    assert len(sweeps(c, lv, side="low", pip_size=PIP, min_pierce_pips=1.01, timeframe="M5")) == 0
 
 
 def test_sweep_same_bar_and_sell_side():

@@ -81,6 +81,7 @@ def test_live_start_on_a_growing_csv_alerts_the_outbox_and_stops_on_sigterm(env,
     setups.mkdir(parents=True)
     (setups / "v1.yaml").write_text(ANY_FVG)
     env["ITA_SETUPS_DIR"] = str(tmp_path / "setups")
+    env["ITA_DATA_DIR"] = str(tmp_path / "data")          # the live bars go into this store, not the shared sample one
     last_close = pd.Timestamp.now(tz="UTC").floor("1min")
     csv = tmp_path / "EURUSD_M1.csv"
     last_bar = _m1_file(csv, last_close)
@@ -109,6 +110,10 @@ def test_live_start_on_a_growing_csv_alerts_the_outbox_and_stops_on_sigterm(env,
     (row,) = j.signals("live").to_dict("records")
     assert row["signal_id"] == sid and pd.Timestamp(row["known_at"]) == last_close
     assert j.cursor("live", "EURUSD", "M1") >= last_close
+    from ita.data.store import CandleStore                 # the file's closed bars were kept in the candle store
+
+    kept = CandleStore(tmp_path / "data").load("EURUSD", "M1")
+    assert kept.index[-1] == last_bar and len(kept) >= 200 and kept.index.is_unique
 
 
 def test_the_scheduler_runs_each_pair_every_minute_one_at_a_time(tmp_path):

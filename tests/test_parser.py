@@ -503,3 +503,43 @@ def test_the_parsers_tool_contract_is_the_tools_argument_models():
         fields = ita_tools.ARG_MODELS[tool].model_fields
         assert [f for f in fields if f in args] == list(args), tool       # the same names, in the same order
         assert all(not info.is_required() for f, info in fields.items() if f not in args), tool   # the rest default
+
+
+# ---------------------------------------------------------------------------------------------- portfolio, promotion
+
+def pf(**kw) -> dict:
+    args = {"setup_ids": None, "symbols": None, "start": None, "end": None, "governor": None}
+    args.update(kw)
+    return args
+
+
+@pytest.mark.parametrize("text,ctx,tool,args", [
+    ("backtest asia_fvg_break and asia_sweep together as a portfolio", {"symbol": "EURUSD"}, "portfolio_backtest",
+     pf(setup_ids=["asia_fvg_break", "asia_sweep"], symbols=["EURUSD"])),
+    ("portfolio of asia_fvg_break and asia_sweep on EURUSD and XAUUSD for 2025 with max daily loss 2R and 3 trades per day",
+     {}, "portfolio_backtest", pf(setup_ids=["asia_fvg_break", "asia_sweep"], symbols=["EURUSD", "XAUUSD"],
+                                  governor={"max_daily_loss": "2R", "max_trades_per_day": "3"}, **YEAR)),
+    ("бэктест asia_fvg_break и asia_sweep вместе как портфель по евро и золоту", {}, "portfolio_backtest",
+     pf(setup_ids=["asia_fvg_break", "asia_sweep"], symbols=["EURUSD", "XAUUSD"])),
+    ("портфель asia_fvg_break и silver_bullet на EURUSD, дневной убыток 2% и открытый риск 2R", {}, "portfolio_backtest",
+     pf(setup_ids=["asia_fvg_break", "silver_bullet"], symbols=["EURUSD"],
+        governor={"max_daily_loss": "2%", "max_open_risk": "2R"})),
+    ("promote fvg_reversal v2", {}, "promote_setup", {"setup_id": "fvg_reversal", "version": 2, "to": None}),
+    ("promote fvg_reversal v2 to active", {}, "promote_setup", {"setup_id": "fvg_reversal", "version": 2, "to": "active"}),
+    ("продвинь fvg_reversal v2", {}, "promote_setup", {"setup_id": "fvg_reversal", "version": 2, "to": None}),
+    ("переведи asia_sweep v1 в бумажную торговлю", {}, "promote_setup", {"setup_id": "asia_sweep", "version": 1, "to": "paper"}),
+    ("demote fvg_reversal v1", {}, "promote_setup", {"setup_id": "fvg_reversal", "version": 1, "to": "candidate"}),
+])
+def test_portfolio_and_promotion_requests(text, ctx, tool, args):
+    r = resolve(parse(text, SETUPS, SYMBOLS), ctx)
+    assert (r.action, r.tool, r.args, r.calls) == ("tool", tool, args, [])
+
+
+@pytest.mark.parametrize("text,fragment", [
+    ("promote fvg_reversal", "Which version of fvg_reversal should I promote?"),
+    ("backtest asia_fvg_break and asia_sweep together", "On which symbols should I trade asia_fvg_break + asia_sweep together?"),
+    ("продвинь fvg_reversal", "Какую версию fvg_reversal продвинуть?"),
+])
+def test_portfolio_and_promotion_ask_what_is_missing(text, fragment):
+    r = resolve(parse(text, SETUPS, SYMBOLS), {})
+    assert r.action == "ask" and fragment in r.question

@@ -23,6 +23,8 @@ EXPECTED_ARGS = {
     "validate_setup": ["setup_id"],
     "data_coverage": ["symbol"],
     "load_candles": ["symbol", "timeframe", "start", "end"],
+    "list_instruments": ["asset_class"],
+    "show_instrument": ["symbol"],
     "run_detector": ["detector", "symbol", "start", "end", "timeframe", "params", "chart"],
     "evaluate_setup": ["setup_id", "symbol", "start", "end", "version", "params", "session"],
     "run_backtest": ["setup_id", "symbol", "start", "end", "version", "params", "session", "charts"],
@@ -33,8 +35,9 @@ EXPECTED_ARGS = {
     "compare_versions": ["setup_id", "version_a", "version_b", "symbol", "start", "end"],
     "list_runs": ["limit"],
     "kb_search": ["query", "k"],                   # the theory library (ita/tools/kb.py)
+    "portfolio_backtest": ["setup_ids", "symbols", "start", "end", "governor", "charts", "spread", "commission"],
+    "promote_setup": ["setup_id", "version", "to", "dry_run", "symbols"],
 }
-KNOWN_SYMBOLS = "BTCUSD, EURUSD, GBPUSD, GER40, NAS100, US30, USDJPY, XAUUSD"
 
 
 @pytest.fixture
@@ -109,7 +112,8 @@ def test_list_and_show_setups():
     ids = [s["setup_id"] for s in r.data["setups"]]
     assert {"asia_fvg_break", "fvg_reversal"} <= set(ids)
     assert next(s for s in r.data["setups"] if s["setup_id"] == "fvg_reversal")["versions"] == [1, 2]
-    assert r.tables["setups"].columns == ["setup", "versions", "timeframe", "name", "hash"]
+    assert r.tables["setups"].columns == ["setup", "versions", "timeframe", "name", "hash", "status"]
+    assert r.tables["setups"].rows[ids.index("fvg_reversal")][5] == "candidate"      # nothing promoted in a new home
     assert r.tables["setups"].rows[ids.index("fvg_reversal")][1] == "v1, v2"
 
     s = ok(ita_tools.show_setup(setup_id="asia_fvg_break"))
@@ -168,8 +172,9 @@ def test_data_coverage(data):
     assert [s["symbol"] for s in r.data["series"]] == ["XAUUSD"] and r.context == {"symbol": "XAUUSD"}
 
     assert failed(ita_tools.data_coverage(symbol="EURUSDX"), "data_coverage") == (
-        f"Unknown symbol 'EURUSDX'. Did you mean: EURUSD? Known symbols: {KNOWN_SYMBOLS}. Add new instruments to "
-        f"{Path(ita_tools.__file__).resolve().parents[1] / 'data' / 'instruments.yaml'}.")
+        "Unknown symbol 'EURUSDX'. Did you mean: EURUSD? 36 symbols are known (`ita instruments list`). To add it, "
+        "run `ita instruments add EURUSDX --pip 1 --digits 2 --spread 2 --contract 1 --sessions 23x5 --class index "
+        "--quote USD` (check the values against your broker's contract specification).")
     assert failed(ita_tools.data_coverage(symbol="GBPUSD"), "data_coverage").startswith(
         "No candles stored for GBPUSD. Did you mean: ")
 
@@ -211,7 +216,7 @@ def test_run_detector_counts_what_the_detector_finds(data):
     assert t.columns[:3] == ["time (NY)", "known (NY)", "direction"] and len(t.rows) == 10
     last = ev.sort_values("confirmed_at", kind="stable").iloc[-1]
     assert t.rows[-1][3] == f"{last.top:.5f}" and t.rows[-1][4] == f"{last.bottom:.5f}"
-    assert r.data["params"] == {"min_gap_pips": 1.0, "mitigation": "touch", "join": "none"}
+    assert r.data["params"] == {"min_gap_pips": 1.0, "mitigation": "touch", "join": "none", "require_displacement_close": False}
     assert r.artifacts == [] and r.context["detector"] == "fvg"
 
 
@@ -227,7 +232,7 @@ def test_detector_aliases_and_bad_detector_input(data):
         "Unknown detector 'fvgg'. Did you mean: fvg? Detectors: fvg, inverse_fvg, swings, structure, order_blocks, "
         "previous_levels, session_range, initial_balance, opening_levels, equal_levels, sweeps, atr.")
     assert failed(ita_tools.run_detector("fvg", "EURUSD", params={"mitigaton": "touch"}), "run_detector") == \
-        "fvg has no parameter 'mitigaton'. Did you mean: mitigation? Parameters: min_gap_pips, mitigation, join."
+        "fvg has no parameter 'mitigaton'. Did you mean: mitigation? Parameters: min_gap_pips, mitigation, join, require_displacement_close."
     assert failed(ita_tools.run_detector("fvg", "EURUSD", params={"mitigation": "half"}), "run_detector") == \
         "fvg parameter mitigation='half' is not allowed; use one of: touch, midpoint, close_through."
     assert failed(ita_tools.run_detector("session_range", "EURUSD", params={"session": "asian"}), "run_detector").startswith(

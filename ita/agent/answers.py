@@ -427,6 +427,66 @@ def _kb_search(T, r, lang):
     return _join(_f(tt["headline"], n_docs=docs), *quotes)
 
 
+def _governor_text(T, tt, gov: dict) -> str:
+    words = tt.get("governor") or {}
+    parts = [_f(words[k], v=f"{v:g}" if isinstance(v, float) else v) for k, v in (gov or {}).items()
+             if v is not None and k in words]
+    return "; ".join(parts) or words.get("none", "")
+
+
+def _portfolio_backtest(T, r, lang):
+    tt, d = T["tools"]["portfolio_backtest"], r.data
+    st, sa = d.get("stats") or {}, d.get("stats_all") or {}
+    lo, hi = (d.get("period") or [None, None])[:2]
+    reasons = ", ".join(f"{_tr(T, k)} {v}" for k, v in (d.get("blocked_by") or {}).items())
+    v = {"setups": " + ".join(d.get("setups") or []), "symbols": ", ".join(d.get("symbols") or []), "start": lo,
+         "end": hi, "governor": _governor_text(T, tt, d.get("governor") or {}), "line": _stats_line(T, st),
+         "line_all": _stats_line(T, sa), "max_dd": fmt_r(st.get("Max Drawdown [R]"), signed=False),
+         "max_dd_all": fmt_r(sa.get("Max Drawdown [R]"), signed=False), "blocked": d.get("blocked"),
+         "candidates": d.get("candidates"), "reasons": reasons, "days": d.get("days"), "run_id": d.get("run_id"),
+         "first": (d.get("setup_ids") or [None])[0], "symbol": (d.get("symbols") or [None])[0]}
+    corr = _join(_f(tt["correlation"], **v), _table(T, r, "correlation", lang)) if r.tables.get("correlation") else ""
+    return _join(_f(tt["headline"], **v), _f(tt["blocked" if d.get("blocked") else "no_blocks"], **v),
+                 _table(T, r, "stats", lang), _table(T, r, "components", lang), corr, _table(T, r, "blocked", lang),
+                 _f(tt["run"], **v), _files(T, r), *_notes(T, r), _hints(T, "portfolio_backtest", v))
+
+
+def _promote_setup(T, r, lang):
+    from ita.promotion.gates import fmt_value
+
+    tt, d = T["tools"]["promote_setup"], r.data
+    gates = d.get("gates") or []
+    failed = [g for g in gates if g["result"] in ("fail", "not measured")]
+    v = {"setup_id": d["setup_id"], "version": d["version"], "from_status": d["from_status"], "status": d["status"],
+         "requested": d["requested"], "n_gates": len(gates), "n_failed": len(failed),
+         "enforce_for": ", ".join(d.get("enforce_for") or [])}
+    v["gates_line"] = _f(tt["all_passed" if not failed else "some_failed"], **v)
+    if not gates:
+        head = _f(tt["back"], **v)
+    else:
+        head = _f(tt["accepted" if d["accepted"] else "refused"], **v)
+    lines = []
+    for g in failed:
+        if g["result"] == "not measured":
+            lines.append(_f(tt["not_measured"], name=g["name"], hint=g.get("hint") or g.get("detail") or ""))
+        else:
+            rel = {">=": "<", "<=": ">"}[g["op"]]
+            lines.append(_f(tt["failing"], name=g["name"], value=fmt_value(g["value"], g["unit"]), rel=rel,
+                            threshold=fmt_value(g["threshold"], g["unit"]),
+                            margin=fmt_value(abs(g["margin"] or 0.0), g["unit"])))
+    sup = _f(tt["superseded"], versions=", v".join(map(str, d["superseded"]))) if d.get("superseded") else ""
+    return _join(head, "\n".join(lines), _table(T, r, "gates", lang), sup,
+                 tt["dry_run"] if d.get("dry_run") else "", _f(T["common"]["note"], text=d["note"]) if d.get("note") else "",
+                 _hints(T, "promote_setup", v))
+
+
+def _instruments(T, r, lang):
+    name = "instruments" if r.tool == "list_instruments" else "instrument"
+    tt = T["tools"][r.tool]
+    v = {"summary": r.summary, "symbol": r.data.get("symbol", "")}
+    return _join(_f(tt["headline"], **v), _table(T, r, name, lang), _hints(T, r.tool, v))
+
+
 def _generic(T, r, lang):
     return _join(r.summary, *(render_table(tb, lang) for tb in r.tables.values() if tb.rows), _files(T, r))
 
@@ -437,6 +497,8 @@ _RENDERERS: dict[str, Callable[[dict, ToolResult, str], str]] = {
     "evaluate_setup": _evaluate_setup, "run_backtest": _run_backtest, "explain_day": _explain_day,
     "show_trade": _show_trade, "render_chart": _render_chart, "compare_runs": _compare_runs,
     "compare_versions": _compare_versions, "list_runs": _list_runs, "kb_search": _kb_search,
+    "portfolio_backtest": _portfolio_backtest, "promote_setup": _promote_setup,
+    "list_instruments": _instruments, "show_instrument": _instruments,
 }
 
 

@@ -61,7 +61,8 @@ def execution_model(loaded: LoadedSetup, symbol: str, spread_pips: float | str |
         pip_size=inst.pip_size, spread_pips=sp, point=inst.point,
         commission_per_lot=inst.commission_per_lot if commission_per_lot is None else float(commission_per_lot),
         contract_size=inst.contract_size, quote_to_account=inst.quote_to_account(price_hint, s.risk.currency),
-        intrabar=s.execution.intrabar, fill_bar=s.execution.fill_bar,
+        intrabar="stop_first" if s.execution.intrabar == "lower_timeframe" else s.execution.intrabar,
+        fill_bar=s.execution.fill_bar,
     )
 
 
@@ -79,7 +80,7 @@ def _session_window(loaded: LoadedSetup, name: str):
 
 def backtest(loaded: LoadedSetup, candles: pd.DataFrame, symbol: str, *, start=None, end=None,
              spread_pips: float | str | None = None, commission_per_lot: float | None = None,
-             session: str | None = None) -> BacktestResult:
+             session: str | None = None, lower: pd.DataFrame | None = None) -> BacktestResult:
     """Evaluate ``loaded`` on ``candles`` and simulate its orders.
 
     ``candles`` must be the setup's timeframe and should start a day before ``start`` so the first
@@ -87,7 +88,9 @@ def backtest(loaded: LoadedSetup, candles: pd.DataFrame, symbol: str, *, start=N
     [``start``, ``end``] (dates, inclusive; default: all) and, with ``session`` (a session/killzone name
     such as ``"london_killzone"``, the setup's own or a default one), when the bar that completed the
     signal opens inside that window ("only the London killzone"). See :func:`execution_model` for costs.
-    Raises :class:`~ita.errors.SetupError` for an unknown session name.
+    ``lower``: M1 candles of the period for intrabar resolution (:mod:`ita.backtest.intrabar`), used when the
+    setup's ``execution.intrabar`` is ``lower_timeframe`` (the default) and its timeframe is above M1;
+    ``extra["intrabar"]`` says what was used. Raises :class:`~ita.errors.SetupError` for an unknown session name.
     """
     sig = evaluate(loaded, candles, symbol)
     if session is not None and len(sig):
@@ -107,11 +110,16 @@ def backtest(loaded: LoadedSetup, candles: pd.DataFrame, symbol: str, *, start=N
         sig = sig[keep].reset_index(drop=True)
     price = float(candles["close"].iloc[-1]) if len(candles) else 1.0
     model = execution_model(loaded, symbol, spread_pips, commission_per_lot, price)
-    trades, sig = simulate(candles, sig, model)
+    mode = loaded.setup.execution.intrabar
+    use_lower = mode == "lower_timeframe" and lower is not None and len(lower) > 0 and loaded.setup.timeframe != "M1"
+    trades, sig = simulate(candles, sig, model, lower=lower if use_lower else None)
     risk = loaded.setup.risk
     first = lo if lo is not None else (candles.index[0].normalize().tz_localize(None) if len(candles) else None)
     last = hi if hi is not None else (candles.index[-1].normalize().tz_localize(None) if len(candles) else None)
     stats = compute_stats(trades, start=first, end=last, account=risk.account, risk_pct=risk.risk_pct, signals=len(sig))
+    how = ("M1 bars inside each ambiguous bar, else stop first" if use_lower else
+           "stop first (no M1 candles for the period)" if mode == "lower_timeframe" else mode.replace("_", " "))
     return BacktestResult(setup=loaded, symbol=symbol, start=first, end=last, model=model, signals=sig, trades=trades,
                           stats=stats, equity=equity_curve(trades, risk.account, risk.risk_pct),
-                          by_month=by_month(trades, risk.account, risk.risk_pct))
+                          by_month=by_month(trades, risk.account, risk.risk_pct),
+                          extra={"intrabar": {"mode": mode, "lower": "M1" if use_lower else None, "how": how}})

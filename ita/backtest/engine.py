@@ -18,6 +18,11 @@ Rules (the file's prices are **bid**; the ask is bid + spread):
 * **Later bars.** open beyond stop → exit at the open; open beyond target → exit at the open; else
   stop touched → exit at the stop; else target touched → exit at the target. A bar touching both:
   ``intrabar="stop_first"`` (default) or ``"target_first"``. Longs exit on the bid, shorts on the ask.
+* **Lower timeframe** (``lower=`` M1 candles, optional): a bar touching both levels, and a fill bar on
+  which the stop or target is touched, is first replayed on the M1 bars inside it
+  (:mod:`ita.backtest.intrabar` — one separate step); the rule above decides only when the M1 bars cannot
+  (missing, not reproducing the bar, or a tie on one M1 bar). Each trade's ``intrabar`` column says what
+  decided its ambiguous bar: ``"M1"``, the rule's name, or ``""`` when no bar was ambiguous.
 * **Time.** Still open after the last bar opening before ``exit_by`` — or, with an optional ``max_bars``
   column (time stop), after ``max_bars`` bars held counting the fill bar — → exit at that bar's close
   (``"time"``); if the data ends first → ``"end_of_data"``.
@@ -38,12 +43,13 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from ita.backtest.intrabar import LowerBars
 from ita.detectors._util import infer_bar_delta
 
 TRADE_COLUMNS = [
     "trade", "signal_id", "direction", "day", "signal_time", "entry_time", "entry_price", "limit_price",
     "sl_price", "tp_price", "exit_time", "exit_price", "exit_reason", "exit_at_open", "bars_held",
-    "risk_pips", "r", "mae_r", "mfe_r", "commission_r",
+    "risk_pips", "r", "mae_r", "mfe_r", "commission_r", "intrabar",
 ]
 
 
@@ -82,7 +88,8 @@ def _first(mask: np.ndarray) -> int:
     return k if mask[k] else -1
 
 
-def simulate(candles: pd.DataFrame, orders: pd.DataFrame, model: ExecutionModel) -> tuple[pd.DataFrame, pd.DataFrame]:
+def simulate(candles: pd.DataFrame, orders: pd.DataFrame, model: ExecutionModel,
+             lower: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Simulate every order on ``candles``; return ``(trades, orders_status)``.
 
     ``candles``: canonical frame (UTC index of bar opens; ``open, high, low, close[, spread]``).
@@ -94,6 +101,7 @@ def simulate(candles: pd.DataFrame, orders: pd.DataFrame, model: ExecutionModel)
     the planned |entry − stop| in pips; ``r``, ``mae_r``, ``mfe_r`` (worst/best excursion over the bars
     fully held, bounded by fill and exit prices) and ``commission_r`` in R.
     ``orders_status`` is ``orders`` plus ``status`` (``filled`` | ``expired`` | ``no_data``).
+    ``lower``: M1 candles (canonical frame) for intrabar resolution (module doc), or None.
 
     Raises :class:`ValueError` when an order has ``entry_price == sl_price`` (zero risk).
     """
@@ -105,6 +113,8 @@ def simulate(candles: pd.DataFrame, orders: pd.DataFrame, model: ExecutionModel)
     c = candles["close"].to_numpy(dtype="float64")
     sp = model.spread_array(candles)
     bar_ns = infer_bar_delta(candles.index).value if n >= 2 else 0
+    lb = (LowerBars.build(lower, model.spread_array(lower), model.point, model.intrabar)
+          if lower is not None and len(lower) and bar_ns else None)
     status = []
     rows = []
     if len(orders) == 0:
@@ -159,7 +169,7 @@ def simulate(candles: pd.DataFrame, orders: pd.DataFrame, model: ExecutionModel)
             return o[j] if d > 0 else o[j] + sp[j]
 
         # ---- fill bar
-        reason, xj, xp, at_open = None, -1, np.nan, False
+        reason, xj, xp, at_open, how = None, -1, np.nan, False, ""
         fo = xo(f)
         fh, fl = (h[f], lo[f]) if d > 0 else (h[f] + sp[f], lo[f] + sp[f])
         stop_hit_f = (fl <= sl) if d > 0 else (fh >= sl)
@@ -173,8 +183,13 @@ def simulate(candles: pd.DataFrame, orders: pd.DataFrame, model: ExecutionModel)
             reason, xj, xp, at_open = "stop", f, fo, True
         elif at_open_fill and open_beyond_target_f:  # filled at an open already past the target
             reason, xj, xp, at_open = "target", f, fo, True
+        elif lb is not None and (stop_hit_f or tgt_hit_f) and (m := lb.fill_bar(
+                t[f], t[f] + bar_ns, h[f], lo[f], d, et, entry, sl, tp, model.fill_bar)) is not None:
+            how = m.how                                      # the fill bar replayed on its M1 bars
+            if m.reason is not None:
+                reason, xj, xp, at_open = m.reason, f, m.price, m.at_open
         elif model.fill_bar == "stop_and_target" and stop_hit_f and tgt_hit_f:
-            reason, xj, xp = ("stop", f, sl) if model.intrabar == "stop_first" else ("target", f, tp)
+            reason, xj, xp, how = ("stop", f, sl, "stop_first") if model.intrabar == "stop_first" else ("target", f, tp, "target_first")
         elif stop_hit_f:
             reason, xj, xp = "stop", f, sl
         elif model.fill_bar == "stop_and_target" and tgt_hit_f:
@@ -197,7 +212,12 @@ def simulate(candles: pd.DataFrame, orders: pd.DataFrame, model: ExecutionModel)
                 elif ob_t[j]:
                     reason, xp, at_open = "target", so[j], True
                 elif st[j] and tg[j]:
-                    reason, xp = ("stop", sl) if model.intrabar == "stop_first" else ("target", tp)
+                    m = lb.later_bar(t[xj], t[xj] + bar_ns, h[xj], lo[xj], d, sl, tp) if lb is not None else None
+                    if m is not None:                        # resolved on the M1 bars inside it
+                        reason, xp, at_open, how = m.reason, m.price, m.at_open, m.how
+                    else:
+                        reason, xp = ("stop", sl) if model.intrabar == "stop_first" else ("target", tp)
+                        how = model.intrabar
                 elif st[j]:
                     reason, xp = "stop", sl
                 else:
@@ -228,6 +248,7 @@ def simulate(candles: pd.DataFrame, orders: pd.DataFrame, model: ExecutionModel)
             "limit_price": entry, "sl_price": sl, "tp_price": tp, "exit_time": t[xj], "exit_price": xp,
             "exit_reason": reason, "exit_at_open": at_open, "bars_held": int(xj - f + 1),
             "risk_pips": round(risk / model.pip_size, 6), "r": r, "mae_r": mae, "mfe_r": mfe, "commission_r": comm_r,
+            "intrabar": how,
         })
     trades = pd.DataFrame(rows)
     if len(trades):

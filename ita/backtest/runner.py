@@ -90,6 +90,23 @@ def load_period_candles(store: CandleStore, loaded, symbol: str, start, end) -> 
     return candles
 
 
+def lower_timeframe_candles(store: CandleStore, loaded, symbol: str, candles: pd.DataFrame) -> pd.DataFrame | None:
+    """The stored M1 candles over ``candles``' period when the setup resolves intrabar ambiguity on the lower
+    timeframe (``execution.intrabar: lower_timeframe``, its timeframe above M1); None when it does not or no M1
+    is stored for the period (the simulator then decides stop first)."""
+    from ita.data.timeframes import tf_delta
+
+    s = loaded.setup
+    if s.execution.intrabar != "lower_timeframe" or s.timeframe == "M1" or not len(candles):
+        return None
+    if "M1" not in store.stored_timeframes(symbol):
+        return None
+    try:
+        return store.load(symbol, "M1", candles.index[0], candles.index[-1] + tf_delta(s.timeframe))
+    except DataError:
+        return None
+
+
 def fingerprint(candles: pd.DataFrame) -> str:
     """SHA-256 (16 hex) of the candles' times and OHLC: same data ⇔ same fingerprint."""
     h = hashlib.sha256(candles.index.as_unit("ns").asi8.tobytes())
@@ -181,9 +198,12 @@ def run_backtest(setup_id: str, symbol: str, start="2025-01-01", end="2025-12-31
     candles = load_period_candles(store, loaded, inst.symbol, lo, hi)
     first_day = candles.index[0].tz_convert(loaded.setup.timezone).normalize().tz_localize(None)
     last_day = candles.index[-1].tz_convert(loaded.setup.timezone).normalize().tz_localize(None)
+    lower = lower_timeframe_candles(store, loaded, inst.symbol, candles)
+    if lower is not None:
+        say(f"Intrabar: {len(lower):,} M1 bars resolve bars that touch both stop and target")
     say(f"Running {loaded.label}: detectors {', '.join(loaded.setup.detector_kinds)} → signals → simulation")
     res = backtest(loaded, candles, inst.symbol, start=lo, end=hi, spread_pips=spread, commission_per_lot=commission,
-                   session=session)
+                   session=session, lower=lower)
     if on_result is not None:
         on_result(res)
 
@@ -231,7 +251,8 @@ def run_backtest(setup_id: str, symbol: str, start="2025-01-01", end="2025-12-31
             "timeframe": loaded.setup.timeframe,
             "spread_pips": "data" if res.model.spread_pips is None else res.model.spread_pips,
             "commission_per_lot": res.model.commission_per_lot,
-            "intrabar": res.model.intrabar,
+            "intrabar": loaded.setup.execution.intrabar,
+            "intrabar_resolution": res.extra["intrabar"]["how"],
             "data_fingerprint": fingerprint(candles),
             "data_coverage": [coverage[0].isoformat(), coverage[1].isoformat()],
             "stats": stats,

@@ -62,6 +62,10 @@ STATISTICS: tuple[Statistic, ...] = (
     Statistic("Avg Trade Duration", "Avg trade duration", "duration", "", 3, False, False, "mean entry → exit"),
     Statistic("Account", "Account", "money", "account currency", 3, False, False, "account size"),
     Statistic("Risk per Trade [%]", "Risk per trade", "pct", "%", 3, False, False, "risk per trade, % of account"),
+    Statistic("Intrabar on M1", "Resolved on M1", "int", "trades", 3, False, False,
+              "trades whose ambiguous bar (stop and target touched, or the fill bar) was replayed on its M1 bars"),
+    Statistic("Intrabar by Rule", "Resolved by rule", "int", "trades", 3, False, False,
+              "trades whose bar touched stop and target and was decided by stop_first / target_first"),
 )
 _BY_KEY = {s.key: s for s in STATISTICS}
 
@@ -147,6 +151,9 @@ def compute_stats(trades: pd.DataFrame, *, start, end, account: float = 100_000.
         "Avg Trade Duration": dur.mean() if n else pd.NaT,
         "Account": float(account),
         "Risk per Trade [%]": float(risk_pct),
+        "Intrabar on M1": int((trades["intrabar"] == "M1").sum()) if n and "intrabar" in trades else 0,
+        "Intrabar by Rule": int(trades["intrabar"].isin(["stop_first", "target_first"]).sum())
+        if n and "intrabar" in trades else 0,
     }, dtype=object)
     s.name = "stats"
     return s

@@ -1,6 +1,6 @@
 """The ``ita`` command line. Every command prints ``--help`` with examples.
 
-One module per command group (:mod:`ita.cli.data`, ``setups``, ``backtest``, ``runs``, ``chat``, ``live``, ``kb``,
+One module per command group (:mod:`ita.cli.data`, ``instruments``, ``setups``, ``backtest``, ``runs``, ``chat``, ``live``, ``kb``,
 ``eval``); :mod:`ita.cli.common` holds what they share. This module builds the root :data:`app` from them;
 a new group is a new module plus one ``add_typer`` line here.
 
@@ -20,6 +20,7 @@ from ita.cli import chat as chat_cmd
 from ita.cli.common import err_console, print_error
 from ita.cli.data import data_app
 from ita.cli.eval import eval_app
+from ita.cli.instruments import instruments_app
 from ita.cli.kb import kb_app
 from ita.cli.live import live_app
 from ita.cli.runs import runs_app
@@ -38,10 +39,15 @@ Main job (imports the sample data on first use):
 Your own data:
   ita data import EURUSD_M5.csv --symbol EURUSD --timeframe M5 --server-tz Europe/Athens [--replace]
   ita data list | ita data history EURUSD | ita data restore EURUSD VERSION
+  ita instruments list | ita instruments show GBPJPY | ita instruments add AVAXUSDT --pip 0.01 --digits 2 …
 \b
 Setups (YAML in setups/<id>/v<N>.yaml):
   ita setups list | ita setups show asia_fvg_break | ita setups validate setups/asia_fvg_break/v1.yaml
   ita setups new-version asia_fvg_break --param rr=3 | ita setups diff asia_fvg_break v1 v2
+  ita setups promote fvg_reversal v2 [--to paper|active] | ita setups gates
+\b
+Several setups together under the risk governor:
+  ita backtest --portfolio asia_fvg_break,asia_sweep --symbols EURUSD,XAUUSD --max-daily-loss 2R
 \b
 Live signals (never places orders):
   ita live replay EURUSD --from 2025-03-03 --to 2025-03-07 --speed 600
@@ -60,6 +66,7 @@ def _start() -> None:
 
 
 app.add_typer(data_app, name="data")
+app.add_typer(instruments_app, name="instruments")
 app.add_typer(setups_app, name="setups")
 app.add_typer(runs_app, name="runs")
 app.command("backtest")(backtest_cmd.backtest)

@@ -82,7 +82,7 @@ def print_result(res, show_trades: int = 10) -> None:
 
 
 def backtest(
-    setup: str = typer.Argument(..., help="Setup id, e.g. asia_fvg_break (see `ita setups list`)."),
+    setup: Optional[str] = typer.Argument(None, help="Setup id, e.g. asia_fvg_break (see `ita setups list`); omit with --portfolio."),
     symbol: str = symbol_option(),
     start: str = from_option(),
     end: str = to_option(),
@@ -95,8 +95,15 @@ def backtest(
     html: bool = typer.Option(True, "--html/--no-html", help="Write the interactive HTML report."),
     show_trades: int = typer.Option(10, "--show-trades", help="Print the last N trades (0 = none)."),
     session: Optional[str] = typer.Option(None, "--session", help="Only signals completed inside this session/killzone, e.g. london_killzone, new_york_killzone."),
+    portfolio: Optional[str] = typer.Option(None, "--portfolio", help="Several setups traded together, comma-separated (id@N for a version), under the risk governor options below."),
+    symbols: Optional[str] = typer.Option(None, "--symbols", help="Portfolio: the instruments every setup trades, comma-separated (default: --symbol)."),
+    max_daily_loss: Optional[str] = typer.Option(None, "--max-daily-loss", help="Portfolio governor: stop the day once the trades closed that day lost this much, in R (3R) or % of the account (2%)."),
+    max_open_risk: Optional[str] = typer.Option(None, "--max-open-risk", help="Portfolio governor: at most this much at risk at once, R (2R: two open trades) or % (2%)."),
+    max_trades_per_day: Optional[int] = typer.Option(None, "--max-trades-per-day", help="Portfolio governor: at most this many fills per day across setups and symbols."),
+    day_start: str = typer.Option("17:00", "--day-start", help="Portfolio governor: New York time the trading day starts (17:00 = the FX day; 00:00 = the calendar date)."),
 ):
-    """Backtest a setup on stored candles; print statistics and write the run's artifacts.
+    """Backtest a setup on stored candles; print statistics and write the run's artifacts. With --portfolio,
+    several setups on several symbols traded together under a risk governor.
 
     The statistics print the moment the simulation ends; the PNGs (equity curve + sample trades, rendered
     by headless Chromium, started in the background first thing) and the HTML report follow with a
@@ -107,7 +114,28 @@ def backtest(
       ita backtest asia_fvg_break --symbol EURUSD --from 2025-01-01 --to 2025-12-31
       ita backtest asia_fvg_break --symbol XAUUSD --param rr=3 --spread 0 --commission 0
       ita backtest asia_fvg_break --session london_killzone
+      ita backtest --portfolio asia_fvg_break,asia_sweep --symbols EURUSD,XAUUSD --max-daily-loss 2R --max-trades-per-day 2
+    \b
+    Portfolio: each setup × symbol is backtested on its own, then the trades are taken in the order their
+    orders fill; the governor blocks a trade only by what was known at that fill (no look-ahead): the day
+    stops once the losses closed that day reach --max-daily-loss, or after --max-trades-per-day fills;
+    --max-open-risk caps the risk open at once. Shown with the same statistics without the governor, per
+    setup × symbol, and the correlation of the setups' daily R (95 % interval).
     """
+    if portfolio is not None:
+        if setup is not None or param or session:
+            fail(ItaError("--portfolio takes the setups itself: give either a SETUP or --portfolio A,B (without --param "
+                          "or --session)."))
+        _portfolio(portfolio, symbols or symbol, start, end, spread, commission, charts or html,
+                   {"max_daily_loss": max_daily_loss, "max_open_risk": max_open_risk,
+                    "max_trades_per_day": max_trades_per_day, "day_start": day_start})
+        return
+    if setup is None:
+        fail(ItaError("Name a setup (e.g. `ita backtest asia_fvg_break`) or several with --portfolio A,B; "
+                      "`ita setups list` shows them."))
+    if symbols or max_daily_loss or max_open_risk or max_trades_per_day:
+        fail(ItaError("--symbols and the governor options (--max-daily-loss, --max-open-risk, --max-trades-per-day) "
+                      "go with --portfolio; one setup takes --symbol."))
     if charts:  # Chromium starts now, beside the imports, the data load and the simulation
         from ita.charts import warm_up
 
@@ -144,3 +172,36 @@ def backtest(
     for w in run.warnings:
         console.print(f"[yellow]Warning:[/] {w}")
 
+
+
+def _portfolio(setups: str, symbols: str, start: str, end: str, spread: Optional[str], commission: Optional[float],
+               charts: bool, governor: dict) -> None:
+    """``ita backtest --portfolio …``: the ``portfolio_backtest`` tool's result as tables."""
+    from ita.cli.common import print_tool_table
+    from ita.tools import portfolio_backtest
+
+    try:
+        sp = _spread(spread)
+    except ItaError as exc:
+        fail(exc)
+    with console.status("Backtesting the portfolio …"):
+        res = portfolio_backtest(setup_ids=setups, symbols=symbols, start=start, end=end, charts=charts,
+                                 governor={k: v for k, v in governor.items() if v is not None}, spread=sp,
+                                 commission=commission)
+    if not res.ok:
+        fail(res.error)
+    d = res.data
+    console.print(f"\n[bold]Portfolio[/] {' + '.join(d['setups'])} · {', '.join(d['symbols'])} · "
+                  f"{d['period'][0]} → {d['period'][1]} · governor: {'; '.join(d['governor_text']) or 'no limits'}",
+                  highlight=False)
+    for name in ("stats", "components", "correlation", "blocked"):
+        if name in res.tables:
+            print_tool_table(res.tables[name], title_justify="left")
+    if d["days_stopped"]:
+        console.print("Days stopped by the governor: " + ", ".join(f"{v} × {k}" for k, v in d["days_stopped"].items()))
+    console.print(f"\n[bold]Run[/] {d['run_id']}  ·  blocked {d['blocked']} of {d['candidates']} trades")
+    console.print(f"Artifacts in {d['run_dir']}:")
+    for a in res.artifacts:
+        console.print(f"  {a.name:<16} {a.path}", highlight=False)
+    for w in d["warnings"]:
+        console.print(f"[yellow]Warning:[/] {w}")

@@ -8,10 +8,22 @@ import typer
 from rich.table import Table
 
 from ita.cli.common import console, fail
+from ita.cli.eval_suites import register
 from ita.errors import ItaError
 
-eval_app = typer.Typer(help="Evaluation suites (evals/): score ITA, store the scores with the date, compare with the previous run.",
-                       no_args_is_help=True)
+eval_app = typer.Typer(help="""Evaluate ITA: every suite (agent, kb, backtest, detectors) or one with a subcommand.
+
+\b
+Each run is stored (SQLite, $ITA_DB: the date, git commit and ITA version), compared with the previous run of
+the same kind (regressions in red) and checked against evals/thresholds.yaml: exit status 1 when a metric
+crosses its threshold. `ita eval report` draws every metric's history. How it is scored: evals/README.md.
+\b
+Examples:
+  ita eval                          # every suite (~2-3 min)
+  ita eval --quick                  # the CI set (≤ 2 min)
+  ita eval agent --split heldout
+  ita eval backtest --setup ib_raid
+  ita eval report""")
 
 # metric → +1 higher is better, -1 lower is better, 0 neutral (colours the delta)
 _EVAL_BETTER = {"n": 0, "ool_n": 0, "ool_top1_score": 0, "in_top1_score": 0, "query_ms": -1}
@@ -161,4 +173,11 @@ def eval_kb(
                     cells.append(f"{_eval_page(r[f'top1:{m}'])} ({r[f'top1_score:{m}']:.3g})")
             t.add_row(f"{escape(r['question'])}\n[dim]{qid}[/]", *cells)
         console.print(t)
+    if store:
+        from ita.evals.store import SuiteRun, store_info
+
+        store_info(SuiteRun.new("kb", {}, run_id=a["run_id"], created_at=a["created_at"], seconds=a["eval_s"]))
     console.print(f"Stored as {a['run_id']} (eval_runs)." if store else "Not stored (--no-store).", highlight=False)
+
+
+register(eval_app)

@@ -46,6 +46,37 @@ def _setups(values) -> list[str]:
     return refs or sorted(list_setups())
 
 
+def _promoted(values) -> tuple[list[str], tuple[str, ...], str | None]:
+    """``(setups to watch, the paper ones, a note)`` for ``ita live start``: the given --setups; else the active
+    versions plus the paper ones (journaled, not alerted); else every setup's latest version, with a note."""
+    from ita.promotion import live_setups
+
+    if _csv(values):
+        return _setups(values), (), None
+    refs, paper = live_setups()
+    if refs:
+        return refs, tuple(paper), None
+    return _setups(None), (), ("No setup version is active or in paper yet (`ita setups promote SETUP vN`): watching "
+                               "every setup's latest version.")
+
+
+def _governor(max_daily_loss, max_open_risk, max_trades_per_day, day_start):
+    """The governor rules of the options, or None when no limit is given."""
+    from ita.backtest.governor import GovernorRules
+
+    rules = GovernorRules.from_mapping({"max_daily_loss": max_daily_loss, "max_open_risk": max_open_risk,
+                                        "max_trades_per_day": max_trades_per_day, "day_start": day_start})
+    return rules if rules.active else None
+
+
+GOVERNOR_HELP = {
+    "loss": "Risk governor: no more alerts once the alerted trades closed today lost this much, R (3R) or % (2%).",
+    "open": "Risk governor: at most this much at risk at once over the alerted orders (pending ones count), R or %.",
+    "trades": "Risk governor: at most this many alerts per day across setups and symbols.",
+    "day": "Risk governor: New York time the trading day starts (17:00 = the FX day; 00:00 = the calendar date).",
+}
+
+
 def _config_kw(min_score, cooldown, symbol_cooldown, charts, delay, wait, vision_score) -> dict:
     from ita.data.timeframes import normalize_tf
 
@@ -117,10 +148,12 @@ def _print_tick(service):
 
 @live_app.command("start")
 def live_start(
-    setups: Optional[List[str]] = typer.Option(None, "--setups", help="Setups to watch, comma-separated; id@N for a version (default: every setup, latest version)."),
+    setups: Optional[List[str]] = typer.Option(None, "--setups", help="Setups to watch, comma-separated; id@N for a version (default: the active versions, plus the paper ones journaled without alerts — `ita setups promote`; every setup's latest when none is promoted)."),
     symbols: List[str] = typer.Option(["EURUSD"], "--symbols", "-s", help="Instruments, comma-separated, e.g. EURUSD,XAUUSD."),
-    feed: str = typer.Option("auto", "--feed", help="mt5 (MetaTrader 5 terminal, Windows) | file (--file) | auto: file when --file is given, else mt5."),
+    feed: str = typer.Option("auto", "--feed", help="mt5 (MetaTrader 5 terminal, Windows) | file (--file) | ccxt (--ccxt) | auto: ccxt with --ccxt, file with --file, else mt5."),
     file: Optional[List[str]] = typer.Option(None, "--file", help="SYMBOL=PATH of a CSV/Parquet a terminal keeps appending to; repeat per symbol."),
+    ccxt_markets: Optional[List[str]] = typer.Option(None, "--ccxt", help="EXCHANGE:MARKET of a crypto exchange through CCXT, e.g. binance:BTC/USDT; repeatable (the symbols follow from the markets)."),
+    keep_bars: bool = typer.Option(True, "--keep-bars/--no-keep-bars", help="Append the feed's closed bars to the candle store (and fill the gap since the last stored bar on start)."),
     timeframe: str = typer.Option("M5", "--file-timeframe", help="Bar size of the --file series."),
     server_tz: str = typer.Option("Europe/Athens", "--server-tz", help="The broker's server clock (MT5 and file times)."),
     min_score: float = typer.Option(0.0, "--min-score", help="Alert only signals with p(success) at least this (0 = every signal, scored)."),
@@ -131,6 +164,10 @@ def live_start(
     delay: float = typer.Option(2.0, "--delay", help="Seconds after each minute before the graph runs."),
     wait: float = typer.Option(20.0, "--wait", help="Seconds a run waits for a bar the feed has not delivered yet."),
     vision_score: float = typer.Option(0.0, "--vision-score", help=VISION_HELP),
+    max_daily_loss: Optional[str] = typer.Option(None, "--max-daily-loss", help=GOVERNOR_HELP["loss"]),
+    max_open_risk: Optional[str] = typer.Option(None, "--max-open-risk", help=GOVERNOR_HELP["open"]),
+    max_trades_per_day: Optional[int] = typer.Option(None, "--max-trades-per-day", help=GOVERNOR_HELP["trades"]),
+    day_start: str = typer.Option("17:00", "--day-start", help=GOVERNOR_HELP["day"]),
     verbose: bool = typer.Option(False, "--verbose", "-V", help="Log every run."),
 ):
     """Watch the market: the live graph runs on every closed candle and alerts within seconds. Ctrl-C stops.
@@ -142,10 +179,19 @@ def live_start(
     commented and sent: Telegram (photo, caption, feedback buttons), the Notion journal, and the outbox
     folder ($ITA_HOME/outbox). A failed send is retried with backoff until delivered (`ita live outbox`).
     Configure Telegram and Notion with environment variables (README: Live signals). ITA never places orders.
+    Without --setups: the active setup versions (`ita setups promote`), plus the paper ones, whose signals are
+    journaled but never alerted. The risk governor (--max-daily-loss, --max-open-risk, --max-trades-per-day)
+    follows what was alerted with the backtest's simulator: a signal over a limit is journaled, not alerted.
+    \b
+    The closed bars the feed delivers are appended to the candle store (validated, deduplicated, atomic;
+    --no-keep-bars to skip), and on start the gap since the last stored bar is filled from the feed, so
+    backtests see live history without a re-import.
     \b
     Examples:
       ita live start --setups asia_fvg_break,asia_sweep --symbols EURUSD,XAUUSD
+      ita live start --symbols EURUSD,XAUUSD --max-daily-loss 2R --max-trades-per-day 3   # the active versions
       ita live start --setups silver_bullet --symbols EURUSD --file EURUSD=/mnt/mt5/EURUSD_M5.csv
+      ita live start --setups asia_fvg_break --ccxt binance:BTC/USDT --ccxt binance:ETH/USDT
       ita live start --symbols XAUUSD --min-score 0.3 --cooldown 2h --notify telegram
     """
     from ita.live.config import LiveConfig
@@ -156,7 +202,18 @@ def live_start(
     _logging(verbose)
     try:
         kw = _config_kw(min_score, cooldown, symbol_cooldown, charts, delay, wait, vision_score)
-        cfg = LiveConfig.build(_setups(setups), _csv(symbols), notify=_csv(notify) or None, **kw)
+        markets = {}
+        if ccxt_markets:
+            from ita.live.ccxt_feed import parse_ccxt_spec
+
+            for spec in _csv(ccxt_markets):
+                sym, ex_id, market = parse_ccxt_spec(spec)
+                markets[sym] = (ex_id, market)
+            if symbols == ["EURUSD"]:                      # the default: the markets name the symbols
+                symbols = list(markets)
+        refs, paper, note = _promoted(setups)
+        cfg = LiveConfig.build(refs, _csv(symbols), notify=_csv(notify) or None, paper=paper,
+                               governor=_governor(max_daily_loss, max_open_risk, max_trades_per_day, day_start), **kw)
         loaded = load_setups(cfg.setups)
         files = {}
         for item in file or []:
@@ -166,10 +223,22 @@ def live_start(
             files[sym.strip()] = Path(path.strip()).expanduser()
         kind = feed.lower()
         if kind == "auto":
-            kind = "file" if files else "mt5"
+            kind = "ccxt" if markets else "file" if files else "mt5"
         import pandas as pd
 
-        if kind == "file":
+        if kind == "ccxt":
+            from ita.data.timeframes import tf_delta
+            from ita.live.ccxt_feed import CCXTFeed
+
+            if not markets:
+                raise ItaError("--feed ccxt needs --ccxt EXCHANGE:MARKET, e.g. --ccxt binance:BTC/USDT.")
+            missing = [s for s in cfg.symbols if s not in markets]
+            if missing:
+                raise ItaError(f"No --ccxt market for {', '.join(missing)}.")
+            base = min((s.setup.timeframe for s in loaded.values()), key=tf_delta)
+            src = CCXTFeed(markets, timeframe=base)
+            src.check()                                        # an unknown market fails now, with close matches
+        elif kind == "file":
             if not files:
                 raise ItaError("--feed file needs --file SYMBOL=PATH for each symbol.")
             src = FileFeed(files, timeframe, server_tz)
@@ -186,13 +255,25 @@ def live_start(
             src = MT5Feed(server_tz, history_bars=int((history(loaded.values()) + pd.Timedelta(days=1)) / step) + 100)
             src.source._client()  # fail now with the install hint, not at the first candle
         else:
-            raise ItaError(f"--feed {feed!r}: use mt5, file or auto.")
-        with console.status("Checking the channels and computing the baselines …"):
-            svc = LiveService.live_service(cfg, src, setups=loaded)
+            raise ItaError(f"--feed {feed!r}: use mt5, file, ccxt or auto.")
+        with console.status("Checking the channels, filling the gap since the last stored bar, computing the "
+                            "baselines …"):
+            svc = LiveService.live_service(cfg, src, setups=loaded, keep_bars=keep_bars)
+            gaps = svc.fill_gap()
             base = svc.warm_up()
     except ItaError as exc:
         fail(exc)
-    _print_start(svc, base, f"{kind} feed" + (f" ({', '.join(f'{k}={v}' for k, v in files.items())})" if files else ""))
+    if note:
+        console.print(f"[yellow]{note}[/]")
+    for g in gaps:
+        if g["added"]:
+            console.print(f"Stored {g['added']:,} {g['symbol']} {g['timeframe']} bars from the feed after the last "
+                          f"stored one ({g['since']:%Y-%m-%d %H:%M} UTC).", highlight=False)
+        for e in g["errors"]:
+            console.print(f"[yellow]{e}[/]", highlight=False)
+    where = (f" ({', '.join(f'{k}={v}' for k, v in files.items())})" if kind == "file" else
+             f" ({', '.join(f'{e}:{m}' for e, m in markets.values())})" if kind == "ccxt" else "")
+    _print_start(svc, base, f"{kind} feed{where}" + ("; closed bars kept in the candle store" if keep_bars else ""))
     svc.on_tick = _print_tick(svc)
     import signal as _signal
 
@@ -223,6 +304,11 @@ def _print_start(svc, base: list[dict], feed_text: str, before: str = "today") -
                   highlight=False)
     console.print(f"Alerts to: {', '.join(ctx.targets())} · outbox {ctx.channels['outbox'].dir} · journal "
                   f"{ctx.journal.path}", highlight=False)
+    if cfg.paper:
+        console.print(f"Paper (journaled, not alerted): {', '.join(cfg.paper)}", highlight=False)
+    if cfg.governor is not None:
+        console.print(f"Risk governor: {'; '.join(cfg.governor.describe())} — a signal over a limit is journaled, "
+                      "not alerted", highlight=False)
 
 
 # ---------------------------------------------------------------------------------------------- replay
@@ -242,6 +328,10 @@ def live_replay(
     delay: float = typer.Option(2.0, "--delay", help="Simulated seconds after each candle close before the graph runs."),
     vision_score: float = typer.Option(0.0, "--vision-score", help=VISION_HELP),
     resume: Optional[str] = typer.Option(None, "--resume", help="Continue an interrupted replay (its run id): what it journaled and delivered is not done again."),
+    max_daily_loss: Optional[str] = typer.Option(None, "--max-daily-loss", help=GOVERNOR_HELP["loss"]),
+    max_open_risk: Optional[str] = typer.Option(None, "--max-open-risk", help=GOVERNOR_HELP["open"]),
+    max_trades_per_day: Optional[int] = typer.Option(None, "--max-trades-per-day", help=GOVERNOR_HELP["trades"]),
+    day_start: str = typer.Option("17:00", "--day-start", help=GOVERNOR_HELP["day"]),
     verbose: bool = typer.Option(False, "--verbose", "-V"),
 ):
     """Replay stored history against a simulated clock through the live graph — exactly what live would have sent.
@@ -284,7 +374,9 @@ def live_replay(
             raise ItaError(f"--resume {resume!r}: give a replay's run id (replay_…; see `ita live stats --replay`).")
         with console.status("Loading the candles and computing the baselines …"):
             svc = LiveService.replay_service(_setups(setups), _csv(symbols), lo, hi, speed=sp,
-                                             notify=_csv(notify) or None, run=resume, vision=vision_config(), **kw)
+                                             notify=_csv(notify) or None, run=resume, vision=vision_config(),
+                                             governor=_governor(max_daily_loss, max_open_risk, max_trades_per_day,
+                                                                day_start), **kw)
             base = svc.warm_up()
     except ItaError as exc:
         fail(exc)

@@ -13,25 +13,29 @@ from ita.cli.common import (console, fail, fmt_value, from_option, param_option,
                              version_option)
 from ita.errors import ItaError
 
-setups_app = typer.Typer(help="Setups as versioned YAML: list, show, validate, new-version, diff, explain, verify, JSON Schema.", no_args_is_help=True)
+setups_app = typer.Typer(help="Setups as versioned YAML: list, show, validate, new-version, diff, promote, gates, explain, verify, JSON Schema.", no_args_is_help=True)
 
 
 @setups_app.command("list")
 def setups_list():
-    """List setups and their versions."""
-    from ita.setups import list_setups, load_setup
+    """List setups, their versions and each version's status (candidate → paper → active; `ita setups promote`)."""
+    from ita.tools import list_setups
 
+    res = list_setups()
     t = Table(title="Setups")
-    for c in ("id", "versions", "latest", "timeframe", "name", "hash"):
+    for c in ("id", "versions", "latest", "timeframe", "name", "hash", "status"):
         t.add_column(c)
-    for sid, versions in list_setups().items():
-        try:
-            s = load_setup(sid)
-            t.add_row(sid, ", ".join(f"v{v}" for v in versions), f"v{s.version}", s.setup.timeframe, s.setup.name,
-                      s.content_hash[:8])
-        except ItaError as exc:
-            t.add_row(sid, ", ".join(f"v{v}" for v in versions), "—", "—", f"[red]invalid: {str(exc).splitlines()[0]}[/]", "—")
+    colour = {"active": "green", "paper": "yellow"}
+    for s in res.data["setups"]:
+        vs = ", ".join(f"v{v}" for v in s["versions"])
+        st = " · ".join(f"v{v} [{colour[x]}]{x}[/]" for v, x in (s.get("status") or {}).items() if x in colour) or "candidate"
+        if "error" in s:
+            t.add_row(s["setup_id"], vs, "—", "—", f"[red]invalid: {s['error'][:80]}[/]", "—", st)
+        else:
+            t.add_row(s["setup_id"], vs, f"v{s['latest']}", s["timeframe"], s["name"], s["hash"], st)
     console.print(t)
+    console.print("Statuses: candidate → paper (journaled, not alerted) → active (alerted; `ita live start` without "
+                  "--setups runs these). `ita setups promote ID vN` moves a version through the gates.")
 
 
 @setups_app.command("show")
@@ -123,6 +127,119 @@ def setups_diff(setup_id: str = typer.Argument(...), a: str = typer.Argument(...
         console.print(t)
     if d.text:
         console.print(Syntax(d.text, "diff", theme="ansi_dark", background_color="default"))
+
+
+@setups_app.command("promote")
+def setups_promote(
+    setup_id: str = typer.Argument(..., help="Setup id, e.g. fvg_reversal."),
+    version: str = typer.Argument(..., help="The version, e.g. v2."),
+    to: Optional[str] = typer.Option(None, "--to", help="paper | active | candidate (default: the next status)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Measure the gates and say what would happen; store nothing."),
+    symbols: Optional[str] = typer.Option(None, "--symbols", help="Measure on these instruments, comma-separated (default: gates.yaml's, else the setup's own symbols with data)."),
+):
+    """Promote a setup version candidate → paper → active through the promotion gates (setups/gates.yaml).
+
+    \b
+    Each gate is a metric, an operator and a threshold (seed 002 §5): PF in-sample ≥ 1.3, PF out-of-sample
+    (walk-forward) ≥ 1.1, max drawdown ≤ 1.3 × the active setups' mean, correlation of daily R with the active
+    portfolio ≤ 0.4, ≥ 200 trades after costs, deflated Sharpe ≥ 0.95, PBO ≤ 0.2. A promotion to a status in
+    the file's enforce_for (default: active) needs every gate passed — a gate that could not be measured (no
+    walk-forward yet) is not passed. Every request is stored with the version's hash and the gates' values.
+    Paper = the live loop journals the version's signals without alerting; active = alerted. A candidate goes
+    to paper first. Exit status 2 when the promotion is refused.
+    \b
+    Examples:
+      ita setups promote fvg_reversal v2                 # candidate → paper (gates shown and stored)
+      ita setups promote fvg_reversal v2 --to active     # refused unless every gate passes
+      ita setups promote fvg_reversal v2 --dry-run       # what would happen
+      ita setups promote fvg_reversal v1 --to candidate  # take it back
+    """
+    from ita.cli.common import print_tool_table
+    from ita.tools import promote_setup
+
+    with console.status("Measuring the gates …"):
+        res = promote_setup(setup_id=setup_id, version=version, to=to, dry_run=dry_run, symbols=symbols)
+    if not res.ok:
+        fail(res.error)
+    d = res.data
+    if "gates" in res.tables:
+        print_tool_table(res.tables["gates"], title_justify="left")
+    style = "green" if d["accepted"] else "red"
+    from rich.markup import escape
+
+    console.print(f"[bold {style}]{escape(d['headline'])}[/]", highlight=False)
+    from ita.promotion.gates import GateResult
+
+    for g in d.get("gates") or []:
+        g = GateResult(**g)
+        if not g.passed:
+            console.print(f"  {'✗' if not d['accepted'] else '·'} {escape(g.text())}", highlight=False)
+    if d.get("note"):
+        console.print(f"[yellow]Note:[/] {escape(d['note'])}")
+    if not d["accepted"]:
+        raise typer.Exit(2)
+
+
+@setups_app.command("gates")
+def setups_gates(
+    setup_id: Optional[str] = typer.Argument(None, help="Show the gates stored for this setup (all its versions)."),
+    version: Optional[str] = typer.Argument(None, help="Only this version, e.g. v2."),
+):
+    """The promotion gates (setups/gates.yaml) and the metric functions they use; with a setup, the requests stored
+    for its versions with every gate's value, threshold and result.
+
+    \b
+    Examples:
+      ita setups gates
+      ita setups gates fvg_reversal v2
+    """
+    import inspect
+
+    from ita.cli.common import print_tool_table
+    from ita.promotion import METRICS, load_gates
+    from ita.promotion.gates import fmt_value
+    from ita.store.promotions import PromotionStore
+    from ita.tools.promotion import gates_table
+
+    try:
+        cfg = load_gates()
+    except ItaError as exc:
+        fail(exc)
+    if setup_id is None:
+        t = Table(title=f"Promotion gates · {cfg.path} · enforced for: {', '.join(cfg.enforce_for)}", title_justify="left")
+        for c in ("gate", "metric", "threshold", "why"):
+            t.add_column(c, overflow="fold")
+        for g in cfg.gates:
+            t.add_row(g.name, g.metric, f"{g.op} {fmt_value(g.threshold, METRICS[g.metric].unit)}", g.why)
+        console.print(t)
+        m = Table(title="Metric functions (ita/promotion/gates.py METRICS)", title_justify="left")
+        for c in ("metric", "unit", "definition"):
+            m.add_column(c, overflow="fold")
+        for k, mt in METRICS.items():
+            m.add_row(k, mt.unit, " ".join(inspect.getdoc(mt.fn).split()))
+        console.print(m)
+        return
+    v = None
+    if version is not None:
+        try:
+            v = int(version.lower().lstrip("v"))
+        except ValueError:
+            fail(ItaError(f"Version {version!r} is not a number like v2."))
+    hist = PromotionStore().history(setup_id, v)
+    if hist.empty:
+        console.print(f"No promotion of {setup_id}{f' v{v}' if v else ''} is stored: every version is a candidate. "
+                      f"Try `ita setups promote {setup_id} v{v or 1} --dry-run`.")
+        return
+    for r in hist.to_dict("records"):
+        verdict = "[green]accepted[/]" if r["accepted"] else "[red]refused[/]"
+        console.print(f"\n[bold]{r['at']}[/] {setup_id} v{r['version']} ({r['setup_hash'][:8]}) {r['from_status']} → "
+                      f"{r['requested']}: {verdict}, now {r['status']}", highlight=False)
+        if r["gates"]:
+            ev = r["evaluation"] or {}
+            print_tool_table(gates_table(r["gates"], f"on {', '.join(ev.get('symbols', []))} "
+                                         f"{' → '.join(ev.get('period', []))}"), title_justify="left")
+        elif r["note"]:
+            console.print(f"  {r['note']}", highlight=False)
 
 
 @setups_app.command("schema")

@@ -7,7 +7,10 @@ stored data, and an import holds a lock on the series, so two imports of one sym
 complete series. **History is append-only unless asked**: an import whose bars collide with stored bars at
 different prices is refused with a summary (:class:`HistoryConflict`) unless ``replace=True``; a replace
 first keeps the previous file as a dated version under ``<SYMBOL>/history/`` (``<TF>.<stamp>.parquet``, and why
-it was kept in ``<TF>.<stamp>.json``; :meth:`CandleStore.history`, :meth:`CandleStore.restore`). A timeframe that is not stored is resampled on the fly from the finest one.
+it was kept in ``<TF>.<stamp>.json``; :meth:`CandleStore.history`, :meth:`CandleStore.restore`). An **M1** import
+also stores every higher timeframe resampled from it (``derived_from: M1`` in the metadata; a series imported
+on its own is never overwritten by a resample). A timeframe that is not stored is resampled on the fly from the
+coarsest finer one.
 
 Example::
 
@@ -35,7 +38,7 @@ from ita.config import settings
 from ita.data.instruments import get_instrument
 from ita.data.resample import resample
 from ita.data.timeframes import TIMEFRAMES, normalize_tf, tf_delta
-from ita.data.validate import ValidationReport, validate_candles
+from ita.data.validate import ValidationReport
 from ita.errors import DataError, closest
 
 SAMPLE_FILES = {"EURUSD": "EURUSD_M5_2025.csv", "XAUUSD": "XAUUSD_M5_2025.csv"}
@@ -49,9 +52,11 @@ class HistoryConflict(DataError):
     ``largest_pips`` is the largest price difference in pips; ``examples`` the first few as dicts
     ``{"time", "column", "old", "new"}``. Nothing was written."""
 
-    def __init__(self, message: str, count: int, largest_pips: float, examples: list[dict]):
+    def __init__(self, message: str, count: int, largest_pips: float, examples: list[dict], symbol: str = "",
+                 timeframe: str = ""):
         super().__init__(message)
         self.count, self.largest_pips, self.examples = count, largest_pips, examples
+        self.symbol, self.timeframe = symbol, timeframe
 
 
 @dataclass
@@ -67,6 +72,8 @@ class ImportResult:
     replaced: int = 0                       # stored bars whose prices the import changed (replace=True)
     kept_version: str | None = None         # the dated version the previous series was kept as
     notes: list[str] = field(default_factory=list)
+    read: object | None = None              # the ita.data.importer.ReadReport: format, clock, files, warnings
+    derived: list[str] = field(default_factory=list)   # timeframes (re)built from this import (M1 imports)
 
 
 def _bound(value, end: bool = False) -> pd.Timestamp | None:
@@ -100,7 +107,8 @@ class CandleStore:
         return sorted(p.name for p in self.data_dir.iterdir() if p.is_dir() and self.stored_timeframes(p.name))
 
     def catalog(self) -> pd.DataFrame:
-        """One row per stored series: symbol, timeframe, first, last (UTC), bars, source, imported_at."""
+        """One row per stored series: symbol, timeframe, first, last (UTC), bars, source, server_tz, imported_at,
+        derived_from (the timeframe it was resampled from at import, ``""`` for an imported series)."""
         rows = []
         for sym in self.symbols():
             for tf in self.stored_timeframes(sym):
@@ -110,8 +118,17 @@ class CandleStore:
                 idx = pd.read_parquet(p, columns=[]).index
                 rows.append({"symbol": sym, "timeframe": tf, "first": idx[0], "last": idx[-1], "bars": len(idx),
                              "source": info.get("source", ""), "server_tz": info.get("server_tz", ""),
-                             "imported_at": info.get("imported_at", "")})
-        return pd.DataFrame(rows, columns=["symbol", "timeframe", "first", "last", "bars", "source", "server_tz", "imported_at"])
+                             "imported_at": info.get("imported_at", ""), "derived_from": info.get("derived_from", "")})
+        return pd.DataFrame(rows, columns=["symbol", "timeframe", "first", "last", "bars", "source", "server_tz",
+                                           "imported_at", "derived_from"])
+
+    def meta(self, symbol: str, timeframe: str) -> dict:
+        """The import provenance stored with a series (``source``, ``server_tz``, ``format``, ``derived_from`` …);
+        ``{}`` when it is not stored."""
+        p = self.path(symbol, timeframe)
+        if not p.is_file():
+            return {}
+        return json.loads((pq.read_metadata(p).metadata or {}).get(b"ita", b"{}"))
 
     def write(self, symbol: str, timeframe: str, candles: pd.DataFrame, meta: dict | None = None) -> Path:
         """Replace the stored series atomically (temp file + rename)."""
@@ -124,48 +141,142 @@ class CandleStore:
         _replace_atomically(p, lambda tmp: pq.write_table(table, tmp))
         return p
 
-    def import_file(self, file: str | Path, symbol: str, timeframe: str, server_tz: str,
-                    replace: bool = False) -> ImportResult:
-        """Read, validate and merge a CSV into the store: new open times are added; a bar already stored
+    def import_file(self, file, symbol: str | None = None, timeframe: str | None = None, server_tz: str | None = None,
+                    replace: bool = False, fmt: str | None = None) -> ImportResult:
+        """Read, validate and merge candle files into the store: new open times are added; a bar already stored
         with the same prices is left as it is (also its volume and spread).
+
+        ``file``: a path or a list of paths — files, folders, ``.gz``/``.zip`` archives, in any format of
+        :mod:`ita.data.formats` (detected; ``fmt`` forces one). ``symbol``/``timeframe`` None: taken from the
+        file name / the bar spacing. ``server_tz`` None: the clock the data's weekly rhythm implies (see
+        :func:`ita.data.importer.read_candles`; the result's ``read`` says which clock and why).
 
         A bar already stored at **different** prices (open, high, low or close) is a conflict: without
         ``replace`` the import raises :class:`HistoryConflict` (how many, the first few old → new, the
         largest difference in pips) and writes nothing; with ``replace`` the new bars win and the previous
-        file is kept first as a dated version (:meth:`history`). Raises :class:`DataError` /
-        :class:`~ita.errors.UnknownSymbolError` for a bad file or symbol, before anything is written.
+        file is kept first as a dated version (:meth:`history`). An M1 import then (re)builds the higher
+        timeframes (:meth:`derive`). Raises :class:`DataError` / :class:`~ita.errors.UnknownSymbolError`
+        for a bad file or symbol, before anything is written.
         """
-        from ita.data.sources import read_candle_csv
+        from ita.data.importer import read_candles
 
-        inst = get_instrument(symbol)
-        tf = normalize_tf(timeframe)
-        raw = read_candle_csv(file, server_tz)
-        new, report = validate_candles(raw, symbol=inst.symbol, timeframe=tf, where=str(file))
+        new, read = read_candles(file, server_tz=server_tz, fmt=fmt, timeframe=timeframe, symbol=symbol)
+        inst, tf, report = get_instrument(read.symbol), read.timeframe, read.validation
+        name = ", ".join(Path(f.name.split(":")[0]).name for f in read.files[:3]) + (" …" if len(read.files) > 3 else "")
         p = self.path(inst.symbol, tf)
         with self._lock(inst.symbol):
-            before, replaced, kept = 0, 0, None
-            if p.is_file():
-                old = pd.read_parquet(p)
-                before = len(old)
-                conflicts = _conflicts(old, new)
-                if len(conflicts):
-                    if not replace:
-                        raise _conflict_error(conflicts, inst, tf, file)
-                    replaced = len(conflicts)
-                    kept = self._keep_version(inst.symbol, tf, f"replaced by an import of {Path(file).name} "
-                                                               f"({replaced:,} bars at other prices)")
-                    merged = pd.concat([old[~old.index.isin(new.index)], new]).sort_index()
-                else:  # append-only: stored bars stay as they are (equal prices; volume/spread may differ)
-                    merged = pd.concat([old, new[~new.index.isin(old.index)]]).sort_index()
-            else:
-                merged = new
-            meta = {"source": str(Path(file).resolve()), "server_tz": server_tz,
-                    "imported_at": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"), "symbol": inst.symbol,
-                    "timeframe": tf}
+            merged, before, replaced, kept = self._merge(inst, tf, new, replace, name)
+            meta = {"source": str(Path(read.files[0].name.split(":")[0]).resolve()) if len(read.files) == 1
+                    else f"{len(read.files)} files: {name}", "server_tz": read.server_tz, "format": read.fmt.name,
+                    "clock": read.clock_line, "imported_at": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
+                    "symbol": inst.symbol, "timeframe": tf}
             self.write(inst.symbol, tf, merged, meta)
+            derived, dnotes = self.derive(inst.symbol, tf, merged, meta) if tf == "M1" else ([], [])
         notes = [f"{replaced:,} stored bars replaced; the previous series is kept as version {kept} "
                  f"(`ita data restore {inst.symbol} {kept}` brings it back)."] if replaced else []
-        return ImportResult(inst.symbol, tf, p, len(merged) - before, len(merged), report, replaced, kept, notes)
+        return ImportResult(inst.symbol, tf, p, len(merged) - before, len(merged), report, replaced, kept,
+                            notes + dnotes, read, derived)
+
+    def _merge(self, inst, tf: str, new: pd.DataFrame, replace: bool, what: str):
+        """(merged series, bars before, bars replaced, kept version) of ``new`` over the stored series; raises
+        :class:`HistoryConflict` for bars at other prices unless ``replace``. Call under :meth:`_lock`."""
+        p = self.path(inst.symbol, tf)
+        if not p.is_file():
+            return new, 0, 0, None
+        old = pd.read_parquet(p)
+        conflicts = _conflicts(old, new)
+        if len(conflicts):
+            if not replace:
+                raise _conflict_error(conflicts, inst, tf, what)
+            kept = self._keep_version(inst.symbol, tf, f"replaced by an import of {what} "
+                                                       f"({len(conflicts):,} bars at other prices)")
+            return pd.concat([old[~old.index.isin(new.index)], new]).sort_index(), len(old), len(conflicts), kept
+        # append-only: stored bars stay as they are (equal prices; volume/spread may differ)
+        return pd.concat([old, new[~new.index.isin(old.index)]]).sort_index(), len(old), 0, None
+
+    def derive(self, symbol: str, base_tf: str, base: pd.DataFrame, meta: dict) -> tuple[list[str], list[str]]:
+        """Store every timeframe above ``base_tf`` resampled from the ``base`` series (the whole stored series),
+        so each loads without resampling and all agree with it. A series imported on its own (no
+        ``derived_from``) is left alone (named in the notes); a derived one is rebuilt, keeping its bars outside
+        the base's period (e.g. appended live bars), and kept as a dated version first if a bar's prices
+        change. Returns (timeframes written, notes). Call under :meth:`_lock`."""
+        done, notes = [], []
+        for tf in TIMEFRAMES:
+            if tf_delta(tf) <= tf_delta(base_tf):
+                continue
+            info = self.meta(symbol, tf)
+            if info and not info.get("derived_from"):
+                notes.append(f"{symbol} {tf} is stored from its own import ({Path(str(info.get('source', ''))).name}); "
+                             f"not replaced by the {base_tf} resample.")
+                continue
+            bars = resample(base, tf)
+            if len(bars) and base.index[-1] + tf_delta(base_tf) < bars.index[-1] + tf_delta(tf):
+                bars = bars.iloc[:-1]                            # the last bucket is not complete yet
+            p = self.path(symbol, tf)
+            if p.is_file():
+                old = pd.read_parquet(p)
+                if len(_conflicts(old, bars)):
+                    self._keep_version(symbol, tf, f"rebuilt from {base_tf}")
+                bars = pd.concat([old[~old.index.isin(bars.index)], bars]).sort_index()
+            self.write(symbol, tf, bars, {**meta, "derived_from": base_tf, "timeframe": tf})
+            done.append(tf)
+        return done, notes
+
+    def coverage(self, symbol: str, timeframe: str) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+        """(first, last) bar open (UTC) of the stored series, or None when it is not stored."""
+        p = self.path(symbol, timeframe)
+        if not p.is_file():
+            return None
+        idx = pd.read_parquet(p, columns=[]).index
+        if not len(idx):
+            return None
+        idx = pd.DatetimeIndex(idx).tz_convert("UTC")
+        return idx[0], idx[-1]
+
+    def append(self, symbol: str, timeframe: str, bars: pd.DataFrame, source: str) -> tuple[int, pd.DataFrame]:
+        """Append closed bars (a live feed, an exchange) to the stored series: validated
+        (:func:`~ita.data.validate.validate_candles`), bars already stored are skipped, the write is atomic
+        under the series' lock. A bar stored at **other** prices is never overwritten: it is returned in the
+        conflicts frame (:func:`_conflicts` columns) for the caller to report. Returns (bars added, conflicts).
+        Raises :class:`DataError` for invalid bars, before anything is written."""
+        from ita.data.validate import validate_candles
+
+        inst, tf = get_instrument(symbol), normalize_tf(timeframe)
+        if not len(bars):
+            return 0, pd.DataFrame()
+        new, _ = validate_candles(bars, symbol=inst.symbol, timeframe=tf, where=source)
+        with self._lock(inst.symbol):
+            p = self.path(inst.symbol, tf)
+            meta = self.meta(inst.symbol, tf)
+            if p.is_file():
+                old = pd.read_parquet(p)
+                old.index = pd.DatetimeIndex(old.index, name="time").tz_convert("UTC").as_unit("ns")
+                conflicts = _conflicts(old, new)
+                fresh = new[~new.index.isin(old.index)]
+                if not len(fresh):
+                    return 0, conflicts
+                merged = pd.concat([old, fresh]).sort_index()
+            else:
+                conflicts, fresh, merged = pd.DataFrame(), new, new
+                meta = {"source": source, "server_tz": "UTC", "format": "live", "symbol": inst.symbol, "timeframe": tf,
+                        "imported_at": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds")}
+            meta["appended_at"] = pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds")
+            meta["appended_from"] = source
+            self.write(inst.symbol, tf, merged, meta)
+        return len(fresh), conflicts
+
+    def rebuild_derived(self, symbol: str, base_tf: str = "M1") -> list[str]:
+        """:meth:`derive` the higher timeframes again from the whole stored ``base_tf`` series (after bars were
+        appended to it); returns the timeframes written."""
+        inst = get_instrument(symbol)
+        with self._lock(inst.symbol):
+            p = self.path(inst.symbol, base_tf)
+            if not p.is_file():
+                return []
+            base = pd.read_parquet(p)
+            base.index = pd.DatetimeIndex(base.index, name="time").tz_convert("UTC").as_unit("ns")
+            done, _ = self.derive(inst.symbol, base_tf, base, self.meta(inst.symbol, base_tf))
+        return done
 
     # ---- versions of a series -------------------------------------------------------------------------------
     def history(self, symbol: str, timeframe: str = "M5") -> pd.DataFrame:
@@ -256,7 +367,7 @@ class CandleStore:
             finer = [s for s in stored if tf_delta(s) < tf_delta(tf)]
             if not finer:
                 raise DataError(f"{inst.symbol} {tf} is not stored and no finer timeframe is: stored {', '.join(stored)}.")
-            src_tf = finer[0]
+            src_tf = finer[-1]                       # the coarsest finer series: least work, same bars
         margin = tf_delta(tf) if src_tf != tf else pd.Timedelta(0)
         if lo is not None:
             filters.append(("time", ">=", lo - margin))
@@ -331,6 +442,7 @@ def _conflicts(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
 
 
 def _conflict_error(conflicts: pd.DataFrame, inst, tf: str, file) -> HistoryConflict:
+    """The :class:`HistoryConflict` for ``conflicts`` (:func:`_conflicts`) of an import of ``file``."""
     pip = inst.pip_size
     digits = inst.digits
     examples = []
@@ -345,7 +457,7 @@ def _conflict_error(conflicts: pd.DataFrame, inst, tf: str, file) -> HistoryConf
            f"(largest difference {largest:,.1f} pips): {shown}{' …' if n > len(examples) else ''}. Nothing was "
            f"imported. If the file is right, import it again with --replace: the stored series is kept as a dated "
            f"version first (`ita data history {inst.symbol}`, `ita data restore {inst.symbol} VERSION`).")
-    return HistoryConflict(msg, n, largest, examples)
+    return HistoryConflict(msg, n, largest, examples, inst.symbol, tf)
 
 
 def load_candles(symbol: str, timeframe: str = "M5", start=None, end=None, data_dir=None) -> pd.DataFrame:

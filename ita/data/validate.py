@@ -3,9 +3,10 @@
 Hard errors (raise :class:`~ita.errors.DataError`, naming file and lines): times not strictly increasing,
 duplicate times, times not on the timeframe's grid (for H4/D1 only whole hours are checked: their grid is
 the server's clock, whose UTC offset changes with DST), ``high < max(open, close)``, ``low > min(open, close)``,
-non-positive prices. Soft findings go into the :class:`ValidationReport`: gaps (weekend closes are
-expected and counted separately) and a warning when the weekly open does not fall near Sunday 17:00
-New York, the usual sign of a wrong ``--server-tz`` for FX and metals.
+non-positive prices. Soft findings go into the :class:`ValidationReport`: gaps, sorted into weekend closes
+(the gap spans Saturday noon New York: the market was closed for the weekend), daily pauses (about an hour
+from 17:00 New York, as metals and index CFDs pause) and the rest (intraday gaps: missing data or holidays).
+Whether the file's clock is right is checked on its wall-clock times by :mod:`ita.data.clock`.
 """
 from __future__ import annotations
 
@@ -28,12 +29,13 @@ class Gap:
     after: pd.Timestamp
     before: pd.Timestamp
     missing_bars: int
-    kind: str  # "weekend" | "intraday"
+    kind: str  # "weekend" | "daily_pause" | "intraday"
 
 
 @dataclass
 class ValidationReport:
-    """What validation found. ``gaps`` lists the intraday gaps (largest first, at most 20)."""
+    """What validation found. ``gaps`` lists the intraday gaps (largest first, at most 20); ``missing_bars``
+    counts the bars missing in them (weekend closes and daily pauses are the market's hours, not missing)."""
 
     rows: int
     first: pd.Timestamp | None
@@ -43,6 +45,7 @@ class ValidationReport:
     missing_bars: int = 0
     gaps: list[Gap] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    daily_pauses: int = 0
 
 
 def _lines(df: pd.DataFrame) -> np.ndarray:
@@ -115,44 +118,35 @@ def validate_candles(df: pd.DataFrame, symbol: str | None = None, timeframe: str
                     f"is --timeframe {timeframe} right?"
                 )
         _gaps(out.index, step, report)
-    if inst is not None and inst.asset_class in ("fx", "metal"):
-        _check_weekly_open(out.index, report)
     return out, report
 
 
 def _gaps(idx: pd.DatetimeIndex, step: pd.Timedelta, report: ValidationReport) -> None:
+    """Sort the holes of ``idx`` (bar size ``step``) into weekend closes, daily pauses and intraday gaps."""
     if len(idx) < 2:
         return
-    d = np.diff(idx.as_unit("ns").asi8)
+    t = idx.as_unit("ns").asi8
+    d = np.diff(t)
     where = np.flatnonzero(d > step.value)
-    gaps = []
-    for k in where:
-        after, before = idx[k], idx[k + 1]
-        missing = int(d[k] // step.value) - 1
-        weekend = (before - after) >= pd.Timedelta(hours=36) or after.tz_convert(NY).weekday() == 4
-        kind = "weekend" if weekend else "intraday"
-        gaps.append(Gap(after, before, missing, kind))
-    report.weekend_gaps = sum(g.kind == "weekend" for g in gaps)
-    intraday = [g for g in gaps if g.kind == "intraday"]
-    report.intraday_gaps = len(intraday)
-    report.missing_bars = sum(g.missing_bars for g in intraday)
-    report.gaps = sorted(intraday, key=lambda g: -g.missing_bars)[:20]
-
-
-def _check_weekly_open(idx: pd.DatetimeIndex, report: ValidationReport) -> None:
-    """FX/metals open Sunday ~17:00 New York; a median weekly open far from that hints at a wrong server tz."""
-    ny = idx.tz_convert(NY)
-    week_start = np.r_[True, np.diff(idx.as_unit("ns").asi8) >= pd.Timedelta(hours=36).value]
-    opens = ny[week_start][1:]  # the file's first bar need not be a weekly open
-    if len(opens) < 3:
+    if not len(where):
         return
-    hours = np.array([(ts.hour + ts.minute / 60.0 + (24.0 if ts.weekday() == 0 else 0.0)) for ts in opens if ts.weekday() in (6, 0)])
-    if len(hours) < 3:
-        return
-    med = float(np.median(hours))
-    if abs(med - 17.0) > 1.5:
-        shift = med - 17.0
-        report.warnings.append(
-            f"The weekly open falls at {med % 24:05.2f}h New York time (median of {len(hours)} weeks), not near "
-            f"17:00: the times look shifted by {shift:+.0f} h. Check --server-tz (most MT5 brokers: Europe/Athens)."
-        )
+    after, before = idx[where], idx[where + 1]
+    start_ny = (after + step).tz_convert(NY)
+    end_ny = before.tz_convert(NY)
+    # the Saturday 12:00 New York inside the gap, if any: the market was closed for the weekend
+    days_to_sat = (5 - start_ny.day_of_week.to_numpy()) % 7
+    sat_noon = (start_ny.normalize() + pd.to_timedelta(days_to_sat, unit="D")).tz_localize(None) + pd.Timedelta(hours=12)
+    sat_noon = sat_noon.tz_localize(NY, ambiguous="NaT", nonexistent="NaT")
+    weekend = np.asarray(sat_noon <= end_ny) & np.asarray(sat_noon >= start_ny)
+    minute = start_ny.hour.to_numpy() * 60 + start_ny.minute.to_numpy()
+    length = (before - after - step).asi8
+    pause = (~weekend & (np.abs(minute - 17 * 60) <= 20) & (length <= pd.Timedelta(minutes=90).value))
+    kinds = np.where(weekend, "weekend", np.where(pause, "daily_pause", "intraday"))
+    missing = (d[where] // step.value - 1).astype("int64")
+    report.weekend_gaps = int(weekend.sum())
+    report.daily_pauses = int(pause.sum())
+    intra = np.flatnonzero(kinds == "intraday")
+    report.intraday_gaps = len(intra)
+    report.missing_bars = int(missing[intra].sum())
+    top = intra[np.argsort(-missing[intra], kind="stable")][:20]
+    report.gaps = [Gap(after[k], before[k], int(missing[k]), "intraday") for k in top]

@@ -121,7 +121,7 @@ def detector_params(detector: str, params: dict | None = None) -> dict:
 
     Raises :class:`~ita.errors.ItaError` naming the parameter and what is allowed (an unknown parameter comes
     with "Did you mean …?" and the list). Example: ``detector_params("fvg", {"min_gap_pips": "1"})`` →
-    ``{"min_gap_pips": 1.0, "mitigation": "touch", "join": "none"}``."""
+    ``{"min_gap_pips": 1.0, "mitigation": "touch", "join": "none", "require_displacement_close": False}``."""
     info = kind(detector)
     defaults, choices = info.params, info.choices
     out = dict(defaults)
@@ -134,14 +134,17 @@ def detector_params(detector: str, params: dict | None = None) -> dict:
         if isinstance(v, str) and v.strip().lower() in ("none", "null", ""):
             v = None
         try:
-            if v is not None and key in info.ints:
+            if v is not None and isinstance(d, bool):
+                v = _flag(v)
+            elif v is not None and key in info.ints:
                 v = int(float(v))
             elif v is not None and (isinstance(d, float) or key.startswith(("tolerance", "min_"))):
                 v = float(v)
             elif isinstance(v, str):
                 v = v.strip()
         except (TypeError, ValueError):
-            raise ItaError(f"{detector} parameter {key}={v!r} must be a number.") from None
+            what = "true or false" if isinstance(d, bool) else "a number"
+            raise ItaError(f"{detector} parameter {key}={v!r} must be {what}.") from None
         if key in choices:
             allowed = choices[key]
             if key == "period" and isinstance(v, str):
@@ -155,6 +158,18 @@ def detector_params(detector: str, params: dict | None = None) -> dict:
             raise ItaError(f"{detector} parameter {key}={v!r} must not be negative.")
         out[key] = v
     return out
+
+
+def _flag(v: Any) -> bool:
+    """``true/false``, ``yes/no``, ``1/0``, ``on/off`` (any case) or a bool → bool; ValueError otherwise."""
+    if isinstance(v, bool):
+        return v
+    t = str(v).strip().lower()
+    if t in ("true", "yes", "1", "on"):
+        return True
+    if t in ("false", "no", "0", "off"):
+        return False
+    raise ValueError(v)
 
 
 def sweep_levels(c: pd.DataFrame, pip: float, tf: str, p: dict) -> pd.DataFrame:
@@ -210,7 +225,8 @@ def run(detector: str, c: pd.DataFrame, pip: float, tf: str, p: dict | None = No
 
     try:
         if detector == "fvg":
-            return D.fvg(c, pip, p["min_gap_pips"], p["mitigation"], timeframe=tf, join=p["join"])
+            return D.fvg(c, pip, p["min_gap_pips"], p["mitigation"], timeframe=tf, join=p["join"],
+                         require_displacement_close=p["require_displacement_close"])
         if detector == "inverse_fvg":
             return D.inverse_fvg(c, pip, p["min_gap_pips"], by=p["by"], timeframe=tf)
         if detector in ("swings", "structure", "order_blocks"):

@@ -1,11 +1,19 @@
 """Fair value gaps (FVG): the three-candle imbalance of ICT / smart-money concepts, their consecutive-gap
 joining and their inversion (IFVG).
 
-Definition (ICT; matches ``smartmoneyconcepts.smc.fvg``'s gap rule): for candles ``i-2, i-1, i``
-(``i`` is the *third* candle),
+Definition (ICT): for candles ``i-2, i-1, i`` (``i`` is the *third* candle),
 
-* **bullish** FVG when ``low[i] - high[i-2] >= min_gap``: zone ``[high[i-2], low[i]]``;
-* **bearish** FVG when ``low[i-2] - high[i] >= min_gap``: zone ``[high[i], low[i-2]]``.
+* **bullish** FVG when ``low[i] - high[i-2] > 0`` and ``>= min_gap``: zone ``[high[i-2], low[i]]``;
+* **bearish** FVG when ``low[i-2] - high[i] > 0`` and ``>= min_gap``: zone ``[high[i], low[i-2]]``.
+
+**The difference from ``smartmoneyconcepts.smc.fvg`` (0.0.27), exactly.** smc's gap rule is the same
+strict wick gap, *and* it requires the middle candle to close in the gap's direction: a bullish gap
+only when ``close[i-1] > open[i-1]``, a bearish one only when ``close[i-1] < open[i-1]``. The default
+here (``require_displacement_close=False``) keeps every wick gap, so it finds all of smc's gaps plus
+those whose middle candle closed against the gap or flat (a doji). With
+``require_displacement_close=True`` the two gap sets are identical (tested on the EURUSD sample:
+same third candles, directions, tops and bottoms). Everything else below (knowable times, mitigation,
+joining) is ours, not smc's.
 
 Unlike ``smartmoneyconcepts`` (which stamps the gap on the middle candle and searches mitigation from
 candle ``i+1`` without saying when it was knowable), every row here carries the time it became knowable:
@@ -60,7 +68,8 @@ _NAT = np.iinfo(np.int64).min
 
 
 def fvg(candles: pd.DataFrame, pip_size: float, min_gap_pips: float = 0.0, mitigation: MitigationMode = "touch",
-        timeframe: str | None = None, join: JoinMode = "none") -> pd.DataFrame:
+        timeframe: str | None = None, join: JoinMode = "none",
+        require_displacement_close: bool = False) -> pd.DataFrame:
     """Detect every fair value gap in ``candles``.
 
     Parameters
@@ -80,6 +89,9 @@ def fvg(candles: pd.DataFrame, pip_size: float, min_gap_pips: float = 0.0, mitig
         member's middle candle (where the joined zone starts); ``bar``/``confirmed_at`` stay this member's
         third candle, and mitigation is searched from the bar after it with the joined zone.
         Adjacency is by row position in ``candles``.
+    require_displacement_close : also require the middle candle to close in the gap's direction
+        (bullish: ``close > open``; bearish: ``close < open``) — smartmoneyconcepts' rule (module doc).
+        Default False: any wick gap counts, whatever the middle candle's body.
 
     Returns
     -------
@@ -115,7 +127,9 @@ def fvg(candles: pd.DataFrame, pip_size: float, min_gap_pips: float = 0.0, mitig
     t = candles.index.as_unit("ns")
     step = bar_delta(candles, timeframe)
 
-    third, is_bull, top, bottom, size = _gaps(h, lo, pip_size, min_gap_pips)
+    body = candles["close"].to_numpy(dtype="float64") - candles["open"].to_numpy(dtype="float64") \
+        if require_displacement_close else None
+    third, is_bull, top, bottom, size = _gaps(h, lo, pip_size, min_gap_pips, body)
     first = third
     if join == "consecutive":
         first, members, top, bottom = _join_consecutive(third, is_bull, top, bottom)
@@ -223,13 +237,17 @@ def _empty(columns: list[str]) -> pd.DataFrame:
     return pd.DataFrame({col: pd.Series(dtype=_DTYPES[col]) for col in columns})
 
 
-def _gaps(h: np.ndarray, lo: np.ndarray, pip_size: float, min_gap_pips: float):
-    """All gaps ordered by third candle: ``third`` (positions), ``is_bull``, ``top``, ``bottom``, ``size`` (pips)."""
+def _gaps(h: np.ndarray, lo: np.ndarray, pip_size: float, min_gap_pips: float, body: np.ndarray | None = None):
+    """All gaps ordered by third candle: ``third`` (positions), ``is_bull``, ``top``, ``bottom``, ``size`` (pips).
+    ``body`` (close − open per bar), when given, keeps only gaps whose middle candle closed their way."""
     up = np.round((lo[2:] - h[:-2]) / pip_size, 6)
     dn = np.round((lo[:-2] - h[2:]) / pip_size, 6)
     thr = max(float(min_gap_pips), 0.0)
     bull = (up >= thr) & (up > 0)
     bear = (dn >= thr) & (dn > 0)
+    if body is not None:
+        bull &= body[1:-1] > 0
+        bear &= body[1:-1] < 0
     i_bull = np.flatnonzero(bull) + 2
     i_bear = np.flatnonzero(bear) + 2
     third = np.concatenate([i_bull, i_bear])

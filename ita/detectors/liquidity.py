@@ -192,9 +192,10 @@ def sweeps(candles: pd.DataFrame, levels: pd.DataFrame, level_col: str = "level"
 
     * **eligible bars** open at/after the level is known (``time >= known_col``) and, with ``until_col``,
       before ``levels[until_col]`` (e.g. a previous-day high only during the next day).
-    * **pierce**: the *first* eligible bar ``j`` with ``high > L + min_pierce`` (side ``"high"``, a
-      ``"buy_side"`` sweep of resting buy stops above highs) or ``low < L − min_pierce`` (side ``"low"``,
-      ``"sell_side"``).
+    * **pierce**: the *first* eligible bar ``j`` with ``high > L`` (side ``"high"``, a ``"buy_side"`` sweep of
+      resting buy stops above highs) or ``low < L`` (side ``"low"``, ``"sell_side"``); with
+      ``min_pierce_pips`` > 0, at least that far beyond: ``high ≥ L + min_pierce`` / ``low ≤ L − min_pierce``,
+      compared to 1e-6 pip so float noise never drops an exact 1.0-pip pierce (as ``fvg``'s ``min_gap_pips``).
     * **reclaim**: the first bar ``k >= j`` that closes back inside (``close < L`` / ``close > L``). It is a
       sweep when ``k − j <= max_bars`` (``0`` = the piercing bar itself closes inside).
 
@@ -207,7 +208,7 @@ def sweeps(candles: pd.DataFrame, levels: pd.DataFrame, level_col: str = "level"
     side : ``"high"`` or ``"low"``; when ``None`` the ``side`` column of ``levels`` is used if present,
         else it is read from ``level_col`` (a name containing ``high`` / ``low``).
     name : label for ``level_name`` (default: ``levels["kind"]`` when present, else ``level_col``).
-    pip_size, min_pierce_pips : optional minimum penetration in pips (0 = any trade beyond).
+    pip_size, min_pierce_pips : optional minimum penetration in pips, inclusive (0 = any trade beyond).
 
     Returns
     -------
@@ -265,8 +266,13 @@ def sweeps(candles: pd.DataFrame, levels: pd.DataFrame, level_col: str = "level"
     start = np.searchsorted(t.asi8, known_ns, side="left")
     pierce = float(min_pierce_pips) * (pip_size or 0.0)
     j = np.empty(len(rows), dtype=np.int64)
-    j[up] = first_at_or_after(h, start[up], np.nextafter(L[up] + pierce, np.inf), "ge")
-    j[~up] = first_at_or_after(lo, start[~up], np.nextafter(L[~up] - pierce, -np.inf), "le")
+    if pierce > 0:   # "at least min_pierce_pips beyond", to 1e-6 pip (as fvg's min_gap_pips): float noise in
+        tol = 5e-7 * float(pip_size)     # the prices never drops an exact 1.0-pip pierce
+        j[up] = first_at_or_after(h, start[up], L[up] + pierce - tol, "ge")
+        j[~up] = first_at_or_after(lo, start[~up], L[~up] - pierce + tol, "le")
+    else:            # any trade beyond
+        j[up] = first_at_or_after(h, start[up], np.nextafter(L[up], np.inf), "ge")
+        j[~up] = first_at_or_after(lo, start[~up], np.nextafter(L[~up], -np.inf), "le")
     valid = j < n
     if until_col is not None:
         until = pd.DatetimeIndex(levels[until_col]).tz_convert("UTC").as_unit("ns").asi8[rows]

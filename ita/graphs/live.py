@@ -15,7 +15,8 @@ Reads top to bottom::
                own code, ``known_after=cursor``: a setup whose completing step has no new event is done
                after running that one detector).
 * ``score``    p(success) from the setup's backtest before the period (:mod:`ita.live.score`).
-* ``decide``   expired order / threshold / cool-downs (by signal time, so a replay decides as live did);
+* ``decide``   expired order / threshold / cool-downs (by signal time, so a replay decides as live did) /
+               paper versions (journaled, never alerted) / the risk governor's limits (:mod:`ita.live.governor`);
                each signal is journaled once, with its pending deliveries, before anything is sent.
 * ``render``   the snapshot PNG on several timeframes (:func:`ita.charts.snapshot_figure`).
 * ``comment``  vision model (when configured and the score is high enough) or the template.
@@ -87,6 +88,7 @@ def fetch(state: LiveState, ctx: LiveContext) -> dict:
         if expected is None or not live_market or last >= expected or time.monotonic() >= deadline:
             break
         time.sleep(0.5)
+    errors += ctx.keep(sym, tf, candles)     # live runs: the closed bars go into the candle store
     return {"candles": candles, "last_close": last, "cursor": cursor, "now": now, "errors": errors}
 
 
@@ -134,7 +136,10 @@ def score(state: LiveState, ctx: LiveContext) -> dict:
 
 @_timed
 def decide(state: LiveState, ctx: LiveContext) -> dict:
-    """Expired / below threshold / cool-down / alert; journal each signal once, before any send."""
+    """Expired / below threshold / cool-down / paper version / risk governor / alert; journal each signal once,
+    before any send."""
+    from ita.live.governor import governor_reason
+
     cfg, j = ctx.config, ctx.journal
     now = state.get("now") or ctx.clock.now()
     alerts, decisions = [], []
@@ -151,6 +156,10 @@ def decide(state: LiveState, ctx: LiveContext) -> dict:
             decision, reason = "cooldown", f"{c['rule_id']} alerted on {c['symbol']} at {last_setup:%H:%M} UTC (cool-down {cfg.cooldown_setup})"
         elif last_sym is not None and known - last_sym < cfg.cooldown_symbol:
             decision, reason = "cooldown", f"{c['symbol']} alerted at {last_sym:%H:%M} UTC (symbol cool-down {cfg.cooldown_symbol})"
+        elif c["setup_key"] in cfg.paper:
+            decision, reason = "paper", f"{c['rule_id']} v{c['rule_version']} is in paper status: signal journaled, not alerted"
+        elif (why := governor_reason(ctx, c, known)) is not None:
+            decision, reason = "governor", why
         else:
             decision, reason = "alert", f"score {c['score']:.2f} ≥ threshold {cfg.min_score:.2f}"
         new = j.record(ctx.run, c, score=c["score"], score_basis=c["score_basis"], decision=decision,

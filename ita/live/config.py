@@ -121,6 +121,9 @@ class LiveConfig:
     ``delay_s``: seconds after a candle close before the graph runs; ``wait_s``: how long a run waits for a
     bar the feed has not delivered yet. ``vision_min_score``: the score from which a vision model (when
     configured) writes the comment. ``notify``: channels (``outbox``, ``telegram``, ``notion``).
+    ``paper``: the setups (``id@N``, also in ``setups``) in paper status — evaluated and journaled with decision
+    ``paper``, never alerted. ``governor``: portfolio limits (:class:`ita.backtest.governor.GovernorRules`)
+    applied before an alert — a signal over a limit is journaled with decision ``governor``, not alerted.
     """
 
     setups: tuple[str, ...]
@@ -138,6 +141,8 @@ class LiveConfig:
     outbox_dir: Path = field(default_factory=lambda: Path(os.environ["ITA_OUTBOX_DIR"]).expanduser()
                              if os.environ.get("ITA_OUTBOX_DIR") else settings().home / "outbox")
     send_deadline_s: float = 25.0
+    paper: tuple[str, ...] = ()
+    governor: object | None = None
 
     @classmethod
     def build(cls, setups, symbols, notify=None, **kw) -> "LiveConfig":

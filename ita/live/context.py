@@ -69,8 +69,10 @@ class LiveContext:
     vision: object | None = None
     store: object | None = None
     setups: dict = field(default_factory=dict)
+    keep_bars: bool = False
     _baselines: dict = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _kept: dict = field(default_factory=dict)
 
     def __post_init__(self):
         if not self.setups:
@@ -98,6 +100,39 @@ class LiveContext:
                 day = pd.Timestamp(self.start).tz_convert(NY).tz_localize(None).normalize()
                 b = self._baselines[(key, symbol)] = baseline(self.setups[key], symbol, day, store=self.store)
             return b
+
+    def keep(self, symbol: str, timeframe: str, candles: pd.DataFrame) -> list[str]:
+        """Append the bars of ``candles`` (closed, UTC) that come after the last stored bar to the candle store
+        (:meth:`ita.data.store.CandleStore.append`: validated, deduplicated, atomic), so backtests and learning
+        see live bars without a re-import. Returns messages for the run's errors (a bar the store holds at other
+        prices is kept as stored and reported; invalid bars are not stored) — never raises for bad bars."""
+        return self.store_bars(symbol, timeframe, candles)[1]
+
+    def store_bars(self, symbol: str, timeframe: str, candles: pd.DataFrame) -> tuple[int, list[str]]:
+        """:meth:`keep`, also returning how many bars were added."""
+        if not self.keep_bars or candles is None or not len(candles):
+            return 0, []
+        from ita.data.store import CandleStore
+
+        store = self.store or CandleStore()
+        key = (symbol, timeframe)
+        with self._lock:
+            last = self._kept.get(key)
+            if last is None:
+                cov = store.coverage(symbol, timeframe)
+                last = cov[1] if cov else None
+            new = candles[candles.index > last] if last is not None else candles
+            if not len(new):
+                return 0, []
+            try:
+                n, bad = store.append(symbol, timeframe, new, source=f"live {getattr(self.feed, 'name', 'feed')} feed")
+            except ItaError as exc:
+                return 0, [f"{symbol} {timeframe}: live bars not stored: {exc}"]
+            self._kept[key] = new.index[-1]
+        if len(bad):
+            return n, [f"{symbol} {timeframe}: {len(bad)} live bars differ from the stored ones (first "
+                       f"{bad.index[0]:%Y-%m-%d %H:%M} UTC); the stored bars were kept."]
+        return n, []
 
     def targets(self) -> list[str]:
         """Delivery channel names for one alert, in sending order: ``telegram:<chat id>`` per chat (the 30 s

@@ -132,7 +132,7 @@ class SimClock:
 
 # ---- feeds --------------------------------------------------------------------------------------------------
 
-class _FrameFeed:
+class FrameFeed:
     """A feed holding one base-timeframe frame per symbol; higher timeframes are resampled from closed bars."""
 
     name = "frame"
@@ -153,7 +153,7 @@ class _FrameFeed:
         return out[out.index >= _utc(since)]
 
 
-class ReplayFeed(_FrameFeed):
+class ReplayFeed(FrameFeed):
     """Stored history for a replay: the candle store's bars of ``symbols`` from ``start − history`` to the end
     of ``end`` (dates, New York), loaded once; :meth:`closed_bars` slices them at the simulated ``now``.
 
@@ -209,7 +209,7 @@ class ReplayFeed(_FrameFeed):
         return best
 
 
-class FileFeed(_FrameFeed):
+class FileFeed(FrameFeed):
     """Candle files a terminal keeps writing: ``paths`` maps symbol → file (``.csv`` or ``.parquet``).
 
     CSV: MT5 export layout or any OHLCV CSV (see :func:`ita.data.sources.read_candle_csv`), times in
@@ -226,10 +226,10 @@ class FileFeed(_FrameFeed):
     name = "file"
 
     def __init__(self, paths: dict[str, str | Path], timeframe: str = "M5", server_tz: str = "Europe/Athens"):
+        from ita.data.clock import parse_clock
         from ita.data.instruments import get_instrument
-        from ita.data.sources import resolve_tz
 
-        resolve_tz(server_tz)
+        parse_clock(server_tz)
         self.timeframe = normalize_tf(timeframe)
         self.server_tz = server_tz
         self.paths = {get_instrument(s).symbol: Path(p) for s, p in paths.items()}
@@ -300,7 +300,7 @@ class FileFeed(_FrameFeed):
         return new
 
     def _read_parquet(self, path: Path, symbol: str) -> pd.DataFrame:
-        from ita.data.sources import resolve_tz
+        from ita.data.clock import parse_clock
         from ita.data.validate import validate_candles
 
         try:
@@ -310,7 +310,7 @@ class FileFeed(_FrameFeed):
         if "time" in df.columns:
             df = df.set_index("time")
         idx = pd.DatetimeIndex(df.index)
-        idx = idx.tz_localize(resolve_tz(self.server_tz)) if idx.tz is None else idx
+        idx = parse_clock(self.server_tz).to_utc(idx)[0] if idx.tz is None else idx
         df.index = pd.DatetimeIndex(idx.tz_convert("UTC"), name="time").as_unit("ns")
         missing = [c for c in ("open", "high", "low", "close") if c not in df.columns]
         if missing:

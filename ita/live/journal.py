@@ -9,7 +9,8 @@ Tables
                      signal's identity ``signal_id`` = setup, version, symbol, timeframe, signal bar time
                      (:func:`ita.setups.evaluate`). Columns: the signal's fields (prices in price units,
                      times UTC ISO-8601), ``meta`` (JSON), ``score`` (p(success) 0–1), ``score_basis`` (one
-                     sentence), ``decision`` (``alert`` | ``below_threshold`` | ``cooldown`` | ``expired``),
+                     sentence), ``decision`` (``alert`` | ``below_threshold`` | ``cooldown`` | ``expired`` |
+                     ``paper`` (a paper version: never alerted) | ``governor`` (over a risk limit, not alerted)),
                      ``reason``, ``close_wall`` (epoch s of the candle close on the wall clock — for a replay,
                      when the simulated clock passed it), ``detected_wall``, ``chart``, ``comment``,
                      ``comment_source`` (``template`` | ``llm``), ``key`` (10 hex, for Telegram buttons).
@@ -215,6 +216,15 @@ class Journal:
         with self._db() as db:
             t = next(db.query(q, args))["t"]
         return pd.Timestamp(t) if t else None
+
+    def alerts_between(self, run: str, since: pd.Timestamp, until: pd.Timestamp) -> list[dict]:
+        """Signals of ``run`` decided ``alert`` whose ``known_at`` is in [``since``, ``until``] (UTC), oldest
+        first — what the live governor counts."""
+        with self._db() as db:
+            rows = list(db.query("select * from live_signals where run = ? and decision = 'alert' and known_at >= ? "
+                                 "and known_at <= ? order by known_at, signal_id",
+                                 [run, pd.Timestamp(since).isoformat(), pd.Timestamp(until).isoformat()]))
+        return [dict(r) for r in rows]
 
     # ---- cursor -----------------------------------------------------------------------------------------
     def cursor(self, run: str, symbol: str, timeframe: str) -> pd.Timestamp | None:

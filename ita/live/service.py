@@ -201,16 +201,18 @@ class LiveService:
     # ---- construction -----------------------------------------------------------------------------------
     @classmethod
     def live_service(cls, config: LiveConfig, feed, *, journal: Journal | None = None, vision="env",
-                     setups: dict | None = None) -> "LiveService":
+                     setups: dict | None = None, keep_bars: bool = True, store=None) -> "LiveService":
         """A service for ``ita live start``: wall clock, run ``live``, charts under ``$ITA_HOME/live/charts``.
-        ``setups``: the configured setups already loaded (:func:`~ita.live.context.load_setups`), if any."""
+        ``setups``: the configured setups already loaded (:func:`~ita.live.context.load_setups`), if any;
+        ``keep_bars``: append the feed's closed bars to the candle store (``store``, default the configured one)."""
         journal = journal or Journal()
         journal.recover(LIVE)
         channels = open_channels(journal, config.outbox_dir, config.telegram, config.notion)
         home = settings().home
         ctx = LiveContext(config=config, feed=feed, clock=WallClock(), journal=journal, channels=channels,
                           charts_dir=home / "live" / "charts", start=pd.Timestamp.now(tz="UTC"), run=LIVE,
-                          vision=vision_config() if vision == "env" else vision, setups=setups or {})
+                          vision=vision_config() if vision == "env" else vision, setups=setups or {},
+                          keep_bars=keep_bars, store=store)
         ctx.charts_dir.mkdir(parents=True, exist_ok=True)
         return cls(ctx)
 
@@ -278,6 +280,33 @@ class LiveService:
             st = deliver(self.ctx.journal, row["run"], row["signal_id"], row["channel"], self.ctx.channels)
             counts[st] = counts.get(st, 0) + 1
         return counts
+
+    def fill_gap(self, max_days: int = 90) -> list[dict]:
+        """Store the bars the feed can give between the last stored bar and now, per symbol and timeframe (at most
+        ``max_days`` back), so the store has no hole from the time the loop was not running. Returns one row per
+        series: ``symbol``, ``timeframe``, ``added``, ``since`` (the last stored bar, or None), ``errors``."""
+        from ita.data.store import CandleStore
+
+        ctx = self.ctx
+        if not ctx.keep_bars:
+            return []
+        store = ctx.store or CandleStore()
+        now = ctx.clock.now()
+        rows = []
+        for sym in ctx.config.symbols:
+            for tf in ctx.timeframes:
+                cov = store.coverage(sym, tf)
+                if cov is None:
+                    rows.append({"symbol": sym, "timeframe": tf, "added": 0, "since": None, "errors": []})
+                    continue
+                since = max(cov[1] + tf_delta(tf), now - pd.Timedelta(days=max_days))
+                try:
+                    added, errors = ctx.store_bars(sym, tf, ctx.feed.closed_bars(sym, tf, now, since))
+                except Exception as exc:  # noqa: BLE001 - a feed that cannot go back: say so, start anyway
+                    added, errors = 0, [f"{sym} {tf}: the gap since {cov[1]:%Y-%m-%d %H:%M} UTC was not filled: {exc}"]
+                rows.append({"symbol": sym, "timeframe": tf, "added": added, "since": cov[1],
+                             "until": store.coverage(sym, tf)[1], "errors": errors})
+        return rows
 
     def warm_up(self) -> list[dict]:
         """Compute every setup × symbol baseline and start the PNG renderer now, so the first alert waits for

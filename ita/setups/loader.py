@@ -281,6 +281,17 @@ def apply_overrides(raw: dict, params: dict[str, Any]) -> tuple[dict, dict[str, 
     return data, resolved
 
 
+def hash_view(setup: Setup) -> dict:
+    """The setup as hashed into ``effective_hash``: its JSON dump, with ``execution.intrabar`` as it was hashed
+    before ``lower_timeframe`` existed (``stop_first``) when the YAML does not set it — so the hashes of
+    existing setups, and the results tied to them, stay valid. The default's behaviour is the old one
+    whenever no M1 candles are stored; with M1 stored, the run records ``intrabar`` and the data fingerprint."""
+    dump = setup.model_dump(mode="json")
+    if "intrabar" not in setup.execution.model_fields_set:
+        dump["execution"]["intrabar"] = "stop_first"
+    return dump
+
+
 def load_setup(setup_id: str, version: int | str | None = None, params: dict[str, Any] | None = None,
                path: str | Path | None = None) -> LoadedSetup:
     """Load and validate ``setup_id`` (latest version by default), applying ``params`` in memory.
@@ -303,5 +314,5 @@ def load_setup(setup_id: str, version: int | str | None = None, params: dict[str
             setup = Setup.model_validate(raw)
         except ValidationError as exc:
             raise SetupError(_format_errors(p, text, exc).replace("Invalid setup:", "Invalid --param override:")) from None
-    eff = _hash(json.dumps(setup.model_dump(mode="json"), sort_keys=True).encode())
+    eff = _hash(json.dumps(hash_view(setup), sort_keys=True).encode())
     return LoadedSetup(setup=setup, path=p, version=v, content_hash=_hash(data), overrides=overrides, effective_hash=eff)

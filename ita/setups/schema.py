@@ -329,12 +329,14 @@ class Management(_Model):
 class Execution(_Model):
     """How the simulator resolves what a bar cannot tell.
 
-    ``intrabar``: when one bar touches both stop and target, ``stop_first`` (default, conservative) or
-    ``target_first``. ``fill_bar``: on the bar a limit fills, check ``stop_only`` (the target cannot be
+    ``intrabar``: when one bar touches both stop and target (and on the fill bar, whether the stop or target
+    came after the fill): ``lower_timeframe`` (default) replays that bar on the M1 bars inside it when M1
+    candles are stored, else decides stop first; ``stop_first`` (conservative) or ``target_first`` always
+    decide by the rule. ``fill_bar``: on the bar a limit fills, check ``stop_only`` (the target cannot be
     known to come after the fill) or ``stop_and_target``.
     """
 
-    intrabar: Literal["stop_first", "target_first"] = "stop_first"
+    intrabar: Literal["lower_timeframe", "stop_first", "target_first"] = "lower_timeframe"
     fill_bar: Literal["stop_only", "stop_and_target"] = "stop_only"
 
 

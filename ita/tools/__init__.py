@@ -20,11 +20,14 @@ module                  what it holds
 :mod:`.results`         the result contract (``ToolResult``, ``Table``, ``Artifact``)
 :mod:`.setups`          ``list_setups``, ``show_setup``, ``validate_setup``
 :mod:`.data`            ``data_coverage``, ``load_candles``
+:mod:`.instruments`     ``list_instruments``, ``show_instrument`` (the registry, the user's entries merged)
 :mod:`.detectors`       ``run_detector`` (the kinds, parameters and tables of :mod:`ita.detectors.catalog`)
 :mod:`.backtest`        ``evaluate_setup``, ``run_backtest``, ``explain_day``
 :mod:`.charts`          ``show_trade``, ``render_chart``
 :mod:`.runs`            ``compare_runs``, ``compare_versions``, ``list_runs``
 :mod:`.kb`              ``kb_search`` (the theory library)
+:mod:`.portfolio`       ``portfolio_backtest`` (several setups × symbols under the risk governor)
+:mod:`.promotion`       ``promote_setup`` (promotion gates; candidate → paper → active)
 :mod:`.lc`              the same tools as LangChain ``StructuredTool`` s (``langchain_tools()``,
                         ``TOOLS_BY_NAME``); imported lazily so the plain tools need no LangChain
 ======================  =====================================================================================
@@ -39,6 +42,8 @@ tool                   arguments
 ``validate_setup``     ``setup_id`` (an id: all its versions; or a YAML path)
 ``data_coverage``      ``symbol=None``
 ``load_candles``       ``symbol``, ``timeframe="M5"``, ``start=None``, ``end=None``
+``list_instruments``   ``asset_class=None``
+``show_instrument``    ``symbol``
 ``run_detector``       ``detector``, ``symbol``, ``start=None``, ``end=None``, ``timeframe="M5"``,
                        ``params={}``, ``chart=True``
 ``evaluate_setup``     ``setup_id``, ``symbol``, ``start=None``, ``end=None``, ``version=None``, ``params={}``,
@@ -52,6 +57,13 @@ tool                   arguments
 ``compare_versions``   ``setup_id``, ``version_a``, ``version_b``, ``symbol``, ``start=None``, ``end=None``
 ``list_runs``          ``limit=10``
 =====================  ======================================================================================
+
+=======================  ====================================================================================
+tool                     arguments
+=======================  ====================================================================================
+``portfolio_backtest``   ``setup_ids``, ``symbols``, ``start=None``, ``end=None``, ``governor={}``, ``charts=True``
+``promote_setup``        ``setup_id``, ``version``, ``to=None`` (the next status), ``dry_run=False``
+=======================  ====================================================================================
 
 Dates are ``"YYYY-MM-DD"`` (``"2025"`` and ``"2025-03"`` are read as the whole year / month); ``start`` and
 ``end`` ``None`` mean all stored data. Setup periods are trading days in the setup's time zone (New York);
@@ -75,11 +87,14 @@ from typing import Any
 # the families, in the order their tools are listed (to a language model and in ``TOOLS``)
 from ita.tools.setups import list_setups, show_setup, validate_setup  # noqa: I001
 from ita.tools.data import data_coverage, load_candles
+from ita.tools.instruments import list_instruments, show_instrument
 from ita.tools.detectors import DETECTORS, run_detector
 from ita.tools.backtest import evaluate_setup, explain_day, run_backtest
 from ita.tools.charts import render_chart, show_trade
 from ita.tools.runs import compare_runs, compare_versions, list_runs
 from ita.tools.kb import kb_search
+from ita.tools.portfolio import portfolio_backtest
+from ita.tools.promotion import promote_setup
 from ita.tools.registry import ARG_MODELS, TOOLS
 from ita.tools.results import Artifact, Table, ToolResult
 
@@ -94,5 +109,4 @@ def __getattr__(name: str) -> Any:  # lazy LangChain wrappers
 
 __all__ = ["ARG_MODELS", "DETECTORS", "TOOLS", "TOOLS_BY_NAME", "Artifact", "Table", "ToolResult", "compare_runs",
            "compare_versions", "data_coverage", "evaluate_setup", "explain_day", "kb_search", "langchain_tools",
-           "list_runs", "list_setups", "load_candles", "render_chart", "run_backtest", "run_detector", "show_setup",
-           "show_trade", "validate_setup"]
+           "list_instruments", "list_runs", "list_setups", "load_candles", "portfolio_backtest", "promote_setup", "render_chart", "run_backtest", "run_detector", "show_instrument", "show_setup", "show_trade", "validate_setup"]

@@ -71,27 +71,37 @@ def _rule_summary(s) -> dict:
 
 @tool(ListSetupsArgs)
 def list_setups(a: ListSetupsArgs) -> ToolResult:
-    """List the setups (trading rules as versioned YAML) with their versions, timeframe, name and content hash."""
+    """List the setups (trading rules as versioned YAML) with their versions, timeframe, name, content hash and each
+    version's status (candidate, paper, active)."""
     from ita.setups.loader import list_setups as _list
     from ita.setups.loader import load_setup, setups_dir
+
+    from ita.promotion import version_status
 
     known = _list()
     items, rows = [], []
     for sid, versions in known.items():
         vs = ", ".join(f"v{v}" for v in versions)
+        status = {}
+        for v in versions:
+            try:
+                status[v] = version_status(sid, v)[0]
+            except ItaError:
+                status[v] = "invalid"
+        shown = ", ".join(f"v{v} {x}" for v, x in status.items() if x in ("paper", "active")) or "candidate"
         try:
             s = load_setup(sid)
         except ItaError as exc:
             err = one_line(str(exc))
-            items.append({"setup_id": sid, "versions": versions, "error": err})
-            rows.append([sid, vs, DASH, f"invalid: {err[:80]}", DASH])
+            items.append({"setup_id": sid, "versions": versions, "error": err, "status": status})
+            rows.append([sid, vs, DASH, f"invalid: {err[:80]}", DASH, shown])
             continue
         items.append({"setup_id": sid, "versions": versions, "latest": s.version, "name": s.setup.name,
-                      "timeframe": s.setup.timeframe, "hash": s.content_hash[:8]})
-        rows.append([sid, vs, s.setup.timeframe, s.setup.name, s.content_hash[:8]])
+                      "timeframe": s.setup.timeframe, "hash": s.content_hash[:8], "status": status})
+        rows.append([sid, vs, s.setup.timeframe, s.setup.name, s.content_hash[:8], shown])
     summary = (f"{len(known)} setups: {', '.join(known)}." if known else f"No setups in {setups_dir()}.")
     return ToolResult(tool="list_setups", summary=summary, data={"setups": items, "dir": str(setups_dir())},
-                      tables={"setups": Table(columns=["setup", "versions", "timeframe", "name", "hash"], rows=rows,
+                      tables={"setups": Table(columns=["setup", "versions", "timeframe", "name", "hash", "status"], rows=rows,
                                               title="Setups")})
 
 

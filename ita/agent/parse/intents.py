@@ -12,6 +12,7 @@ from ita.agent.parse.periods import periods_to_dates
 from ita.agent.parse.schema import (
     DEFAULT_YEAR,
     INTENT_TOOL,
+    LIST_TOOLS,
     MAX_RUNS_LIMIT,
     MAX_TEXT,
     REQUIRED_ARGS,
@@ -179,7 +180,8 @@ def _parse_one(raw: str, text: str, lang: str, known_setups: list[str], known_sy
     also = [{"setup_id": x} for x in f.setup_ids[1:]] + [{"symbol": x} for x in f.symbols[1:]]
     return ParsedRequest(text=raw, lang=lang, intent=intent, args=args, follow_up=follow_up,
                          confidence=round(confidence, 2), explicit=explicit,
-                         also=also if intent in INTENT_TOOL else [], period=_period(f, args, today))
+                         also=also if intent in INTENT_TOOL and INTENT_TOOL[intent] not in LIST_TOOLS else [],
+                         period=_period(f, args, today))
 
 
 def _period(f: Found, args: dict, today: dt.date) -> dict | None:
@@ -263,7 +265,36 @@ def args_for(intent: str, f: Found, v: Vocab, follow_up: bool = False, default_y
         d = found.get("day") or day
         if d:
             out["time"] = f"{d} {f.time_of_day}" if f.time_of_day else d
+    if tool in ("portfolio_backtest", "promote_setup"):
+        out.update(_portfolio_promote_args(tool, f, v))
     for k in TOOL_ARGS.get(tool, ()):
         if k in found and k not in out:
             out[k] = found[k]
+    return out
+
+
+def _portfolio_promote_args(tool: str, f: Found, v: Vocab) -> dict[str, Any]:
+    """Every setup and symbol named and the governor limits (``vocabulary.yaml`` ``governor``) of a portfolio;
+    the status a promotion names (``promotion_status``)."""
+    out: dict[str, Any] = {}
+    if tool == "promote_setup":
+        for status, words in (v.raw.get("promotion_status") or {}).items():
+            if any(re.search(p, f.norm) for p in words):
+                out["to"] = status
+                break
+        return out
+    if f.setup_ids:
+        out["setup_ids"] = list(f.setup_ids)
+    if f.symbols:
+        out["symbols"] = list(f.symbols)
+    gov = {}
+    for rule, patterns in (v.raw.get("governor") or {}).items():
+        for p in patterns:
+            m = re.search(p, f.norm)
+            if m:
+                gov[rule] = m.group(1).replace(",", ".") + ((m.group(2) or "R").upper().replace("Р", "R")
+                                                            if rule != "max_trades_per_day" else "")
+                break
+    if gov:
+        out["governor"] = gov
     return out

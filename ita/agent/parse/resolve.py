@@ -278,6 +278,8 @@ def _fill(tool: str, args: dict, ctx: dict, from_context_setup: bool, follow_up:
         out["setup_id"] = ctx["setup_id"]
     if "symbol" in names and not out.get("symbol") and ctx.get("symbol") and tool != "data_coverage":
         out["symbol"] = ctx["symbol"]
+    if "symbols" in names and not out.get("symbols") and (ctx.get("symbols") or ctx.get("symbol")):
+        out["symbols"] = list(ctx.get("symbols") or [ctx["symbol"]])
     if "start" in names and "start" not in out and "end" not in out:
         out["start"], out["end"] = ctx.get("start"), ctx.get("end")
     if from_context_setup and out.get("setup_id") and out.get("setup_id") == ctx.get("setup_id"):
@@ -311,6 +313,7 @@ def _question(tool: str, missing: str, args: dict, lang: str, parsed: ParsedRequ
     values = _SafeDict(
         on=f" on {sym}" if sym else "", on_ru=f" по {sym}" if sym else "",
         symbol_or_eurusd=sym or "EURUSD", symbol=sym or "", setup=args.get("setup_id") or "",
+        setups=" + ".join(args.get("setup_ids") or []),
         detector=vocabulary().detector_labels.get(args.get("detector") or "", args.get("detector") or "FVG"),
         trade=args.get("trade") if args.get("trade") is not None else "", version_a=args.get("version_a") or "",
         version_b=args.get("version_b") or "",

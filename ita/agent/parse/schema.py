@@ -16,7 +16,8 @@ MAX_TEXT = 2000                # only the first characters of a very long messag
 
 Intent = Literal["backtest", "evaluate_setup", "run_detector", "render_chart", "show_trade", "compare_versions",
                  "compare_runs", "list_setups", "show_setup", "validate_setup", "explain_day", "data_coverage",
-                 "list_runs", "help", "greeting", "theory_question", "unsupported", "unknown"]
+                 "list_runs", "help", "greeting", "theory_question", "unsupported", "unknown",
+                 "portfolio_backtest", "promote_setup", "list_instruments", "show_instrument"]
 
 # the tools layer implements exactly these names and arguments (in this order)
 TOOL_ARGS: dict[str, tuple[str, ...]] = {
@@ -33,6 +34,10 @@ TOOL_ARGS: dict[str, tuple[str, ...]] = {
     "explain_day": ("setup_id", "symbol", "day"),
     "data_coverage": ("symbol",),
     "list_runs": ("limit",),
+    "portfolio_backtest": ("setup_ids", "symbols", "start", "end", "governor"),
+    "promote_setup": ("setup_id", "version", "to"),
+    "list_instruments": (),
+    "show_instrument": ("symbol",),
 }
 # without these a tool call is not made: the trader is asked (in this order, one question)
 # (show_trade without a run id means the latest run; data_coverage without a symbol means all of them)
@@ -47,14 +52,19 @@ REQUIRED_ARGS: dict[str, tuple[str, ...]] = {
     "show_setup": ("setup_id",),
     "validate_setup": ("setup_id",),
     "explain_day": ("setup_id", "symbol", "day"),
+    "portfolio_backtest": ("setup_ids", "symbols"),
+    "promote_setup": ("setup_id", "version"),
+    "show_instrument": ("symbol",),
 }
 INTENT_TOOL: dict[str, str] = {
     "backtest": "run_backtest", "evaluate_setup": "evaluate_setup", "run_detector": "run_detector",
     "render_chart": "render_chart", "show_trade": "show_trade", "compare_versions": "compare_versions",
     "compare_runs": "compare_runs", "list_setups": "list_setups", "show_setup": "show_setup",
     "validate_setup": "validate_setup", "explain_day": "explain_day", "data_coverage": "data_coverage",
-    "list_runs": "list_runs",
+    "list_runs": "list_runs", "portfolio_backtest": "portfolio_backtest", "promote_setup": "promote_setup",
+    "list_instruments": "list_instruments", "show_instrument": "show_instrument",
 }
+LIST_TOOLS = ("portfolio_backtest",)          # take every setup and symbol named at once (no one call per name)
 ARG_DEFAULTS: dict[str, Any] = {"timeframe": DEFAULT_TIMEFRAME, "limit": DEFAULT_RUNS_LIMIT}
 # tools a follow-up ("same on XAUUSD") can repeat
 FOLLOWABLE = ("run_backtest", "evaluate_setup", "run_detector", "render_chart", "compare_versions", "explain_day",

@@ -24,7 +24,36 @@ def normalise(text: str) -> str:
     s = re.sub(r"[\u2010-\u2015\u2212]", "-", s)
     s = s.replace("\u00ab", '"').replace("\u00bb", '"').replace("\u201c", '"').replace("\u201d", '"')
     s = re.sub(r"(\d{4}-\d{1,2}-\d{1,2})t(\d)", r"\1 \2", s)   # ISO date-times
-    return re.sub(r"\s+", " ", s).strip()
+    return number_words(re.sub(r"\s+", " ", s).strip())
+
+
+_CARD = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
+         "eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20, "thirty": 30, "fifty": 50,
+         "один": 1, "одну": 1, "одна": 1, "два": 2, "две": 2, "три": 3, "четыре": 4, "пять": 5, "шесть": 6,
+         "семь": 7, "восемь": 8, "девять": 9, "десять": 10, "двенадцать": 12, "пятнадцать": 15, "двадцать": 20,
+         "тридцать": 30, "пятьдесят": 50}
+_ORD = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7, "eighth": 8,
+        "ninth": 9, "tenth": 10, "перв": 1, "втор": 2, "трет": 3, "четверт": 4, "пят": 5, "шест": 6, "седьм": 7,
+        "восьм": 8, "девят": 9, "десят": 10}
+_C = "(" + "|".join(sorted(_CARD, key=len, reverse=True)) + ")"
+_O = "(" + "|".join(sorted(_ORD, key=len, reverse=True)) + r")\w*"
+_HALF = re.compile(_C + r"\s+(?:and\s+a\s+half|с\s+половиной)(?![\w])")
+_BEFORE = re.compile(r"(?<![\w])((?:trade|сделк\w*|номер|number|no\.?|#|№|rr|рр|version|верси\w*|last|latest|recent|top|"
+                     r"последни\w*|последн\w*)\s+(?:number\s+|номер\s+)?)" + _C + r"(?![\w])")
+_AFTER = re.compile(r"(?<![\w])" + _C + r"(\s+(?:runs|backtests|прогон\w*|запуск\w*|бэктест\w*))(?![\w])")
+_ORD_PAIR = re.compile(r"(?<![\w])" + _O + r"\s+(and|и)\s+" + _O + r"\s+(?:versions?|верси\w*)(?![\w])")
+_ORD_ONE = re.compile(r"(?<![\w])" + _O + r"\s+(trades?|versions?|сделк\w*|верси\w*)(?![\w])")
+
+
+def number_words(s: str) -> str:
+    """Number words where a number is expected, as digits: "trade seven" → "trade 7", "последние три прогона" →
+    "последние 3 прогона", "rr two and a half" → "rr 2.5", "седьмую сделку" → "сделку 7", "первую и вторую
+    версию" → "v1 и v2". Ordinals elsewhere ("first half", "третий квартал") are periods and stay words."""
+    s = _HALF.sub(lambda m: f"{_CARD[m.group(1)]}.5", s)
+    s = _BEFORE.sub(lambda m: f"{m.group(1)}{_CARD[m.group(2)]}", s)
+    s = _AFTER.sub(lambda m: f"{_CARD[m.group(1)]}{m.group(2)}", s)
+    s = _ORD_PAIR.sub(lambda m: f"v{_ORD[m.group(1)]} {m.group(2)} v{_ORD[m.group(3)]}", s)
+    return _ORD_ONE.sub(lambda m: f"{m.group(2)} {_ORD[m.group(1)]}", s)
 
 
 def mask(s: str, a: int, b: int) -> str:

@@ -31,6 +31,13 @@ Out-of-library questions are scored separately (they have no relevant passage by
 ``ool_auc`` (probability that an in-library question's best score beats an out-of-library one's; 1.0 means a
 score threshold could reject every unanswerable question without losing an answerable one, 0.5 is chance).
 
+"Not in your library" as a decision: a question is refused when its best passage scores below a cut-off
+(no passage at all counts as -inf). The cut-off is chosen to maximise F1 of the refusals; to keep that choice
+from seeing the question it judges, each question's refusal uses the cut-off chosen on all the *other*
+questions (leave-one-out, :func:`loo_refusals`). ``ool_refusal_precision`` = refused unanswerable / refused,
+``ool_refusal_recall`` = refused unanswerable / unanswerable, ``ool_refusal_f1``, and ``ool_cutoff`` (the cut-off
+chosen on every question, what a product would use) — reported next to hit-rate@k and MRR.
+
 :func:`score_questions` gives the per-question values of one mode, :func:`aggregate` the mode's metrics.
 """
 from __future__ import annotations
@@ -217,6 +224,41 @@ def auc(positive: Iterable[float], negative: Iterable[float]) -> float:
     return wins / (len(pos) * len(neg))
 
 
+def _score(v) -> float:
+    return -math.inf if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
+
+
+def refusal_cutoff(scores: Sequence[float], unanswerable: Sequence[bool]) -> float:
+    """The cut-off c maximising F1 of "refuse when best score < c" (ties: the lowest c); -inf when the set has no
+    unanswerable question. Candidates: midpoints between consecutive distinct scores, and above the highest."""
+    pts = sorted({_score(x) for x in scores})
+    if not any(unanswerable) or not pts:
+        return -math.inf
+    finite = [p for p in pts if p != -math.inf]
+    cands = [-math.inf] + [(a + b) / 2 for a, b in zip(finite, finite[1:])] + ([finite[-1] + 1e-9] if finite else [])
+    if pts[0] == -math.inf and finite:
+        cands.insert(1, finite[0] - 1e-9)
+    best, best_f1 = -math.inf, -1.0
+    for c in cands:
+        ref = [_score(x) < c for x in scores]
+        tp = sum(r and u for r, u in zip(ref, unanswerable))
+        f1 = 2 * tp / (sum(ref) + sum(unanswerable)) if (sum(ref) + sum(unanswerable)) else 0.0
+        if f1 > best_f1 + 1e-12:
+            best, best_f1 = c, f1
+    return best
+
+
+def loo_refusals(per_question: pd.DataFrame) -> pd.Series:
+    """Per question: refused ("not in your library") by the cut-off chosen on the other questions."""
+    scores = [_score(x) for x in per_question["top1_score"]]
+    ool = [not bool(x) for x in per_question["in_library"]]
+    out = []
+    for i in range(len(scores)):
+        c = refusal_cutoff(scores[:i] + scores[i + 1:], ool[:i] + ool[i + 1:])
+        out.append(scores[i] < c)
+    return pd.Series(out, index=per_question.index, dtype=bool)
+
+
 def aggregate(per_question: pd.DataFrame, k: int) -> dict[str, float]:
     """One mode's metrics from :func:`score_questions` (see the module docstring)."""
     inl = per_question[per_question["in_library"]]
@@ -242,6 +284,14 @@ def aggregate(per_question: pd.DataFrame, k: int) -> dict[str, float]:
     out["ool_top1_score"] = float(ool["top1_score"].mean()) if len(ool) else math.nan
     out["in_top1_score"] = float(inl["top1_score"].mean()) if len(inl) else math.nan
     out["ool_auc"] = auc(inl["top1_score"], ool["top1_score"])
+    refused = per_question["refused"] if "refused" in per_question else loo_refusals(per_question)
+    is_ool = ~per_question["in_library"].astype(bool)
+    tp = int((refused & is_ool).sum())
+    out["ool_refusal_precision"] = tp / int(refused.sum()) if int(refused.sum()) else math.nan
+    out["ool_refusal_recall"] = tp / int(is_ool.sum()) if int(is_ool.sum()) else math.nan
+    p, r = out["ool_refusal_precision"], out["ool_refusal_recall"]
+    out["ool_refusal_f1"] = 2 * p * r / (p + r) if p == p and r == r and p + r else (0.0 if len(ool) else math.nan)
+    out["ool_cutoff"] = refusal_cutoff(list(per_question["top1_score"]), list(is_ool))
     if "ms" in per_question:
         out["query_ms"] = float(per_question["ms"].mean())
     return out

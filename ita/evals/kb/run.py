@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ita.evals.kb.metrics import aggregate, ragas_metrics, score_questions
+from ita.evals.kb.metrics import aggregate, loo_refusals, ragas_metrics, score_questions
 from ita.evals.kb.questions import LIBRARY_DIR, check_questions, fingerprint, load_questions
 from ita.evals.kb.storage import previous_kb_run, store_kb_eval
 
@@ -85,6 +85,7 @@ def run_kb_eval(k: int = 5, modes: Sequence[str] = MODES, kb_dir: str | Path | N
                 ms[q.id] = (time.perf_counter() - t) * 1000
             pq = score_questions(questions, retrieved, k)
             pq["ms"] = pq["id"].map(ms)
+            pq["refused"] = loo_refusals(pq)
             per_mode[mode] = aggregate(pq, k)
             frames.append(pq.assign(mode=mode))
         chunks = _count_chunks(kb)

@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from ita.config import settings
+from ita.evals.store import eval_db
 
 SUITE = "kb"
 TABLE = "eval_runs"
@@ -27,6 +28,10 @@ _PER_QUESTION = {"mrr": "rr", "context_precision": "context_precision", "context
 
 
 def _db(db_path):
+    return eval_db(db_path)
+
+
+def _old_db(db_path):
     import sqlite_utils
 
     path = Path(db_path) if db_path else settings().db_path
