@@ -36,12 +36,18 @@ def imported(args: list[str], home) -> tuple[set[str], str]:
     return set(res["modules"]), res["out"]
 
 
-@pytest.mark.parametrize("args", [["--help"], ["setups", "list"]])
-def test_help_and_setups_list_load_no_llm_stack_no_charts_no_data_stack(args, tmp_path):
-    mods, out = imported(args, tmp_path)
-    assert "asia_fvg_break" in out if args == ["setups", "list"] else "ita backtest" in out
-    assert not mods & set(LLM_AND_FRIENDS), sorted(mods & set(LLM_AND_FRIENDS))
-    assert not mods & set(DATA_STACK), sorted(mods & set(DATA_STACK))
+def test_help_loads_no_llm_stack_no_charts_no_data_stack(tmp_path):
+    mods, out = imported(["--help"], tmp_path)
+    assert "ita backtest" in out
+    assert not mods & set(LLM_AND_FRIENDS + DATA_STACK), sorted(mods & set(LLM_AND_FRIENDS + DATA_STACK))
+
+
+def test_setups_list_loads_no_llm_stack_no_charts_no_detectors(tmp_path):
+    """(The versions' promotion statuses are read from SQLite through sqlite-utils, which imports pandas: pandas
+    is allowed here; the detectors and TA-Lib, the LLM stack and the charts are not.)"""
+    mods, out = imported(["setups", "list"], tmp_path)
+    assert "asia_fvg_break" in out
+    assert not mods & set(LLM_AND_FRIENDS + ("talib",)), sorted(mods & set(LLM_AND_FRIENDS + ("talib",)))
 
 
 @pytest.mark.parametrize("group", ["data", "setups", "runs", "backtest", "chat", "live", "kb", "eval"])
@@ -51,18 +57,19 @@ def test_every_help_loads_no_llm_stack(group, tmp_path):
     assert not mods & set(LLM_AND_FRIENDS + DATA_STACK), sorted(mods & set(LLM_AND_FRIENDS + DATA_STACK))
 
 
-def test_chat_list_setups_needs_the_graph_but_not_the_data_stack(tmp_path):
+def test_chat_list_setups_needs_the_graph_but_not_the_charts_or_detectors(tmp_path):
     mods, out = imported(["chat", "--no-llm", "list setups"], tmp_path)
     assert "asia_fvg_break" in out
     assert "langgraph" in mods  # the conversation's memory is a LangGraph checkpointer
-    assert not mods & {"chromadb", "ragas", "plotly", "kaleido", "openai", "langchain_openai", *DATA_STACK}, \
-        sorted(mods & {"chromadb", "ragas", "plotly", "kaleido", "openai", "langchain_openai", *DATA_STACK})
+    unused = {"chromadb", "ragas", "plotly", "kaleido", "openai", "langchain_openai", "talib"}
+    assert not mods & unused, sorted(mods & unused)
 
 
 def test_the_backtest_does_load_what_it_needs(tmp_path):
-    """The counter-check: a command that computes does import the data stack (the test above can fail)."""
+    """The counter-check: a command that computes does import the data stack and the detectors (the tests above
+    can fail)."""
     mods, _ = imported(["setups", "explain", "asia_fvg_break", "--symbol", "EURUSD", "--day", "2025-03-14"], tmp_path)
-    assert {"pandas", "numpy"} <= mods
+    assert {"pandas", "numpy", "talib"} <= mods
 
 
 def test_lazy_exports_keep_functions_named_like_their_submodules():
