@@ -42,12 +42,11 @@ def test_help_loads_no_llm_stack_no_charts_no_data_stack(tmp_path):
     assert not mods & set(LLM_AND_FRIENDS + DATA_STACK), sorted(mods & set(LLM_AND_FRIENDS + DATA_STACK))
 
 
-def test_setups_list_loads_no_llm_stack_no_charts_no_detectors(tmp_path):
-    """(The versions' promotion statuses are read from SQLite through sqlite-utils, which imports pandas: pandas
-    is allowed here; the detectors and TA-Lib, the LLM stack and the charts are not.)"""
+def test_setups_list_loads_no_llm_stack_no_charts_no_data_stack(tmp_path):
+    """(The versions' promotion statuses are read with sqlite3 alone, :mod:`ita.promotion.status`.)"""
     mods, out = imported(["setups", "list"], tmp_path)
     assert "asia_fvg_break" in out
-    assert not mods & set(LLM_AND_FRIENDS + ("talib",)), sorted(mods & set(LLM_AND_FRIENDS + ("talib",)))
+    assert not mods & set(LLM_AND_FRIENDS + DATA_STACK), sorted(mods & set(LLM_AND_FRIENDS + DATA_STACK))
 
 
 @pytest.mark.parametrize("group", ["data", "setups", "runs", "backtest", "chat", "live", "kb", "eval"])
