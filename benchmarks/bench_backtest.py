@@ -1,9 +1,9 @@
 """Speed of the ITA backtest pipeline, and of our simulator against backtesting.py on the same orders.
 
-Run from the repo root:  python benchmarks/bench_backtest.py [--repeats 5] [--bt-repeats 2] [--data-dir DIR]
+Run from the repo root:  python benchmarks/bench_backtest.py [--repeats 5] [--bt-repeats 3] [--data-dir DIR]
 
 1. Pipeline: load (Parquet) → detect → evaluate → simulate (+ stats; no PNG, no IO) for asia_fvg_break on
-   the EURUSD M5 sample year and on that year ×10 (copies shifted by whole weeks). Best of N.
+   the EURUSD M5 sample year and on that year ×10 (copies shifted by whole weeks). Median of N runs.
 2. Engines on the same orders (simulation only, data already in memory):
    a. the market + SL/TP bracket set of tests/test_crosscheck_backtesting_py.py, where both engines are
       verified to give identical trades (apples to apples; the trade agreement is re-checked here);
@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import statistics
 import sys
 import tempfile
 import time
@@ -43,14 +44,15 @@ from tests.test_crosscheck_backtesting_py import (  # noqa: E402  (the verified 
 SETUP, SYMBOL, COPIES = "asia_fvg_break", "EURUSD", 10
 
 
-def best(fn, repeats: int):
-    """(best wall time in s, last result) over ``repeats`` calls."""
+def median_time(fn, repeats: int):
+    """(median wall time in s, last result) over ``repeats`` calls — the median, not the best run: on a shared
+    machine the best run is luck, the median is what a user gets."""
     times, out = [], None
     for _ in range(max(1, repeats)):
         t = time.perf_counter()
         out = fn()
         times.append(time.perf_counter() - t)
-    return min(times), out
+    return statistics.median(times), out
 
 
 def repeat_by_weeks(m5: pd.DataFrame, copies: int) -> pd.DataFrame:
@@ -72,18 +74,18 @@ def repeat_by_weeks(m5: pd.DataFrame, copies: int) -> pd.DataFrame:
 # --------------------------------------------------------------------------------------------- pipeline
 
 def bench_pipeline(store: CandleStore, label: str, start, end, repeats: int) -> dict:
-    t_load, m5 = best(lambda: store.load(SYMBOL, "M5"), repeats)
-    t_setup, loaded = best(lambda: load_setup(SETUP), repeats)
-    t_det, _ = best(lambda: run_detectors(loaded, m5, SYMBOL), repeats)
-    t_eval, sig = best(lambda: evaluate(loaded, m5, SYMBOL), repeats)
+    t_load, m5 = median_time(lambda: store.load(SYMBOL, "M5"), repeats)
+    t_setup, loaded = median_time(lambda: load_setup(SETUP), repeats)
+    t_det, _ = median_time(lambda: run_detectors(loaded, m5, SYMBOL), repeats)
+    t_eval, sig = median_time(lambda: evaluate(loaded, m5, SYMBOL), repeats)
     model = execution_model(loaded, SYMBOL, 0)
-    t_sim, (trades, _) = best(lambda: simulate(m5, sig, model), repeats)
+    t_sim, (trades, _) = median_time(lambda: simulate(m5, sig, model), repeats)
 
     def full():
         candles = store.load(SYMBOL, "M5")
         return backtest(load_setup(SETUP), candles, SYMBOL, start=start, end=end, spread_pips=0)
 
-    t_full, res = best(full, repeats)
+    t_full, res = median_time(full, repeats)
     return {"label": label, "bars": len(m5), "signals": len(res.signals), "trades": len(res.trades),
             "load": t_load, "setup": t_setup, "detect": t_det, "evaluate": t_eval, "simulate": t_sim,
             "total": t_full, "m5": m5, "signals_df": res.signals, "trades_df": res.trades, "model": res.model}
@@ -159,15 +161,15 @@ def bench_engines(p: dict, repeats: int, bt_repeats: int) -> list[dict]:
     # a. verified market bracket set
     od = crosscheck_orders(m5)
     model = ExecutionModel(pip_size=PIP, spread_pips=0.0, fill_bar="stop_and_target")
-    t_ours, (ours, _) = best(lambda: simulate(m5, od, model), repeats)
-    t_bt, (bt, _) = best(lambda: run_backtesting_py(m5, od), bt_repeats)
+    t_ours, (ours, _) = median_time(lambda: simulate(m5, od, model), repeats)
+    t_bt, (bt, _) = median_time(lambda: run_backtesting_py(m5, od), bt_repeats)
     rows.append({"label": p["label"], "orders": "market + SL/TP bracket (verified set)", "n_orders": len(od),
                  "ours_trades": len(ours), "bt_trades": len(bt), "same": agreement(ours, bt),
                  "ours": t_ours, "bt": t_bt})
     # b. the setup's own signals
     sig = p["signals_df"]
-    t_ours, (ours, _) = best(lambda: simulate(m5, sig, p["model"]), repeats)
-    t_bt, bt = best(lambda: bt_replay_signals(m5, sig), bt_repeats)
+    t_ours, (ours, _) = median_time(lambda: simulate(m5, sig, p["model"]), repeats)
+    t_bt, bt = median_time(lambda: bt_replay_signals(m5, sig), bt_repeats)
     rows.append({"label": p["label"], "orders": f"{SETUP} signals (limit + SL/TP)", "n_orders": len(sig),
                  "ours_trades": len(ours), "bt_trades": len(bt), "same": agreement(ours, bt),
                  "ours": t_ours, "bt": t_bt})
@@ -192,10 +194,10 @@ def render(pipe: list[dict], eng: list[dict], repeats: int, bt_repeats: int) -> 
     head2 = ["data", "orders", "n", "trades ours/bt", "identical", "ours ms", "backtesting.py ms", "bt / ours"]
     body2 = [[r["label"], r["orders"], f"{r['n_orders']:,}", f"{r['ours_trades']:,} / {r['bt_trades']:,}",
               f"{r['same']:,}", ms(r["ours"]), ms(r["bt"]), f"{r['bt'] / r['ours']:.1f}×"] for r in eng]
-    t1 = (f"ITA pipeline, {SETUP} on {SYMBOL} M5, spread 0 — best of {repeats} "
+    t1 = (f"ITA pipeline, {SETUP} on {SYMBOL} M5, spread 0 — median of {repeats} "
           "(TOTAL = load + load_setup + backtest(): detect → evaluate → simulate → stats; no PNG/IO)")
-    t2 = (f"Simulation only, same orders, same data in memory — ours best of {repeats}, "
-          f"backtesting.py {backtesting.__version__} best of {bt_repeats}")
+    t2 = (f"Simulation only, same orders, same data in memory — ours median of {repeats}, "
+          f"backtesting.py {backtesting.__version__} median of {bt_repeats}")
     if Table is not None:
         con = Console(width=160)
         for title, head, body in ((t1, head1, body1), (t2, head2, body2)):
@@ -226,8 +228,8 @@ def render(pipe: list[dict], eng: list[dict], repeats: int, bt_repeats: int) -> 
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--repeats", type=int, default=5, help="runs per ITA measurement (best is kept)")
-    ap.add_argument("--bt-repeats", type=int, default=2, help="runs per backtesting.py measurement")
+    ap.add_argument("--repeats", type=int, default=5, help="runs per ITA measurement (the median is reported)")
+    ap.add_argument("--bt-repeats", type=int, default=3, help="runs per backtesting.py measurement (median; ≥ 3)")
     ap.add_argument("--data-dir", default=os.environ.get("ITA_BENCH_DATA_DIR",
                                                          str(Path(tempfile.gettempdir()) / "ita_bench_data")),
                     help="candle store folder (ITA_DATA_DIR-like; samples imported on first run)")

@@ -16,10 +16,8 @@ Example::
 from __future__ import annotations
 
 import math
+import sys
 from typing import Any
-
-import numpy as np
-import pandas as pd
 
 from ita.times import DASH
 
@@ -93,6 +91,8 @@ def fmt_int(v: Any) -> str:
 
 def fmt_duration(v: Any) -> str:
     """A :class:`pandas.Timedelta` (or its text) → ``"1d 3h 05m"``; ``—`` when missing."""
+    import pandas as pd
+
     try:
         td = pd.Timedelta(v)
     except (TypeError, ValueError):
@@ -107,7 +107,7 @@ def fmt_duration(v: Any) -> str:
 
 def price_decimals(pip_size: float) -> int:
     """Quoted decimals for a pip size: 0.0001 → 5, 0.01 → 3, 0.1 → 2 (one more than the pip)."""
-    if not pip_size or not np.isfinite(pip_size) or pip_size <= 0:
+    if not pip_size or not math.isfinite(float(pip_size)) or pip_size <= 0:
         return 5
     return max(0, int(round(-math.log10(pip_size))) + 1)
 
@@ -117,18 +117,22 @@ def fmt_stat(key: str, v: Any) -> str:
     (a key outside the catalogue is formatted by its value's type)."""
     from ita.backtest.stats import statistic
 
-    if v is None or v is pd.NaT or (isinstance(v, float) and math.isnan(v)):
+    # a pandas or numpy value can only exist once they are loaded: text and plain numbers need neither
+    pd, np = sys.modules.get("pandas"), sys.modules.get("numpy")
+    if v is None or (pd is not None and v is pd.NaT) or (isinstance(v, float) and math.isnan(v)):
         return DASH
     st = statistic(key)
     kind = st.kind if st is not None else ""
-    if isinstance(v, pd.Timestamp) or kind == "date":
+    if (pd is not None and isinstance(v, pd.Timestamp)) or kind == "date":
+        import pandas as pd
+
         t = pd.Timestamp(v)
         return t.strftime("%Y-%m-%d") if t == t.normalize() else t.strftime("%Y-%m-%d %H:%M")
-    if isinstance(v, pd.Timedelta) or kind == "duration":
+    if (pd is not None and isinstance(v, pd.Timedelta)) or kind == "duration":
         return fmt_duration(v)
-    if isinstance(v, (bool, np.bool_)):
+    if isinstance(v, bool) or (np is not None and isinstance(v, np.bool_)):
         return str(bool(v))
-    if kind == "int" or isinstance(v, (int, np.integer)):
+    if kind == "int" or isinstance(v, int) or (np is not None and isinstance(v, np.integer)):
         return fmt_int(v)
     signed = bool(st and st.signed)
     if kind in ("pct", "dd_pct"):

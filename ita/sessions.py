@@ -20,14 +20,17 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-import pandas as pd
-import yaml
 from pydantic import BaseModel, ConfigDict, field_validator
 
+from ita.config import load_yaml
 from ita.errors import ItaError, closest
 from ita.times import NY
+
+if TYPE_CHECKING:  # numpy and pandas are imported where used: reading the windows needs neither
+    import numpy as np
+    import pandas as pd
 
 SESSIONS_PATH = Path(__file__).parent / "data" / "sessions.yaml"
 
@@ -83,6 +86,8 @@ class SessionWindow(BaseModel):
 
     def bounds(self, day) -> tuple[pd.Timestamp, pd.Timestamp]:
         """UTC ``(start, end)`` of this window for local trading ``day`` (a date or ``YYYY-MM-DD``)."""
+        import pandas as pd
+
         d = pd.Timestamp(day).normalize().tz_localize(None)
         s = d + pd.Timedelta(minutes=self.start_min) - (pd.Timedelta(days=1) if self.wraps else pd.Timedelta(0))
         e = d + pd.Timedelta(minutes=self.end_min)
@@ -95,6 +100,8 @@ class SessionWindow(BaseModel):
         ``inside`` is a bool array; ``day`` is the local trading date (``datetime64[D]``) each bar's window
         instance belongs to (meaningful where ``inside``).
         """
+        import numpy as np
+
         date, minute = local_day_and_minute(index, self.timezone)
         s, e = self.start_min, self.end_min
         if self.wraps:
@@ -114,6 +121,8 @@ def local_day_and_minute(index: pd.DatetimeIndex, timezone: str = NY) -> tuple[n
 
 def local_time_to_utc(days: np.ndarray, hhmm: str, timezone: str = NY) -> pd.DatetimeIndex:
     """UTC instants of wall-clock ``hhmm`` on each local date in ``days`` (``"24:00"`` = next midnight)."""
+    import pandas as pd
+
     minutes = parse_hhmm(hhmm) if hhmm not in ("24:00",) else 1440
     naive = pd.DatetimeIndex(pd.to_datetime(days)) + pd.Timedelta(minutes=minutes)
     return naive.tz_localize(timezone, nonexistent="shift_forward", ambiguous=True).tz_convert("UTC").as_unit("ns")
@@ -121,7 +130,7 @@ def local_time_to_utc(days: np.ndarray, hhmm: str, timezone: str = NY) -> pd.Dat
 
 @lru_cache(maxsize=2)
 def _defaults(path: str) -> dict[str, SessionWindow]:
-    raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    raw = load_yaml(Path(path).read_text(encoding="utf-8")) or {}
     return {k: SessionWindow(name=k, **v) for k, v in raw.items()}
 
 

@@ -53,6 +53,8 @@ def utc(v: Any) -> pd.Timestamp | None:
 
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return None
+    if type(v) is pd.Timestamp and v.tzinfo is dt.timezone.utc:
+        return v  # already a UTC Timestamp (the common case: chart code converts thousands)
     try:
         t = pd.Timestamp(v)
     except (TypeError, ValueError, OverflowError):

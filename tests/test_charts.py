@@ -335,3 +335,117 @@ def test_trade_chart_marks_sweep_and_choch_of_asia_sweep(eurusd_m5):
     fig = trade_figure(eurusd_m5, tr.to_dict(), sg, "asia_sweep", 1e-4)
     texts = [a.text for a in fig.layout.annotations]
     assert "sweep" in texts and "CHoCH" in texts
+
+
+# ---------------------------------------------------------------------------------------------- speed paths
+# (issue 12) The fast paths must draw exactly what the plotly objects drew: plain figure dicts, New York times
+# without pandas' tz machinery, several PNGs per renderer call with fewer page reloads.
+
+def _json(obj):
+    from plotly.utils import PlotlyJSONEncoder
+
+    def dec(o):  # typed arrays → lists, so numpy arrays and base64 compare equal
+        if isinstance(o, dict):
+            if "bdata" in o:
+                a = np.frombuffer(base64.b64decode(o["bdata"]), dtype=o["dtype"])
+                return (a.reshape([int(x) for x in o["shape"].split(",")]) if "shape" in o else a).tolist()
+            return {k: dec(v) for k, v in o.items()}
+        return [dec(v) for v in o] if isinstance(o, list) else o
+
+    return dec(json.loads(json.dumps(obj, cls=PlotlyJSONEncoder)))
+
+
+@pytest.mark.parametrize("n", [0, 3])
+def test_equity_spec_is_what_plotly_makes_of_it(n):
+    """The dict is already in plotly's normal form (template, subplot domains, merged axis styles): validating
+    it through plotly changes nothing; typed arrays carry the same numbers."""
+    import plotly.io as pio
+    from plotly.subplots import make_subplots
+
+    from ita.charts.figures import NO_TEMPLATE, equity_spec, typed_arrays
+
+    trades = _trades_frame().iloc[:n]
+    spec = equity_spec(equity_curve(trades, 1e5, 1.0), compute_stats(trades, start="2025-01-01", end="2025-01-31"), "e")
+    assert _json(go.Figure(spec).to_dict()) == _json(spec)
+    assert _json(typed_arrays(spec)) == _json(spec)
+    assert NO_TEMPLATE == pio.templates["none"].to_plotly_json()
+    ref = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.74, 0.26], vertical_spacing=0.035).layout
+    for ax in ("xaxis", "xaxis2", "yaxis", "yaxis2"):
+        assert list(spec["layout"][ax]["domain"]) == list(ref[ax].domain), ax
+    assert spec["layout"]["xaxis"]["matches"] == "x2"
+
+
+def test_new_york_times_match_pandas_across_dst():
+    from ita.charts import style as S
+
+    ts = pd.date_range("2024-03-09", "2026-11-03", freq="97min", tz=UTC)
+    edges = [_ts("2025-03-09 06:59"), _ts("2025-03-09 07:00"), _ts("2025-11-02 05:59"), _ts("2025-11-02 06:00")]
+    for t in [*ts, *edges, pd.Timestamp("2025-07-01 12:00"), "2025-07-01 12:00"]:
+        want = pd.Timestamp(t).tz_localize(UTC) if pd.Timestamp(t).tzinfo is None else pd.Timestamp(t)
+        want = want.tz_convert(S.TZ).tz_localize(None)
+        assert S.to_ny(t) == want and S.xstr(S.to_ny(t)) == want.strftime("%Y-%m-%d %H:%M"), t
+    ny = S.index_to_ny(ts)
+    assert S.xstr(ny) == list(ny.strftime("%Y-%m-%d %H:%M"))
+    with_s = ny + pd.Timedelta(seconds=7)
+    assert S.xstr(with_s) == list(with_s.strftime("%Y-%m-%d %H:%M:%S"))
+    assert S.to_ny(None) is None and S.xstr(pd.DatetimeIndex([])) == []
+
+
+def test_render_pngs_checks_its_arguments(tmp_path):
+    from ita.charts import render_pngs
+
+    with pytest.raises(ValueError, match="2 figures for 1 paths"):
+        render_pngs([go.Figure(), go.Figure()], [tmp_path / "a.png"])
+    with pytest.raises(ValueError, match="positive"):
+        render_pngs([go.Figure()], [tmp_path / "a.png"], width=0)
+    assert render_pngs([], []) == []
+
+
+@needs_chrome
+def test_render_pngs_several_figures_in_one_call_same_bytes_with_and_without_reload(tmp_path, candles, monkeypatch):
+    from ita.charts import export, render_pngs, warm_up
+
+    monkeypatch.setattr(export, "RELOAD_EVERY", 2)  # a tab reloads after every 2nd figure: both paths are used
+    warm_up()
+    fig = trade_figure(candles, _trade(), _signal(), "t", 0.0001)
+    eq = equity_figure(equity_curve(_trades_frame(), 1e5, 1.0), compute_stats(_trades_frame(), start="2025-01-01",
+                                                                                end="2025-01-31"), "e")
+    figs = [fig, eq, fig.to_dict(), fig, eq]
+    paths = [tmp_path / "out" / f"p{i}.png" for i in range(5)]
+    sizes = [(900, 500), (1400, 800), (900, 500), (900, 500), (1400, 800)]
+    assert render_pngs(figs, paths, sizes=sizes) == paths
+    assert [_png_size(p) for p in paths] == sizes
+    assert len({paths[i].read_bytes() for i in (0, 2, 3)}) == 1  # the same figure: the same PNG, reload or not
+    assert paths[1].read_bytes() == paths[4].read_bytes()
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [p.name for p in paths]  # no temp files
+
+
+def test_warm_up_never_raises_the_render_reports_the_missing_browser(tmp_path, monkeypatch):
+    from ita.charts import render_pngs, warm_up
+
+    close_png_server()
+    monkeypatch.setenv("BROWSER_PATH", str(tmp_path / "no-such-chrome"))
+    try:
+        warm_up()  # returns at once; the start fails in the background
+        with pytest.raises(ItaError, match=r"apt-get install -y chromium"):
+            render_pngs([go.Figure(), go.Figure()], [tmp_path / "a.png", tmp_path / "b.png"])
+    finally:
+        monkeypatch.delenv("BROWSER_PATH")
+        close_png_server()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_run_backtest_hands_over_the_statistics_before_any_chart_is_written(sample_store, monkeypatch):
+    from ita.backtest.runner import run_backtest
+    from ita.config import settings
+
+    monkeypatch.setenv("ITA_DATA_DIR", str(sample_store.data_dir))
+    seen = []
+
+    def on_result(res):
+        seen.append((int(res.stats["Trades"]), sorted(p.name for p in settings().runs_dir.rglob("*") if p.is_file())))
+
+    run = run_backtest("asia_fvg_break", "EURUSD", "2025-03-01", "2025-03-31", charts=False, html=True,
+                       on_result=on_result)
+    assert seen == [(int(run.stats["Trades"]), [])]  # called once, before the run folder had any file
+    assert "report.html" in run.artifacts and run.artifacts["report.html"].is_file()

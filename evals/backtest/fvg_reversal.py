@@ -18,8 +18,7 @@ Interpretation choices:
 2. A level's sweep: the first pierce after it is known and before it expires (a wick strictly beyond), the
    first close back inside within that bar and the next 3; the level is used up by the first pierce (also
    when it happens before 02:00). The pierce bar opens in [02:00, 11:00) NY on a Monday–Friday date D
-   ("between 02:00 and 11:00 NY a wick trades beyond"; ITA applies the window to the bar that closes back
-   inside instead — the one known disagreement, see evals/README.md).
+   ("between 02:00 and 11:00 NY a wick trades beyond").
    Sweeps of the day are taken in the order of their reclaim bar r; the first sets the bias; if step 2 then
    finds nothing, no trade on D.
 3. v1 gap: the first FVG (≥ 1 pip, refkit.fvg_at) in the bias direction whose third candle is in r+1 … r+6 and

@@ -23,9 +23,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable
 
-import yaml
 
-from ita.config import PROMPTS_DIR
+from ita.config import PROMPTS_DIR, load_yaml
 from ita.format import as_float, fmt_int, fmt_money, fmt_num, fmt_pct, fmt_price, fmt_r
 from ita.times import ny_text
 from ita.tools.results import Table, ToolResult
@@ -48,10 +47,10 @@ def _merge(base: dict, over: dict) -> dict:
 @lru_cache(maxsize=None)
 def templates(lang: str = "en") -> dict:
     """The templates of ``lang`` (``en``/``ru``; anything else → ``en``), English filling any gap."""
-    base = yaml.safe_load((templates_dir() / "en.yaml").read_text(encoding="utf-8")) or {}
+    base = load_yaml((templates_dir() / "en.yaml").read_text(encoding="utf-8")) or {}
     if lang not in LANGS or lang == "en":
         return base
-    own = yaml.safe_load((templates_dir() / f"{lang}.yaml").read_text(encoding="utf-8")) or {}
+    own = load_yaml((templates_dir() / f"{lang}.yaml").read_text(encoding="utf-8")) or {}
     return _merge(base, own)
 
 

@@ -231,26 +231,27 @@ async def show_turn(turn, settings: dict | None = None, lang: str = "en") -> Non
 # ---- warm-up -------------------------------------------------------------------------------------------
 
 def warm_up() -> None:
-    """Load the agent (graph, tools, parser) and start the chart renderer's headless Chromium, so the
-    trader's first backtest does not pay for them (~3-5 s). Best effort, in a background thread;
-    ``ITA_WARMUP=off`` skips it."""
-    import tempfile
+    """Start the chart renderer's headless Chromium (in its own background thread, :func:`ita.charts.warm_up`)
+    and load the agent (graph, tools, parser, the backtest and chart code), so the trader's first backtest
+    pays for none of them (~3-5 s). Best effort, in a background thread; ``ITA_WARMUP=off`` skips it."""
     import time
 
     t0 = time.perf_counter()
     try:
+        from ita.charts import warm_up as start_renderer
+
+        start_renderer()  # returns at once: the browser starts beside the imports below
         from ita.agent import ChatSession
         from ita.agent.context import AgentConfig
         import ita.agent.answers  # noqa: F401
+        import ita.backtest.runner  # noqa: F401
+        import ita.charts.figures  # noqa: F401
+        import ita.charts.report  # noqa: F401
+        import ita.setups.evaluate  # noqa: F401
         import ita.tools  # noqa: F401
 
         ChatSession("warm-up", AgentConfig.from_env())  # compiles the graph and opens the chat database
-        import plotly.graph_objects as go
-
-        from ita.charts import save_png
-
-        with tempfile.TemporaryDirectory() as tmp:
-            save_png(go.Figure(), Path(tmp) / "warm.png", width=64, height=64)
+        start_renderer(wait=True)
         log.info("warm-up done in %.1f s", time.perf_counter() - t0)
     except Exception as exc:  # noqa: BLE001 - the first request will report a real problem properly
         log.warning("warm-up skipped: %s", exc)

@@ -163,7 +163,8 @@ def _csv_frame(df: pd.DataFrame) -> pd.DataFrame:
 def run_backtest(setup_id: str, symbol: str, start="2025-01-01", end="2025-12-31", *, version=None,
                  params: dict | None = None, spread: float | str | None = None, commission: float | None = None,
                  charts: bool = True, samples: int = 6, html: bool = True, session: str | None = None,
-                 progress: Callable[[str], None] | None = None) -> Run:
+                 progress: Callable[[str], None] | None = None,
+                 on_result: Callable[[BacktestResult], None] | None = None) -> Run:
     """Backtest ``setup_id`` on ``symbol`` for trading days ``start``…``end`` (inclusive) and store the run.
 
     ``version`` None = latest; ``params`` one-off overrides (``{"rr": 3}``) that never change the stored
@@ -171,11 +172,21 @@ def run_backtest(setup_id: str, symbol: str, start="2025-01-01", end="2025-12-31
     ``commission`` round-turn per lot in account currency; ``charts`` write PNGs (needs Chromium);
     ``samples`` how many trade PNGs; ``html`` write the interactive report; ``session`` keep only the
     signals completed inside that session/killzone (e.g. ``"london_killzone"``); ``progress`` receives
-    one-line status messages.
+    one-line status messages; ``on_result`` receives the :class:`BacktestResult` the moment the simulation
+    ends, before the run folder, the PNGs and the HTML report are written (the CLI prints the statistics
+    there, so the trader reads them while the charts render).
+
+    Charts are off the critical path: with ``charts`` the PNG renderer (:func:`ita.charts.export.warm_up`) starts
+    in the background first thing, while the candles load and the simulation runs; the PNGs are then rendered in
+    one concurrent call while the HTML report is built beside them.
 
     Raises :class:`~ita.errors.ItaError` subclasses for an unknown setup/symbol, bad period, missing data.
     """
     say = progress or (lambda _m: None)
+    if charts:
+        from ita.charts.export import warm_up
+
+        warm_up(tabs=1)  # Chromium starts while the data loads and the simulation runs (no-op when warm)
     loaded = load_setup(setup_id, version, params)
     inst = get_instrument(symbol)
     lo, hi = _period(start, end)
@@ -193,6 +204,8 @@ def run_backtest(setup_id: str, symbol: str, start="2025-01-01", end="2025-12-31
     say(f"Running {loaded.label}: detectors {', '.join(loaded.setup.detector_kinds)} → signals → simulation")
     res = backtest(loaded, candles, inst.symbol, start=lo, end=hi, spread_pips=spread, commission_per_lot=commission,
                    session=session, lower=lower)
+    if on_result is not None:
+        on_result(res)
 
     run_id, tmp, final, created = new_run_folder("bt", f"{loaded.effective_hash}{inst.symbol}{lo}{hi}{res.model}{session}")
     warnings: list[str] = []
@@ -270,35 +283,59 @@ def run_backtest(setup_id: str, symbol: str, start="2025-01-01", end="2025-12-31
 
 def _charts(res: BacktestResult, candles, tmp: Path, final: Path, artifacts: dict, warnings: list, charts: bool,
             samples: int, html: bool, say, run_id: str):
-    """Write equity/trade PNGs and the HTML report; failures become warnings, never a lost run."""
-    from ita import charts as ch
+    """Write equity/trade PNGs and the HTML report; failures become warnings, never a lost run.
+
+    The PNGs go to the renderer in one call (a worker thread waits for it) while this thread builds the HTML
+    report: Chromium and Python work side by side."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ita.charts.export import render_pngs
+    from ita.charts.figures import NO_TEMPLATE, equity_spec, trade_spec
+    from ita.charts.report import report_html
 
     inst = get_instrument(res.symbol)
     title = f"{res.setup.label} · {res.symbol} · {res.start.date()} → {res.end.date()}"
-    png_sample = None
-    if charts:
-        try:
-            say("Rendering equity curve and sample trades (PNG)")
-            ch.save_png(ch.equity_figure(res.equity, res.stats, title), tmp / "equity.png")
-            artifacts["equity.png"] = final / "equity.png"
-            sig_by_id = res.signals.set_index("signal_id")
-            for n in pick_samples(res.trades, samples):
-                tr = res.trades[res.trades["trade"] == n].iloc[0]
-                sg = sig_by_id.loc[tr["signal_id"]].to_dict()
-                sg["signal_id"] = tr["signal_id"]
-                name = f"trade_{n:03d}.png"
-                fig = ch.trade_figure(candles, tr.to_dict(), sg, f"{res.setup.label} · {res.symbol} · trade {n}",
+    names: list[str] = []
+    pngs: dict[str, Path] = {}
+    with ThreadPoolExecutor(1, thread_name_prefix="ita-png") as pool:
+        job = None
+        if charts:
+            try:
+                specs = [equity_spec(res.equity, res.stats, title)]
+                names.append("equity.png")
+                sig_by_id = res.signals.set_index("signal_id")
+                for n in pick_samples(res.trades, samples):
+                    tr = res.trades[res.trades["trade"] == n].iloc[0]
+                    sg = sig_by_id.loc[tr["signal_id"]].to_dict()
+                    sg["signal_id"] = tr["signal_id"]
+                    spec = trade_spec(candles, tr.to_dict(), sg, f"{res.setup.label} · {res.symbol} · trade {n}",
                                       inst.pip_size)
-                ch.save_png(fig, tmp / name)
-                artifacts[name] = final / name
-                png_sample = png_sample or final / name
-        except ItaError as exc:
-            warnings.append(f"PNG charts skipped: {exc}")
-    if html:
-        try:
-            say("Writing interactive HTML report")
-            ch.report_html(candles, res.trades, res.signals, res.equity, res.stats, title, tmp / "report.html")
-            artifacts["report.html"] = final / "report.html"
-        except ItaError as exc:
-            warnings.append(f"HTML report skipped: {exc}")
-    return png_sample
+                    spec["layout"] = {**spec["layout"], "template": NO_TEMPLATE}  # as trade_figure().to_dict() has it
+                    specs.append(spec)
+                    names.append(f"trade_{n:03d}.png")
+                say(f"Rendering {len(names)} PNGs (equity curve + {len(names) - 1} sample trades)"
+                    + (" and the HTML report" if html else ""))
+                job = pool.submit(render_pngs, specs, [tmp / name for name in names])
+            except (ItaError, ValueError) as exc:
+                warnings.append(f"PNG charts skipped: {exc}")
+        report = None
+        if html:
+            try:
+                if job is None:
+                    say("Writing interactive HTML report")
+                report_html(candles, res.trades, res.signals, res.equity, res.stats, title, tmp / "report.html")
+                report = final / "report.html"
+            except ItaError as exc:
+                warnings.append(f"HTML report skipped: {exc}")
+        if job is not None:
+            try:
+                job.result()
+            except ItaError as exc:
+                warnings.append(f"PNG charts skipped: {exc}")
+        for name in names:
+            if (tmp / name).is_file():
+                pngs[name] = final / name
+    artifacts.update(pngs)
+    if report is not None:
+        artifacts["report.html"] = report
+    return next((p for name, p in pngs.items() if name.startswith("trade_")), None)

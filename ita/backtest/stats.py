@@ -12,10 +12,11 @@ Definitions (R = the trade's result in multiples of its planned risk):
 """
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-import numpy as np
-import pandas as pd
+if TYPE_CHECKING:  # imported where used: the statistics catalogue is read without them (CLI, chat)
+    import numpy as np
+    import pandas as pd
 
 
 class Statistic(NamedTuple):
@@ -81,6 +82,9 @@ def statistic(key: str) -> Statistic | None:
 
 def equity_curve(trades: pd.DataFrame, account: float, risk_pct: float) -> pd.DataFrame:
     """Per trade (indexed by exit time, UTC): ``r``, ``cum_r``, ``pnl``, ``equity``, ``drawdown_r``, ``drawdown_pct``."""
+    import numpy as np
+    import pandas as pd
+
     r = trades["r"].to_numpy(dtype="float64") if len(trades) else np.array([])
     risk_amount = account * risk_pct / 100.0
     cum = np.cumsum(r)
@@ -113,6 +117,9 @@ def compute_stats(trades: pd.DataFrame, *, start, end, account: float = 100_000.
         >>> s = compute_stats(trades, start="2025-01-01", end="2025-12-31")     # doctest: +SKIP
         >>> s["Win Rate [%]"], s["Profit Factor"]                               # doctest: +SKIP
     """
+    import numpy as np
+    import pandas as pd
+
     r = trades["r"].to_numpy(dtype="float64") if len(trades) else np.array([])
     n = len(r)
     wins, losses = r[r > 0], r[r < 0]
@@ -154,6 +161,9 @@ def compute_stats(trades: pd.DataFrame, *, start, end, account: float = 100_000.
 
 def by_month(trades: pd.DataFrame, account: float = 100_000.0, risk_pct: float = 1.0) -> pd.DataFrame:
     """Per calendar month of the entry (UTC): trades, wins, losses, win rate [%], total R, net profit."""
+    import numpy as np
+    import pandas as pd
+
     cols = ["trades", "wins", "losses", "win_rate_pct", "total_r", "net_profit"]
     if len(trades) == 0:
         return pd.DataFrame(columns=cols, index=pd.Index([], name="month"))

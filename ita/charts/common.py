@@ -83,16 +83,37 @@ def title_block(title: str, subtitle: str) -> dict:
                 subtitle=dict(text=subtitle, font=dict(size=13, color=S.MUTED)))
 
 
-def slice_window(candles: pd.DataFrame, t0: pd.Timestamp, t1: pd.Timestamp) -> pd.DataFrame:
-    """The candles with ``t0 <= time <= t1`` (UTC instants), sorted, with a UTC-aware index."""
-    idx = pd.DatetimeIndex(candles.index)
+def window_arrays(candles: pd.DataFrame, t0: pd.Timestamp, t1: pd.Timestamp,
+                  columns: tuple[str, ...] = ("open", "high", "low", "close")) -> tuple[pd.DatetimeIndex, list[np.ndarray]]:
+    """The bars with ``t0 <= time <= t1`` (UTC instants) as (UTC-aware sorted index, one float64 array per
+    column): :func:`slice_window` without building a DataFrame (~20× cheaper; a report slices once per trade)."""
+    idx, order = _utc_sorted_index(candles)
+    i0, i1 = idx.searchsorted(t0, "left"), idx.searchsorted(t1, "right")
+    cols = []
+    for k in columns:
+        a = candles[k].to_numpy(dtype="float64")
+        cols.append(a[order[i0:i1]] if order is not None else a[i0:i1])
+    return idx[i0:i1], cols
+
+
+def _utc_sorted_index(candles: pd.DataFrame) -> tuple[pd.DatetimeIndex, np.ndarray | None]:
+    """The candles' index in UTC, sorted, and the sorting positions (None when it already was)."""
+    idx = candles.index if isinstance(candles.index, pd.DatetimeIndex) else pd.DatetimeIndex(candles.index)
     if idx.tz is None:
         idx = idx.tz_localize("UTC")
-    else:
-        idx = idx.tz_convert("UTC")
-    if not idx.is_monotonic_increasing:
-        order = np.argsort(idx.as_unit("ns").asi8, kind="stable")
-        candles, idx = candles.iloc[order], idx[order]
+    elif str(idx.tz) != "UTC":
+        idx = idx.tz_convert("UTC")  # (an index already in UTC is kept: its cached sortedness is reused)
+    if idx.is_monotonic_increasing:
+        return idx, None
+    order = np.argsort(idx.as_unit("ns").asi8, kind="stable")
+    return idx[order], order
+
+
+def slice_window(candles: pd.DataFrame, t0: pd.Timestamp, t1: pd.Timestamp) -> pd.DataFrame:
+    """The candles with ``t0 <= time <= t1`` (UTC instants), sorted, with a UTC-aware index."""
+    idx, order = _utc_sorted_index(candles)
+    if order is not None:
+        candles = candles.iloc[order]
     i0, i1 = idx.searchsorted(t0, "left"), idx.searchsorted(t1, "right")
     out = candles.iloc[i0:i1]
     out = out.set_axis(idx[i0:i1], axis=0)
@@ -102,7 +123,7 @@ def slice_window(candles: pd.DataFrame, t0: pd.Timestamp, t1: pd.Timestamp) -> p
 def bar_width(idx: pd.DatetimeIndex) -> pd.Timedelta:
     """The median bar spacing of ``idx`` (5 minutes when it cannot be told)."""
     if len(idx) > 1:
-        d = pd.Series(np.diff(idx.as_unit("ns").asi8)).median()
+        d = float(np.median(np.diff(idx.as_unit("ns").asi8)))
         if d and d > 0:
             return pd.Timedelta(int(d), "ns")
     return pd.Timedelta(minutes=5)

@@ -1,21 +1,27 @@
 """Plotly figures for a backtest: the equity curve and one annotated chart per trade.
 
 Both figures are plain :class:`plotly.graph_objects.Figure` objects with no plotly template (small JSON,
-identical look in PNG and HTML). Times on every x axis are New York wall-clock (``America/New_York``) and
+identical look in PNG and HTML); :func:`equity_spec` and :func:`trade_spec` build the same figures as plain
+dicts without plotly's object layer (what the PNG export and the HTML report use: milliseconds, and plotly's
+validators are never loaded). Times on every x axis are New York wall-clock (``America/New_York``) and
 the axis title says so; inputs are UTC. See :mod:`ita.charts.style` for the colour language.
 """
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from ita.charts import style as S
-from ita.charts.common import SHORT_SESSION, bar_width, esc, gap_rangebreaks, finite, meta_dict, slice_window, spread_tags, title_block
+from ita.charts.common import (SHORT_SESSION, bar_width, esc, finite, gap_rangebreaks, meta_dict, spread_tags, title_block,
+                               window_arrays)
 from ita.times import utc
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
 
 # Nominal plot-area size the trade figure is laid out for (the PNG default 1400×800 minus margins); used
 # only to keep the price tags on the right edge from overlapping.
@@ -47,6 +53,25 @@ def _stats_line(stats: pd.Series | Mapping | None) -> str:
     return "   ·   ".join(parts)
 
 
+# The two rows of the equity figure (plotly's make_subplots(rows=2, shared_xaxes=True, row_heights=[0.74, 0.26],
+# vertical_spacing=0.035) layout, written out: the figure is built as a plain dict, no plotly objects).
+_ROW_HEIGHTS = (0.74, 0.26)
+_V_SPACING = 0.035
+_DD_DOMAIN = [0.0, (1.0 - _V_SPACING) * (_ROW_HEIGHTS[1] / sum(_ROW_HEIGHTS))]  # the same float arithmetic
+_EQ_DOMAIN = [_DD_DOMAIN[1] + _V_SPACING, 1.0]
+NO_TEMPLATE = {"data": {"scatter": [{"type": "scatter"}]}}
+"""plotly's ``"none"`` template as ``Figure.to_dict()`` writes it (what ``template="none"`` expands to)."""
+
+
+def merge_layout(base: dict, extra: dict) -> dict:
+    """``base`` updated by ``extra`` like plotly's ``update_layout``: nested dicts merge, other values replace
+    (a new dict; ``base`` is not changed)."""
+    out = dict(base)
+    for k, v in extra.items():
+        out[k] = merge_layout(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
 def equity_figure(equity: pd.DataFrame, stats: pd.Series, title: str) -> go.Figure:
     """Equity curve in R with drawdown, key statistics in the subtitle.
 
@@ -60,16 +85,24 @@ def equity_figure(equity: pd.DataFrame, stats: pd.Series, title: str) -> go.Figu
     win, red loss, grey breakeven; hover shows trade number, exit time, r, cumulative R); bottom, the
     drawdown from the running peak in R as a red filled area (≤ 0) with the maximum marked. The shared x
     axis is the exit time in New York wall-clock (``America/New_York``). With 0 trades the axes span
-    Start→End from ``stats`` and a "no trades" note is shown.
+    Start→End from ``stats`` and a "no trades" note is shown. :func:`equity_spec` is the same figure as a
+    plain dict (no plotly validation: what the PNG export and the HTML report use).
 
     Raises :class:`ValueError` if ``equity`` has trades but lacks ``cum_r`` or ``r``.
     """
+    import plotly.graph_objects as go
+
+    return go.Figure(equity_spec(equity, stats, title))
+
+
+def equity_spec(equity: pd.DataFrame, stats: pd.Series, title: str) -> dict:
+    """:func:`equity_figure` as a plain plotly figure dict, equal to that figure's ``to_dict()`` (data arrays
+    as numpy arrays; see :func:`typed_arrays`). Built in ~2 ms without plotly's object layer."""
     eq = equity if equity is not None else pd.DataFrame(columns=["r", "cum_r", "drawdown_r"])
     n = len(eq)
     if n and not {"r", "cum_r"} <= set(eq.columns):
         raise ValueError(f"equity_figure: the equity frame needs columns r and cum_r, got {list(eq.columns)}")
     st = stats if stats is not None else pd.Series(dtype=object)
-    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.74, 0.26], vertical_spacing=0.035)
     start = pd.Timestamp(st.get("Start")) if st.get("Start") is not None and not pd.isna(st.get("Start")) else None
     end = pd.Timestamp(st.get("End")) if st.get("End") is not None and not pd.isna(st.get("End")) else None
     if start is not None and start.tzinfo is not None:
@@ -77,6 +110,13 @@ def equity_figure(equity: pd.DataFrame, stats: pd.Series, title: str) -> go.Figu
     if end is not None and end.tzinfo is not None:
         end = end.tz_convert(S.TZ).tz_localize(None)
 
+    xaxis = {"anchor": "y", "domain": [0.0, 1.0], "matches": "x2", "showticklabels": False}
+    xaxis2 = {"anchor": "y2", "domain": [0.0, 1.0]}
+    yaxis = {"anchor": "x", "domain": list(_EQ_DOMAIN)}
+    yaxis2 = {"anchor": "x2", "domain": list(_DD_DOMAIN)}
+    data: list[dict] = []
+    annotations: list[dict] = []
+    shapes: list[dict] = []
     if n:
         x = S.index_to_ny(pd.DatetimeIndex(eq.index))
         r = eq["r"].to_numpy(dtype="float64")
@@ -85,54 +125,81 @@ def equity_figure(equity: pd.DataFrame, stats: pd.Series, title: str) -> go.Figu
               else np.maximum.accumulate(np.r_[0.0, cum])[1:] - cum)
         x0 = min(start, x[0]) if start is not None else x[0]
         xs = S.xstr(pd.DatetimeIndex([x0]).append(x))
-        fig.add_trace(go.Scatter(x=xs, y=np.r_[0.0, cum], mode="lines", line=dict(shape="hv", color=S.INK, width=1.8),
-                                 hoverinfo="skip", name="cumulative R"), row=1, col=1)
+        data.append(dict(type="scatter", x=xs, y=np.r_[0.0, cum], mode="lines", hoverinfo="skip",
+                         line=dict(shape="hv", color=S.INK, width=1.8), name="cumulative R", xaxis="x", yaxis="y"))
         colors = np.where(r > 0, S.GREEN, np.where(r < 0, S.RED, S.MUTED))
-        fig.add_trace(go.Scatter(
-            x=S.xstr(x), y=cum, mode="markers", name="trades",
-            marker=dict(color=list(colors), size=7 if n <= 300 else 4, line=dict(width=0.6, color="white")),
+        data.append(dict(
+            type="scatter", x=S.xstr(x), y=cum, mode="markers", name="trades",
+            marker=dict(color=[str(c) for c in colors], size=7 if n <= 300 else 4, line=dict(width=0.6, color="white")),
             customdata=np.c_[np.arange(1, n + 1), r],
             hovertemplate=("trade %{customdata[0]}<br>exit %{x|%a %Y-%m-%d %H:%M} NY<br>"
-                           "r %{customdata[1]:+.2f}R<br>total %{y:+.2f}R<extra></extra>")), row=1, col=1)
-        fig.add_trace(go.Scatter(x=xs, y=np.r_[0.0, -dd], mode="lines", fill="tozeroy", name="drawdown",
-                                 line=dict(shape="hv", color=S.RED, width=1), fillcolor="rgba(220, 38, 38, 0.22)",
-                                 hovertemplate="%{x|%Y-%m-%d %H:%M} NY<br>drawdown %{y:.2f}R<extra></extra>"),
-                      row=2, col=1)
+                           "r %{customdata[1]:+.2f}R<br>total %{y:+.2f}R<extra></extra>"), xaxis="x", yaxis="y"))
+        data.append(dict(type="scatter", x=xs, y=np.r_[0.0, -dd], mode="lines", fill="tozeroy", name="drawdown",
+                         line=dict(shape="hv", color=S.RED, width=1), fillcolor="rgba(220, 38, 38, 0.22)",
+                         hovertemplate="%{x|%Y-%m-%d %H:%M} NY<br>drawdown %{y:.2f}R<extra></extra>",
+                         xaxis="x2", yaxis="y2"))
         k = int(np.argmax(dd))
         if dd[k] > 0:
-            fig.add_annotation(x=S.xstr(x[k]), y=-dd[k], xref="x2", yref="y2", text=f"max DD {S.fmt_num(-dd[k], 2)}R",
-                               showarrow=True, arrowhead=0, arrowcolor=S.RED, ax=-60, ay=-24, xanchor="right",
-                               font=dict(size=11, color=S.RED), bgcolor="rgba(255,255,255,0.85)")
+            annotations.append(dict(x=S.xstr(x[k]), y=float(-dd[k]), xref="x2", yref="y2",
+                                    text=f"max DD {S.fmt_num(-dd[k], 2)}R", showarrow=True, arrowhead=0,
+                                    arrowcolor=S.RED, ax=-60, ay=-24, xanchor="right",
+                                    font=dict(size=11, color=S.RED), bgcolor="rgba(255,255,255,0.85)"))
         if start is not None and end is not None:
-            fig.update_xaxes(range=[S.xstr(min(start, x[0])), S.xstr(max(end + pd.Timedelta(days=1), x[-1]))])
+            rng = [S.xstr(min(start, x[0])), S.xstr(max(end + pd.Timedelta(days=1), x[-1]))]
+            xaxis["range"] = list(rng)
+            xaxis2["range"] = list(rng)
         last = S.fmt_num(cum[-1], 2, signed=True, suffix="R")
-        fig.add_annotation(x=S.xstr(x[-1]), y=cum[-1], xref="x", yref="y", text=f"<b>{last}</b>", showarrow=False,
-                           xanchor="left", xshift=8, font=dict(size=12, color=S.GREEN if cum[-1] > 0 else
-                                                                S.RED if cum[-1] < 0 else S.MUTED))
-        fig.add_hline(y=0, line=dict(color="#9ca3af", width=1, dash="dot"), row=1, col=1)
+        annotations.append(dict(x=S.xstr(x[-1]), y=float(cum[-1]), xref="x", yref="y", text=f"<b>{last}</b>",
+                                showarrow=False, xanchor="left", xshift=8,
+                                font=dict(size=12, color=S.GREEN if cum[-1] > 0 else S.RED if cum[-1] < 0 else S.MUTED)))
+        shapes.append(dict(type="line", xref="x domain", x0=0, x1=1, yref="y", y0=0, y1=0,
+                           line=dict(color="#9ca3af", width=1, dash="dot")))
         lo_dd = -max(float(dd.max()), 1.0) * 1.15
-        fig.update_yaxes(range=[lo_dd, max(0.15 * -lo_dd, 0.3)], row=2, col=1)
+        yaxis2["range"] = [lo_dd, max(0.15 * -lo_dd, 0.3)]
     else:
-        fig.add_trace(go.Scatter(x=[], y=[], mode="lines", hoverinfo="skip"), row=1, col=1)
-        fig.add_trace(go.Scatter(x=[], y=[], mode="lines", hoverinfo="skip"), row=2, col=1)
-        fig.add_annotation(x=0.5, y=0.5, xref="x domain", yref="y domain", text="no trades", showarrow=False,
-                           font=dict(size=22, color=S.MUTED))
-        fig.update_yaxes(range=[-1, 1], row=1, col=1)
-        fig.update_yaxes(range=[-1, 0.2], row=2, col=1)
+        data.append(dict(type="scatter", x=[], y=[], mode="lines", hoverinfo="skip", xaxis="x", yaxis="y"))
+        data.append(dict(type="scatter", x=[], y=[], mode="lines", hoverinfo="skip", xaxis="x2", yaxis="y2"))
+        annotations.append(dict(x=0.5, y=0.5, xref="x domain", yref="y domain", text="no trades", showarrow=False,
+                                font=dict(size=22, color=S.MUTED)))
+        yaxis["range"] = [-1, 1]
+        yaxis2["range"] = [-1, 0.2]
         if start is not None and end is not None:
-            fig.update_xaxes(range=[S.xstr(start), S.xstr(end + pd.Timedelta(days=1))])
+            rng = [S.xstr(start), S.xstr(end + pd.Timedelta(days=1))]
+            xaxis["range"] = list(rng)
+            xaxis2["range"] = list(rng)
 
-    fig.update_layout(**S.base_layout(
-        title=title_block(title, _stats_line(st)),
-        margin=dict(l=70, r=30, t=100, b=60),
-        hovermode="closest",
-    ))
-    fig.update_xaxes(**S.axis_style(type="date"))
-    fig.update_xaxes(title_text="Exit time (New York, America/New_York)", row=2, col=1)
-    fig.update_yaxes(**S.axis_style())
-    fig.update_yaxes(title_text="Cumulative R", row=1, col=1)
-    fig.update_yaxes(title_text="Drawdown [R]", row=2, col=1)
-    return fig
+    layout = S.base_layout(title=title_block(title, _stats_line(st)), margin=dict(l=70, r=30, t=100, b=60),
+                           hovermode="closest")
+    layout["template"] = NO_TEMPLATE
+    xstyle, ystyle = S.axis_style(type="date"), S.axis_style()
+    layout["xaxis"] = merge_layout(xaxis, xstyle)
+    layout["xaxis2"] = merge_layout(merge_layout(xaxis2, xstyle), {"title": {"text": "Exit time (New York, America/New_York)"}})
+    layout["yaxis"] = merge_layout(merge_layout(yaxis, ystyle), {"title": {"text": "Cumulative R"}})
+    layout["yaxis2"] = merge_layout(merge_layout(yaxis2, ystyle), {"title": {"text": "Drawdown [R]"}})
+    layout["annotations"] = annotations
+    if shapes:
+        layout["shapes"] = shapes
+    return {"data": data, "layout": layout}
+
+
+def typed_arrays(spec):
+    """A copy of a figure dict with its numpy float/int arrays as plotly.js typed-array specs
+    (``{"dtype": "f8", "bdata": base64, "shape": "r, c"}``), as ``Figure.to_dict()`` writes them: compact,
+    exact JSON for the HTML report. Axis ``range`` values are left as they are (as plotly does)."""
+    import base64
+
+    if isinstance(spec, dict):
+        return {k: v if k == "range" else typed_arrays(v) for k, v in spec.items()}
+    if isinstance(spec, (list, tuple)):
+        return [typed_arrays(v) for v in spec]
+    if isinstance(spec, np.ndarray) and spec.dtype.kind == "f" and spec.dtype.itemsize == 8:
+        arr = {"dtype": "f8", "bdata": base64.b64encode(np.ascontiguousarray(spec)).decode("ascii")}
+        if spec.ndim > 1:
+            arr["shape"] = str(spec.shape)[1:-1]
+        return arr
+    if isinstance(spec, np.ndarray):
+        return spec.tolist()
+    return spec
 
 
 # ---------------------------------------------------------------------------------------------- trade
@@ -159,6 +226,14 @@ def _pick_corner(bars_x: np.ndarray, bars_lo: np.ndarray, bars_hi: np.ndarray, s
     return best[1]
 
 
+@lru_cache(maxsize=4096)
+def _session_bounds(name: str, day: pd.Timestamp) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """UTC bounds of session ``name`` on local ``day`` (cached: a report draws the same days again and again)."""
+    from ita.sessions import get_session
+
+    return get_session(name).bounds(day)
+
+
 def killzone_marks(idx_utc: pd.DatetimeIndex, ny: pd.DatetimeIndex, half: pd.Timedelta, t0: pd.Timestamp,
                     t1: pd.Timestamp, *, xref: str = "x", yref: str = "paper", label_y: float = 1.0,
                     label_anchor: str = "bottom", font_size: int = 10) -> tuple[list[dict], list[dict]]:
@@ -170,19 +245,20 @@ def killzone_marks(idx_utc: pd.DatetimeIndex, ny: pd.DatetimeIndex, half: pd.Tim
     if not len(ny):
         return shapes, ann
     try:
-        from ita.sessions import get_session
         days = pd.date_range(S.to_ny(t0).normalize() - pd.Timedelta(days=1), S.to_ny(t1).normalize()
                              + pd.Timedelta(days=1), freq="D")
+        as_ns = lambda i: (i if isinstance(i, pd.DatetimeIndex) else pd.DatetimeIndex(i)).as_unit("ns").asi8  # noqa: E731
+        opens, ny_ns = as_ns(idx_utc), as_ns(ny)  # plain int64 nanoseconds: cheap comparisons
+        first, last = opens[0], opens[-1]
         for name, label in _KILLZONES:
-            win_def = get_session(name)
             for d in days:
-                a, b = win_def.bounds(d)
-                if b <= idx_utc[0] or a > idx_utc[-1]:
+                a, b = _session_bounds(name, d)
+                if b.value <= first or a.value > last:
                     continue
-                inside = (idx_utc >= a) & (idx_utc < b)
-                if not inside.any():
+                inside = np.flatnonzero((opens >= a.value) & (opens < b.value))
+                if not len(inside):
                     continue
-                xa, xb = ny[inside][0] - half, ny[inside][-1] + half
+                xa, xb = pd.Timestamp(ny_ns[inside[0]]) - half, pd.Timestamp(ny_ns[inside[-1]]) + half
                 shapes.append(dict(type="rect", xref=xref, yref=yref, x0=S.xstr(xa), x1=S.xstr(xb), y0=0,
                                    y1=1, fillcolor=S.KZ_FILL, line=dict(width=0), layer="below"))
                 ann.append(dict(x=S.xstr(xa + (xb - xa) / 2), y=label_y, xref=xref, yref=yref,
@@ -229,12 +305,11 @@ def trade_spec(candles: pd.DataFrame, trade: Mapping, signal: Mapping, title: st
     anchors += [t for t in (r_start, z_time, *ev_times) if t is not None]
     t0 = max(min(anchors) - _BEFORE, t_entry - _MAX_LOOKBACK)  # a days-old reference level is clipped
     t1 = max(t_exit, t_entry) + _AFTER
-    win = slice_window(candles, t0, t1)
-    idx_utc = pd.DatetimeIndex(win.index)
+    idx_utc, (o, h, lo, c) = window_arrays(candles, t0, t1)
+    n_win = len(idx_utc)
     bar = bar_width(idx_utc if len(idx_utc) > 1 else pd.DatetimeIndex(candles.index[:50]))
     half = bar / 2
     ny = S.index_to_ny(idx_utc)
-    o, h, lo, c = (win[k].to_numpy(dtype="float64") for k in ("open", "high", "low", "close"))
 
     def X(t: pd.Timestamp | None, shift: pd.Timedelta = pd.Timedelta(0)) -> str | None:
         return None if t is None else S.xstr(S.to_ny(t + shift))
@@ -306,10 +381,10 @@ def trade_spec(candles: pd.DataFrame, trade: Mapping, signal: Mapping, title: st
     # ---- event bars: the range break, the liquidity sweep, the BOS/CHoCH (whichever the setup has)
     for ev, label, low_side in event_marks(meta, direction):
         et = utc(ev.get("time"))
-        if et is None or not len(win):
+        if et is None or not n_win:
             continue
         k = idx_utc.searchsorted(et)
-        if k < len(win) and idx_utc[k] == et:
+        if k < n_win and idx_utc[k] == et:
             ann.append(dict(x=S.xstr(ny[k]), y=lo[k] if low_side else h[k], xref="x", yref="y", text=label,
                             showarrow=True, arrowhead=2, arrowsize=1, arrowwidth=1.3, arrowcolor=S.BLUE,
                             ax=0, ay=34 if low_side else -34, font=dict(size=11, color=S.BLUE),
@@ -389,10 +464,10 @@ def trade_spec(candles: pd.DataFrame, trade: Mapping, signal: Mapping, title: st
     if p_exit is not None:
         lines.append(f"exit   {pf.format(p_exit)}   {S.to_ny(t_exit):%H:%M} NY")
     lines.append(f"result <b><span style='color:{out_col}'>{esc(reason)} {r_txt}</span></b>")
-    if len(win):
-        xn = np.arange(len(win)) / max(len(win) - 1, 1)
+    if n_win:
+        xn = np.arange(n_win) / max(n_win - 1, 1)
         norm = lambda v: (np.asarray(v, dtype="float64") - y0) / (y1 - y0)  # noqa: E731
-        pos_of = lambda t: float(idx_utc.searchsorted(t)) / max(len(win) - 1, 1)  # noqa: E731
+        pos_of = lambda t: float(idx_utc.searchsorted(t)) / max(n_win - 1, 1)  # noqa: E731
         segs = [(pos_of(min(known_at, t_entry)), pos_of(t_exit), float(norm(p))) for p in (p_entry, p_sl, p_tp)
                 if p is not None]
         cx, cy, xa, ya = _pick_corner(xn, norm(lo), norm(h), segs, 0.23, 0.25)
@@ -469,5 +544,7 @@ def trade_figure(candles: pd.DataFrame, trade: Mapping, signal: Mapping, title: 
     Raises :class:`ValueError` if ``trade`` has no valid ``entry_time``/``entry_price``/``exit_time`` or
     ``candles`` lacks an OHLC column. An empty candle window gives a figure with a "no candle data" note.
     """
+    import plotly.graph_objects as go
+
     return go.Figure(trade_spec(candles, trade, signal, title, pip_size))
 

@@ -29,11 +29,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from plotly.offline import get_plotlyjs
-
+from plotly.utils import PlotlyJSONEncoder
 from ita.charts import style as S
 from ita.charts.common import PAGE_CSS, finite, json_clean, script_json
-from ita.charts.figures import equity_figure, trade_spec
+from ita.charts.figures import equity_spec, merge_layout, trade_spec, typed_arrays
 from ita.errors import write_text_atomic
 from ita.times import ny_text
 
@@ -209,8 +208,9 @@ def report_html(candles: pd.DataFrame, trades: pd.DataFrame, signals: pd.DataFra
     dec = S.price_decimals(pip)
     symbol = str(signals["symbol"].iloc[0]) if len(signals) and "symbol" in signals.columns else ""
 
-    eq_fig = equity_figure(equity, stats, title)
-    eq_fig.update_layout(title=dict(text="", subtitle=dict(text="")), margin=dict(t=20))  # the page header carries title and stats
+    eq_fig = equity_spec(equity, stats, title)
+    # the page header carries title and stats
+    eq_fig["layout"] = merge_layout(eq_fig["layout"], {"title": {"text": "", "subtitle": {"text": ""}}, "margin": {"t": 20}})
 
     sig_by_id: dict = {}
     if len(signals) and "signal_id" in signals.columns:
@@ -224,21 +224,26 @@ def report_html(candles: pd.DataFrame, trades: pd.DataFrame, signals: pd.DataFra
         n = tr.get("trade", pos + 1)
         sg = sig_by_id.get(tr.get("signal_id"), {})
         head = f"Trade {n} of {len(recs)}" + (f" · {symbol}" if symbol else "")
-        specs.append(json_clean(trade_spec(candles, tr, sg, head, pip)))
+        specs.append(trade_spec(candles, tr, sg, head, pip))
         chart_of[pos] = i
         r = finite(tr.get("r"))
         labels.append(f"#{n} · {ny_text(tr.get('entry_time'), missing=_NO_TIME)} NY · {tr.get('direction', '')} · "
                       f"{tr.get('exit_reason', '')} {S.fmt_num(r, 2, signed=True)}R")
-    gz = base64.b64encode(gzip.compress(json.dumps(specs, separators=(",", ":"), default=str).encode("utf-8"),
+    payload = json.dumps(specs, separators=(",", ":"), default=str)
+    if "NaN" in payload or "Infinity" in payload:  # a non-finite number somewhere (rare): null it, as JSON needs
+        payload = json.dumps(json_clean(specs), separators=(",", ":"), default=str)
+    gz = base64.b64encode(gzip.compress(payload.encode("utf-8"),
                                         compresslevel=9, mtime=0)).decode("ascii")
     index = {"labels": labels, "chart_of_pos": [chart_of.get(p) for p in range(len(recs))]}
     note = (f"<p class='muted'>{len(chosen)} of {len(recs)} trades have a chart (evenly spread).</p>"
             if len(chosen) < len(recs) else "")
 
-    eq_json = eq_fig.to_json().replace("</", "<\\/")
+    eq_json = json.dumps(typed_arrays(eq_fig), cls=PlotlyJSONEncoder, separators=(",", ":")).replace("</", "<\\/")
     period = ""
     if "Start" in stats.index and "End" in stats.index:
         period = f"{S.fmt_stat('Start', stats['Start'])} → {S.fmt_stat('End', stats['End'])} · "
+    from plotly.offline import get_plotlyjs
+
     doc = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>{html.escape(title)}</title><style>{_CSS}</style>

@@ -98,10 +98,30 @@ app.add_typer(eval_app, name="eval")
 app.add_typer(learn_app, name="learn")
 
 
+STARTUP_GC_PAUSE_S = 2.0
+
+
+def _pause_gc_during_startup() -> None:
+    """Pause Python's cyclic garbage collector for the first :data:`STARTUP_GC_PAUSE_S` seconds of a command.
+
+    Starting a command creates ~120k long-lived objects (modules, pydantic models, the LangGraph graph) and the
+    collector, triggered every 700 allocations, walks them ~330 times: ~10 % of ``ita chat "list setups"``.
+    Reference counting still frees everything else meanwhile; a daemon timer turns the collector back on, so a
+    long-lived command (an interactive chat, ``ita live start``) runs with it as usual."""
+    import gc
+    import threading
+
+    gc.disable()
+    timer = threading.Timer(STARTUP_GC_PAUSE_S, gc.enable)
+    timer.daemon = True
+    timer.start()
+
+
 def main() -> None:
     """Entry point of the ``ita`` console script: run :data:`app`. An :class:`ItaError` that escaped a command
     prints ``Error: …`` and exits with status 2; any other exception prints its traceback and exits with
     status 1 — both with secrets redacted."""
+    _pause_gc_during_startup()
     install_log_redaction()
     try:
         app()

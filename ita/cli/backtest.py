@@ -1,6 +1,7 @@
 """``ita backtest``: backtest a setup on stored candles, print the statistics, write the run's artifacts."""
 from __future__ import annotations
 
+import time
 from typing import List, Optional
 
 import typer
@@ -53,6 +54,33 @@ def print_by_month(by_month) -> None:
 
 
 
+def print_result(res, show_trades: int = 10) -> None:
+    """Print what a trader reads first about a backtest (:class:`ita.backtest.BacktestResult`): the header
+    (setup, symbol, timeframe, period, costs), the statistics table, the by-month table and the last
+    ``show_trades`` trades (times New York)."""
+    m = res.model
+    spread_txt = "candles' own spread" if m.spread_pips is None else f"{m.spread_pips:g} pip spread"
+    console.print(f"\n[bold]{res.setup.label}[/] · {res.symbol} {res.setup.setup.timeframe} · "
+                  f"{res.start.date()} → {res.end.date()} · {spread_txt}, commission {m.commission_per_lot:g}/lot")
+    print_stats(res.stats, "Statistics (R = multiples of the planned risk)")
+    print_by_month(res.by_month)
+    if show_trades and len(res.trades):
+        t = Table(title=f"Last {min(show_trades, len(res.trades))} of {len(res.trades)} trades (times New York)", title_justify="left")
+        for c in ("#", "day", "dir", "entry", "entry px", "SL", "TP", "exit", "exit px", "reason", "R"):
+            t.add_column(c, justify="right")
+        from ita.data.instruments import get_instrument
+
+        d = get_instrument(res.symbol).digits
+        for r in res.trades.tail(show_trades).itertuples():
+            ny_in = r.entry_time.tz_convert(NY)
+            ny_out = r.exit_time.tz_convert(NY)
+            col = "green" if r.r > 0 else "red" if r.r < 0 else ""
+            t.add_row(str(r.trade), str(r.day)[:10], r.direction, f"{ny_in:%H:%M}", f"{r.entry_price:.{d}f}",
+                      f"{r.sl_price:.{d}f}", f"{r.tp_price:.{d}f}", f"{ny_out:%H:%M}", f"{r.exit_price:.{d}f}",
+                      r.exit_reason, f"[{col}]{r.r:+.2f}[/]")
+        console.print(t)
+
+
 def backtest(
     setup: Optional[str] = typer.Argument(None, help="Setup id, e.g. asia_fvg_break (see `ita setups list`); omit with --portfolio."),
     symbol: str = symbol_option(),
@@ -77,6 +105,10 @@ def backtest(
     """Backtest a setup on stored candles; print statistics and write the run's artifacts. With --portfolio,
     several setups on several symbols traded together under a risk governor.
 
+    The statistics print the moment the simulation ends; the PNGs (equity curve + sample trades, rendered
+    by headless Chromium, started in the background first thing) and the HTML report follow with a
+    progress line.
+
     \b
     Examples:
       ita backtest asia_fvg_break --symbol EURUSD --from 2025-01-01 --to 2025-12-31
@@ -90,8 +122,6 @@ def backtest(
     --max-open-risk caps the risk open at once. Shown with the same statistics without the governor, per
     setup × symbol, and the correlation of the setups' daily R (95 % interval).
     """
-    from ita.backtest.runner import run_backtest
-
     if portfolio is not None:
         if setup is not None or param or session:
             fail(ItaError("--portfolio takes the setups itself: give either a SETUP or --portfolio A,B (without --param "
@@ -106,37 +136,34 @@ def backtest(
     if symbols or max_daily_loss or max_open_risk or max_trades_per_day:
         fail(ItaError("--symbols and the governor options (--max-daily-loss, --max-open-risk, --max-trades-per-day) "
                       "go with --portfolio; one setup takes --symbol."))
+    if charts:  # Chromium starts now, beside the imports, the data load and the simulation
+        from ita.charts import warm_up
+
+        warm_up(tabs=1)
+    from ita.backtest.runner import run_backtest
+
+    shown: list = []
+
+    def show(res) -> None:  # the moment the simulation ends: the statistics, while the charts render
+        shown.append(time.perf_counter())
+        print_result(res, show_trades)
+
+    t0 = time.perf_counter()
     try:
         params = parse_params(param)
         sp = _spread(spread)
         with console.status("Backtesting …") as status:
             run = run_backtest(setup, symbol, start, end, version=version, params=params, spread=sp,
                                commission=commission, charts=charts, samples=samples, html=html,
-                               session=session, progress=lambda m: (status.update(m), console.log(m)))
+                               session=session, progress=lambda m: (status.update(m), console.log(m)),
+                               on_result=show)
     except ItaError as exc:
         fail(exc)
+    if shown and (charts or html):
+        made = [n for n in run.artifacts if n.endswith((".png", ".html"))]
+        console.log(f"Statistics after {shown[0] - t0:.1f} s; {len(made)} charts/reports after "
+                    f"{time.perf_counter() - t0:.1f} s")
     res = run.result
-    m = res.model
-    spread_txt = "candles' own spread" if m.spread_pips is None else f"{m.spread_pips:g} pip spread"
-    console.print(f"\n[bold]{res.setup.label}[/] · {res.symbol} {res.setup.setup.timeframe} · "
-                  f"{res.start.date()} → {res.end.date()} · {spread_txt}, commission {m.commission_per_lot:g}/lot")
-    print_stats(res.stats, "Statistics (R = multiples of the planned risk)")
-    print_by_month(res.by_month)
-    if show_trades and len(res.trades):
-        t = Table(title=f"Last {min(show_trades, len(res.trades))} of {len(res.trades)} trades (times New York)", title_justify="left")
-        for c in ("#", "day", "dir", "entry", "entry px", "SL", "TP", "exit", "exit px", "reason", "R"):
-            t.add_column(c, justify="right")
-        from ita.data.instruments import get_instrument
-
-        d = get_instrument(res.symbol).digits
-        for r in res.trades.tail(show_trades).itertuples():
-            ny_in = r.entry_time.tz_convert(NY)
-            ny_out = r.exit_time.tz_convert(NY)
-            col = "green" if r.r > 0 else "red" if r.r < 0 else ""
-            t.add_row(str(r.trade), str(r.day)[:10], r.direction, f"{ny_in:%H:%M}", f"{r.entry_price:.{d}f}",
-                      f"{r.sl_price:.{d}f}", f"{r.tp_price:.{d}f}", f"{ny_out:%H:%M}", f"{r.exit_price:.{d}f}",
-                      r.exit_reason, f"[{col}]{r.r:+.2f}[/]")
-        console.print(t)
     console.print(f"\n[bold]Run[/] {run.run_id}  ·  setup {res.setup.id} v{res.setup.version} "
                   f"sha256 {res.setup.content_hash[:12]}" + (f"  ·  overrides {res.setup.overrides}" if res.setup.overrides else ""))
     console.print(f"Artifacts in {run.run_dir}:")

@@ -28,6 +28,10 @@ def chat(
     """
     from rich.markdown import Markdown
 
+    if not message:  # an interactive chat is long-lived: the chart renderer starts now, beside the imports
+        from ita.charts import warm_up
+
+        warm_up()
     from ita.agent import ChatSession
     from ita.agent.context import AgentConfig
 

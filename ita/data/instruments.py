@@ -28,6 +28,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from ita.config import load_yaml
 from ita.errors import ItaError, UnknownSymbolError, closest, write_text_atomic
 
 REGISTRY_PATH = Path(__file__).with_name("instruments.yaml")
@@ -104,7 +105,7 @@ def user_registry_path() -> Path:
 
 def _read_yaml(path: Path) -> dict:
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        raw = load_yaml(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
         raise ItaError(f"{path}: not valid YAML ({exc}). Fix or remove the file.") from None
     if not isinstance(raw, dict):

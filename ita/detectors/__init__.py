@@ -27,12 +27,16 @@ columns, chart drawing and words, are catalogued once in :mod:`ita.detectors.cat
 Speed: ``python benchmarks/bench_detectors.py`` (all detectors on the EURUSD M5 year, ×10, and vs
 ``smartmoneyconcepts``).
 """
-from ita.detectors.fvg import fvg, inverse_fvg
-from ita.detectors.indicators import atr
-from ita.detectors.levels import initial_balance, opening_levels, previous_period_levels
-from ita.detectors.liquidity import equal_levels, sweeps
-from ita.detectors.sessions import range_break, range_crossings, session_range
-from ita.detectors.structure import order_blocks, structure_breaks, swings
+from ita.lazy import lazy_exports
 
 __all__ = ["atr", "equal_levels", "fvg", "initial_balance", "inverse_fvg", "opening_levels", "order_blocks",
            "previous_period_levels", "range_break", "range_crossings", "session_range", "structure_breaks", "sweeps", "swings"]
+
+# imported on first use (ita.lazy): the detector catalogue (kinds, words, parameters) is read without them
+lazy_exports(__name__, {
+    "fvg": "ita.detectors.fvg", "inverse_fvg": "ita.detectors.fvg", "atr": "ita.detectors.indicators",
+    **dict.fromkeys(("initial_balance", "opening_levels", "previous_period_levels"), "ita.detectors.levels"),
+    **dict.fromkeys(("equal_levels", "sweeps"), "ita.detectors.liquidity"),
+    **dict.fromkeys(("range_break", "range_crossings", "session_range"), "ita.detectors.sessions"),
+    **dict.fromkeys(("order_blocks", "structure_breaks", "swings"), "ita.detectors.structure"),
+})

@@ -25,18 +25,16 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
-
-import numpy as np
-import pandas as pd
-import yaml
+from typing import TYPE_CHECKING, Any
 
 import ita.detectors as D
-from ita.config import DETECTOR_CATALOG
-from ita.data.timeframes import tf_delta
+from ita.config import DETECTOR_CATALOG, load_yaml
 from ita.errors import ItaError, closest
 from ita.sessions import local_time_to_utc
 from ita.times import NY
+
+if TYPE_CHECKING:  # imported where the detectors run: the catalogue itself is read without them
+    import pandas as pd
 
 CATALOG_PATH = DETECTOR_CATALOG
 
@@ -65,12 +63,12 @@ class DetectorKind:
 def catalog() -> dict[str, DetectorKind]:
     """Every kind by name, in the catalogue's order. Raises :class:`~ita.errors.ItaError` if the file is
     malformed (an entry naming a function :mod:`ita.detectors` does not have, a missing field)."""
-    raw = yaml.safe_load(CATALOG_PATH.read_text(encoding="utf-8"))["kinds"]
+    raw = load_yaml(CATALOG_PATH.read_text(encoding="utf-8"))["kinds"]
     out: dict[str, DetectorKind] = {}
     for k, e in raw.items():
         cols = e["columns"]
         cols = raw[cols]["columns"] if isinstance(cols, str) else cols
-        if not hasattr(D, e["function"]):
+        if e["function"] not in D.__all__:
             raise ItaError(f"{CATALOG_PATH}: {k}: ita.detectors has no function {e['function']!r}.")
         out[k] = DetectorKind(
             kind=k, label=e["label"], name=e["name"], function=e["function"], chart=e["chart"],
@@ -177,6 +175,8 @@ def _flag(v: Any) -> bool:
 def sweep_levels(c: pd.DataFrame, pip: float, tf: str, p: dict) -> pd.DataFrame:
     """The levels a ``sweeps`` run looks at (``p["of"]``: previous_levels, session_range, initial_balance,
     equal_levels) on candles ``c`` (UTC index), like the setup language builds them: ``level``, ``side``, ``confirmed_at``, ``until`` (like the setup language)."""
+    import numpy as np
+    import pandas as pd
 
     far = pd.Timestamp("2262-01-01", tz="UTC")
     of = p["of"]
@@ -216,6 +216,11 @@ def run(detector: str, c: pd.DataFrame, pip: float, tf: str, p: dict | None = No
         >>> p = catalog.detector_params("fvg", {"min_gap_pips": "1"})
         >>> ev = catalog.run("fvg", candles, 0.0001, "M5", p)                         # doctest: +SKIP
     """
+    import numpy as np
+    import pandas as pd
+
+    from ita.data.timeframes import tf_delta
+
     p = {**kind(detector).params, **(p or {})}
 
     try:

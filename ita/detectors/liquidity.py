@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ita.detectors._util import bar_delta, first_at_or_after, sparse_table
+from ita.detectors._util import RangeExtremes, bar_delta, first_at_or_after
 from ita.detectors.indicators import atr
 
 SWING_COLUMNS = ["side", "time", "bar", "price", "confirm_bar", "confirmed_at"]
@@ -129,7 +129,7 @@ def equal_levels(candles: pd.DataFrame, swings: pd.DataFrame | None = None, tole
         else:
             cb = np.searchsorted(close_ns, conf_ns, side="right") - 1  # last bar closed by the confirmation
             tol = float(tolerance_atr) * np.where(cb >= 0, atr_v[np.maximum(cb, 0)], np.nan)
-        table = sparse_table(h if side == "high" else lo, np.maximum if side == "high" else np.minimum)
+        extremes = RangeExtremes(h if side == "high" else lo, np.maximum if side == "high" else np.minimum)
         partner = np.full(m, -1, dtype=np.int64)
         b = np.arange(1, m)
         for lag in range(1, min(lookback, m - 1) + 1):
@@ -142,10 +142,10 @@ def equal_levels(candles: pd.DataFrame, swings: pd.DataFrame | None = None, tole
                 within = np.isfinite(tol[bb]) & (diff <= tol[bb] * (1 + 1e-12))
             bb, a = bb[within], a[within]  # range queries only for candidates within tolerance
             if side == "high":
-                between = _range_query(table, bar[a] + 1, bar[bb], np.maximum, -np.inf)
+                between = extremes.query(bar[a] + 1, bar[bb], -np.inf)
                 ok = between <= np.maximum(price[a], price[bb])
             else:
-                between = _range_query(table, bar[a] + 1, bar[bb], np.minimum, np.inf)
+                between = extremes.query(bar[a] + 1, bar[bb], np.inf)
                 ok = between >= np.minimum(price[a], price[bb])
             partner[bb[ok]] = a[ok]
         idx = np.flatnonzero(partner >= 0)
@@ -180,28 +180,6 @@ def equal_levels(candles: pd.DataFrame, swings: pd.DataFrame | None = None, tole
     out["_hi"] = out["side"] != "high"
     out = out.sort_values(["confirmed_at", "_hi", "bar"], kind="stable").drop(columns="_hi")
     return out.reset_index(drop=True)
-
-
-def _range_query(table: list[np.ndarray], lo: np.ndarray, hi: np.ndarray, reduce, empty: float) -> np.ndarray:
-    """``reduce(values[lo:hi])`` per query (``empty`` where ``hi <= lo``)."""
-    length = hi - lo
-    out = np.full(len(lo), empty, dtype="float64")
-    ok = length > 0
-    if ok.any():
-        ln = length[ok]
-        k = np.floor(np.log2(ln)).astype(np.int64)
-        k = np.where((1 << (k + 1)) <= ln, k + 1, k)  # guard float rounding of log2
-        k = np.where((1 << k) > ln, k - 1, k)
-        lo_ok, hi_ok = lo[ok], hi[ok]
-        first = np.empty(len(ln))
-        second = np.empty(len(ln))
-        for kk in np.unique(k):
-            sel = k == kk
-            arr = table[kk]
-            first[sel] = arr[lo_ok[sel]]
-            second[sel] = arr[hi_ok[sel] - (1 << kk)]
-        out[ok] = reduce(first, second)
-    return out
 
 
 def sweeps(candles: pd.DataFrame, levels: pd.DataFrame, level_col: str = "level", side: str | None = None,

@@ -329,24 +329,23 @@ class LiveService:
         """Compute every setup × symbol baseline and start the PNG renderer now, so the first alert waits for
         neither a backtest nor a browser start. Returns the baselines as rows."""
         if self.ctx.config.charts:
-            import tempfile
+            from ita.charts import warm_up
 
-            import plotly.graph_objects as go
-
-            from ita.charts import save_png
-            from ita.errors import ItaError
-
-            try:
-                with tempfile.TemporaryDirectory() as tmp:
-                    save_png(go.Figure(), Path(tmp) / "warm.png", width=50, height=50)
-            except ItaError as exc:
-                log.warning("Charts will be skipped: %s", exc)
+            warm_up()  # Chromium starts in the background while the baselines are computed
         rows = []
         for key in self.ctx.setups:
             for sym in self.ctx.config.symbols:
                 b = self.ctx.baseline(key, sym)
                 rows.append({"setup": key, "symbol": sym, "trades": b.trades, "wins": b.wins, "p": b.p,
                              "period": f"{b.start} → {b.end}" if b.trades else "—"})
+        if self.ctx.config.charts:
+            from ita.charts import warm_up
+            from ita.errors import ItaError
+
+            try:
+                warm_up(wait=True)
+            except ItaError as exc:
+                log.warning("Charts will be skipped: %s", exc)
         return rows
 
     # ---- live -------------------------------------------------------------------------------------------

@@ -48,6 +48,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ita.config import REPO_ROOT, settings
 from ita.errors import ItaError, closest
+from ita.promotion.status import with_status
 
 
 # ---------------------------------------------------------------------------------------------- measurements
@@ -154,7 +155,7 @@ class Evaluation:
         from ita.store.promotions import PromotionStore
 
         out = []
-        for sid, v, h in PromotionStore().with_status("active"):
+        for sid, v, h in with_status("active", PromotionStore().path):
             if sid == self.loaded.id:
                 continue
             try:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from ita.errors import ItaError
 from ita.promotion.gates import GateReport, evaluate_gates, load_gates
+from ita.promotion.status import promoted_versions, status_of, with_status
 from ita.store.promotions import STATUSES, PromotionStore
 
 NEXT = {"candidate": "paper", "paper": "active"}
@@ -54,7 +55,7 @@ def version_status(setup_id: str, version: int, store: PromotionStore | None = N
     from ita.setups.loader import load_setup
 
     ls = load_setup(setup_id, version)
-    return (store or PromotionStore()).status(ls.id, ls.version, ls.content_hash)
+    return status_of(promoted_versions((store or PromotionStore()).path), ls.id, ls.version, ls.content_hash)
 
 
 def versions_with_status(status: str, store: PromotionStore | None = None) -> list[str]:
@@ -62,7 +63,7 @@ def versions_with_status(status: str, store: PromotionStore | None = None) -> li
     from ita.setups.loader import load_setup
 
     out = []
-    for sid, v, h in (store or PromotionStore()).with_status(status):
+    for sid, v, h in with_status(status, (store or PromotionStore()).path):
         try:
             if load_setup(sid, v).content_hash == h:
                 out.append(f"{sid}@{v}")
@@ -97,7 +98,7 @@ def promote(setup_id: str, version: int | str, to: str | None = None, *, dry_run
 
     ls = load_setup(setup_id, version)
     store = PromotionStore()
-    current, note = store.status(ls.id, ls.version, ls.content_hash)
+    current, note = status_of(promoted_versions(store.path), ls.id, ls.version, ls.content_hash)
     target = (to or "").strip().lower() or NEXT.get(current)
     if target is None:
         raise ItaError(f"{ls.id} v{ls.version} is already active, the last status; `--to paper` or "
@@ -133,7 +134,7 @@ def promote(setup_id: str, version: int | str, to: str | None = None, *, dry_run
     status = target if accepted else current
     superseded: list[int] = []
     if accepted and target == "active":
-        superseded = [v for sid, v, _ in store.with_status("active") if sid == ls.id and v != ls.version]
+        superseded = [v for sid, v, _ in with_status("active", store.path) if sid == ls.id and v != ls.version]
         if superseded:
             extra = f" v{', v'.join(map(str, superseded))} went back to candidate (superseded)."
             message, headline = message + extra, headline + extra

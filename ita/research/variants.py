@@ -138,7 +138,7 @@ class _ListEvents(StepEvents):
 
     @classmethod
     def wrap(cls, ev: StepEvents) -> "_ListEvents":
-        out = cls(ev.bar, ev.dir, ev.rows)
+        out = cls(ev.bar, ev.dir, ev.rows, ev.at)
         out.lists = {c: list(ev.rows[c].array) for c in ev.rows.columns}
         return out
 

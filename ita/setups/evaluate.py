@@ -190,8 +190,9 @@ class _StepView:
         if st.until is not None:
             inside = inside & (ctx.local_minute < parse_hhmm(st.until)) & (ctx.local_day == wday)
         self.window = win
-        self.ok = inside[self.ev.bar] if len(self.ev.bar) else np.zeros(0, dtype=bool)
-        self.day = wday[self.ev.bar] if len(self.ev.bar) else np.zeros(0, dtype="datetime64[D]")
+        when = self.ev.when                       # a sweep: its piercing bar (the wick), not the close back inside
+        self.ok = inside[when] if len(when) else np.zeros(0, dtype=bool)
+        self.day = wday[when] if len(when) else np.zeros(0, dtype="datetime64[D]")
 
 
 def _dir_ok(evdir: np.ndarray, bias: int, want: str) -> np.ndarray:

@@ -31,11 +31,20 @@ _BULL = {"bullish": 1, "long": 1, "bearish": -1, "short": -1}
 
 @dataclass
 class StepEvents:
-    """Events of one step: ``bar`` (int64, ascending), ``dir`` (int8, ±1), ``rows`` (payload, aligned)."""
+    """Events of one step: ``bar`` (int64, ascending: the bar at whose close the event is known), ``dir`` (int8,
+    ±1), ``rows`` (payload, aligned), ``at`` (int64, aligned, or None = ``bar``): the bar whose time the step's
+    ``window``/``session``/``until`` and trading day read — for a sweep the piercing bar ("between 02:00 and
+    11:00 a wick trades beyond the level"), its close back inside may come up to ``reclaim_bars`` later."""
 
     bar: np.ndarray
     dir: np.ndarray
     rows: pd.DataFrame
+    at: np.ndarray | None = None
+
+    @property
+    def when(self) -> np.ndarray:
+        """The bars the time filters read (``at``, else ``bar``)."""
+        return self.bar if self.at is None else self.at
 
     def row(self, j: int) -> dict:
         """Payload row ``j`` as a dict of scalars (Timestamps stay tz-aware) — much cheaper than ``iloc``."""
@@ -45,10 +54,11 @@ class StepEvents:
         return {c: a[j] for c, a in cols.items()}
 
     @classmethod
-    def of(cls, rows: pd.DataFrame, bar: np.ndarray, direction: np.ndarray) -> "StepEvents":
+    def of(cls, rows: pd.DataFrame, bar: np.ndarray, direction: np.ndarray, at: np.ndarray | None = None) -> "StepEvents":
         order = np.argsort(bar, kind="stable")
         return cls(np.asarray(bar, dtype="int64")[order], np.asarray(direction, dtype="int8")[order],
-                   rows.iloc[order].reset_index(drop=True))
+                   rows.iloc[order].reset_index(drop=True),
+                   None if at is None else np.asarray(at, dtype="int64")[order])
 
 
 class _Outputs(dict):
@@ -193,7 +203,8 @@ class Context:
         sw = sweeps(c, levels, level_col="level", name=st.of, max_bars=st.reclaim_bars, until_col="until",
                     pip_size=self.pip, min_pierce_pips=st.min_pierce_pips, timeframe=tf)
         sw = sw.assign(side=np.where(sw["direction"].to_numpy() == "buy_side", "high", "low"))
-        return StepEvents.of(sw, sw["reclaim_bar"].to_numpy(), np.where(sw["side"].to_numpy() == "high", -1, 1))
+        return StepEvents.of(sw, sw["reclaim_bar"].to_numpy(), np.where(sw["side"].to_numpy() == "high", -1, 1),
+                             at=sw["bar"].to_numpy())
 
     def level_rows(self, name: str) -> pd.DataFrame:
         """Detector ``name`` as price levels: ``level``, ``side`` (high/low), ``confirmed_at``, ``until``

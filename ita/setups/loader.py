@@ -26,7 +26,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from ita.config import settings
+from ita.config import load_yaml, settings
 from ita.errors import SetupError, closest
 from ita.setups.schema import Setup
 
@@ -198,7 +198,7 @@ def parse_setup_text(text: str, where: Path | str = "<setup>") -> Setup:
     """Validate YAML ``text``; raises :class:`SetupError` with ``file:line: field: problem`` lines."""
     where = Path(where)
     try:
-        raw = yaml.safe_load(text)
+        raw = load_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         pos = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
@@ -220,7 +220,7 @@ def _coerce(value: Any) -> Any:
         if re.fullmatch(r"\s*\d{1,2}:\d{2}\s*", value):  # a time of day; YAML 1.1 would read 10:30 as 630
             return value.strip()
         try:
-            return yaml.safe_load(value)
+            return load_yaml(value)
         except yaml.YAMLError:
             return value
     return value
@@ -309,7 +309,7 @@ def load_setup(setup_id: str, version: int | str | None = None, params: dict[str
                          "make them agree (the file's place is its identity).")
     overrides: dict[str, Any] = {}
     if params:
-        raw, overrides = apply_overrides(yaml.safe_load(text), params)
+        raw, overrides = apply_overrides(load_yaml(text), params)
         try:
             setup = Setup.model_validate(raw)
         except ValidationError as exc:

@@ -23,6 +23,7 @@ from typing import Any
 
 import yaml
 
+from ita.config import load_yaml
 from ita.errors import SetupError
 from ita.setups.loader import apply_overrides, line_of, list_setups, load_setup, parse_setup_text, setup_path
 
@@ -60,7 +61,7 @@ def new_version(setup_id: str, from_version: int | str | None = None, params: di
     if n != 1:
         raise SetupError(f"{src}: no top-level `version: N` line to bump.")
     for key, value in (params or {}).items():
-        _, resolved = apply_overrides(yaml.safe_load(text), {key: value})
+        _, resolved = apply_overrides(load_yaml(text), {key: value})
         for dotted, v in resolved.items():
             text = _set_value_in_text(text, dotted, v)
     parse_setup_text(text, target)  # validate before writing

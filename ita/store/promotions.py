@@ -14,8 +14,10 @@ and ``note``.
 Example::
 
     >>> from ita.store.promotions import PromotionStore
-    >>> PromotionStore().status("fvg_reversal", 2, "9f…")          # doctest: +SKIP
-    ('candidate', None)
+    >>> PromotionStore().latest("fvg_reversal", 2)["status"]       # doctest: +SKIP
+    'paper'
+
+The current statuses of all versions are read by :mod:`ita.promotion.status` with ``sqlite3`` alone.
 """
 from __future__ import annotations
 
@@ -79,23 +81,3 @@ class PromotionStore:
         r["gates"] = json.loads(r["gates"]) if r.get("gates") else []
         r["evaluation"] = json.loads(r["evaluation"]) if r.get("evaluation") else {}
         return r
-
-    def status(self, setup_id: str, version: int, setup_hash: str) -> tuple[str, str | None]:
-        """``(status, note)`` of a version whose file now hashes to ``setup_hash``: ``candidate`` when never
-        promoted, or when the file changed since its promotion (the note says so)."""
-        row = self.latest(setup_id, version)
-        if row is None:
-            return "candidate", None
-        if row["setup_hash"] != setup_hash:
-            return "candidate", (f"v{version} was {row['status']} but its file changed since "
-                                 f"({row['setup_hash'][:8]} → {setup_hash[:8]}): a candidate again")
-        return row["status"], None
-
-    def with_status(self, status: str) -> list[tuple[str, int, str]]:
-        """``(setup_id, version, setup_hash)`` of every version whose latest accepted request left it ``status``
-        (the caller checks the hash against the file)."""
-        rows = self.db.query(
-            f"select p.setup_id, p.version, p.setup_hash, p.status from {TABLE} p join (select setup_id, version, "
-            f"max(id) as id from {TABLE} where accepted = 1 group by setup_id, version) l on p.id = l.id "
-            "order by p.setup_id, p.version")
-        return [(r["setup_id"], int(r["version"]), r["setup_hash"]) for r in rows if r["status"] == status]

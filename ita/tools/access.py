@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from ita.config import settings
 from ita.errors import DataError, ItaError, closest
 from ita.times import NY
 from ita.times import day_text as _day
 from ita.tools.registry import one_line
+
+if TYPE_CHECKING:  # pandas/numpy are imported where used: the tool registry loads without them
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,8 @@ def candle_store(symbol: str | None = None):
 
 def stored_coverage(store, symbol: str) -> tuple[pd.Timestamp, pd.Timestamp]:
     """UTC open times of the first and last stored bar of ``symbol`` (finest stored timeframe)."""
+    import pandas as pd
+
     tfs = store.stored_timeframes(symbol)
     if not tfs:
         have = store.symbols()
@@ -123,6 +126,8 @@ def save_chart_png(fig, path: Path, width: int = 1200, height: int = 700) -> tup
 
 def latest_runs(store, limit: int) -> pd.DataFrame:
     """Latest runs first; runs stored within the same second keep their insertion order (newest first)."""
+    import pandas as pd
+
     if not store.db["runs"].exists():
         return pd.DataFrame()
     return pd.DataFrame(list(store.db.query("select * from runs order by created_at desc, rowid desc limit ?",

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from pydantic import Field
 
 from ita.errors import ItaError
@@ -29,6 +28,9 @@ from ita.tools.registry import (
     tool,
 )
 from ita.tools.results import Artifact, Table, ToolResult
+
+if TYPE_CHECKING:  # pandas/numpy are imported where used: the tool registry loads without them
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -158,6 +160,8 @@ def run_backtest(a: RunBacktestArgs) -> ToolResult:
 @tool(ExplainDayArgs)
 def explain_day(a: ExplainDayArgs) -> ToolResult:
     """Why a setup did or did not trade on one day: the steps it passed, the step that failed and the reason."""
+    import pandas as pd
+
     from ita.setups import evaluate, explain
     from ita.setups.loader import load_setup
 

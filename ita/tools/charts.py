@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
 from pydantic import Field, field_validator
 
 from ita.errors import DataError, ItaError
@@ -28,6 +28,9 @@ from ita.tools.access import (
 from ita.tools.detectors import event_span
 from ita.tools.registry import SYMBOL_DESC, ToolArgs, jsonable, one_line, parse_time, tool
 from ita.tools.results import Artifact, Table, ToolResult
+
+if TYPE_CHECKING:  # pandas/numpy are imported where used: the tool registry loads without them
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -133,6 +136,8 @@ def show_trade(a: ShowTradeArgs) -> ToolResult:
 
 def _trade_png(run: dict, t: dict, inst) -> tuple[Path | None, str | None]:
     """The trade's PNG: the run's own sample if written, else a cached or freshly rendered chart."""
+    import pandas as pd
+
     from ita.charts.figures import trade_figure
     from ita.store import RunStore
 
@@ -165,6 +170,8 @@ def _trade_png(run: dict, t: dict, inst) -> tuple[Path | None, str | None]:
 def render_chart(a: RenderChartArgs) -> ToolResult:
     """Render a candle chart around a time (New York), optionally with a setup's detector events (sessions, FVGs,
     structure …) drawn on it."""
+    import pandas as pd
+
     from ita.charts.detectors import detector_figure
     from ita.data.timeframes import tf_delta
 
@@ -271,6 +278,7 @@ def _focus_near(kind: str, ev: pd.DataFrame, t: pd.Timestamp, step: pd.Timedelta
 
 def _combined_figure(candles, layers, t0, t1, title, pip, mark, detector_figure):
     """One chart with the events of several detectors: the first layer's figure plus the others' drawings."""
+    import pandas as pd
     import plotly.graph_objects as go
 
     from ita.charts import style as S

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 
-import pandas as pd
 from pydantic import Field
 
 from ita.format import DASH, fmt_int, fmt_num, fmt_price
@@ -36,6 +35,8 @@ class LoadCandlesArgs(ToolArgs):
 @tool(DataCoverageArgs)
 def data_coverage(a: DataCoverageArgs) -> ToolResult:
     """Which symbols and timeframes are stored and for which period (UTC); imports the sample data on first use."""
+    import pandas as pd
+
     store = candle_store(a.symbol)
     cat = store.catalog()
     if a.symbol:

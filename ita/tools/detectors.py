@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import numpy as np
-import pandas as pd
 from pydantic import Field, field_validator
 
 from ita.detectors.catalog import KINDS, catalog, detector_params, kind, run
@@ -21,6 +19,9 @@ from ita.tools.access import candle_store, charts_dir, instrument_of, load_bars,
 from ita.tools.format import LAST_N, event_cell
 from ita.tools.registry import SYMBOL_DESC, ToolArgs, jsonable, tool
 from ita.tools.results import Artifact, Table, ToolResult
+
+if TYPE_CHECKING:  # pandas/numpy are imported where used: the tool registry loads without them
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,8 @@ def _events_table(detector: str, ev: pd.DataFrame, digits: int, pip: float, n: i
 
 def event_span(ev: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     """Start (UTC) and known time of each event, whatever the detector's columns."""
+    import pandas as pd
+
     start_col = next((c for c in ("time", "start", "period_start", "first_time") if c in ev.columns), "confirmed_at")
     return pd.to_datetime(ev[start_col], utc=True), pd.to_datetime(ev["confirmed_at"], utc=True)
 
@@ -77,6 +80,8 @@ def event_span(ev: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
 def _detector_chart(detector: str, candles: pd.DataFrame, ev: pd.DataFrame, symbol: str, tf: str, pip: float,
                     out: Path) -> tuple[Path | None, str | None, int]:
     """PNG of the last few events (at most 3, within ~2 days); returns (path, warning, events focused)."""
+    import pandas as pd
+
     from ita.charts.detectors import detector_figure
     from ita.data.timeframes import tf_delta
 
@@ -110,6 +115,9 @@ def _detector_chart(detector: str, candles: pd.DataFrame, ev: pd.DataFrame, symb
 def run_detector(a: RunDetectorArgs) -> ToolResult:
     """Run one ICT detector (FVG, swings, BOS/CHoCH, order blocks, levels, sessions, sweeps, ATR) on stored candles:
     how many events, the last ones, and a chart of the latest."""
+    import numpy as np
+    import pandas as pd
+
     inst = instrument_of(a.symbol)
     store = candle_store(a.symbol)
     p = detector_params(a.detector, a.params)

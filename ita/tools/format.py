@@ -15,8 +15,6 @@ import logging
 import math
 from typing import Any
 
-import pandas as pd
-
 from ita.backtest.stats import HEADLINE
 from ita.format import DASH, as_float, fmt_money, fmt_num, fmt_pct, fmt_price, fmt_r
 from ita.times import day_text as _day
@@ -95,6 +93,8 @@ def stats_line(stats: dict) -> str:
 
 
 def event_cell(v: Any, kind: str, digits: int) -> Any:
+    import pandas as pd
+
     if kind == "t":
         return _ny(v) if v is not None and not (isinstance(v, float) and math.isnan(v)) and not pd.isna(v) else DASH
     if kind == "d":

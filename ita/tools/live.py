@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 from typing import Literal
 
-import pandas as pd
 from pydantic import Field
 
 from ita.errors import ItaError
@@ -24,7 +23,8 @@ from ita.tools.results import Table, ToolResult
 
 log = logging.getLogger(__name__)
 RUN_DESC = "Journal run: None = the live journal, 'replay' = the latest replay, or a replay's run id."
-WINDOW = {"day": pd.DateOffset(days=6), "week": pd.DateOffset(days=8 * 7 - 1), "month": pd.DateOffset(months=6, days=-1)}
+#: the default window of each bucket before the end day, as ``pandas.DateOffset`` keywords
+WINDOW = {"day": {"days": 6}, "week": {"days": 8 * 7 - 1}, "month": {"months": 6, "days": -1}}
 
 
 class LiveSignalsArgs(ToolArgs):
@@ -75,6 +75,8 @@ def journal_run(run: str | None):
 def live_signals(a: LiveSignalsArgs) -> ToolResult:
     """The latest signals of the live journal: time (New York), setup version, direction, entry/SL/TP, score,
     decision, deliveries and the trader's feedback."""
+    import pandas as pd
+
     from ita.data.instruments import get_instrument
 
     j, run = journal_run(a.run)
@@ -99,6 +101,8 @@ def live_signals(a: LiveSignalsArgs) -> ToolResult:
 
 
 def _window(a: LivePerformanceArgs, sig: pd.DataFrame, run: str) -> tuple[pd.Timestamp, pd.Timestamp]:
+    import pandas as pd
+
     if a.end:
         hi = pd.Timestamp(a.end)
     elif run != "live" and len(sig):
@@ -111,7 +115,7 @@ def _window(a: LivePerformanceArgs, sig: pd.DataFrame, run: str) -> tuple[pd.Tim
     elif a.period == "all":
         lo = first
     else:  # never before the journal's first signal: the backtest beside it covers what the loop watched
-        lo = max(hi - WINDOW[a.period], min(first, hi))
+        lo = max(hi - pd.DateOffset(**WINDOW[a.period]), min(first, hi))
     return lo, hi
 
 
@@ -140,6 +144,8 @@ COLS = ["signals", "alerts", "taken", "skipped", "trades", "wins", "win rate", "
 def live_performance(a: LivePerformanceArgs) -> ToolResult:
     """What the live alerts did: signals, alerts, taken / skipped, trades, wins, win rate and R — by day, week or
     month; by setup and symbol with the backtest of the same period; or by exit reason."""
+    import pandas as pd
+
     from ita.live.outcomes import period_backtest, period_key, signal_outcomes
 
     j, run = journal_run(a.run)

@@ -21,14 +21,16 @@ import inspect
 import json
 import logging
 import re
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-import pandas as pd
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
 from ita.errors import ItaError, closest
 from ita.times import NY
 from ita.tools.results import ToolResult
+
+if TYPE_CHECKING:  # pandas/numpy are imported where used: the tool registry loads without them
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +85,8 @@ SESSION_DESC = ("Keep only signals completed inside this session/killzone, e.g. 
 
 def parse_date(v: Any, field: str) -> str | None:
     """``YYYY-MM-DD`` (also ``YYYY`` / ``YYYY-MM``: the first or, for ``end``, the last day) → ISO date."""
+    import pandas as pd
+
     if v is None or (isinstance(v, str) and not v.strip()):
         return None
     if isinstance(v, (_dt.date, pd.Timestamp)):
@@ -200,6 +204,8 @@ class ToolArgs(BaseModel):
 
 def parse_time(v: Any) -> pd.Timestamp:
     """``"2025-03-12 08:30"`` (New York) or a time with an offset → UTC Timestamp; ValueError otherwise."""
+    import pandas as pd
+
     s = str(v).strip() if v is not None else ""
     try:
         if not s or not re.match(r"^\d{4}-\d{1,2}-\d{1,2}", s):

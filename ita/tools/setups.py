@@ -76,16 +76,17 @@ def list_setups(a: ListSetupsArgs) -> ToolResult:
     from ita.setups.loader import list_setups as _list
     from ita.setups.loader import load_setup, setups_dir
 
-    from ita.promotion import version_status
+    from ita.promotion.status import promoted_versions, status_of
 
     known = _list()
+    promoted = promoted_versions()
     items, rows = [], []
     for sid, versions in known.items():
         vs = ", ".join(f"v{v}" for v in versions)
         status = {}
         for v in versions:
             try:
-                status[v] = version_status(sid, v)[0]
+                status[v] = status_of(promoted, sid, v, load_setup(sid, v).content_hash)[0]
             except ItaError:
                 status[v] = "invalid"
         shown = ", ".join(f"v{v} {x}" for v, x in status.items() if x in ("paper", "active")) or "candidate"

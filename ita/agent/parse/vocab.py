@@ -8,9 +8,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
 
-from ita.config import DETECTOR_CATALOG
+from ita.config import DETECTOR_CATALOG, load_yaml
 
 VOCABULARY_FILE = Path(__file__).parent.parent / "vocabulary.yaml"
 
@@ -60,7 +59,7 @@ class Vocab:
 @lru_cache(maxsize=1)
 def vocabulary() -> Vocab:
     """The compiled vocabulary (read once from :data:`VOCABULARY_FILE`)."""
-    raw = yaml.safe_load(VOCABULARY_FILE.read_text(encoding="utf-8"))
+    raw = load_yaml(VOCABULARY_FILE.read_text(encoding="utf-8"))
     raw["detectors"] = {k: list(e.get("words") or [k]) for k, e in detector_entries().items()}
     months = [(int(m), re.compile(r"(?:" + "|".join(alias_body(a) for a in al) + r")"))
               for m, al in raw["months"].items()]
@@ -114,5 +113,5 @@ def vocabulary() -> Vocab:
 @lru_cache(maxsize=1)
 def detector_entries() -> dict[str, dict]:
     """The detector catalogue's entries by kind, in catalogue order (the file is read as data)."""
-    raw = yaml.safe_load(DETECTOR_CATALOG.read_text(encoding="utf-8"))
+    raw = load_yaml(DETECTOR_CATALOG.read_text(encoding="utf-8"))
     return dict(raw.get("kinds") or raw)

@@ -14,9 +14,8 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
 
-from ita.config import REPO_ROOT
+from ita.config import REPO_ROOT, load_yaml
 
 EVALS_DIR = REPO_ROOT / "evals" / "kb"
 LIBRARY_DIR = EVALS_DIR / "library"
@@ -73,7 +72,7 @@ def text_lang(text: str) -> str:
 def load_questions(path: str | Path | None = None) -> list[Question]:
     """Read ``questions.yaml``; raises :class:`ValueError` naming the question for a malformed entry."""
     path = Path(path or QUESTIONS_PATH)
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    data = load_yaml(path.read_text(encoding="utf-8")) or {}
     out: list[Question] = []
     seen: set[str] = set()
     for i, q in enumerate(data.get("questions") or [], start=1):
