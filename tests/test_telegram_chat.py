@@ -223,7 +223,8 @@ def test_live_start_with_chat_alerts_and_talks_through_one_bot(tg, tmp_path, sam
     exe = Path(sys.executable).with_name("ita")
     proc = subprocess.Popen([str(exe), "live", "start", "--setups", "any_fvg", "--symbols", "EURUSD", "--file",
                              f"EURUSD={csv}", "--file-timeframe", "M1", "--server-tz", "UTC", "--charts", "none",
-                             "--delay", "1", "--chat"], env=env, cwd=REPO, stdout=subprocess.PIPE,
+                             "--delay", "1", "--chat", "--no-keep-bars"],   # never into the shared sample store
+                            env=env, cwd=REPO, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     try:
         alert = tg.wait_for(lambda f: next((s for s in f.sent if s["chat_id"] == CHAT and s.get("reply_markup")

@@ -8,8 +8,6 @@ import logging
 from contextvars import ContextVar
 from typing import Callable, Literal
 
-import numpy as np
-import pandas as pd
 from pydantic import Field
 
 from ita.errors import ItaError
@@ -29,6 +27,7 @@ TARGET_DESC = ("What to predict: setup_win (a filled setup trade ends with R > 0
 
 
 def _f(v, digits: int = 3) -> str:
+    import numpy as np
     try:
         v = float(v)
     except (TypeError, ValueError):
@@ -37,6 +36,7 @@ def _f(v, digits: int = 3) -> str:
 
 
 def _ci(d: dict) -> str:
+    import numpy as np
     from ita.learn.report import fmt_ci
 
     return fmt_ci(d.get("auc", np.nan) if d.get("auc") is not None else np.nan,
@@ -46,6 +46,7 @@ def _ci(d: dict) -> str:
 
 def verdict_code(pm: dict) -> str:
     """``better`` (the AUC CI lies above 0.5), ``worse`` (below), ``chance`` (contains it) or ``none``."""
+    import numpy as np
     lo, hi = pm.get("auc_lo"), pm.get("auc_hi")
     if lo is None or hi is None or not np.isfinite(lo):
         return "none"
@@ -90,6 +91,7 @@ def _symbols(v) -> list[str]:
 def build_dataset(a: BuildDatasetArgs) -> ToolResult:
     """Build a learning dataset: every setup signal (or FVG / sweep) with its feature vector, computed only from
     what was known at the signal, and its outcome; written as Parquet."""
+    import pandas as pd
     from ita.learn.dataset import build_event_dataset, build_setup_dataset, write_dataset
     from ita.setups import list_setups, load_setup
 
@@ -373,6 +375,7 @@ class SimilarSignalsArgs(ToolArgs):
 def similar_signals(a: SimilarSignalsArgs) -> ToolResult:
     """The k most similar earlier signals (standardised features) with their outcomes, the neighbours' win rate
     with a Wilson CI, and small charts of the nearest ones."""
+    import pandas as pd
     from ita.learn.similar import nearest
     from ita.tools.access import charts_dir, save_chart_png
 
@@ -438,6 +441,7 @@ class RecommendChangesArgs(ToolArgs):
 
 
 def _pct(v) -> str:
+    import numpy as np
     return DASH if v is None or not np.isfinite(v) else f"{100 * v:.0f}%"
 
 
@@ -446,6 +450,7 @@ def recommend_changes(a: RecommendChangesArgs) -> ToolResult:
     """What works best and what loses for a setup: its trades by session, weekday, hour, volatility and direction
     (Wilson intervals, Benjamini–Hochberg across the splits); each surviving finding phrased as a setup change and
     checked out of sample by a walk-forward backtest of the changed setup."""
+    import pandas as pd
     from ita.learn.dataset import build_setup_dataset
     from ita.learn.recommend import FDR, recommend
     from ita.tools.access import load_setup_checked

@@ -3,9 +3,6 @@ signal with its feature vector from the live journal or the dataset, and the liv
 dataset rows. Raises :class:`~ita.errors.ItaError` with one sentence when a signal is not found."""
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
-
 from ita.errors import ItaError
 from ita.tools.access import candle_store
 
@@ -14,6 +11,9 @@ def live_rows(setup_ids: list[str], symbols: list[str]) -> pd.DataFrame:
     """The live journal's signals (run ``live``; replays repeat the backtest) of these setups and symbols whose
     outcome is final and whose features were journaled, as dataset rows."""
     import json
+
+    import numpy as np
+    import pandas as pd
 
     from ita.learn.features import FEATURES
     from ita.live.journal import LIVE, Journal
@@ -60,6 +60,8 @@ def find_signal(signal_id: str | None, setup_id: str | None = None, symbol: str 
     """A signal from the live journal (any run) or the dataset, with its feature vector: ``signal_id``,
     ``source``, ``setup_id``, ``version``, ``symbol``, ``side``, ``known_at``, ``day``, ``entry_price``,
     ``sl_price``, ``tp_price``, ``features`` (dict), ``outcome`` (R or None), ``journal`` (row or None)."""
+    import numpy as np
+    import pandas as pd
     from ita.learn.features import FEATURES
     from ita.live.journal import Journal
 
@@ -117,6 +119,8 @@ def find_signal(signal_id: str | None, setup_id: str | None = None, symbol: str 
 
 
 def feature_row(sig: dict) -> pd.DataFrame:
+    import numpy as np
+    import pandas as pd
     from ita.learn.features import FEATURES
 
     return pd.DataFrame([{f: sig["features"].get(f, np.nan) if sig["features"].get(f) is not None else np.nan
