@@ -51,7 +51,7 @@ def test_feed_returns_closed_candles_only_and_polls_incrementally(fake):
     pd.testing.assert_frame_equal(bars[["open", "high", "low", "close", "volume"]], want, check_freq=False,
                                   check_index_type=False)
     n = len(fake.klines_calls())
-    later = now + pd.Timedelta(minutes=11)
+    later = now + pd.Timedelta(minutes=10)          # exactly two more M5 closes, wherever `now` falls in its bar
     fake.now_ms = int(later.value // 10**6)
     again = feed.closed_bars("BTCUSDT", "M5", later, now - pd.Timedelta(hours=6))
     assert len(again) == len(bars) + 2                                             # two more closed candles
