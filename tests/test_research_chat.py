@@ -26,7 +26,7 @@ def chat(sample_store, monkeypatch, tmp_path):
     ("optimise rr for asia_fvg_break on EURUSD 2025", "run_sweep",
      {"setup_id": "asia_fvg_break", "symbol": "EURUSD", "grid": {"rr": None}, "start": "2025-01-01"}),
     ("оптимизируй rr и минимальный гэп для asia_fvg_break на евро", "run_sweep",
-     {"setup_id": "asia_fvg_break", "symbol": "EURUSD", "grid": {"rr": None, "fvg.min_gap_pips": None}}),
+     {"setup_id": "asia_fvg_break", "symbol": "EURUSD", "grid": {"rr": None, "min_gap_pips": None}}),
     ("walk-forward silver_bullet on XAUUSD", "run_walk_forward",
      {"setup_id": "silver_bullet", "symbol": "XAUUSD", "train": "6M", "test": "1M"}),
     ("волк-форвард silver_bullet по золоту", "run_walk_forward", {"setup_id": "silver_bullet", "symbol": "XAUUSD"}),

@@ -47,6 +47,7 @@ def _features(f: Found, v: Vocab) -> dict[str, bool]:
         "version_word": bool(v.version_words.search(f.norm)), "trade": f.trade is not None,
         "run_ids": bool(f.run_ids), "two_run_ids": len(f.run_ids) >= 2, "run_word": bool(v.run_words.search(f.norm)),
         "params": bool(f.params), "timeframe": bool(f.timeframe),
+        "grid_values": bool(f.research.get("several")), "train_window": "train" in f.research,
     }
 
 
@@ -54,7 +55,8 @@ def _intent_text(f: Found, v: Vocab) -> str:
     s = f.norm
     for a, b in f.masks:
         seg = s[a:b]
-        if re.search(r"[=]|rr|рр|gap|гэп|risk|риск|target|тейк", seg):   # parameters: not words of an intent
+        if re.search(r"[=]|rr|рр|gap|гэп|risk|риск|target|тейк|train|test|trial|обучени|тест|испытан", seg):
+            # parameters, windows, counts: not words of an intent
             s = mask(s, a, b)
     if f.setup_span:
         s = mask(s, *f.setup_span)
@@ -267,21 +269,34 @@ def args_for(intent: str, f: Found, v: Vocab, follow_up: bool = False, default_y
             out["time"] = f"{d} {f.time_of_day}" if f.time_of_day else d
     if tool in ("portfolio_backtest", "promote_setup"):
         out.update(_portfolio_promote_args(tool, f, v))
-    if tool in ("run_sweep", "run_walk_forward"):
-        out["grid"] = research_grid(f.norm, v)
-    if tool == "challenge_odds":
-        rules = next((rid for rid, pats in (v.raw.get("challenge_rules") or {}).items()
-                      if any(re.search(p, f.norm) for p in pats)), None)
-        if rules:
-            out["rules"] = rules
-        risk = (f.params or {}).get("risk_pct")
-        if risk is not None:
-            out["risk"] = [float(risk)]
-    if tool in ("run_montecarlo", "challenge_odds") and f.run_ids:
-        out["run_id"] = f.run_ids[0]
+    if tool in RESEARCH_TOOLS:
+        out.update(research_args(tool, f))
     for k in TOOL_ARGS.get(tool, ()):
         if k in found and k not in out:
             out[k] = found[k]
+    return out
+
+
+RESEARCH_TOOLS = ("run_sweep", "run_walk_forward", "run_montecarlo", "challenge_odds")
+
+
+def research_args(tool: str, f: Found) -> dict[str, Any]:
+    """The research arguments the text gave (:func:`ita.agent.parse.research.find_research`) that ``tool`` takes:
+    the grid (``{}`` = none named: the tool varies the setup's R:R) of a sweep or walk-forward, the objective,
+    search, trials, windows, anchoring, Monte Carlo method and paths, challenge rules and risks; the run named."""
+    r = f.research or {"grid": {}}
+    out: dict[str, Any] = {}
+    if tool in ("run_sweep", "run_walk_forward"):
+        out["grid"] = dict(r.get("grid") or {})
+    if tool == "challenge_odds" and "risk" not in r:
+        risk = (f.params or {}).get("risk_pct", (f.params or {}).get("risk"))
+        if isinstance(risk, (int, float)) and not isinstance(risk, bool):
+            out["risk"] = [float(risk)]
+    for k in TOOL_ARGS[tool]:
+        if k in r and k not in ("grid",):
+            out[k] = list(r[k]) if isinstance(r[k], list) else r[k]
+    if tool in ("run_montecarlo", "challenge_odds") and f.run_ids:
+        out["run_id"] = f.run_ids[0]
     return out
 
 
@@ -310,11 +325,3 @@ def _portfolio_promote_args(tool: str, f: Found, v: Vocab) -> dict[str, Any]:
     if gov:
         out["governor"] = gov
     return out
-
-
-def research_grid(norm: str, v: Vocab) -> dict:
-    """The parameters a research request names (``grid_params`` of the vocabulary) as ``{path: None}`` — the
-    sweep tool puts a default spread of values around the setup's own; ``{}`` when none is named (the tool then
-    varies the setup's R:R)."""
-    names = [path for path, pats in (v.raw.get("grid_params") or {}).items() if any(re.search(p, norm) for p in pats)]
-    return {n: None for n in names}

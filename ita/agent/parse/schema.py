@@ -39,9 +39,10 @@ TOOL_ARGS: dict[str, tuple[str, ...]] = {
     "promote_setup": ("setup_id", "version", "to"),
     "list_instruments": (),
     "show_instrument": ("symbol",),
-    "run_sweep": ("setup_id", "symbol", "start", "end", "version", "grid", "objective"),
-    "run_walk_forward": ("setup_id", "symbol", "start", "end", "version", "grid", "train", "test", "objective"),
-    "run_montecarlo": ("run_id", "setup_id", "symbol"),
+    "run_sweep": ("setup_id", "symbol", "start", "end", "version", "grid", "search", "trials", "objective"),
+    "run_walk_forward": ("setup_id", "symbol", "start", "end", "version", "grid", "train", "test", "anchored",
+                         "objective"),
+    "run_montecarlo": ("run_id", "setup_id", "symbol", "n", "method"),
     "challenge_odds": ("run_id", "setup_id", "symbol", "rules", "risk"),
 }
 # without these a tool call is not made: the trader is asked (in this order, one question)
@@ -75,7 +76,8 @@ INTENT_TOOL: dict[str, str] = {
 }
 LIST_TOOLS = ("portfolio_backtest",)          # take every setup and symbol named at once (no one call per name)
 ARG_DEFAULTS: dict[str, Any] = {"timeframe": DEFAULT_TIMEFRAME, "limit": DEFAULT_RUNS_LIMIT, "objective": "total_r",
-                                "train": "6M", "test": "1M", "rules": "ftmo_2step"}
+                                "train": "6M", "test": "1M", "rules": "ftmo_2step", "search": "grid",
+                                "anchored": False, "n": 10_000, "method": "bootstrap"}
 # research tools that read a stored run: the conversation's last run unless a setup is named
 RUN_TOOLS = ("run_montecarlo", "challenge_odds")
 # tools a follow-up ("same on XAUUSD") can repeat
