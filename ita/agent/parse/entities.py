@@ -270,9 +270,13 @@ def _entities(f: Found, s: str, known_setups: list[str], known_symbols: list[str
         if not parts:
             continue
         bodies = ["(?:" + "|".join([re.escape(p), *(alias_body(a) for a in words.get(p, []))]) + ")" for p in parts]
-        for m in re.finditer(r"(?<![\w])" + r"[\s\-_]*".join(bodies) + r"(?![\w])", s):
-            cands.append((m.start(), m.end(), 0, "setup_id", sid))
-            exact_found.add(sid)
+        orders = [bodies] + ([bodies[::-1]] if len(bodies) == 2 else [])   # "свип азии" = asia_sweep
+        for k, body in enumerate(orders):
+            for m in re.finditer(r"(?<![\w])" + r"[\s\-_]*".join(body) + r"(?![\w])", s):
+                if k and not re.search(r"[а-я]", m.group()):     # reversed only in Russian words
+                    continue
+                cands.append((m.start(), m.end(), 0, "setup_id", sid))
+                exact_found.add(sid)
     toks = [(m.start(), m.end(), m.group()) for m in re.finditer(r"[a-z0-9]+", s)][:400]
     for sid in setups:
         if sid in exact_found:

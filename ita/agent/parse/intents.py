@@ -25,11 +25,22 @@ from ita.times import today_ny
 
 # ---- intents ----------------------------------------------------------------------------------------------------
 
+def swapped(word: str, target: str) -> bool:
+    """``word`` is ``target`` with two neighbouring letters swapped ("lsit" → "list", "mrach" → "march")."""
+    if len(word) != len(target) or word == target:
+        return False
+    diff = [i for i, (a, b) in enumerate(zip(word, target)) if a != b]
+    return len(diff) == 2 and diff[1] == diff[0] + 1 and word[diff[0]] == target[diff[1]] \
+        and word[diff[1]] == target[diff[0]]
+
+
 def correct_typos(s: str, v: Vocab) -> str:
     def fix(m: re.Match) -> str:
         w = m.group()
-        if len(w) < 5 or w in v.protected:
+        if len(w) < 4 or w in v.protected:
             return w
+        if len(w) == 4:                       # short words: only two letters swapped ("lsit", "shwo")
+            return next((t for t in v.typo_targets if swapped(w, t)), w)
         if any(w.startswith(t) for t in v.typo_targets if len(t) >= 4):  # an inflection ("сетапов"), not a typo
             return w
         hit = [h for h in difflib.get_close_matches(w, v.typo_targets, n=3, cutoff=0.8) if h[0] == w[0]]
@@ -232,8 +243,11 @@ def args_for(intent: str, f: Found, v: Vocab, follow_up: bool = False, default_y
     for k in ("start", "end", "day", "version", "trade", "limit", "run_id"):
         if k in f.kv_args:
             found[k] = f.kv_args[k]
+    if f.time_of_day and (found.get("day") or day):     # "2025-05-07 09:30": a chart's time (a reply to "when?")
+        found["time"] = f"{found.get('day') or day} {f.time_of_day}"
     if follow_up:
-        keep = ("setup_id", "symbol", "start", "end", "version", "params", "session", "detector", "timeframe")
+        keep = ("setup_id", "symbol", "start", "end", "version", "params", "session", "detector", "timeframe",
+                "time")
         return {k: found[k] for k in keep if k in found}
     tool = INTENT_TOOL.get(intent)
     out: dict[str, Any] = {}

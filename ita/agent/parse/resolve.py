@@ -244,6 +244,8 @@ def _adapt(tool: str, args: dict) -> dict:
             out[key] = a
     if tool == "run_detector" and "version" in out:
         out.pop("version")
+    if tool != "render_chart":
+        out.pop("time", None)                   # a time of day belongs to a chart only
     return out
 
 
