@@ -16,6 +16,8 @@ from ita.agent.parse.schema import (
     MAX_RUNS_LIMIT,
     MAX_TEXT,
     REQUIRED_ARGS,
+    RESEARCH_ARGS,
+    RESEARCH_TOOLS,
     TOOL_ARGS,
     ParsedRequest,
 )
@@ -59,6 +61,8 @@ def _features(f: Found, v: Vocab) -> dict[str, bool]:
         "run_ids": bool(f.run_ids), "two_run_ids": len(f.run_ids) >= 2, "run_word": bool(v.run_words.search(f.norm)),
         "params": bool(f.params), "timeframe": bool(f.timeframe),
         "grid_values": bool(f.research.get("several")), "train_window": "train" in f.research,
+        "research": bool({k for k in f.research if k in RESEARCH_ARGS and k not in ("grid", "risk")}
+                         or any(x is not None for x in (f.research.get("grid") or {}).values())),
     }
 
 
@@ -168,7 +172,7 @@ def _parse_one(raw: str, text: str, lang: str, known_setups: list[str], known_sy
     if intent is None:
         repeat = bool(v.repeat.search(f.norm))
         marker = bool(v.start_markers.search(f.norm) or v.anywhere_markers.search(f.norm))
-        if repeat or (marker and (modifiers or feats["setup_id"] or feats["detector"])):
+        if repeat or (marker and (modifiers or feats["setup_id"] or feats["detector"] or feats["research"])):
             intent, follow_up, confidence = "backtest", True, 0.7
         elif feats["setup_id"]:
             intent, confidence = ("backtest", 0.6) if modifiers else ("show_setup", 0.5)
@@ -177,7 +181,7 @@ def _parse_one(raw: str, text: str, lang: str, known_setups: list[str], known_sy
             intent, confidence = ("theory_question", 0.5) if question else ("run_detector", 0.55)
         elif _looks_like_question(f.norm) and not any(feats[k] for k in ("symbol", "params", "period", "versions")):
             intent, confidence = "theory_question", 0.5         # "когда лондонская killzone?"
-        elif modifiers:
+        elif modifiers or (feats["research"] and len(re.findall(r"\w+", f.norm)) <= 4):   # "anchored", "optuna"
             intent, follow_up, confidence = "backtest", True, 0.6
         elif _looks_like_question(f.norm):
             intent, confidence = "theory_question", 0.5
@@ -248,7 +252,12 @@ def args_for(intent: str, f: Found, v: Vocab, follow_up: bool = False, default_y
     if follow_up:
         keep = ("setup_id", "symbol", "start", "end", "version", "params", "session", "detector", "timeframe",
                 "time")
-        return {k: found[k] for k in keep if k in found}
+        said = {k: found[k] for k in keep if k in found}
+        r = f.research or {}
+        said.update({k: r[k] for k in RESEARCH_ARGS if k in r and k != "grid"})
+        if any(x is not None for x in (r.get("grid") or {}).values()):
+            said["grid"] = dict(r["grid"])
+        return said
     tool = INTENT_TOOL.get(intent)
     out: dict[str, Any] = {}
     if tool == "compare_versions":
@@ -289,9 +298,6 @@ def args_for(intent: str, f: Found, v: Vocab, follow_up: bool = False, default_y
         if k in found and k not in out:
             out[k] = found[k]
     return out
-
-
-RESEARCH_TOOLS = ("run_sweep", "run_walk_forward", "run_montecarlo", "challenge_odds")
 
 
 def research_args(tool: str, f: Found) -> dict[str, Any]:

@@ -39,9 +39,10 @@ _STEP = (r"(?:,\s*)?(?:step(?:\s+of)?|by|with\s+(?:a\s+)?step(?:\s+of)?|in\s+ste
          r"(?:с\s+)?шаг(?:ом)?|через)")
 _RANGE_STEP = rf"(?:from\s+|between\s+|от\s+|с\s+)?({_NUM_DEC})\s*(?:to|and|-|\.\.|до|по)\s*({_NUM_DEC})\s*{_STEP}\s*({_NUM_DEC})"
 _RANGE_COLON = rf"({_NUM}):({_NUM}):({_NUM})"
-_RANGE = rf"(?:from\s+|between\s+|от\s+)?({_NUM_DEC})\s*(?:to|-|до)\s*({_NUM_DEC})(?!\s*(?:%|trials?|times))"
+# without a step only with its first word: "rr 1 to 3" / "риск-прибыль 1 к 3" is one R:R
+_RANGE = rf"(?:from\s+|between\s+|от\s+)({_NUM_DEC})\s*(?:to|and|-|до)\s*({_NUM_DEC})(?!\s*(?:%|trials?|times))"
 _UNIT_TAIL = r"(?:\s*(?:pips?|пипс\w*|пп|пунк\w*|r|р)(?![\w]))?"
-_LEAD = r"\s*(?:=|:|-|of|from|in|at|values?|значени\w*|в\s+диапазоне|из|на)?\s*"
+_LEAD = r"\s*(?:=|:|-|of|in|at|values?|значени\w*|в\s+диапазоне|из|на)?\s*"
 
 # walk-forward windows
 _UNITS = [(r"(?:months?|mos?|mon|m|мес\w*)", "M"), (r"(?:weeks?|wks?|w|нед\w*)", "W"),
@@ -55,13 +56,32 @@ _WIN_WORD = r"(?:\s+(?:window|period|span|окн\w*|период\w*))?"
 _WIN_LEAD = r"\s*(?:=|:|-|of|on|over|на|в|по)?\s*"
 
 
-def _window_patterns() -> list[tuple[str, re.Pattern]]:
+def _window_patterns() -> list[tuple[str, bool, re.Pattern]]:
+    """(key, the word comes first, pattern): "train 3M" / "3 months train"."""
     out = []
     for key, word in (("train", _TRAIN), ("test", _TEST)):
-        out.append((key, re.compile(rf"(?<![\w])(?:(?:window|окн\w*)\s+(?:of\s+)?)?{word}{_WIN_WORD}{_WIN_LEAD}"
-                                    rf"{_N_WIN}\s*{_UNIT}(?![\w])")))
-        out.append((key, re.compile(rf"(?<![\w]){_N_WIN}[\s-]*{_UNIT}(?:\s+(?:of\s+)?|[\s-]+){word}(?![\w])")))
+        out.append((key, True, re.compile(rf"(?<![\w])(?:(?:window|окн\w*)\s+(?:of\s+)?)?{word}{_WIN_WORD}"
+                                          rf"{_WIN_LEAD}{_N_WIN}\s*{_UNIT}(?![\w])")))
+        out.append((key, False, re.compile(rf"(?<![\w]){_N_WIN}[\s-]*{_UNIT}(?:\s+(?:of\s+)?|[\s-]+){word}(?![\w])")))
     return out
+
+
+def _windows(s: str) -> list[tuple[str, re.Match]]:
+    """The train and test windows: of every way to read them, the one that finds the most windows without
+    two of them sharing words, the word-first style on a tie ("train 3M test 1M" vs "3M train 1M test")."""
+    found: dict[str, list[tuple[bool, re.Match]]] = {"train": [], "test": []}
+    for key, first, rx in _WINDOWS:
+        found[key].extend((first, m) for m in rx.finditer(s))
+    best: tuple[tuple[int, int], list[tuple[str, re.Match]]] = ((0, 0), [])
+    for a in [None, *found["train"]]:
+        for b in [None, *found["test"]]:
+            if a and b and not (a[1].end() <= b[1].start() or b[1].end() <= a[1].start()):
+                continue
+            pick = [(k, x) for k, x in (("train", a), ("test", b)) if x]
+            score = (len(pick), sum(x[0] for _, x in pick))
+            if score > best[0]:
+                best = (score, [(k, x[1]) for k, x in pick])
+    return best[1]
 
 
 _WINDOWS = _window_patterns()
@@ -152,11 +172,15 @@ def grid_values(s: str, name_pattern: str, lang: str) -> tuple[str | None, tuple
     several)`` — ``several`` when they are certainly several values (not "2,5", which may be a decimal comma) —
     ``(None, None, False)`` when the parameter is named without values, ``None`` when it is not named."""
     named = None
+    singles: list[str] = []
     for m in re.finditer(name_pattern, s):
         named = named or m
         rest = s[m.end():]
         lead = re.match(_LEAD, rest)
         pos = m.end() + (lead.end() if lead else 0)
+        one = re.compile(rf"{_RATIO}({_NUM_DEC})(?![\d:]){_NOT_A_COUNT}").match(s, pos)
+        if one and _num(one.group(1)) not in singles:
+            singles.append(_num(one.group(1)))
         for rx, kind in ((_RANGE_STEP, "step"), (_RANGE_COLON, "colon"), (_RANGE, "range"), (_LIST, "list")):
             v = re.compile(rx + _UNIT_TAIL).match(s, pos)
             if not v:
@@ -172,6 +196,8 @@ def grid_values(s: str, name_pattern: str, lang: str) -> tuple[str | None, tuple
                 several = True
             if spec:
                 return spec, (v.start(), v.end()), several
+    if len(singles) >= 2 and not re.search(r"\b(?:instead|rather)\b|вместо", s):   # "rr 2 or rr 3"
+        return ",".join(singles), None, True
     return (None, None, False) if named else None
 
 
@@ -212,9 +238,8 @@ def find_research(s: str, lang: str, v: Vocab) -> tuple[str, dict[str, Any], lis
     if m:
         out["train"], out["test"] = _window(m.group(1), m.group(2)), _window(m.group(3), m.group(4))
         take(m)
-    for key, rx in _WINDOWS:
-        m = rx.search(s)
-        if m and key not in out:
+    for key, m in _windows(s):
+        if key not in out:
             out[key] = _window(m.group(1), m.group(2))
             take(m)
     for key, rxs in (("trials", (_TRIALS_KV, _TRIALS)), ("n", (_PATHS_KV, _PATHS))):
@@ -224,8 +249,9 @@ def find_research(s: str, lang: str, v: Vocab) -> tuple[str, dict[str, Any], lis
             if n and key not in out:
                 out[key] = n
                 take(m)
+    pct_text = re.sub(r"\s*(?:percent|per\s+cent|pct|процент\w*)(?![\w])", "%", text)   # "1 percent" = "1%"
     for rx in _RISKS:
-        m = rx.search(text)
+        m = rx.search(pct_text)
         if m:
             risks = [float(x) for x in number_list(m.group(1), lang, percent=True)]
             if risks and all(0 < r <= 100 for r in risks):

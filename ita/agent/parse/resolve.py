@@ -16,6 +16,7 @@ from ita.agent.parse.schema import (
     INTENT_TOOL,
     MAX_TEXT,
     REQUIRED_ARGS,
+    RESEARCH_ARGS,
     RUN_TOOLS,
     TOOL_ARGS,
     ParsedRequest,
@@ -193,12 +194,22 @@ def _resolve(parsed: ParsedRequest, ctx: dict, lang: str) -> Resolution:
     last_args = dict(ctx["last_args"]) if isinstance(ctx.get("last_args"), dict) else {}
     from_context_setup = False
     if parsed.follow_up:
+        new = _research_follow_up(new, last_tool)
+        research = research_tool(new)
         if last_tool in FOLLOWABLE and _accepts(last_tool, new):
             tool = last_tool
             args = {k: val for k, val in last_args.items() if k in TOOL_ARGS[tool]}
             if not args.get("setup_id") and "setup_id" in TOOL_ARGS[tool]:
                 from_context_setup = True
+            if tool in RUN_TOOLS and ("setup_id" in new or "symbol" in new) and "run_id" not in new:
+                args.pop("run_id", None)          # "same on gold": the run of that setup/symbol, not the last one
+        elif research:                             # "now by profit factor" after a backtest: a sweep of it
+            tool = research
+            new.pop("detector", None)              # "same sweep with optuna": the word, not the detector
+            args = {k: val for k, val in last_args.items() if k in TOOL_ARGS[tool]} if last_tool == tool else {}
+            from_context_setup = "setup_id" not in new
         else:
+            new = {k: val for k, val in new.items() if k not in RESEARCH_ARGS}
             tool = "run_detector" if "detector" in new else "run_backtest"
             args = {}
             from_context_setup = "setup_id" not in new
@@ -209,6 +220,35 @@ def _resolve(parsed: ParsedRequest, ctx: dict, lang: str) -> Resolution:
         args = _adapt(tool, new)
         from_context_setup = "setup_id" in TOOL_ARGS[tool] and not args.get("setup_id")
     return _ask_or_call(tool, _fill(tool, args, ctx, from_context_setup, parsed.follow_up), lang, parsed)
+
+
+def research_tool(new: dict) -> str | None:
+    """The research tool a follow-up's research arguments belong to (None: none of them): paths or a method →
+    Monte Carlo; windows or anchoring → walk-forward; search, trials, objective or grid values → sweep; rules →
+    challenge odds (a risk alone stays a backtest's ``risk_pct``)."""
+    keys = set(new)
+    if keys & {"method", "n"}:
+        return "run_montecarlo"
+    if keys & {"train", "test", "anchored"}:
+        return "run_walk_forward"
+    if keys & {"search", "trials", "objective"} or new.get("grid"):
+        return "run_sweep"
+    if "rules" in keys:
+        return "challenge_odds"
+    return None
+
+
+def _research_follow_up(new: dict, last_tool: str | None) -> dict:
+    """A challenge's risk replaces the backtest parameter it was also read as ("and at 2 % risk?"); elsewhere a
+    risk is that parameter only."""
+    out = dict(new)
+    if last_tool == "challenge_odds" or "rules" in out:
+        params = out.get("params") or {}
+        if "risk" in out and set(params) <= {"risk_pct", "risk"}:
+            out.pop("params", None)
+    else:
+        out.pop("risk", None)
+    return out
 
 
 def _default(key: str) -> Any:
@@ -266,8 +306,8 @@ def _merge(base: dict, new: dict) -> dict:
     for k, val in new.items():
         if k in ("start", "end"):
             continue
-        if k == "params" and isinstance(out.get("params"), dict):
-            out["params"] = {**out["params"], **val}
+        if k in ("params", "grid") and isinstance(out.get(k), dict) and isinstance(val, dict):
+            out[k] = {**out[k], **val}
         else:
             out[k] = val
     return out
@@ -278,6 +318,8 @@ def _fill(tool: str, args: dict, ctx: dict, from_context_setup: bool, follow_up:
     names = TOOL_ARGS[tool]
     out = dict(args)
     if tool in RUN_TOOLS:  # a stored run: the one named, the latest of a named setup, or the conversation's last
+        if not out.get("run_id") and not out.get("setup_id") and out.get("symbol") and ctx.get("setup_id"):
+            out["setup_id"] = ctx["setup_id"]      # "same on gold": the conversation's setup on that symbol
         if not out.get("run_id") and not out.get("setup_id"):
             out["run_id"] = ctx.get("run_id")
         elif out.get("setup_id") and not out.get("symbol") and ctx.get("symbol"):

@@ -82,7 +82,10 @@ ARG_DEFAULTS: dict[str, Any] = {"timeframe": DEFAULT_TIMEFRAME, "limit": DEFAULT
 RUN_TOOLS = ("run_montecarlo", "challenge_odds")
 # tools a follow-up ("same on XAUUSD") can repeat
 FOLLOWABLE = ("run_backtest", "evaluate_setup", "run_detector", "render_chart", "compare_versions", "explain_day",
-               "show_setup", "data_coverage")
+              "show_setup", "data_coverage", "run_sweep", "run_walk_forward", "run_montecarlo", "challenge_odds")
+# the research tools and the arguments only they take ("now by profit factor", "with optuna", "and at 2 % risk?")
+RESEARCH_TOOLS = ("run_sweep", "run_walk_forward", "run_montecarlo", "challenge_odds")
+RESEARCH_ARGS = ("grid", "objective", "search", "trials", "train", "test", "anchored", "method", "n", "rules", "risk")
 BACKTEST_LIKE = ("run_backtest", "evaluate_setup")
 
 
