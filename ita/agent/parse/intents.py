@@ -62,6 +62,7 @@ def _features(f: Found, v: Vocab) -> dict[str, bool]:
         "params": bool(f.params), "timeframe": bool(f.timeframe),
         "grid_values": bool(f.research.get("several")), "train_window": "train" in f.research,
         "research": bool({k for k in f.research if k in RESEARCH_ARGS and k not in ("grid", "risk")}
+                         or (f.research.get("percent") and not f.params)
                          or any(x is not None for x in (f.research.get("grid") or {}).values())),
     }
 
@@ -255,6 +256,8 @@ def args_for(intent: str, f: Found, v: Vocab, follow_up: bool = False, default_y
         said = {k: found[k] for k in keep if k in found}
         r = f.research or {}
         said.update({k: r[k] for k in RESEARCH_ARGS if k in r and k != "grid"})
+        if "risk" not in said and r.get("percent") and not found.get("params"):
+            said["risk"] = list(r["percent"])            # "and at 0.5%?" (kept only after a challenge)
         if any(x is not None for x in (r.get("grid") or {}).values()):
             said["grid"] = dict(r["grid"])
         return said

@@ -126,15 +126,15 @@ def _num(text: str) -> str:
 
 def number_list(text: str, lang: str = "en", percent: bool = False) -> list[str]:
     """The numbers of a list as text: separators ``,`` ``;`` ``/`` and/or/и/или. A comma inside a number is a
-    decimal comma when ``;`` separates the list, when it follows a lone ``0`` ("0,5"), or — for percentages in
-    Russian — when it is the only comma ("1,5%")."""
+    decimal comma when ``;`` separates the list, when it follows a lone ``0`` ("0,5"), and in Russian when other
+    separators split the list ("1,5 и 2") or it is a percentage ("1,5%")."""
     t = re.sub(r"(?<![\d.,])1\s*:\s*(?=\d)", "", text.replace("%", " "))      # "1:3" (an R:R) = 3
     if ";" in t:
         parts = re.split(r"\s*;\s*", t)
     else:
         parts = re.split(r"\s*(?:,\s+|/|\bor\b|\band\b|(?<![\w])и(?![\w])|(?<![\w])или(?![\w]))\s*", t)
-        if percent and lang == "ru" and len(parts) == 1 and t.count(",") == 1:
-            pass                               # "1,5 %" = 1.5 %
+        if lang == "ru" and (len(parts) > 1 or percent) and all(re.fullmatch(r"\s*\d+(?:,\d+)?\s*", p) for p in parts):
+            pass                               # "0,5 и 1,5 %", "1,5 %": decimal commas in Russian
         else:
             parts = [q for p in parts for q in (_split_commas(p))]
     return [_num(p) for p in (p.strip() for p in parts) if re.fullmatch(r"\d+(?:[.,]\d+)?", p)]
@@ -206,6 +206,7 @@ def find_research(s: str, lang: str, v: Vocab) -> tuple[str, dict[str, Any], lis
     path and trial counts masked (so "test 1m" is no M1 timeframe and "2000 paths" no year), with those spans.
 
     Keys of the result: ``grid`` (always), ``several`` (a parameter was given several values for certain),
+    ``percent`` (percentages without a word: a challenge's risks in a follow-up),
     ``objective``, ``search``, ``trials``, ``train``, ``test``,
     ``anchored``, ``method``, ``n``, ``rules``, ``risk`` — each only when the text said it."""
     raw = v.raw
@@ -249,6 +250,11 @@ def find_research(s: str, lang: str, v: Vocab) -> tuple[str, dict[str, Any], lis
             if n and key not in out:
                 out[key] = n
                 take(m)
+    bare = re.search(rf"(?<![\w.,]){_RISK_LIST}\s*%", re.sub(r"\s*(?:percent|per\s+cent|процент\w*)(?![\w])", "%", text))
+    if bare:                            # "and at 0.5%?": a challenge's risk when it follows one
+        vals = [float(x) for x in number_list(bare.group(1), lang, percent=True)]
+        if vals and all(0 < r <= 100 for r in vals):
+            out["percent"] = vals
     pct_text = re.sub(r"\s*(?:percent|per\s+cent|pct|процент\w*)(?![\w])", "%", text)   # "1 percent" = "1%"
     for rx in _RISKS:
         m = rx.search(pct_text)
