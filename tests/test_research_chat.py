@@ -74,3 +74,17 @@ def test_chat_monte_carlo_and_challenge_of_the_last_run(chat):
     r = other.results[0]
     assert r.ok and r.tool == "challenge_odds" and list(r.data["odds"]) == ["1.0"], r.error
     assert "Челлендж" in other.answer and "уточните" in other.answer
+
+
+def test_chat_sweeps_the_values_and_objective_it_was_given(chat):
+    """Grid values, the objective and "rr" of a level-target setup (asia_sweep: target.min_rr) reach the real
+    sweep through the chat graph; a follow-up changes only the objective."""
+    s = chat()
+    t = s.ask("optimise rr 2, 3 for asia_sweep on EURUSD from 2025-01-01 to 2025-02-28 by profit factor")
+    r = t.results[0]
+    assert r.tool == "run_sweep" and r.ok, r.error
+    assert r.data["grid"] == {"target.min_rr": [2, 3]} and r.data["objective"] == "profit_factor"
+    again = s.ask("now by expectancy").results[0]
+    assert again.tool == "run_sweep" and again.ok, again.error
+    assert again.data["objective"] == "expectancy" and again.data["grid"] == {"target.min_rr": [2, 3]}
+    assert again.data["period"] == ["2025-01-01", "2025-02-28"]
