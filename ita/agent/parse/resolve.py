@@ -100,7 +100,7 @@ def _annotate(plan: Resolution, parsed: ParsedRequest) -> Resolution:
         start, end = plan.args.get("start") or p.get("start"), plan.args.get("end") or p.get("end")
         notes.append(_msg("period_note", lang).format(said=p["said"], start=start, end=end, today=p["today"]))
     if parsed.refused and plan.action != "unknown":
-        notes.extend(_msg("refused_part", lang).format(part=_short(part)) for part in parsed.refused)
+        notes.extend(_msg("refused_part", lang).format(part=_short_refused(part)) for part in parsed.refused)
     if not notes and not calls:
         return plan
     return plan.model_copy(update={"note": " ".join(notes) or None, "calls": calls})
@@ -131,6 +131,20 @@ def _more_calls(plan: Resolution, parsed: ParsedRequest, lang: str) -> tuple[lis
     if len(combos) > MAX_CALLS:
         return calls, _msg("too_many", lang).format(n=len(combos), max=MAX_CALLS, list=shown)
     return calls, _msg("several", lang).format(n=len(combos), list=shown)
+
+
+def _short_refused(part: str, n: int = 80) -> str:
+    """A refused part as the note quotes it: whole when short, else the words around what was refused."""
+    text = re.sub(r"\s+", " ", str(part)).strip()
+    if len(text) <= n:
+        return text
+    low = text.lower()
+    hits = [m.start() for e in vocabulary().intents if e["intent"] == "refuse" for p in e["patterns"]
+            for m in [p.search(low)] if m]
+    at = min(hits) if hits else 0
+    if at < n - 20:
+        return _short(text, n)
+    return "…" + text[max(0, at - 20):at + n - 21].rstrip() + ("…" if at + n - 21 < len(text) else "")
 
 
 def _short(text: str, n: int = 80) -> str:
