@@ -78,6 +78,40 @@ def test_honest_answers_and_follow_up_run_ids():
     assert not M.args_equal({"symbol": "EURUSD"}, {"symbol": "EURUSD", "session": "london"})
 
 
+def test_research_arguments_are_compared_by_meaning_not_spelling():
+    """What the tools take decides: their own defaults count as not said, and a grid is compared as the sweep
+    tool resolves it (keys → the setup's paths, values → the values tried)."""
+    sweep = {"setup_id": "asia_fvg_break", "symbol": "EURUSD", "grid": {"rr": "1:4:0.5"}}
+    exp = [("run_sweep", M.canonical("run_sweep", sweep))]
+    same = {"setup_id": "asia_fvg_break", "symbol": "EURUSD", "grid": {"target.rr": "1,1.5,2,2.5,3,3.5,4"},
+            "objective": "total_r", "search": "grid", "min_trades": 30}
+    assert M.calls_exact(exp, [("run_sweep", M.canonical("run_sweep", same))], None)
+    off = {**same, "grid": {"rr": "1:4:1"}}                                 # deliberately wrong: other values
+    assert not M.calls_exact(exp, [("run_sweep", M.canonical("run_sweep", off))], None)
+    by_pf = {**same, "objective": "profit_factor"}                          # an objective that was not asked for
+    assert not M.calls_exact(exp, [("run_sweep", M.canonical("run_sweep", by_pf))], None)
+    # the leaf, a tail and the full path are one parameter; "rr" of a level target is its min_rr
+    gap = M.canonical("run_sweep", {"setup_id": "asia_fvg_break", "grid": {"min_gap_pips": "1,2,3"}})["grid"]
+    assert gap == M.canonical("run_sweep", {"setup_id": "asia_fvg_break",
+                                            "grid": {"fvg.min_gap_pips": "1, 2, 3"}})["grid"]
+    assert M.canonical("run_walk_forward", {"setup_id": "asia_sweep", "grid": {"rr": "2,3"}})["grid"] == {
+        "target.min_rr": [2, 3]}
+    # no grid = the setup's R:R with the tool's spread; a parameter named without values is not "no grid"
+    assert M.args_equal(M.canonical("run_sweep", {"setup_id": "asia_fvg_break", "grid": {}}),
+                        M.canonical("run_sweep", {"setup_id": "asia_fvg_break", "grid": {"rr": None}}))
+    assert not M.args_equal(M.canonical("run_sweep", {"setup_id": "asia_fvg_break", "grid": {}}),
+                            M.canonical("run_sweep", {"setup_id": "asia_fvg_break", "grid": {"min_gap_pips": None}}))
+    # the tools' defaults: rules=ftmo_2step, train=6M, test=1M, n=10000, method=bootstrap are "not said"
+    assert M.args_equal(M.canonical("challenge_odds", {"risk": [1]}),
+                        M.canonical("challenge_odds", {"rules": "ftmo_2step", "risk": [1.0], "run_id": None}))
+    assert not M.args_equal(M.canonical("challenge_odds", {"risk": [1]}),
+                            M.canonical("challenge_odds", {"rules": "ftmo_2step_classic", "risk": [1.0]}))
+    assert M.args_equal(M.canonical("run_walk_forward", {"setup_id": "nope", "train": "3M"}),
+                        M.canonical("run_walk_forward", {"setup_id": "nope", "train": "3M", "test": "1M",
+                                                         "anchored": False}))
+    assert M.canonical("run_montecarlo", {"n": 10000, "method": "shuffle"}) == {"method": "shuffle"}
+
+
 def test_the_set_is_large_bilingual_and_split():
     cases = C.load_cases()
     turns = [t for c in cases for t in c.turns]

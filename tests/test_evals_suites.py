@@ -184,3 +184,25 @@ def test_report_opens_in_headless_chromium_with_history_charts(tmp_path):
 
     img = Image.open(png).convert("L")
     assert img.size == (1400, 1800) and ImageStat.Stat(img).stddev[0] > 5       # not a blank page
+
+
+def test_held_out_failures_are_listed_without_their_text(tmp_path, monkeypatch):
+    """Reading a run's failures must not tune the parser on the held-out half: its requests and labels are hidden
+    (ITA_EVAL_SHOW_HELDOUT=1 shows them); development failures are shown in full."""
+    from ita.evals.agent.cases import case_id, split_of
+    from ita.evals.suites import agent_suite
+
+    says = {}
+    for i in range(40):                                   # one request of each half, labelled wrongly on purpose
+        say = f"list setups please {i}"
+        says.setdefault(split_of(case_id("t", [say])), say)
+    for half, say in says.items():
+        (tmp_path / half).mkdir()
+        (tmp_path / half / "t.yaml").write_text(f'- {{say: "{say}", tool: list_runs, args: {{}}}}\n', encoding="utf-8")
+    run = agent_suite(folder=tmp_path)
+    by = {f["mode"].split(":")[1]: f for f in run.failures}
+    assert by["dev"]["what"] == says["dev"] and "list_runs" in str(by["dev"]["expected"])
+    assert by["heldout"]["what"] == "(held-out request: not shown)" and by["heldout"]["expected"] == "(hidden)"
+    assert says["heldout"] not in str(run.failures)
+    monkeypatch.setenv("ITA_EVAL_SHOW_HELDOUT", "1")
+    assert says["heldout"] in str(agent_suite(folder=tmp_path).failures)

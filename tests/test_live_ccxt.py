@@ -51,10 +51,11 @@ def test_feed_returns_closed_candles_only_and_polls_incrementally(fake):
     pd.testing.assert_frame_equal(bars[["open", "high", "low", "close", "volume"]], want, check_freq=False,
                                   check_index_type=False)
     n = len(fake.klines_calls())
-    later = now + pd.Timedelta(minutes=10)          # exactly two more M5 closes, wherever `now` falls in its bar
+    later = now + pd.Timedelta(minutes=11)
     fake.now_ms = int(later.value // 10**6)
     again = feed.closed_bars("BTCUSDT", "M5", later, now - pd.Timedelta(hours=6))
-    assert len(again) == len(bars) + 2                                             # two more closed candles
+    closed = later.floor("5min") - now.floor("5min")                               # 2 or 3 buckets closed since
+    assert len(again) == len(bars) + closed // M5 and again.index[-1] == later.floor("5min") - M5
     q = fake.klines_calls()[n].query
     assert int(q["startTime"]) == int((bars.index[-1] + M5).value // 10**6)          # only what is new
     h1 = feed.closed_bars("BTCUSDT", "H1", later, now - pd.Timedelta(hours=5))

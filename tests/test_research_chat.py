@@ -26,7 +26,7 @@ def chat(sample_store, monkeypatch, tmp_path):
     ("optimise rr for asia_fvg_break on EURUSD 2025", "run_sweep",
      {"setup_id": "asia_fvg_break", "symbol": "EURUSD", "grid": {"rr": None}, "start": "2025-01-01"}),
     ("оптимизируй rr и минимальный гэп для asia_fvg_break на евро", "run_sweep",
-     {"setup_id": "asia_fvg_break", "symbol": "EURUSD", "grid": {"rr": None, "fvg.min_gap_pips": None}}),
+     {"setup_id": "asia_fvg_break", "symbol": "EURUSD", "grid": {"rr": None, "min_gap_pips": None}}),
     ("walk-forward silver_bullet on XAUUSD", "run_walk_forward",
      {"setup_id": "silver_bullet", "symbol": "XAUUSD", "train": "6M", "test": "1M"}),
     ("волк-форвард silver_bullet по золоту", "run_walk_forward", {"setup_id": "silver_bullet", "symbol": "XAUUSD"}),
@@ -74,3 +74,17 @@ def test_chat_monte_carlo_and_challenge_of_the_last_run(chat):
     r = other.results[0]
     assert r.ok and r.tool == "challenge_odds" and list(r.data["odds"]) == ["1.0"], r.error
     assert "Челлендж" in other.answer and "уточните" in other.answer
+
+
+def test_chat_sweeps_the_values_and_objective_it_was_given(chat):
+    """Grid values, the objective and "rr" of a level-target setup (asia_sweep: target.min_rr) reach the real
+    sweep through the chat graph; a follow-up changes only the objective."""
+    s = chat()
+    t = s.ask("optimise rr 2, 3 for asia_sweep on EURUSD from 2025-01-01 to 2025-02-28 by profit factor")
+    r = t.results[0]
+    assert r.tool == "run_sweep" and r.ok, r.error
+    assert r.data["grid"] == {"target.min_rr": [2, 3]} and r.data["objective"] == "profit_factor"
+    again = s.ask("now by expectancy").results[0]
+    assert again.tool == "run_sweep" and again.ok, again.error
+    assert again.data["objective"] == "expectancy" and again.data["grid"] == {"target.min_rr": [2, 3]}
+    assert again.data["period"] == ["2025-01-01", "2025-02-28"]

@@ -228,3 +228,24 @@ def test_sweep_resolves_intrabar_on_stored_m1_like_backtest(eurusd_m5, tmp_path,
         else:
             assert not (run.trades["intrabar"] == "M1").any()
     assert on_m1 >= 1                     # some bars were ambiguous, so the comparison above could fail
+
+
+def test_rr_in_a_grid_is_the_setups_rr_even_with_a_level_target(store_dir):
+    """asia_sweep and ib_raid aim at a level with a minimum R:R (target.min_rr): "rr" names that, as the chat
+    and `--grid rr=…` mean it (it used to fail with "no such parameter"); other keys resolve as before."""
+    from ita.tools import run_sweep
+    from ita.tools.research import resolve_grid_keys
+
+    assert resolve_grid_keys("asia_sweep", None, {"rr": "1.5,2"}) == {"target.min_rr": "1.5,2"}
+    assert resolve_grid_keys("ib_raid", None, {}) == {"target.min_rr": None}
+    assert resolve_grid_keys("asia_fvg_break", None, {"rr": None, "min_gap_pips": "1,2"}) == {
+        "target.rr": None, "detectors.fvg.min_gap_pips": "1,2"}
+    assert resolve_grid_keys("fvg_reversal", None, {"min_gap_pips": "1,2"}) == {"detectors.ifvg.min_gap_pips": "1,2"}
+    with pytest.raises(SetupError, match="same parameter"):
+        resolve_grid_keys("asia_fvg_break", None, {"rr": "2,3", "target.rr": "4"})
+    with pytest.raises(SetupError, match="no such parameter"):
+        resolve_grid_keys("asia_sweep", None, {"min_gap": "1,2"})
+    r = run_sweep(setup_id="asia_sweep", symbol="EURUSD", start="2025-01-01", end="2025-02-28",
+                  grid={"rr": "1.5,2"}, min_trades=0, charts=False)
+    assert r.ok, r.error
+    assert r.data["grid"] == {"target.min_rr": [1.5, 2]}

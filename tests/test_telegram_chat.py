@@ -212,7 +212,8 @@ def test_live_start_with_chat_alerts_and_talks_through_one_bot(tg, tmp_path, sam
     setups.mkdir(parents=True)
     (setups / "v1.yaml").write_text(ANY_FVG)
     home = tmp_path / "home"
-    env = {**os.environ, "ITA_HOME": str(home), "ITA_DATA_DIR": str(sample_store.data_dir),
+    # the live bars are kept in this store, never in the session's shared sample store
+    env = {**os.environ, "ITA_HOME": str(home), "ITA_DATA_DIR": str(tmp_path / "data"),
            "ITA_SETUPS_DIR": str(tmp_path / "setups"), "ITA_TELEGRAM_TOKEN": tg.token,
            "ITA_TELEGRAM_CHAT_IDS": str(CHAT), "ITA_TELEGRAM_API_URL": tg.base_url, "ITA_TELEGRAM_INTERVAL": "0.05"}
     env.pop("OPENAI_API_KEY", None)
@@ -223,8 +224,7 @@ def test_live_start_with_chat_alerts_and_talks_through_one_bot(tg, tmp_path, sam
     exe = Path(sys.executable).with_name("ita")
     proc = subprocess.Popen([str(exe), "live", "start", "--setups", "any_fvg", "--symbols", "EURUSD", "--file",
                              f"EURUSD={csv}", "--file-timeframe", "M1", "--server-tz", "UTC", "--charts", "none",
-                             "--delay", "1", "--chat", "--no-keep-bars"],   # never into the shared sample store
-                            env=env, cwd=REPO, stdout=subprocess.PIPE,
+                             "--delay", "1", "--chat"], env=env, cwd=REPO, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     try:
         alert = tg.wait_for(lambda f: next((s for s in f.sent if s["chat_id"] == CHAT and s.get("reply_markup")

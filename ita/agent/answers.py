@@ -648,4 +648,15 @@ def render(result: ToolResult | dict, lang: str = "en") -> str:
         return _generic(T, result, lang)
 
 
-__all__ = ["render", "render_failure", "render_table", "templates"]
+__all__ = ["friendly_error", "render", "render_failure", "render_table", "templates"]
+
+
+def friendly_error(exc: BaseException, lang: str = "en") -> str:
+    """One readable sentence for the chat (web, terminal, Telegram) instead of a stack trace (the trace goes to
+    the log): what happened, that nothing was changed and no order placed, what to do."""
+    kind = type(exc).__name__
+    if lang == "ru":
+        return (f"⚠️ Не получилось ответить: внутренняя ошибка ({kind}). Ничего не изменено и никаких ордеров "
+                "не выставлено. Попробуйте ещё раз или переформулируйте запрос; подробности — в журнале сервера.")
+    return (f"⚠️ Sorry — something went wrong on my side while answering ({kind}). Nothing was changed and no "
+            "order was placed. Please try again or rephrase; the details are in the server log.")

@@ -49,16 +49,6 @@ _CYRILLIC = re.compile(r"[А-Яа-яЁё]")
 
 # ---- what the trader sees when something goes wrong ---------------------------------------------------
 
-def friendly_error(exc: BaseException, lang: str = "en") -> str:
-    """One readable sentence for the chat instead of a stack trace (the trace goes to the server log)."""
-    kind = type(exc).__name__
-    if lang == "ru":
-        return (f"⚠️ Не получилось ответить: внутренняя ошибка ({kind}). Ничего не изменено и никаких ордеров "
-                "не выставлено. Попробуйте ещё раз или переформулируйте запрос; подробности — в журнале сервера.")
-    return (f"⚠️ Sorry — something went wrong on my side while answering ({kind}). Nothing was changed and no "
-            "order was placed. Please try again or rephrase; the details are in the server log.")
-
-
 def lang_of(text: str) -> str:
     return "ru" if _CYRILLIC.search(text or "") else "en"
 
@@ -318,4 +308,6 @@ async def on_message(message: cl.Message) -> None:
         await show_turn(turn, _settings(), lang)
     except Exception as exc:  # never a stack trace in the chat
         log.exception("chat turn failed: %r", text[:200])
+        from ita.agent.answers import friendly_error
+
         await cl.Message(content=friendly_error(exc, lang), author=AUTHOR).send()

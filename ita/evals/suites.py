@@ -18,6 +18,7 @@ suite           modes and metrics                                               
 from __future__ import annotations
 
 import math
+import os
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -49,9 +50,13 @@ def agent_suite(quick: bool = False, progress: Callable[[str], None] = lambda _m
     res = run_agent_eval(folder=folder, llm=llm, model=model, model_name=model_name, limit=limit,
                          progress=lambda n, total: progress(f"agent: {n}/{total} cases"))
     metrics = {f"{res.mode}:{half}": m for half, m in res.metrics.items()}
-    failures = [{"mode": f"{res.mode}:{r['split']}", "item": f"{r['case']}#{r['turn'] + 1}", "what": r["say"],
-                 "expected": r["expected"], "got": r["got"], "lang": r["lang"],
-                 "pending": bool(r["pending"])} for r in res.failures]
+    # a held-out request is not printed (nor stored, nor in the report): whoever improves the parser reads the
+    # failures, and the held-out half must stay unseen (ITA_EVAL_SHOW_HELDOUT=1 shows it, e.g. for a final review)
+    show = os.environ.get("ITA_EVAL_SHOW_HELDOUT", "") not in ("", "0")
+    failures = [{"mode": f"{res.mode}:{r['split']}", "item": f"{r['case']}#{r['turn'] + 1}",
+                 "what": r["say"] if r["split"] != "heldout" or show else "(held-out request: not shown)",
+                 "expected": r["expected"] if r["split"] != "heldout" or show else "(hidden)", "got": r["got"],
+                 "lang": r["lang"], "pending": bool(r["pending"])} for r in res.failures]
     return SuiteRun.new("agent", metrics, failures=failures, quick=quick, seconds=res.seconds,
                         details={f"{res.mode}:all": {"model": res.mode}})
 

@@ -27,6 +27,7 @@ from typing import Any
 import yaml
 
 from ita.errors import ItaError, SetupError, closest
+from ita.setups.loader import leaf_paths
 
 #: More variants than this need an explicit ``--yes`` (``confirm=True``).
 MAX_VARIANTS_WITHOUT_CONFIRM = 10_000
@@ -91,20 +92,6 @@ def parse_grid_specs(items: list[str] | dict | None) -> dict[str, list]:
                            "--grid fvg.min_gap_pips=0.5:2:0.5.")
         k, v = it.split("=", 1)
         out[k.strip()] = parse_values(v)
-    return out
-
-
-def leaf_paths(obj: Any, prefix: str = "") -> list[str]:
-    """Every scalar's dotted path in a parsed setup YAML (list items by index: ``sequence.1.within_bars``)."""
-    out: list[str] = []
-    if isinstance(obj, dict):
-        for k, v in obj.items():
-            p = f"{prefix}.{k}" if prefix else str(k)
-            out.extend(leaf_paths(v, p) if isinstance(v, (dict, list)) else [p])
-    elif isinstance(obj, list):
-        for i, v in enumerate(obj):
-            p = f"{prefix}.{i}"
-            out.extend(leaf_paths(v, p) if isinstance(v, (dict, list)) else [p])
     return out
 
 

@@ -155,19 +155,24 @@ class ResearchStore:
                 return dict(rows[0]), folds
         raise ItaError(f"Unknown walk-forward {wf_id!r}. See `ita research list`.")
 
+    def _newest(self, table: str, key: str, cond: str, setup_id: str, version: int,
+                symbol: str | None) -> dict | None:
+        """The newest complete row (``select *``) of ``table`` for a setup version (on ``symbol``), or None."""
+        if not self.db[table].exists():
+            return None
+        where, args = f"setup_id = ? and setup_version = ? and status = 'complete'{cond}", [setup_id, int(version)]
+        if symbol:
+            where += " and symbol = ?"
+            args.append(symbol)
+        rows = list(self.db.query(f"select * from {table} where {where} order by created_at desc, {key} desc limit 1",
+                                  args))
+        return dict(rows[0]) if rows else None
+
     def latest_walk_forward(self, setup_id: str, version: int, symbol: str | None = None) -> dict | None:
         """The newest complete walk-forward row of ``setup_id`` ``vversion`` (on ``symbol``), or None."""
-        if not self.db["walk_forwards"].exists():
+        row = self._newest("walk_forwards", "wf_id", "", setup_id, version, symbol)
+        if row is None:
             return None
-        cond, args = "setup_id = ? and setup_version = ? and status = 'complete'", [setup_id, int(version)]
-        if symbol:
-            cond += " and symbol = ?"
-            args.append(symbol)
-        rows = list(self.db.query(f"select * from walk_forwards where {cond} order by created_at desc, wf_id desc "
-                                  "limit 1", args))
-        if not rows:
-            return None
-        row = dict(rows[0])
         for k in ("oos_profit_factor", "is_profit_factor", "wfe", "dsr", "pbo", "oos_total_r", "is_total_r",
                   "oos_max_dd_r"):
             row[k] = _num(row.get(k))
@@ -175,17 +180,9 @@ class ResearchStore:
 
     def latest_sweep(self, setup_id: str, version: int, symbol: str | None = None) -> dict | None:
         """The newest complete sweep row (kind ``sweep``) of ``setup_id`` ``vversion`` (on ``symbol``), or None."""
-        if not self.db["sweeps"].exists():
+        found = self._newest("sweeps", "sweep_id", " and kind = 'sweep'", setup_id, version, symbol)
+        if found is None:
             return None
-        cond, args = "setup_id = ? and setup_version = ? and kind = 'sweep' and status = 'complete'", \
-            [setup_id, int(version)]
-        if symbol:
-            cond += " and symbol = ?"
-            args.append(symbol)
-        rows = list(self.db.query(f"select sweep_id from sweeps where {cond} order by created_at desc, sweep_id desc "
-                                  "limit 1", args))
-        if not rows:
-            return None
-        row = self.get_sweep(rows[0]["sweep_id"])
+        row = self.get_sweep(found["sweep_id"])
         row["dsr"], row["pbo"] = _num(row.get("dsr")), _num(row.get("pbo"))
         return row

@@ -226,16 +226,18 @@ def _coerce(value: Any) -> Any:
     return value
 
 
-def _leaf_paths(obj: Any, prefix: str = "") -> list[str]:
-    out = []
+def leaf_paths(obj: Any, prefix: str = "") -> list[str]:
+    """Every scalar's dotted path in a parsed setup YAML (list items by index: ``sequence.1.within_bars``) — the
+    paths ``--param`` overrides and research grids name."""
+    out: list[str] = []
     if isinstance(obj, dict):
         for k, v in obj.items():
             p = f"{prefix}.{k}" if prefix else str(k)
-            out.extend(_leaf_paths(v, p) if isinstance(v, (dict, list)) else [p])
+            out.extend(leaf_paths(v, p) if isinstance(v, (dict, list)) else [p])
     elif isinstance(obj, list):
         for i, v in enumerate(obj):
             p = f"{prefix}.{i}"
-            out.extend(_leaf_paths(v, p) if isinstance(v, (dict, list)) else [p])
+            out.extend(leaf_paths(v, p) if isinstance(v, (dict, list)) else [p])
     return out
 
 
@@ -246,7 +248,7 @@ def apply_overrides(raw: dict, params: dict[str, Any]) -> tuple[dict, dict[str, 
     in the setup (``rr``). Raises :class:`SetupError` for unknown or ambiguous keys.
     """
     data = json.loads(json.dumps(raw))
-    full = _leaf_paths(data) + [f"{k}" for k in Setup.model_fields if k not in data]
+    full = leaf_paths(data) + [f"{k}" for k in Setup.model_fields if k not in data]
     resolved: dict[str, Any] = {}
     for key, value in params.items():
         if key in full or "." in key:

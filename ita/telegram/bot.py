@@ -381,6 +381,8 @@ class ChatBot:
         except Exception as exc:  # noqa: BLE001 - never a stack trace in the chat
             log.exception("chat %s: the job failed", chat_id)
             result = None
+            from ita.agent.answers import friendly_error
+
             await self._send_html(bot, chat_id, html.escape(friendly_error(exc, lang)))
         if progress["id"] is not None:
             last = (latest.get("p") or (None, None, ""))[2]
@@ -481,11 +483,3 @@ def progress_text(elapsed: float, latest: tuple | None, lang: str = "en") -> str
     return "\n".join(p for p in (head, bar, html.escape(text[:300])) if p)
 
 
-def friendly_error(exc: BaseException, lang: str = "en") -> str:
-    """One readable sentence instead of a stack trace (the trace goes to the log)."""
-    kind = type(exc).__name__
-    if lang == "ru":
-        return (f"⚠️ Не получилось ответить: внутренняя ошибка ({kind}). Ничего не изменено, ордеров нет. "
-                "Попробуйте ещё раз; подробности — в журнале.")
-    return (f"⚠️ Something went wrong on my side ({kind}). Nothing was changed and no order was placed. Please try "
-            "again; the details are in the log.")

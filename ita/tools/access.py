@@ -40,18 +40,18 @@ def candle_store(symbol: str | None = None):
 
 
 def stored_coverage(store, symbol: str) -> tuple[pd.Timestamp, pd.Timestamp]:
-    """UTC open times of the first and last stored bar of ``symbol`` (finest stored timeframe)."""
-    import pandas as pd
-
+    """UTC open times of the first and last stored bar of ``symbol`` over every stored timeframe (M5 history
+    imported and a few days of M1 kept from a live feed cover the whole period, not just the live days)."""
     tfs = store.stored_timeframes(symbol)
     if not tfs:
         have = store.symbols()
         raise DataError(f"No candles stored for {symbol}.{closest(symbol, have)} Stored symbols: "
                         f"{', '.join(have) or 'none'}. Import with `ita data import FILE --symbol {symbol} "
                         f"--timeframe M5 --server-tz Europe/Athens`.")
-    idx = pd.read_parquet(store.path(symbol, tfs[0]), columns=[]).index
-    idx = pd.DatetimeIndex(idx).tz_convert("UTC")
-    return idx[0], idx[-1]
+    spans = [c for c in (store.coverage(symbol, tf) for tf in tfs) if c is not None]
+    if not spans:
+        raise DataError(f"The stored {symbol} series are empty. Import with `ita data import FILE --symbol {symbol}`.")
+    return min(a for a, _ in spans), max(b for _, b in spans)
 
 
 def load_bars(store, symbol: str, timeframe: str, start, end) -> pd.DataFrame:

@@ -57,26 +57,63 @@ def default_values(current: Any) -> list:
     raise ItaError(f"Give the values to try for this parameter (it is {current!r}), e.g. close,wick.")
 
 
-def _complete_grid(setup_id: str, version: int | None, grid: dict) -> dict:
-    """Fill parameters given without values with :func:`default_values` of the setup's current value."""
-    if grid and all(v not in (None, "", []) for v in grid.values()):
-        return grid
+#: what ``rr`` names in a grid when the setup has no leaf called rr: its R:R (a level target's ``min_rr``)
+RR_PATHS = ("target.rr", "target.min_rr")
+
+
+def resolve_grid_keys(setup_id: str, version: int | None, grid: dict | None) -> dict[str, Any]:
+    """``grid`` with its keys as the setup YAML's own dotted paths, values unchanged: a path, a unique tail
+    (``fvg.min_gap_pips``) or leaf (``min_gap_pips``) as :func:`ita.research.grid.resolve_path` reads it, and
+    ``rr`` = the setup's R:R (``target.rr``, or ``target.min_rr`` of a level target); an empty grid =
+    ``{the setup's R:R (or the first of DEFAULT_AXES it has): None}``.
+
+    Raises :class:`~ita.errors.SetupError` for an unknown setup or an unknown/ambiguous key (naming the valid
+    paths), :class:`ItaError` when the grid is empty and the setup has none of :data:`DEFAULT_AXES`.
+
+    >>> resolve_grid_keys("asia_sweep", None, {"rr": "1.5,2"})                    # doctest: +SKIP
+    {'target.min_rr': '1.5,2'}
+    """
     import yaml
 
-    from ita.research.grid import leaf_paths, resolve_path, value_at
+    from ita.errors import SetupError
+    from ita.research.grid import leaf_paths, resolve_path
     from ita.setups.loader import load_setup
 
     raw = yaml.safe_load(load_setup(setup_id, version).path.read_text(encoding="utf-8"))
+    have = leaf_paths(raw)
     if not grid:  # nothing named: the setup's R:R
-        have = leaf_paths(raw)
         first = next((p for p in DEFAULT_AXES if p in have), None)
         if first is None:
             raise ItaError("Name at least one parameter to vary, e.g. grid {\"rr\": \"1.5,2,2.5,3\"}.")
-        grid = {first: None}
-    out = {}
+        return {first: None}
+    out: dict[str, Any] = {}
     for k, v in grid.items():
-        out[k] = v if v not in (None, "", []) else default_values(value_at(raw, resolve_path(raw, k)))
+        try:
+            path = resolve_path(raw, str(k).strip())
+        except SetupError:
+            rr = next((p for p in RR_PATHS if p in have), None)
+            if str(k).strip().lower() not in ("rr", "r:r") or rr is None:
+                raise
+            path = rr
+        if path in out:
+            raise SetupError(f"--grid {k}: the same parameter as another key ({path}); give it once.")
+        out[path] = v
     return out
+
+
+def _complete_grid(setup_id: str, version: int | None, grid: dict) -> dict:
+    """The grid by the setup's own paths (:func:`resolve_grid_keys`); a parameter given without values gets
+    :func:`default_values` around the setup's current value."""
+    import yaml
+
+    from ita.research.grid import value_at
+    from ita.setups.loader import load_setup
+
+    resolved = resolve_grid_keys(setup_id, version, grid)
+    if all(v not in (None, "", []) for v in resolved.values()):
+        return resolved
+    raw = yaml.safe_load(load_setup(setup_id, version).path.read_text(encoding="utf-8"))
+    return {k: v if v not in (None, "", []) else default_values(value_at(raw, k)) for k, v in resolved.items()}
 
 
 def float_list(v: Any, name: str) -> Any:

@@ -39,10 +39,16 @@ Rules worth knowing
   tool does not take what the follow-up changes (e.g. "only London killzone" after "show trade 12") it
   becomes a backtest of the context's setup (or a detector run when it names a detector).
 * "NY AM" is read as the New York killzone (07:00–10:00 New York); "silver bullet AM" as ``silver_bullet_am``.
+* Research requests carry what the research tools take: ``grid`` ``{"rr": "1.5,2,3" | "1:4:0.5" | None}`` (keys are
+  setup leaves the sweep resolves: ``rr`` = the setup's R:R), ``objective``, ``search``, ``trials``, ``train`` /
+  ``test`` ("3M", "2W"), ``anchored``, ``method``, ``n``, ``rules``, ``risk`` (percent per trade). A follow-up
+  that only changes those ("now by profit factor", "and at 0.5%?") repeats the research run, or starts the
+  matching one after a backtest; "rr 2,5" outside research is one value (a Russian decimal comma).
 
 Modules: :mod:`~ita.agent.parse.schema` (intents, tool arguments, result models), :mod:`~ita.agent.parse.vocab`
 (the vocabulary as data), :mod:`~ita.agent.parse.text`, :mod:`~ita.agent.parse.periods` (dates),
 :mod:`~ita.agent.parse.entities` (setups, symbols, sessions, detectors, parameters …),
+:mod:`~ita.agent.parse.research` (grid values, objective, search, trials, windows, Monte Carlo, challenge risks),
 :mod:`~ita.agent.parse.intents` (:func:`parse`) and :mod:`~ita.agent.parse.resolve` (:func:`resolve`).
 """
 from ita.agent.parse.intents import parse

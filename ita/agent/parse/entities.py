@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass, field
 
 from ita.agent.parse.periods import find_periods, find_relative, periods_to_dates
+from ita.agent.parse.research import RESEARCH_KEYS, find_research
 from ita.agent.parse.schema import DEFAULT_YEAR, DETECTORS, MAX_RUNS_LIMIT, SESSIONS, TOOL_ARGS
 from ita.agent.parse.text import coerce, mask, normalise
 from ita.agent.parse.vocab import Vocab, alias_body, vocabulary
@@ -38,6 +39,7 @@ class Found:
     signal_id: str | None = None                            # a signal id (setup-vN-SYMBOL-TF-yyyymmddTHHMM)
     learn_target: str | None = None                         # a learning target (setup_win, fvg_respected, …)
     k: int | None = None                                    # "5 similar signals"
+    research: dict = field(default_factory=lambda: {"grid": {}})   # grid, objective, search, trials, train, …
     masks: list[tuple[int, int]] = field(default_factory=list)   # spans taken out before intent matching
 
     @property
@@ -125,6 +127,12 @@ def extract(text: str, lang: str, known_setups: list[str], known_symbols: list[s
                 continue
             f.kv_args[arg] = val
         take(m)
+    before = s
+    s, f.research, _ = find_research(s, lang, v)
+    f.masks.extend(_diff_spans(before, s))
+    for k in RESEARCH_KEYS:                  # "objective=sharpe", "trials=50": the words beat the guesses
+        if k in f.kv_args:
+            f.research[k] = f.kv_args.pop(k)
     for name, typ, rx in v.params:
         for m in list(rx.finditer(s)):
             if name in f.params:
@@ -209,6 +217,32 @@ def _kv_arg(arg: str, raw: str, lang: str, known_setups, known_symbols, v: Vocab
         return _SKIP
     if arg == "run_id":
         return raw if re.fullmatch(r"[A-Za-z0-9_\-]{1,80}", raw) else _SKIP
+    if arg in RESEARCH_KEYS:
+        return research_kv(arg, raw, v)
+    return _SKIP
+
+
+def research_kv(arg: str, raw: str, v: Vocab):
+    """A research argument written as ``key=value`` ("objective=sharpe", "trials=50", "train=3M", "risk=0.5,1")."""
+    low = raw.lower().strip()
+    if arg in ("objective", "search", "method", "rules"):
+        section = {"objective": "objectives", "search": "search_methods", "method": "montecarlo_methods",
+                   "rules": "challenge_rules"}[arg]
+        names = list(v.raw.get(section) or {})
+        if low in names:
+            return low
+        return next((n for n, pats in (v.raw.get(section) or {}).items() if any(re.search(p, low) for p in pats)),
+                    low if arg == "rules" and re.fullmatch(r"[a-z0-9_]{1,60}", low) else _SKIP)
+    if arg in ("trials", "n"):
+        return int(low) if low.isdigit() and int(low) > 0 else _SKIP
+    if arg in ("train", "test"):
+        m = re.fullmatch(r"(\d{1,3})\s*([mwdy])", low)
+        return f"{m.group(1)}{m.group(2).upper()}" if m else _SKIP
+    if arg == "anchored":
+        return {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}.get(low, _SKIP)
+    if arg == "risk":
+        vals = [float(x) for x in re.split(r"[,;/]", low.replace("%", "")) if re.fullmatch(r"\d+(?:\.\d+)?", x.strip())]
+        return vals or _SKIP
     return _SKIP
 
 
@@ -258,9 +292,13 @@ def _entities(f: Found, s: str, known_setups: list[str], known_symbols: list[str
         if not parts:
             continue
         bodies = ["(?:" + "|".join([re.escape(p), *(alias_body(a) for a in words.get(p, []))]) + ")" for p in parts]
-        for m in re.finditer(r"(?<![\w])" + r"[\s\-_]*".join(bodies) + r"(?![\w])", s):
-            cands.append((m.start(), m.end(), 0, "setup_id", sid))
-            exact_found.add(sid)
+        orders = [bodies] + ([bodies[::-1]] if len(bodies) == 2 else [])   # "свип азии" = asia_sweep
+        for k, body in enumerate(orders):
+            for m in re.finditer(r"(?<![\w])" + r"[\s\-_]*".join(body) + r"(?![\w])", s):
+                if k and not re.search(r"[а-я]", m.group()):     # reversed only in Russian words
+                    continue
+                cands.append((m.start(), m.end(), 0, "setup_id", sid))
+                exact_found.add(sid)
     toks = [(m.start(), m.end(), m.group()) for m in re.finditer(r"[a-z0-9]+", s)][:400]
     for sid in setups:
         if sid in exact_found:

@@ -16,6 +16,8 @@ from ita.agent.parse.schema import (
     MAX_RUNS_LIMIT,
     MAX_TEXT,
     REQUIRED_ARGS,
+    RESEARCH_ARGS,
+    RESEARCH_TOOLS,
     TOOL_ARGS,
     ParsedRequest,
 )
@@ -25,11 +27,22 @@ from ita.times import today_ny
 
 # ---- intents ----------------------------------------------------------------------------------------------------
 
+def swapped(word: str, target: str) -> bool:
+    """``word`` is ``target`` with two neighbouring letters swapped ("lsit" → "list", "mrach" → "march")."""
+    if len(word) != len(target) or word == target:
+        return False
+    diff = [i for i, (a, b) in enumerate(zip(word, target)) if a != b]
+    return len(diff) == 2 and diff[1] == diff[0] + 1 and word[diff[0]] == target[diff[1]] \
+        and word[diff[1]] == target[diff[0]]
+
+
 def correct_typos(s: str, v: Vocab) -> str:
     def fix(m: re.Match) -> str:
         w = m.group()
-        if len(w) < 5 or w in v.protected:
+        if len(w) < 4 or w in v.protected:
             return w
+        if len(w) == 4:                       # short words: only two letters swapped ("lsit", "shwo")
+            return next((t for t in v.typo_targets if swapped(w, t)), w)
         if any(w.startswith(t) for t in v.typo_targets if len(t) >= 4):  # an inflection ("сетапов"), not a typo
             return w
         if w[0] >= "а" and any(t.startswith(w) for t in v.typo_targets):  # a Russian stem ("прогон" of "прогоны")
@@ -49,6 +62,10 @@ def _features(f: Found, v: Vocab) -> dict[str, bool]:
         "version_word": bool(v.version_words.search(f.norm)), "trade": f.trade is not None,
         "run_ids": bool(f.run_ids), "two_run_ids": len(f.run_ids) >= 2, "run_word": bool(v.run_words.search(f.norm)),
         "params": bool(f.params), "timeframe": bool(f.timeframe),
+        "grid_values": bool(f.research.get("several")), "train_window": "train" in f.research,
+        "research": bool({k for k in f.research if k in RESEARCH_ARGS and k not in ("grid", "risk")}
+                         or (f.research.get("percent") and not f.params)
+                         or any(x is not None for x in (f.research.get("grid") or {}).values())),
     }
 
 
@@ -56,7 +73,8 @@ def _intent_text(f: Found, v: Vocab) -> str:
     s = f.norm
     for a, b in f.masks:
         seg = s[a:b]
-        if re.search(r"[=]|rr|рр|gap|гэп|risk|риск|target|тейк", seg):   # parameters: not words of an intent
+        if re.search(r"[=]|rr|рр|gap|гэп|risk|риск|target|тейк|train|test|trial|обучени|тест|испытан", seg):
+            # parameters, windows, counts: not words of an intent
             s = mask(s, a, b)
     if f.setup_span:
         s = mask(s, *f.setup_span)
@@ -157,7 +175,7 @@ def _parse_one(raw: str, text: str, lang: str, known_setups: list[str], known_sy
     if intent is None:
         repeat = bool(v.repeat.search(f.norm))
         marker = bool(v.start_markers.search(f.norm) or v.anywhere_markers.search(f.norm))
-        if repeat or (marker and (modifiers or feats["setup_id"] or feats["detector"])):
+        if repeat or (marker and (modifiers or feats["setup_id"] or feats["detector"] or feats["research"])):
             intent, follow_up, confidence = "backtest", True, 0.7
         elif feats["setup_id"]:
             intent, confidence = ("backtest", 0.6) if modifiers else ("show_setup", 0.5)
@@ -166,7 +184,7 @@ def _parse_one(raw: str, text: str, lang: str, known_setups: list[str], known_sy
             intent, confidence = ("theory_question", 0.5) if question else ("run_detector", 0.55)
         elif _looks_like_question(f.norm) and not any(feats[k] for k in ("symbol", "params", "period", "versions")):
             intent, confidence = "theory_question", 0.5         # "когда лондонская killzone?"
-        elif modifiers:
+        elif modifiers or (feats["research"] and len(re.findall(r"\w+", f.norm)) <= 4):   # "anchored", "optuna"
             intent, follow_up, confidence = "backtest", True, 0.6
         elif _looks_like_question(f.norm):
             intent, confidence = "theory_question", 0.5
@@ -240,9 +258,19 @@ def args_for(intent: str, f: Found, v: Vocab, follow_up: bool = False, default_y
     for k in ("start", "end", "day", "version", "trade", "limit", "run_id"):
         if k in f.kv_args:
             found[k] = f.kv_args[k]
+    if f.time_of_day and (found.get("day") or day):     # "2025-05-07 09:30": a chart's time (a reply to "when?")
+        found["time"] = f"{found.get('day') or day} {f.time_of_day}"
     if follow_up:
-        keep = ("setup_id", "symbol", "start", "end", "version", "params", "session", "detector", "timeframe")
-        return {k: found[k] for k in keep if k in found}
+        keep = ("setup_id", "symbol", "start", "end", "version", "params", "session", "detector", "timeframe",
+                "time")
+        said = {k: found[k] for k in keep if k in found}
+        r = f.research or {}
+        said.update({k: r[k] for k in RESEARCH_ARGS if k in r and k != "grid"})
+        if "risk" not in said and r.get("percent") and not found.get("params"):
+            said["risk"] = list(r["percent"])            # "and at 0.5%?" (kept only after a challenge)
+        if any(x is not None for x in (r.get("grid") or {}).values()):
+            said["grid"] = dict(r["grid"])
+        return said
     tool = INTENT_TOOL.get(intent)
     out: dict[str, Any] = {}
     if tool == "compare_versions":
@@ -289,21 +317,31 @@ def args_for(intent: str, f: Found, v: Vocab, follow_up: bool = False, default_y
                        None)
             if hit:
                 out[arg] = hit
-    if tool in ("run_sweep", "run_walk_forward"):
-        out["grid"] = research_grid(f.norm, v)
-    if tool == "challenge_odds":
-        rules = next((rid for rid, pats in (v.raw.get("challenge_rules") or {}).items()
-                      if any(re.search(p, f.norm) for p in pats)), None)
-        if rules:
-            out["rules"] = rules
-        risk = (f.params or {}).get("risk_pct")
-        if risk is not None:
-            out["risk"] = [float(risk)]
-    if tool in ("run_montecarlo", "challenge_odds") and f.run_ids:
-        out["run_id"] = f.run_ids[0]
+    if tool in RESEARCH_TOOLS:
+        out.update(research_args(tool, f))
     for k in TOOL_ARGS.get(tool, ()):
         if k in found and k not in out:
             out[k] = found[k]
+    return out
+
+
+def research_args(tool: str, f: Found) -> dict[str, Any]:
+    """The research arguments the text gave (:func:`ita.agent.parse.research.find_research`) that ``tool`` takes:
+    the grid (``{}`` = none named: the tool varies the setup's R:R) of a sweep or walk-forward, the objective,
+    search, trials, windows, anchoring, Monte Carlo method and paths, challenge rules and risks; the run named."""
+    r = f.research or {"grid": {}}
+    out: dict[str, Any] = {}
+    if tool in ("run_sweep", "run_walk_forward"):
+        out["grid"] = dict(r.get("grid") or {})
+    if tool == "challenge_odds" and "risk" not in r:
+        risk = (f.params or {}).get("risk_pct", (f.params or {}).get("risk"))
+        if isinstance(risk, (int, float)) and not isinstance(risk, bool):
+            out["risk"] = [float(risk)]
+    for k in TOOL_ARGS[tool]:
+        if k in r and k not in ("grid",):
+            out[k] = list(r[k]) if isinstance(r[k], list) else r[k]
+    if tool in ("run_montecarlo", "challenge_odds") and f.run_ids:
+        out["run_id"] = f.run_ids[0]
     return out
 
 
@@ -332,11 +370,3 @@ def _portfolio_promote_args(tool: str, f: Found, v: Vocab) -> dict[str, Any]:
     if gov:
         out["governor"] = gov
     return out
-
-
-def research_grid(norm: str, v: Vocab) -> dict:
-    """The parameters a research request names (``grid_params`` of the vocabulary) as ``{path: None}`` — the
-    sweep tool puts a default spread of values around the setup's own; ``{}`` when none is named (the tool then
-    varies the setup's R:R)."""
-    names = [path for path, pats in (v.raw.get("grid_params") or {}).items() if any(re.search(p, norm) for p in pats)]
-    return {n: None for n in names}

@@ -105,6 +105,10 @@ def find_periods(s: str, lang: str, v: Vocab) -> tuple[str, list[DateExpr], str 
          lambda g: DateExpr(0, "day", int(g[0]), int(g[1]), int(g[2]))),
         # 14.03.2025 (d.m.y); 03/14/2025 in English is m/d/y when the day would be impossible otherwise
         (rf"{W0}(\d{{1,2}})([./])(\d{{1,2}})\2(\d{{4}}){W1}", lambda g: _dmy(g, lang)),
+        # the first week of march 2025, последняя неделя марта: days 1-7, 8-14, 15-21, 22-28 or the last 7
+        (rf"{W0}(?:the\s+)?(first|second|third|fourth|last|1st|2nd|3rd|4th|перв\w*|втор\w*|трет\w*|четв[её]рт\w*|"
+         rf"последн\w*)\s+(?:week|недел\w*)\s+(?:of\s+|in\s+)?({M}){Y}{W1}",
+         lambda g: _week_of_month(g[0], _month_of(g[1], v), _int(g[2]))),
         # 14 march 2025, 14th of march, 1 марта
         (rf"{W0}{D}\s*(?:of\s+)?({M}){Y}{W1}", lambda g: DateExpr(0, "day", _int(g[2]), _month_of(g[1], v), int(g[0]))),
         # march 14, 2025
@@ -159,6 +163,17 @@ def find_periods(s: str, lang: str, v: Vocab) -> tuple[str, list[DateExpr], str 
             add(m, expr)
     out.sort(key=lambda e: e.pos)
     return s, out, tod
+
+
+def _week_of_month(word: str, month: int | None, year: int | None) -> DateExpr | None:
+    """The n-th (or last) seven days of a month as a range."""
+    if month is None:
+        return None
+    n = _ordinal(word)
+    if n is None:        # last / последняя
+        last = calendar.monthrange(year or DEFAULT_YEAR, month)[1]
+        return DateExpr(0, "range", year, month, last - 6, last)
+    return DateExpr(0, "range", year, month, 7 * n - 6, 7 * n)
 
 
 def _int(x: str | None) -> int | None:
@@ -241,13 +256,15 @@ _NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
 _U_EN = r"(days?|weeks?|months?|quarters?|years?)"
 _U_RU = r"(дн\w*|день|сутк\w*|недел\w*|месяц\w*|квартал\w*|год\w*|лет)"
 _N = r"(\d{1,3}|" + "|".join(sorted(_NUMBER_WORDS, key=len, reverse=True)) + r")"
+# "последняя неделя марта" is a week of March, not the last week
+_NO_MONTH = r"(?!\s+(?:январ|феврал|март|апрел|ма[йяе]|июн|июл|август|сентябр|октябр|ноябр|декабр))"
 # (pattern, which): which = this | last | rolling | today | yesterday | ytd | mtd | wtd
 _RELATIVE: list[tuple[re.Pattern, str]] = [
     (re.compile(r"(?<![\w])(?:the\s+)?(?:last|past|previous|prior)\s+" + _N + r"\s+" + _U_EN + r"(?![\w])"), "rolling"),
     (re.compile(r"(?<![\w])(?:за\s+)?(?:последн\w*|прошедш\w*)\s+" + _N + r"\s+" + _U_RU + r"(?![\w])"), "rolling"),
-    (re.compile(r"(?<![\w])(?:за\s+)?(?:последн\w*)\s+" + _U_RU + r"(?![\w])"), "rolling1"),
+    (re.compile(r"(?<![\w])(?:за\s+)?(?:последн\w*)\s+" + _U_RU + r"(?![\w])" + _NO_MONTH), "rolling1"),
     (re.compile(r"(?<![\w])(?:this|current)\s+(week|month|quarter|year)(?![\w])"), "this"),
-    (re.compile(r"(?<![\w])(?:last|previous|prior)\s+(week|month|quarter|year)(?![\w])"), "last"),
+    (re.compile(r"(?<![\w])(?:last|previous|prior)\s+(week|month|quarter|year)(?![\w])(?!\s+(?:of|in)\s)"), "last"),
     (re.compile(r"(?<![\w])(?:(?:на|в|за)\s+)?(?:эт(?:а|у|ой|от|ом|им|ого)|текущ\w*|нынешн\w*)\s+"
                 r"(недел\w*|месяц\w*|квартал\w*|год\w*)(?![\w])"), "this"),
     (re.compile(r"(?<![\w])(?:(?:на|в|за)\s+)?(?:прошл\w*|предыдущ\w*)\s+(недел\w*|месяц\w*|квартал\w*|год\w*)(?![\w])"),

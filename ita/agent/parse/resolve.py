@@ -16,6 +16,7 @@ from ita.agent.parse.schema import (
     INTENT_TOOL,
     MAX_TEXT,
     REQUIRED_ARGS,
+    RESEARCH_ARGS,
     RUN_TOOLS,
     TOOL_ARGS,
     ParsedRequest,
@@ -99,7 +100,7 @@ def _annotate(plan: Resolution, parsed: ParsedRequest) -> Resolution:
         start, end = plan.args.get("start") or p.get("start"), plan.args.get("end") or p.get("end")
         notes.append(_msg("period_note", lang).format(said=p["said"], start=start, end=end, today=p["today"]))
     if parsed.refused and plan.action != "unknown":
-        notes.extend(_msg("refused_part", lang).format(part=_short(part)) for part in parsed.refused)
+        notes.extend(_msg("refused_part", lang).format(part=_short_refused(part)) for part in parsed.refused)
     if not notes and not calls:
         return plan
     return plan.model_copy(update={"note": " ".join(notes) or None, "calls": calls})
@@ -130,6 +131,20 @@ def _more_calls(plan: Resolution, parsed: ParsedRequest, lang: str) -> tuple[lis
     if len(combos) > MAX_CALLS:
         return calls, _msg("too_many", lang).format(n=len(combos), max=MAX_CALLS, list=shown)
     return calls, _msg("several", lang).format(n=len(combos), list=shown)
+
+
+def _short_refused(part: str, n: int = 80) -> str:
+    """A refused part as the note quotes it: whole when short, else the words around what was refused."""
+    text = re.sub(r"\s+", " ", str(part)).strip()
+    if len(text) <= n:
+        return text
+    low = text.lower()
+    hits = [m.start() for e in vocabulary().intents if e["intent"] == "refuse" for p in e["patterns"]
+            for m in [p.search(low)] if m]
+    at = min(hits) if hits else 0
+    if at < n - 20:
+        return _short(text, n)
+    return "…" + text[max(0, at - 20):at + n - 21].rstrip() + ("…" if at + n - 21 < len(text) else "")
 
 
 def _short(text: str, n: int = 80) -> str:
@@ -193,12 +208,22 @@ def _resolve(parsed: ParsedRequest, ctx: dict, lang: str) -> Resolution:
     last_args = dict(ctx["last_args"]) if isinstance(ctx.get("last_args"), dict) else {}
     from_context_setup = False
     if parsed.follow_up:
+        new = _research_follow_up(new, last_tool)
+        research = research_tool(new)
         if last_tool in FOLLOWABLE and _accepts(last_tool, new):
             tool = last_tool
             args = {k: val for k, val in last_args.items() if k in TOOL_ARGS[tool]}
             if not args.get("setup_id") and "setup_id" in TOOL_ARGS[tool]:
                 from_context_setup = True
+            if tool in RUN_TOOLS and ("setup_id" in new or "symbol" in new) and "run_id" not in new:
+                args.pop("run_id", None)          # "same on gold": the run of that setup/symbol, not the last one
+        elif research:                             # "now by profit factor" after a backtest: a sweep of it
+            tool = research
+            new.pop("detector", None)              # "same sweep with optuna": the word, not the detector
+            args = {k: val for k, val in last_args.items() if k in TOOL_ARGS[tool]} if last_tool == tool else {}
+            from_context_setup = "setup_id" not in new
         else:
+            new = {k: val for k, val in new.items() if k not in RESEARCH_ARGS}
             tool = "run_detector" if "detector" in new else "run_backtest"
             args = {}
             from_context_setup = "setup_id" not in new
@@ -209,6 +234,35 @@ def _resolve(parsed: ParsedRequest, ctx: dict, lang: str) -> Resolution:
         args = _adapt(tool, new)
         from_context_setup = "setup_id" in TOOL_ARGS[tool] and not args.get("setup_id")
     return _ask_or_call(tool, _fill(tool, args, ctx, from_context_setup, parsed.follow_up), lang, parsed)
+
+
+def research_tool(new: dict) -> str | None:
+    """The research tool a follow-up's research arguments belong to (None: none of them): paths or a method →
+    Monte Carlo; windows or anchoring → walk-forward; search, trials, objective or grid values → sweep; rules →
+    challenge odds (a risk alone stays a backtest's ``risk_pct``)."""
+    keys = set(new)
+    if keys & {"method", "n"}:
+        return "run_montecarlo"
+    if keys & {"train", "test", "anchored"}:
+        return "run_walk_forward"
+    if keys & {"search", "trials", "objective"} or new.get("grid"):
+        return "run_sweep"
+    if "rules" in keys:
+        return "challenge_odds"
+    return None
+
+
+def _research_follow_up(new: dict, last_tool: str | None) -> dict:
+    """A challenge's risk replaces the backtest parameter it was also read as ("and at 2 % risk?"); elsewhere a
+    risk is that parameter only."""
+    out = dict(new)
+    if last_tool == "challenge_odds" or "rules" in out:
+        params = out.get("params") or {}
+        if "risk" in out and set(params) <= {"risk_pct", "risk"}:
+            out.pop("params", None)
+    else:
+        out.pop("risk", None)
+    return out
 
 
 def _default(key: str) -> Any:
@@ -244,6 +298,8 @@ def _adapt(tool: str, args: dict) -> dict:
             out[key] = a
     if tool == "run_detector" and "version" in out:
         out.pop("version")
+    if tool != "render_chart":
+        out.pop("time", None)                   # a time of day belongs to a chart only
     return out
 
 
@@ -264,8 +320,8 @@ def _merge(base: dict, new: dict) -> dict:
     for k, val in new.items():
         if k in ("start", "end"):
             continue
-        if k == "params" and isinstance(out.get("params"), dict):
-            out["params"] = {**out["params"], **val}
+        if k in ("params", "grid") and isinstance(out.get(k), dict) and isinstance(val, dict):
+            out[k] = {**out[k], **val}
         else:
             out[k] = val
     return out
@@ -276,6 +332,8 @@ def _fill(tool: str, args: dict, ctx: dict, from_context_setup: bool, follow_up:
     names = TOOL_ARGS[tool]
     out = dict(args)
     if tool in RUN_TOOLS:  # a stored run: the one named, the latest of a named setup, or the conversation's last
+        if not out.get("run_id") and not out.get("setup_id") and out.get("symbol") and ctx.get("setup_id"):
+            out["setup_id"] = ctx["setup_id"]      # "same on gold": the conversation's setup on that symbol
         if not out.get("run_id") and not out.get("setup_id"):
             out["run_id"] = ctx.get("run_id")
         elif out.get("setup_id") and not out.get("symbol") and ctx.get("symbol"):

@@ -46,9 +46,10 @@ TOOL_ARGS: dict[str, tuple[str, ...]] = {
     "live_signals": ("limit",),
     "live_performance": ("period", "by", "start", "end", "setup_id", "symbol"),
     "live_status": (),
-    "run_sweep": ("setup_id", "symbol", "start", "end", "version", "grid", "objective"),
-    "run_walk_forward": ("setup_id", "symbol", "start", "end", "version", "grid", "train", "test", "objective"),
-    "run_montecarlo": ("run_id", "setup_id", "symbol"),
+    "run_sweep": ("setup_id", "symbol", "start", "end", "version", "grid", "search", "trials", "objective"),
+    "run_walk_forward": ("setup_id", "symbol", "start", "end", "version", "grid", "train", "test", "anchored",
+                         "objective"),
+    "run_montecarlo": ("run_id", "setup_id", "symbol", "n", "method"),
     "challenge_odds": ("run_id", "setup_id", "symbol", "rules", "risk"),
     "signal_probability": ("signal_id", "setup_id", "symbol"),      # learning (ita/tools/learn.py)
     "explain_signal": ("signal_id",),
@@ -96,12 +97,16 @@ INTENT_TOOL: dict[str, str] = {
 }
 LIST_TOOLS = ("portfolio_backtest",)          # take every setup and symbol named at once (no one call per name)
 ARG_DEFAULTS: dict[str, Any] = {"timeframe": DEFAULT_TIMEFRAME, "limit": DEFAULT_RUNS_LIMIT, "objective": "total_r",
-                                "train": "6M", "test": "1M", "rules": "ftmo_2step"}
+                                "train": "6M", "test": "1M", "rules": "ftmo_2step", "search": "grid",
+                                "anchored": False, "n": 10_000, "method": "bootstrap"}
 # research tools that read a stored run: the conversation's last run unless a setup is named
 RUN_TOOLS = ("run_montecarlo", "challenge_odds")
 # tools a follow-up ("same on XAUUSD") can repeat
 FOLLOWABLE = ("run_backtest", "evaluate_setup", "run_detector", "render_chart", "compare_versions", "explain_day",
-               "show_setup", "data_coverage")
+              "show_setup", "data_coverage", "run_sweep", "run_walk_forward", "run_montecarlo", "challenge_odds")
+# the research tools and the arguments only they take ("now by profit factor", "with optuna", "and at 2 % risk?")
+RESEARCH_TOOLS = ("run_sweep", "run_walk_forward", "run_montecarlo", "challenge_odds")
+RESEARCH_ARGS = ("grid", "objective", "search", "trials", "train", "test", "anchored", "method", "n", "rules", "risk")
 BACKTEST_LIKE = ("run_backtest", "evaluate_setup")
 
 

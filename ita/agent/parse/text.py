@@ -24,7 +24,38 @@ def normalise(text: str) -> str:
     s = re.sub(r"[\u2010-\u2015\u2212]", "-", s)
     s = s.replace("\u00ab", '"').replace("\u00bb", '"').replace("\u201c", '"').replace("\u201d", '"')
     s = re.sub(r"(\d{4}-\d{1,2}-\d{1,2})t(\d)", r"\1 \2", s)   # ISO date-times
-    return number_words(re.sub(r"\s+", " ", s).strip())
+    return month_typos(number_words(re.sub(r"\s+", " ", s).strip()))
+
+
+MONTHS = ("january", "february", "march", "april", "june", "july", "august", "september", "october", "november",
+          "december")
+_WORD = re.compile(r"(?<![\w])[a-z]{4,9}(?![\w])")
+
+
+def _one_letter_off(word: str, name: str) -> bool:
+    """``word`` is ``name`` with one letter left out or one letter too many (long names only: "novmber")."""
+    if len(name) < 6 or abs(len(word) - len(name)) != 1 or word[0] != name[0]:
+        return False
+    short, long_ = (word, name) if len(word) < len(name) else (name, word)
+    return any(long_[:i] + long_[i + 1:] == short for i in range(len(long_)))
+
+
+def month_typos(s: str) -> str:
+    """English month names typed with two letters swapped ("mrach", "ocotber") or one letter missing or extra
+    ("novmber", "decemeber") → the month."""
+    def fix(m: re.Match) -> str:
+        w = m.group()
+        if w in MONTHS:
+            return w
+        for name in MONTHS:
+            if len(w) == len(name) and w[0] == name[0] and sorted(w) == sorted(name):
+                diff = [i for i, (a, b) in enumerate(zip(w, name)) if a != b]
+                if len(diff) == 2 and diff[1] == diff[0] + 1:
+                    return name
+            if _one_letter_off(w, name):
+                return name
+        return w
+    return _WORD.sub(fix, s)
 
 
 _CARD = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
@@ -32,6 +63,7 @@ _CARD = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven"
          "один": 1, "одну": 1, "одна": 1, "два": 2, "две": 2, "три": 3, "четыре": 4, "пять": 5, "шесть": 6,
          "семь": 7, "восемь": 8, "девять": 9, "десять": 10, "двенадцать": 12, "пятнадцать": 15, "двадцать": 20,
          "тридцать": 30, "пятьдесят": 50}
+CARDINALS: dict[str, int] = _CARD       # number words → numbers (public: the research values read them too)
 _ORD = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7, "eighth": 8,
         "ninth": 9, "tenth": 10, "перв": 1, "втор": 2, "трет": 3, "четверт": 4, "пят": 5, "шест": 6, "седьм": 7,
         "восьм": 8, "девят": 9, "десят": 10}

@@ -32,6 +32,7 @@ Example::
 """
 from __future__ import annotations
 
+import functools
 import json
 import math
 import warnings
@@ -105,7 +106,73 @@ def args_equal(expected: dict, got: dict, last_run: str | None = None) -> bool:
 
 
 def _calls(tool: str | None, args: dict, calls: list[dict]) -> list[tuple[str, dict]]:
-    return ([(tool, args)] if tool else []) + [(c.get("tool"), c.get("args") or {}) for c in calls]
+    pairs = ([(tool, args)] if tool else []) + [(c.get("tool"), c.get("args") or {}) for c in calls]
+    return [(name, canonical(name, a)) for name, a in pairs]
+
+
+@functools.lru_cache(maxsize=None)
+def tool_defaults(tool: str | None) -> dict[str, Any]:
+    """The defaults of ``tool``'s own argument model (``ita.tools.ARG_MODELS``): what saying nothing means
+    (``objective="total_r"``, ``train="6M"``, ``rules="ftmo_2step"``, ``n=10000`` …); ``{}`` for an unknown tool."""
+    from pydantic_core import PydanticUndefined
+
+    from ita.tools import ARG_MODELS
+
+    model = ARG_MODELS.get(tool or "")
+    if model is None:
+        return {}
+    out = {}
+    for name, f in model.model_fields.items():
+        if f.default_factory is not None:
+            out[name] = f.default_factory()
+        elif f.default is not PydanticUndefined:
+            out[name] = f.default
+    return out
+
+
+GRID_TOOLS = ("run_sweep", "run_walk_forward")
+SPREAD = "<the tool's spread around the setup's value>"
+
+
+def canonical(tool: str | None, args: dict) -> dict:
+    """Arguments as the tool understands them, so that the comparison is of meaning, not spelling: what equals
+    the tool's own default is left out (:func:`tool_defaults`), and a sweep's or walk-forward's ``grid`` has
+    the keys the tool resolves them to (``rr`` → ``target.rr`` or ``target.min_rr``, ``min_gap_pips`` →
+    ``detectors.fvg.min_gap_pips``; ``{}`` → the setup's R:R) and its values as the tool reads them
+    (``"1:4:0.5"`` = ``"1,1.5,…,4"``; no values = the tool's spread, :data:`SPREAD`). A grid the tool cannot
+    resolve (unknown setup or parameter) is left as written."""
+    if not isinstance(args, dict):
+        return args
+    defaults = tool_defaults(tool)
+    out = {k: v for k, v in args.items()
+           if not (k in defaults and defaults[k] is not None and not isinstance(defaults[k], (dict, list))
+                   and v is not None and v != LAST_RUN and value_equal(defaults[k], v))}
+    if tool in GRID_TOOLS and out.get("setup_id"):
+        out["grid"] = _canonical_grid(str(out["setup_id"]), out.get("version"), out.get("grid"))
+    return out
+
+
+def _canonical_grid(setup_id: str, version: Any, grid: Any) -> Any:
+    from ita.errors import ItaError
+    from ita.research.grid import parse_values
+    from ita.tools.research import resolve_grid_keys
+
+    if grid is not None and not isinstance(grid, dict):
+        return grid
+    try:
+        paths = resolve_grid_keys(setup_id, int(version) if version not in (None, "") else None, grid or {})
+    except (ItaError, ValueError, TypeError):
+        return grid
+    out = {}
+    for path, vals in paths.items():
+        if vals in (None, "", []):
+            out[path] = SPREAD
+            continue
+        try:
+            out[path] = parse_values(vals)
+        except ItaError:
+            out[path] = vals
+    return out
 
 
 def expected_calls(turn: Turn) -> list[tuple[str, dict]]:

@@ -25,6 +25,9 @@ from ita.evals.agent.cases import TODAY, Case
 CONTEXT_KEYS = ("setup_id", "version", "symbol", "start", "end", "params", "session", "detector", "timeframe",
                 "day", "trade", "time", "run_id", "run_a", "run_b")
 RUN_MAKERS = ("run_backtest", "compare_versions")
+# tools that read a stored run: they report that run's setup and symbol, so an argument left out (None) does not
+# clear them from the context
+RUN_READERS = ("run_montecarlo", "challenge_odds")
 
 
 @dataclass
@@ -76,7 +79,8 @@ def next_context(ctx: dict, tool: str, args: dict, runs: int) -> tuple[dict, int
     for k in CONTEXT_KEYS:
         if k in args:
             if args[k] is None:
-                out.pop(k, None)
+                if tool not in RUN_READERS:
+                    out.pop(k, None)
             else:
                 out[k] = args[k]
     if tool in RUN_MAKERS:

@@ -31,19 +31,6 @@ def _db(db_path):
     return eval_db(db_path)
 
 
-def _old_db(db_path):
-    import sqlite_utils
-
-    path = Path(db_path) if db_path else settings().db_path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    db = sqlite_utils.Database(path)
-    if TABLE not in db.table_names():
-        db[TABLE].create({"run_id": str, "created_at": str, "suite": str, "mode": str, "metric": str,
-                          "value": float, "details": str}, pk=("run_id", "mode", "metric"))
-        db[TABLE].create_index(["suite", "created_at"], if_not_exists=True)
-    return db
-
-
 def _clean(v) -> float | None:
     return None if v is None or (isinstance(v, float) and (math.isnan(v) or math.isinf(v))) else float(v)
 
