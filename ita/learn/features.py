@@ -379,32 +379,31 @@ def _h1_room(X: FeatureInput):
     return _div(out, X.adr)
 
 
+def _level_room(X: FeatureInput, period: str, ahead: bool) -> np.ndarray:
+    """:func:`_room` to the previous ``period``'s (``D``/``W``) high/low known at each event; NaN without levels."""
+    lv = X.bars.levels(period)
+    if len(lv) == 0:
+        return np.full(len(X.q), np.nan)
+    return _room(X, _ns(lv["confirmed_at"]), lv["high"].to_numpy(), lv["low"].to_numpy(), ahead=ahead)
+
+
 @feature("pd_room_adr", "ADR units", "the previous trading day")
 def _pd_room(X: FeatureInput):
     """From the event's price to the previous day's extreme in the trade's direction (PDH for a long), over
     the ADR; negative beyond it."""
-    lv = X.bars.levels("D")
-    if len(lv) == 0:
-        return np.full(len(X.q), np.nan)
-    return _room(X, _ns(lv["confirmed_at"]), lv["high"].to_numpy(), lv["low"].to_numpy(), ahead=True)
+    return _level_room(X, "D", ahead=True)
 
 
 @feature("pd_back_adr", "ADR units", "the previous trading day")
 def _pd_back(X: FeatureInput):
     """From the event's price back to the previous day's opposite extreme (PDL for a long), over the ADR."""
-    lv = X.bars.levels("D")
-    if len(lv) == 0:
-        return np.full(len(X.q), np.nan)
-    return _room(X, _ns(lv["confirmed_at"]), lv["high"].to_numpy(), lv["low"].to_numpy(), ahead=False)
+    return _level_room(X, "D", ahead=False)
 
 
 @feature("pw_room_adr", "ADR units", "the previous trading week")
 def _pw_room(X: FeatureInput):
     """From the event's price to the previous week's extreme in the trade's direction, over the ADR."""
-    lv = X.bars.levels("W")
-    if len(lv) == 0:
-        return np.full(len(X.q), np.nan)
-    return _room(X, _ns(lv["confirmed_at"]), lv["high"].to_numpy(), lv["low"].to_numpy(), ahead=True)
+    return _level_room(X, "W", ahead=True)
 
 
 @feature("spread_pips", "pips", "bar i")
