@@ -26,6 +26,9 @@ def _isolated_home(tmp_path, monkeypatch):
     for var in ("ITA_DATA_DIR", "ITA_RUNS_DIR", "ITA_DB"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("ITA_SAMPLE_DATA", str(SAMPLE_DIR))
+    # no renderer kept between commands (each would hold a Chromium for 10 min); tests/test_renderer_daemon.py
+    # turns it on where it is the subject
+    monkeypatch.setenv("ITA_RENDERER_IDLE_S", "0")
 
 
 @pytest.fixture(scope="session")

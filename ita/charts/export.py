@@ -6,6 +6,10 @@ Public API::
     render_pngs(figs, paths, width=1400, height=800) -> list[Path]   # several figures, rendered concurrently
     save_png(fig, path, width=1400, height=800) -> Path               # one figure
     close_png_server()                               # stop the browser (optional; done at exit)
+    use_daemon(True)                                 # one-shot commands: render on the kept renderer
+
+A one-shot command (``ita backtest``) calls :func:`use_daemon` first: its renders then go to a renderer kept
+warm between commands (:mod:`ita.charts.daemon`, ``ITA_RENDERER_IDLE_S``), falling back to the in-process one.
 
 Why a renderer of our own and not ``kaleido.start_sync_server()``: kaleido 1.5's global sync server runs the
 browser start inside a daemon thread and hands work over with ``Queue.join()``. When Chromium is missing or
@@ -75,7 +79,7 @@ def _kaleido_class():
     return _Kaleido
 
 
-class _Renderer:
+class Renderer:
     """One headless Chromium (via kaleido) driven from a private event-loop thread; starts in the background."""
 
     def __init__(self, tabs: int) -> None:
@@ -136,8 +140,33 @@ class _Renderer:
 
 
 _lock = threading.Lock()
-_server: _Renderer | None = None
+_server: Renderer | None = None
 _atexit_registered = False
+_daemon_mode = False
+
+
+def use_daemon(on: bool = True) -> None:
+    """Route this process's renders to the renderer kept between commands (:mod:`ita.charts.daemon`) when it
+    is enabled (``ITA_RENDERER_IDLE_S`` > 0, POSIX); for one-shot commands, whose own Chromium would cost
+    ~1.7 s per run. Long-lived processes (chat, live, Chainlit) keep their in-process renderer.
+
+    Example::
+
+        >>> from ita.charts.export import use_daemon, warm_up
+        >>> use_daemon()       # doctest: +SKIP
+        >>> warm_up(tabs=1)    # doctest: +SKIP  (starts the kept renderer in the background unless it runs)
+    """
+    global _daemon_mode
+    _daemon_mode = bool(on)
+
+
+def _daemon():
+    """:mod:`ita.charts.daemon` when this process renders through it, else None."""
+    if not _daemon_mode:
+        return None
+    from ita.charts import daemon
+
+    return daemon if daemon.enabled() else None
 
 
 def _chrome_missing(exc: BaseException) -> bool:
@@ -157,21 +186,21 @@ def _start_error(exc: BaseException) -> ItaError:
     return ItaError(f"PNG export could not start headless Chromium: {exc}. {_CHROME_HINT}")
 
 
-def _get_server(tabs: int = 1) -> _Renderer:
+def _get_server(tabs: int = 1) -> Renderer:
     """The process's renderer, started (in the background) on first use."""
     global _server, _atexit_registered
     with _lock:
         if _server is not None and (_server.pid != os.getpid() or not _server.thread.is_alive()):
             _server = None  # forked child or dead loop: start afresh (never touch the parent's browser)
         if _server is None:
-            _server = _Renderer(tabs)
+            _server = Renderer(tabs)
             if not _atexit_registered:
                 atexit.register(close_png_server)
                 _atexit_registered = True
         return _server
 
 
-def _drop(srv: _Renderer) -> None:
+def _drop(srv: Renderer) -> None:
     """Forget a renderer that failed (the next call starts a fresh one) and close it in the background."""
     global _server
     with _lock:
@@ -188,11 +217,17 @@ def warm_up(tabs: int | None = None, wait: bool = False) -> None:
     :class:`~ita.errors.ItaError`; with ``wait=True`` it blocks until the browser is up and raises that
     :class:`~ita.errors.ItaError` itself (a long-lived process checks at start-up: "charts will be skipped").
 
+    With :func:`use_daemon` (one-shot commands) it starts the kept renderer instead, unless it already runs.
+
     Example (a long-lived process, at start-up)::
 
         >>> from ita.charts import warm_up
         >>> warm_up()                       # returns at once; Chromium starts beside the rest of the start-up
     """
+    d = _daemon()
+    if d is not None and not wait:
+        threading.Thread(target=d.ensure_started, name="ita-renderer-start", daemon=True).start()
+        return
     try:
         srv = _get_server(max(1, int(tabs or TABS)))
     except Exception as exc:  # noqa: BLE001 - reported by the next render
@@ -271,6 +306,10 @@ def render_pngs(figs: Sequence[Any], paths: Sequence[Any], width: int = 1400, he
     if not paths:
         return []
     dicts = [_fig_dict(f) for f in figs]
+    d = _daemon()
+    results = d.render(dicts, sizes) if d is not None else None
+    if results is not None:
+        return _write_results(paths, results, None)
     srv = _get_server()
     try:
         srv.ready()
@@ -282,6 +321,12 @@ def render_pngs(figs: Sequence[Any], paths: Sequence[Any], width: int = 1400, he
     except Exception as exc:  # noqa: BLE001 - the browser may be wedged or gone: start a fresh one next time
         _drop(srv)
         raise ItaError(f"PNG export of {', '.join(p.name for p in paths)} failed: {type(exc).__name__}: {exc}") from None
+    return _write_results(paths, results, srv)
+
+
+def _write_results(paths: list[Path], results: list, srv: Renderer | None) -> list[Path]:
+    """Write each rendered PNG atomically; raise one :class:`ItaError` naming the figures that failed (all
+    failed from an in-process renderer ``srv``: it is dropped, the next call starts a fresh one)."""
     failed = []
     for path, data in zip(paths, results):
         if isinstance(data, BaseException):
@@ -291,7 +336,7 @@ def render_pngs(figs: Sequence[Any], paths: Sequence[Any], width: int = 1400, he
         else:
             _write_atomic(path, bytes(data))
     if failed:
-        if len(failed) == len(paths):
+        if len(failed) == len(paths) and srv is not None:
             _drop(srv)
         raise ItaError(f"PNG export of {'; '.join(failed)} failed")
     return paths

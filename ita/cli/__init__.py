@@ -1,7 +1,7 @@
 """The ``ita`` command line. Every command prints ``--help`` with examples.
 
 One module per command group (:mod:`ita.cli.data`, ``instruments``, ``setups``, ``backtest``, ``runs``, ``research``,
-``chat``, ``live``, ``kb``, ``eval``, ``learn``); :mod:`ita.cli.common` holds what they share. This module builds the root :data:`app` from them;
+``chat``, ``live``, ``kb``, ``eval``, ``learn``, ``renderer``); :mod:`ita.cli.common` holds what they share. This module builds the root :data:`app` from them;
 a new group is a new module plus one ``add_typer`` line here.
 
 Errors a user can fix (bad file, unknown symbol or setup, YAML typo, period without data) print one
@@ -25,6 +25,7 @@ from ita.cli.kb import kb_app
 from ita.cli.learn import learn_app
 from ita.cli.live import live_app
 from ita.cli.research import research_app
+from ita.cli.renderer import renderer_app
 from ita.cli.report import report_app
 from ita.cli.runs import runs_app
 from ita.cli.setups import setups_app
@@ -71,6 +72,9 @@ Reports:
 \b
 Learning (a walk-forward p(success) model that must beat chance):
   ita learn dataset --setups all --symbols EURUSD,XAUUSD | ita learn train | ita learn status
+\b
+The PNG renderer `ita backtest` keeps warm between runs (ITA_RENDERER_IDLE_S, default 600 s; 0 = none):
+  ita renderer status | ita renderer stop
 """
 
 #: The root ``ita`` app (typer); the groups and top-level commands in the order ``ita --help`` lists them.
@@ -96,6 +100,7 @@ app.add_typer(report_app, name="report")
 app.add_typer(kb_app, name="kb")
 app.add_typer(eval_app, name="eval")
 app.add_typer(learn_app, name="learn")
+app.add_typer(renderer_app, name="renderer")
 
 
 STARTUP_GC_PAUSE_S = 2.0

@@ -126,6 +126,11 @@ def backtest(
         if setup is not None or param or session:
             fail(ItaError("--portfolio takes the setups itself: give either a SETUP or --portfolio A,B (without --param "
                           "or --session)."))
+        if charts:
+            from ita.charts.export import use_daemon, warm_up
+
+            use_daemon()
+            warm_up(tabs=1)
         _portfolio(portfolio, symbols or symbol, start, end, spread, commission, charts or html,
                    {"max_daily_loss": max_daily_loss, "max_open_risk": max_open_risk,
                     "max_trades_per_day": max_trades_per_day, "day_start": day_start})
@@ -136,9 +141,10 @@ def backtest(
     if symbols or max_daily_loss or max_open_risk or max_trades_per_day:
         fail(ItaError("--symbols and the governor options (--max-daily-loss, --max-open-risk, --max-trades-per-day) "
                       "go with --portfolio; one setup takes --symbol."))
-    if charts:  # Chromium starts now, beside the imports, the data load and the simulation
-        from ita.charts import warm_up
+    if charts:  # the kept renderer (or a Chromium of our own) starts now, beside the data load and the simulation
+        from ita.charts.export import use_daemon, warm_up
 
+        use_daemon()
         warm_up(tabs=1)
     from ita.backtest.runner import run_backtest
 
