@@ -199,7 +199,7 @@ def _charts(pf: PortfolioResult, tmp: Path, final: Path, artifacts: dict, warnin
             say) -> None:
     """equity.png, correlation.png and report.html; a failure becomes a warning, never a lost run."""
     from ita.backtest.stats import equity_curve
-    from ita.charts import save_png
+    from ita.charts import render_pngs
     from ita.charts.portfolio import correlation_figure, portfolio_equity_figure, portfolio_report_html
     from ita.format import fmt_num, fmt_r
 
@@ -223,12 +223,12 @@ def _charts(pf: PortfolioResult, tmp: Path, final: Path, artifacts: dict, warnin
     if charts:
         try:
             say("Rendering the equity and correlation charts (PNG)")
-            save_png(eq, tmp / "equity.png", width=1400, height=800)
-            artifacts["equity.png"] = final / "equity.png"
-            save_png(cf, tmp / "correlation.png", width=900, height=700)
-            artifacts["correlation.png"] = final / "correlation.png"
+            render_pngs([eq, cf], [tmp / "equity.png", tmp / "correlation.png"], sizes=[(1400, 800), (900, 700)])
         except ItaError as exc:
             warnings.append(f"PNG charts skipped: {exc}")
+        for name in ("equity.png", "correlation.png"):  # one may have rendered when the other failed
+            if (tmp / name).is_file():
+                artifacts[name] = final / name
     if html:
         try:
             say("Writing the interactive HTML report")

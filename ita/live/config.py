@@ -55,7 +55,9 @@ class TelegramSettings:
         raw = [c.strip() for c in (os.environ.get("ITA_TELEGRAM_CHAT_IDS") or "").replace(";", ",").split(",") if c.strip()]
         if not raw:
             raise ItaError("ITA_TELEGRAM_TOKEN is set but ITA_TELEGRAM_CHAT_IDS is empty: give the chat ids that "
-                           "receive signals (send /start to the bot, then read your id from `ita live telegram-check`).")
+                           "receive signals, e.g. ITA_TELEGRAM_CHAT_IDS=123456789. Your id: send /start to the bot, then "
+                           "open https://api.telegram.org/bot<your token>/getUpdates and read message.chat.id (or ask "
+                           "@userinfobot).")
         try:
             ids = tuple(int(c) for c in raw)
         except ValueError:
