@@ -1,17 +1,18 @@
 """Where ITA keeps things. Every location is an environment variable with a sensible default.
 
-=====================  ===============================================  ==========================================
-variable               default                                          what lives there
-=====================  ===============================================  ==========================================
-``ITA_HOME``           ``~/.ita``                                       everything below, unless set separately
-``ITA_DATA_DIR``       ``$ITA_HOME/data``                               candle store: ``<SYMBOL>/<TF>.parquet``
-``ITA_RUNS_DIR``       ``$ITA_HOME/runs``                               one folder per backtest run
-``ITA_DB``             ``$ITA_HOME/ita.db``                             SQLite store of runs, trades, signals
-``ITA_SETUPS_DIR``     ``./setups`` if present, else the repo's         setup YAMLs: ``<id>/v<N>.yaml``
-``ITA_SAMPLE_DATA``    ``<repo>/../shared/data``                        MT5 sample exports imported on first use
-``ITA_PROMPTS_DIR``    ``<repo>/prompts``                               prompts and answer templates (data)
-``ITA_TODAY``          today in New York                                what relative periods are relative to
-=====================  ===============================================  ==========================================
+=======================  ===============================================  ==========================================
+variable                 default                                          what lives there
+=======================  ===============================================  ==========================================
+``ITA_HOME``             ``~/.ita``                                       everything below, unless set separately
+``ITA_DATA_DIR``         ``$ITA_HOME/data``                               candle store: ``<SYMBOL>/<TF>.parquet``
+``ITA_RUNS_DIR``         ``$ITA_HOME/runs``                               one folder per backtest run
+``ITA_DB``               ``$ITA_HOME/ita.db``                             SQLite store of runs, trades, signals
+``ITA_SETUPS_DIR``       ``./setups`` if present, else the repo's         setup YAMLs: ``<id>/v<N>.yaml``
+``ITA_SAMPLE_DATA``      ``<repo>/../shared/data``                        MT5 sample exports imported on first use
+``ITA_PROMPTS_DIR``      ``<repo>/prompts``                               prompts and answer templates (data)
+``ITA_TODAY``            today in New York                                what relative periods are relative to
+``ITA_RENDERER_IDLE_S``  ``600``                                          seconds ``ita backtest``'s PNG renderer stays warm
+=======================  ===============================================  ==========================================
 
 The language model (any OpenAI-compatible server), for the chat agent and the live loop's vision comments:
 
