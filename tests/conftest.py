@@ -10,6 +10,9 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+# No PNG renderer kept between commands (each test's ITA_HOME would hold a Chromium for 10 minutes): set for the
+# whole session, before any fixture builds a subprocess environment; tests/test_renderer_daemon.py turns it on.
+os.environ["ITA_RENDERER_IDLE_S"] = "0"
 SAMPLE_DIR = Path(os.environ.get("ITA_SAMPLE_DATA", REPO.parent / "shared" / "data"))
 
 
@@ -26,9 +29,6 @@ def _isolated_home(tmp_path, monkeypatch):
     for var in ("ITA_DATA_DIR", "ITA_RUNS_DIR", "ITA_DB"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("ITA_SAMPLE_DATA", str(SAMPLE_DIR))
-    # no renderer kept between commands (each would hold a Chromium for 10 min); tests/test_renderer_daemon.py
-    # turns it on where it is the subject
-    monkeypatch.setenv("ITA_RENDERER_IDLE_S", "0")
 
 
 @pytest.fixture(scope="session")
@@ -50,3 +50,24 @@ def eurusd_m5(sample_store):
 @pytest.fixture(scope="session")
 def xauusd_m5(sample_store):
     return sample_store.load("XAUUSD", "M5")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Safety net: stop any kept PNG renderer a test started under this session's temporary folders (a test that
+    built a subprocess environment of its own would otherwise leave a Chromium running for 10 minutes)."""
+    import signal
+
+    try:
+        base = str(session.config._tmp_path_factory.getbasetemp())  # noqa: SLF001 - pytest's own tmp root
+    except Exception:  # noqa: BLE001
+        return
+    for d in Path("/proc").glob("[0-9]*") if Path("/proc").is_dir() else ():
+        try:
+            cmd = (d / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"ita.charts.daemon" in cmd and any(a.startswith(base.encode()) for a in cmd):
+            try:
+                os.kill(int(d.name), signal.SIGTERM)
+            except OSError:
+                pass
