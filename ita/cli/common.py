@@ -100,12 +100,13 @@ def parse_params(items: Optional[list[str]]) -> dict[str, str]:
     return params
 
 
-def rich_table(table, **kw: Any) -> RichTable:
+def rich_table(table, no_wrap: tuple[str, ...] = (), **kw: Any) -> RichTable:
     """A tool's :class:`ita.tools.Table` (columns, rows of JSON scalars) as a rich table; ``kw`` go to
-    :class:`rich.table.Table` (``title`` defaults to the tool table's title). Cells are shown as given."""
+    :class:`rich.table.Table` (``title`` defaults to the tool table's title); the columns named in ``no_wrap``
+    (ids, periods) are never folded. Cells are shown as given."""
     t = RichTable(title=kw.pop("title", table.title or None), **kw)
     for c in table.columns:
-        t.add_column(str(c))
+        t.add_column(str(c), no_wrap=str(c) in no_wrap)
     for row in table.rows:
         t.add_row(*("—" if v is None else str(v) for v in row))
     return t

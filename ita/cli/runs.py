@@ -1,40 +1,42 @@
 """``ita runs …``: the stored backtest runs — latest, one run's statistics, statistics by setup version."""
 from __future__ import annotations
 
-import math
 from typing import Optional
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from ita.cli.common import console, fail, fmt_value, print_stats, symbol_option
+from ita.cli.common import console, fail, fmt_value, print_stats, print_tool_table, symbol_option
 from ita.errors import ItaError
 
 runs_app = typer.Typer(help="Stored backtest runs.", no_args_is_help=True)
 
 
 @runs_app.command("list")
-def runs_list(limit: int = typer.Option(20, "--limit", "-n")):
-    """Latest stored runs with their setup version and headline statistics."""
-    from ita.store import RunStore
+def runs_list(limit: int = typer.Option(20, "--limit", "-n", help="How many of the latest runs of each kind.")):
+    """Latest stored runs with their setup version and headline statistics; portfolio runs
+    (`ita backtest --portfolio`) in a second table.
 
-    df = RunStore().runs(limit)
-    if df.empty:
+    \b
+    Examples:
+      ita runs list
+      ita runs list -n 5
+    """
+    from ita.tools import list_runs
+
+    r = list_runs(limit=limit)
+    if not r.ok:
+        fail(r.error)
+    if not r.data["runs"] and not r.data["portfolio_runs"]:
         console.print("No runs yet. Try `ita backtest asia_fvg_break --symbol EURUSD`.")
         return
-    from rich import box
-
-    t = Table(title="Backtest runs", box=box.SIMPLE_HEAD)
-    for c in ("run_id", "setup", "symbol", "period", "trades", "win rate", "total R", "PF"):
-        t.add_column(c, no_wrap=True, min_width=max(len(c), 4),
-                     justify="right" if c in ("trades", "win rate", "total R", "PF") else "left")
-    for r in df.itertuples():
-        wr = "—" if r.winrate is None or (isinstance(r.winrate, float) and math.isnan(r.winrate)) else f"{r.winrate * 100:.1f}%"
-        t.add_row(r.run_id, f"{r.setup_id} v{r.setup_version}", r.symbol, f"{r.start} → {r.end}", str(r.trades_count),
-                  wr, fmt_value(r.total_r), fmt_value(r.profit_factor))
-    console.print(t)
-    console.print("`ita runs show RUN_ID` for all statistics, the setup hash and the artifact folder.")
+    for name in ("runs", "portfolio_runs"):
+        if name in r.tables and r.tables[name].rows:
+            print_tool_table(r.tables[name], title_justify="left", no_wrap=("run", "setup", "setups", "period"))
+    console.print("`ita runs show RUN_ID` for all statistics, the setup hash and the artifact folder; "
+                  "`ita research montecarlo RUN_ID` / `ita research challenge RUN_ID` take either kind of id.",
+                  highlight=False)
 
 
 @runs_app.command("by-version")
@@ -68,11 +70,20 @@ def runs_by_version(setup_id: Optional[str] = typer.Argument(None, help="Only th
 
 @runs_app.command("show")
 def runs_show(run_id: str):
-    """Statistics and artifact folder of one stored run."""
+    """Statistics and artifact folder of one stored run (a backtest bt_… or a portfolio pf_… run).
+
+    \b
+    Examples:
+      ita runs show bt_20261206_134630_78099e
+      ita runs show pf_20261206_140102_1c2d3e
+    """
     import pandas as pd
 
     from ita.store import RunStore
 
+    if run_id.startswith("pf_"):
+        _portfolio_show(run_id)
+        return
     try:
         row = RunStore().get_run(run_id)
     except ItaError as exc:
@@ -86,3 +97,29 @@ def runs_show(run_id: str):
     console.print(f"[yellow]Note: {escape(changed)}[/]" if changed else "Data: the stored candles are the ones this run used.")
     console.print(f"Artifacts: {row['run_dir']}")
 
+
+
+def _portfolio_show(run_id: str) -> None:
+    """``ita runs show pf_…``: a portfolio run's statistics under the governor, without it, and its folder."""
+    import pandas as pd
+
+    from ita.backtest.governor import GovernorRules
+    from ita.store.portfolio import PortfolioStore
+
+    try:
+        row = PortfolioStore().get(run_id)
+    except ItaError as exc:
+        fail(exc)
+    try:
+        gov = "; ".join(GovernorRules(**(row.get("governor") or {})).describe()) or "no governor limits"
+    except TypeError:
+        gov = str(row.get("governor"))
+    console.print(f"\n[bold]{run_id}[/] · portfolio {row['setups']} · {row['symbols']} · {row['start']} → {row['end']}",
+                  highlight=False)
+    print_stats(pd.Series(row["stats"]), "Statistics under the governor (R = multiples of the planned risk)")
+    sa = row.get("stats_all") or {}
+    console.print(f"Governor: {gov}; it blocked {row['blocked']} trades. Without it: {sa.get('Trades', '—')} trades, "
+                  f"total R {fmt_value(sa.get('Total R'))}, max drawdown {fmt_value(sa.get('Max Drawdown [R]'))} R.",
+                  highlight=False)
+    console.print(f"Artifacts: {row['run_dir']}  ·  `ita research montecarlo {run_id}`, "
+                  f"`ita research challenge {run_id}`", highlight=False)

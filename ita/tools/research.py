@@ -25,7 +25,7 @@ GRID_DESC = ("Parameters to vary {path: values}: the setup YAML's own dotted pat
              "\"0.5:2:0.5\" (inclusive range) or a list; a parameter without values = a spread around the setup's value; no "
              "parameter = the setup's R:R (target.rr, or target.min_rr of a level target).")
 OBJECTIVE_DESC = "What 'best' means: total_r, expectancy, profit_factor or sharpe (of daily R)."
-RUN_DESC = "Backtest run id (default: the latest run)."
+RUN_DESC = "Backtest run id (bt_…) or portfolio run id (pf_…, `ita backtest --portfolio`); default: the latest backtest run."
 TOP_N = 10
 #: what a sweep varies when the request names no parameter: the first of these the setup has
 DEFAULT_AXES = ("target.rr", "target.min_rr", "stop.multiple", "stop.buffer_pips")
@@ -369,12 +369,16 @@ def run_walk_forward(a: WalkForwardArgs) -> ToolResult:
 
 
 def _run_trades(run_id: str | None, setup_id: str | None = None, symbol: str | None = None):
-    """The stored run and its trades: ``run_id``; else the latest run of ``setup_id`` (on ``symbol``), backtested
-    now on all stored data of ``symbol`` when none is stored; else the latest run."""
+    """The stored run and its trades: ``run_id`` (a backtest ``bt_…`` or a portfolio ``pf_…`` run); else the latest
+    run of ``setup_id`` (on ``symbol``), backtested now on all stored data of ``symbol`` when none is stored; else
+    the latest backtest run. The run dict carries ``label`` (what the answer names) and, for a portfolio,
+    ``kind`` = ``"portfolio"`` and its ``components``."""
     import pandas as pd
 
     from ita.store import RunStore
 
+    if run_id is not None and run_id.startswith("pf_"):
+        return _portfolio_trades(run_id)
     rs = RunStore()
     if run_id is None and setup_id:
         from ita.backtest import runner
@@ -408,7 +412,47 @@ def _run_trades(run_id: str | None, setup_id: str | None = None, symbol: str | N
         raise run_error(exc) from None
     if len(trades):
         trades["r"] = pd.to_numeric(trades["r"], errors="coerce")
+    run["label"] = f"{run['setup_id']} v{run['setup_version']} · {run['symbol']} · {run['start']} → {run['end']}"
     return run, trades
+
+
+def _portfolio_trades(run_id: str):
+    """A stored portfolio run (``ita backtest --portfolio``) as a run dict, and its taken trades in fill order."""
+    import pandas as pd
+
+    from ita.store.portfolio import PortfolioStore
+
+    ps = PortfolioStore()
+    pr = ps.get(run_id)
+    trades = ps.trades(run_id)
+    if len(trades):
+        trades["r"] = pd.to_numeric(trades["r"], errors="coerce")
+    from ita.backtest.governor import GovernorRules
+
+    try:
+        gov = "; ".join(GovernorRules(**(pr.get("governor") or {})).describe()) or "no governor limits"
+    except TypeError:  # a run stored by another version of the rules
+        gov = "governor as stored"
+    run = {"run_id": run_id, "kind": "portfolio", "setup_id": "portfolio", "setup_version": None,
+           "symbol": pr["symbols"], "start": pr["start"], "end": pr["end"], "components": pr.get("components") or [],
+           "max_drawdown_r": pr.get("max_drawdown_r"),
+           "label": f"portfolio {pr['setups']} · {pr['symbols']} · {pr['start']} → {pr['end']} · {gov}"}
+    return run, trades
+
+
+def _weekdays(run: dict) -> list[int]:
+    """The weekdays a run's setup trades (a portfolio: any of its setups'); Monday–Friday when unknown."""
+    from ita.setups.loader import load_setup
+
+    refs = [(c["setup_id"], c["setup_version"]) for c in run["components"]] if run.get("kind") == "portfolio" \
+        else [(run["setup_id"], run["setup_version"])]
+    days: set[int] = set()
+    for sid, ver in refs:
+        try:
+            days.update(load_setup(sid, ver).setup.weekdays)
+        except ItaError:
+            return [0, 1, 2, 3, 4]
+    return sorted(days) or [0, 1, 2, 3, 4]
 
 
 def _out_folder(prefix: str, key: str):
@@ -431,7 +475,7 @@ def run_montecarlo(a: MonteCarloArgs) -> ToolResult:
     pct = mc.percentiles
     rows = [[name, *(fmt_num(v, 1) if "R" in name else fmt_num(v, 0) for v in pct.loc[name])] for name in pct.index]
     dd_rows = [[f"> {lv:g} R", fmt_pct(p * 100)] for lv, p in mc.p_dd_beyond.items()]
-    label = f"{run['setup_id']} v{run['setup_version']} · {run['symbol']} · {run['start']} → {run['end']}"
+    label = run["label"]
     mc_id, tmp, final, _ = _out_folder("mc", f"{run['run_id']}{a.method}{a.n}{a.seed}")
     warnings: list[str] = []
     with run_folder(tmp, final) as folder:
@@ -472,12 +516,7 @@ def challenge_odds(a: ChallengeArgs) -> ToolResult:
 
     load_rules(a.rules)  # an unknown rule id fails before anything else
     run, trades = _run_trades(a.run_id, a.setup_id, a.symbol)
-    from ita.setups.loader import load_setup
-
-    try:
-        weekdays = load_setup(run["setup_id"], run["setup_version"]).setup.weekdays
-    except ItaError:
-        weekdays = [0, 1, 2, 3, 4]
+    weekdays = _weekdays(run)
     days = [d for d in pd.date_range(run["start"], run["end"], freq="D") if d.day_of_week in weekdays]
     R, M = day_matrix(days, trades)
     odds = odds_of(R, M, a.rules, a.risk, n=a.n, seed=a.seed)
@@ -485,7 +524,7 @@ def challenge_odds(a: ChallengeArgs) -> ToolResult:
     rows = [[f"{risk:g} %", fmt_pct(r["pass"] * 100), fmt_pct(r["fail_daily"] * 100), fmt_pct(r["fail_total"] * 100),
              fmt_pct(r["timeout"] * 100), DASH if math.isnan(r["median_days_to_pass"]) else f"{r['median_days_to_pass']:.0f}"]
             for risk, r in t.iterrows()]
-    label = f"{run['setup_id']} v{run['setup_version']} · {run['symbol']} · {run['start']} → {run['end']}"
+    label = run["label"]
     ch_id, tmp, final, _ = _out_folder("ch", f"{run['run_id']}{a.rules}{a.risk}{a.n}{a.seed}")
     warnings: list[str] = []
     with run_folder(tmp, final) as folder:

@@ -133,9 +133,34 @@ def list_runs(a: ListRunsArgs) -> ToolResult:
                      int(r["trades_count"]), fmt_pct(None if wr is None else wr * 100), fmt_r(r.get("total_r")),
                      fmt_num(r.get("profit_factor"), 2)])
     summary = (f"{len(runs)} latest runs; newest {runs[0]['run_id']}." if runs else "No backtest runs are stored yet.")
-    return ToolResult(tool="list_runs", summary=summary, data={"runs": runs},
-                      tables={"runs": Table(columns=["run", "setup", "symbol", "period", "trades", "win rate",
-                                                     "total R", "PF"], rows=rows, title="Backtest runs")})
+    tables = {"runs": Table(columns=["run", "setup", "symbol", "period", "trades", "win rate", "total R", "PF"],
+                            rows=rows, title="Backtest runs")}
+    portfolios, prow = _portfolio_runs(a.limit)
+    if portfolios:
+        summary += (f" {len(portfolios)} portfolio runs (`ita backtest --portfolio`); newest {portfolios[0]['run_id']} — "
+                    "Monte Carlo and challenge odds take their ids too.")
+        tables["portfolio_runs"] = Table(columns=["run", "setups", "symbols", "period", "trades", "blocked", "total R",
+                                                  "PF", "max DD"], rows=prow, title="Portfolio runs (under the governor)")
+    return ToolResult(tool="list_runs", summary=summary, data={"runs": runs, "portfolio_runs": portfolios},
+                      tables=tables)
+
+
+def _portfolio_runs(limit: int) -> tuple[list[dict], list[list]]:
+    """The latest portfolio runs as JSON-able dicts and table rows (none stored: two empty lists)."""
+    from ita.store.portfolio import PortfolioStore
+
+    df = PortfolioStore().runs(limit)
+    items, rows = [], []
+    for r in df.to_dict("records") if not df.empty else []:
+        item = {"run_id": r["run_id"], "created_at": r["created_at"], "setups": r["setups"], "symbols": r["symbols"],
+                "start": r["start"], "end": r["end"], "trades": int(r["trades_count"]), "blocked": int(r["blocked"]),
+                "total_r": as_float(r.get("total_r")), "profit_factor": jsonable(as_float(r.get("profit_factor"))),
+                "max_drawdown_r": as_float(r.get("max_drawdown_r"))}
+        items.append(item)
+        rows.append([r["run_id"], r["setups"], r["symbols"], f"{r['start']} → {r['end']}", item["trades"],
+                     item["blocked"], fmt_r(r.get("total_r")), fmt_num(r.get("profit_factor"), 2),
+                     fmt_r(r.get("max_drawdown_r"), signed=False)])
+    return items, rows
 
 
 @tool(ShowRunArgs)
@@ -162,6 +187,13 @@ def show_run(a: ShowRunArgs) -> ToolResult:
         run_id = str(latest.iloc[0]["run_id"])
     else:
         run_id = a.run_id
+    if run_id.startswith("pf_"):
+        from ita.store.portfolio import PortfolioStore
+
+        pr = PortfolioStore().get(run_id)  # an unknown id: ItaError with the closest ids
+        raise ItaError(f"{run_id} is a portfolio run ({pr['setups']} on {pr['symbols']}): its statistics are in "
+                       f"`ita runs show {run_id}` and its files in {pr['run_dir']}; here I can run its Monte Carlo or "
+                       "its prop-challenge odds — ask for those with its id.")
     try:
         run = store.get_run(run_id)
     except ItaError as exc:

@@ -51,7 +51,7 @@ _SIGNAL_ID = re.compile(r"(?<![\w-])([a-z][a-z0-9_]*)-v(\d{1,3})-([a-z0-9.]{2,12
 _SIGNAL_REF = re.compile(r"(?<![\w-])(sig_[0-9a-z_]+)(?![\w-])")
 _LEARN_TARGET = re.compile(r"(?<![\w-])(setup_win|fvg_respected|fvg_mitigated|sweep_reversal)(?![\w-])")
 _K = re.compile(r"(?<![\w.])(\d{1,2})\s+(?:most\s+)?(?:similar|nearest|closest|похож\w*|ближайш\w*)")
-_RUN_ID = re.compile(r"(?<![\w])((?:bt|verify|run)_\d{8}_\d{6}_[0-9a-f]{3,16})(?![\w])")
+_RUN_ID = re.compile(r"(?<![\w])((?:bt|pf|verify|run)_\d{8}_\d{6}_[0-9a-f]{3,16})(?![\w])")
 _KV = re.compile(r"(?<![\w])([a-z_][a-z0-9_]{0,40})\s*=\s*(\"[^\"]{0,80}\"|'[^']{0,80}'|[^\s,;]{1,80})")
 _TRADE = [
     re.compile(r"(?<![\w])(?:trade|trades|сделк\w*|сделок|позици\w*)\s*"
