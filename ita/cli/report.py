@@ -14,6 +14,14 @@ report_app = typer.Typer(help="Reports: a backtest run in Notion (verified), wee
                          no_args_is_help=True)
 
 
+@report_app.callback()
+def _one_shot() -> None:
+    """A one-shot command: its PNGs go to the renderer kept between commands (``ita renderer status``)."""
+    from ita.charts.export import use_daemon
+
+    use_daemon()
+
+
 @report_app.command("backtest")
 def report_backtest(
     run_id: Optional[str] = typer.Argument(None, help="A stored run (see `ita runs list`); default the latest."),

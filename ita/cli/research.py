@@ -17,6 +17,15 @@ from ita.cli.common import console, fail, from_option, print_tool_table, symbol_
 research_app = typer.Typer(help="Research runs: sweeps, walk-forward, Monte Carlo, prop-firm challenge odds (on Dask).",
                            no_args_is_help=True)
 
+
+@research_app.callback()
+def _one_shot() -> None:
+    """A one-shot command: its PNGs go to the renderer kept between commands (``ita renderer status``)."""
+    from ita.charts.export import use_daemon
+
+    use_daemon()
+
+
 _GRID_HELP = ("PATH=VALUES, repeatable: the YAML's own path (target.rr, detectors.fvg.min_gap_pips), a unique tail "
               "(fvg.min_gap_pips) or leaf (rr); VALUES 1.5,2,3 or START:STOP:STEP (inclusive), e.g. 0.5:2:0.5.")
 _WORKERS_HELP = "Run on a local Dask cluster of N worker processes (default: in this process)."
