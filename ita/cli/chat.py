@@ -43,9 +43,22 @@ def chat(
     session = ChatSession(thread, cfg)
 
     def one(text: str) -> None:
-        with console.status("Thinking …"):
-            turn = session.ask(text)
-        console.print(Markdown(turn.answer))
+        shown: list[str] = []
+        with console.status("Thinking …") as status:
+            def early(first) -> None:  # the statistics, the moment they exist; the charts render meanwhile
+                if not shown:
+                    console.print(Markdown(first.answer))
+                    shown.append(first.answer)
+                    status.update("Rendering charts …")
+
+            turn = session.ask(text, early=early)
+        if shown:  # only what the early answer did not say: the files line instead of "rendering …", warnings
+            said = set(shown[0].split("\n\n"))
+            rest = "\n\n".join(p for p in turn.answer.split("\n\n") if p not in said)
+            if rest:
+                console.print(Markdown(rest))
+        else:
+            console.print(Markdown(turn.answer))
         for a in turn.artifacts:
             console.print(f"  [dim]{a.kind}[/] {a.path}", highlight=False)
         console.print(f"[dim]{turn.seconds:.1f} s · {'LLM' if turn.used_llm else 'command parser'} · thread {thread}[/]")
