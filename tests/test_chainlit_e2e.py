@@ -82,6 +82,7 @@ def server(sample_store, tmp_path_factory):
                                 stdin=subprocess.DEVNULL, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     srv = Server(url, proc, log, 0.0)
+    srv.home = home / "ita_home"
     try:
         while True:
             if proc.poll() is not None:
@@ -146,6 +147,66 @@ def test_socketio_list_setups(server):
     answer = next(m for m in messages if "asia_fvg_break" in str(m.get("output", "")))
     assert "Traceback" not in answer["output"]
     assert "|" in answer["output"], "the setup list is a Markdown table"
+
+
+def test_socketio_backtest_text_before_the_charts(server):
+    """Text before images, on the websocket: the backtest's message with the statistics table (and a "rendering"
+    line) arrives before the first chart is written; the same message is then updated with the files line and
+    the charts and files arrive as its elements."""
+    socketio = pytest.importorskip("socketio")
+    pytest.importorskip("aiohttp")
+    events: list[tuple[str, float, dict]] = []  # (event, wall-clock arrival, payload)
+
+    async def talk() -> bool:
+        done = asyncio.Event()
+        sio = socketio.AsyncClient(reconnection=False)
+
+        def record(name):
+            async def handler(data):
+                events.append((name, time.time(), data if isinstance(data, dict) else {"value": data}))
+                if name == "task_end" and any(e == "element" for e, _, _ in events):
+                    done.set()
+            return handler
+
+        for name in ("new_message", "update_message", "element", "task_end"):
+            sio.on(name, record(name))
+        auth = {"clientType": "webapp", "sessionId": str(uuid.uuid4()), "threadId": None, "userEnv": "{}",
+                "chatProfile": None}
+        await sio.connect(server.url, socketio_path="/ws/socket.io", transports=["websocket"], auth=auth,
+                          wait_timeout=15)
+        try:
+            await sio.emit("connection_successful")
+            await sio.emit("client_message", {
+                "message": {"id": str(uuid.uuid4()), "threadId": "", "name": "User", "type": "user_message",
+                            "output": "backtest asia_fvg_break on EURUSD for March 2025",
+                            "createdAt": datetime.now(timezone.utc).isoformat()},
+                "fileReferences": [],
+            })
+            await asyncio.wait_for(done.wait(), TURN_TIMEOUT)
+            await asyncio.sleep(0.5)
+            return True
+        except asyncio.TimeoutError:
+            return False
+        finally:
+            await sio.disconnect()
+
+    ok = asyncio.run(talk())
+    _check_alive(server)
+    names = [e for e, _, _ in events]
+    assert ok, f"no complete backtest answer; events: {names}\n{server.log_tail(30)}"
+    first = next(i for i, (e, _, d) in enumerate(events) if e == "new_message" and "Win rate" in str(d.get("output")))
+    name, arrived, msg = events[first]
+    assert "|" in msg["output"] and "Rendering 4 charts and the HTML report" in msg["output"]
+    elements = [i for i, (e, _, _) in enumerate(events) if e == "element"]
+    update = next(i for i, (e, _, d) in enumerate(events) if e == "update_message" and d.get("id") == msg["id"])
+    assert first < update < elements[0]
+    assert "Files:" in events[update][2]["output"] and "Rendering" not in events[update][2]["output"]
+    assert {events[i][2].get("forId") for i in elements} == {msg["id"]}   # attached to that message
+    assert sum(events[i][2].get("type") == "image" for i in elements) == 4
+    run_id = re.search(r"bt_\d{8}_\d{6}_[0-9a-f]{6}", msg["output"]).group(0)
+    pngs = sorted((server.home / "runs" / run_id).glob("*.png"))
+    assert len(pngs) == 4
+    assert arrived < min(p.stat().st_mtime for p in pngs), "the text waited for the charts"
 
 
 def test_browser_backtest(server, tmp_path):
