@@ -149,13 +149,12 @@ def test_socketio_list_setups(server):
     assert "|" in answer["output"], "the setup list is a Markdown table"
 
 
-def test_socketio_backtest_text_before_the_charts(server):
-    """Text before images, on the websocket: the backtest's message with the statistics table (and a "rendering"
-    line) arrives before the first chart is written; the same message is then updated with the files line and
-    the charts and files arrive as its elements."""
+def _socketio_turn(server: Server, text: str) -> list[tuple[str, float, dict]]:
+    """One message over the websocket; every event back as (event, wall-clock arrival, payload), until the task
+    ended after elements arrived."""
     socketio = pytest.importorskip("socketio")
     pytest.importorskip("aiohttp")
-    events: list[tuple[str, float, dict]] = []  # (event, wall-clock arrival, payload)
+    events: list[tuple[str, float, dict]] = []
 
     async def talk() -> bool:
         done = asyncio.Event()
@@ -178,8 +177,7 @@ def test_socketio_backtest_text_before_the_charts(server):
             await sio.emit("connection_successful")
             await sio.emit("client_message", {
                 "message": {"id": str(uuid.uuid4()), "threadId": "", "name": "User", "type": "user_message",
-                            "output": "backtest asia_fvg_break on EURUSD for March 2025",
-                            "createdAt": datetime.now(timezone.utc).isoformat()},
+                            "output": text, "createdAt": datetime.now(timezone.utc).isoformat()},
                 "fileReferences": [],
             })
             await asyncio.wait_for(done.wait(), TURN_TIMEOUT)
@@ -192,8 +190,15 @@ def test_socketio_backtest_text_before_the_charts(server):
 
     ok = asyncio.run(talk())
     _check_alive(server)
-    names = [e for e, _, _ in events]
-    assert ok, f"no complete backtest answer; events: {names}\n{server.log_tail(30)}"
+    assert ok, f"no complete backtest answer; events: {[e for e, _, _ in events]}\n{server.log_tail(30)}"
+    return events
+
+
+def test_socketio_backtest_text_before_the_charts(server):
+    """Text before images, on the websocket: the backtest's message with the statistics table (and a "rendering"
+    line) arrives before the first chart is written; the same message is then updated with the files line and
+    the charts and files arrive as its elements."""
+    events = _socketio_turn(server, "backtest asia_fvg_break on EURUSD for March 2025")
     first = next(i for i, (e, _, d) in enumerate(events) if e == "new_message" and "Win rate" in str(d.get("output")))
     name, arrived, msg = events[first]
     assert "|" in msg["output"] and "Rendering 4 charts and the HTML report" in msg["output"]
@@ -207,6 +212,19 @@ def test_socketio_backtest_text_before_the_charts(server):
     pngs = sorted((server.home / "runs" / run_id).glob("*.png"))
     assert len(pngs) == 4
     assert arrived < min(p.stat().st_mtime for p in pngs), "the text waited for the charts"
+
+
+def test_socketio_two_backtests_fill_one_message(server):
+    """A request with two backtests: the first one's statistics come at once, the message grows with the second's,
+    and ends with both files lines and all eight charts attached to it."""
+    events = _socketio_turn(server, "backtest asia_fvg_break on EURUSD and XAUUSD for March 2025")
+    msgs = [d for e, _, d in events if e == "new_message" and "asia_fvg_break v1" in str(d.get("output"))]
+    assert len(msgs) == 1 and "Rendering" in msgs[0]["output"] and "XAUUSD, 2025" not in msgs[0]["output"]
+    updates = [d["output"] for e, _, d in events if e == "update_message" and d.get("id") == msgs[0]["id"]]
+    assert updates and updates[-1].count("Files:") == 2 and "Rendering" not in updates[-1]
+    assert any("XAUUSD, 2025" in u and "Rendering" in u for u in updates)   # the second's early answer
+    images = [d for e, _, d in events if e == "element" and d.get("type") == "image"]
+    assert len(images) == 8 and {d.get("forId") for d in images} == {msgs[0]["id"]}
 
 
 def test_browser_backtest(server, tmp_path):

@@ -213,12 +213,19 @@ async def _steps(results) -> None:
                 step.is_error = True
 
 
-async def show_early(early, settings: dict | None = None, lang: str = "en") -> dict:
+async def show_early(early, settings: dict | None = None, lang: str = "en", shown: dict | None = None) -> dict:
     """An early answer (``ChatSession.ask(early=…)``): the tool steps and the text (the statistics, with a
-    "rendering N charts…" line) sent at once. Returns what :func:`show_turn` needs to complete that message."""
-    await _steps(early.results)
-    msg = cl.Message(content=answer_markdown(early, settings, lang), author=AUTHOR)
-    await msg.send()
+    "rendering N charts…" line) sent at once; a later early answer of the same turn (a request with several
+    backtests) updates that message. Returns what :func:`show_turn` needs to complete the message."""
+    if shown:
+        await _steps(early.results[shown["steps"]:])
+        msg = shown["message"]
+        msg.content = answer_markdown(early, settings, lang)
+        await msg.update()
+    else:
+        await _steps(early.results)
+        msg = cl.Message(content=answer_markdown(early, settings, lang), author=AUTHOR)
+        await msg.send()
     return {"message": msg, "steps": len(early.results)}
 
 
@@ -332,8 +339,7 @@ async def on_message(message: cl.Message) -> None:
         shown: dict = {}
 
         def early(first) -> None:  # the graph's worker thread: the statistics go out now, the charts render on
-            if not shown:
-                shown.update(cl.run_sync(show_early(first, _settings(), lang)))
+            shown.update(cl.run_sync(show_early(first, _settings(), lang, dict(shown))))
 
         turn = await cl.make_async(chat.ask)(text, defaults_of(_settings()), early)
         log.info("turn %.2fs used_llm=%s tools=%s early=%s", turn.seconds, turn.used_llm,
