@@ -151,6 +151,23 @@ def test_a_backtest_text_goes_out_before_its_charts_are_written(tg):
 
 
 @pytest.mark.slow
+def test_two_backtests_in_one_request_are_sent_once_and_completed_in_place(tg):
+    """The first backtest's statistics go out at once; the second's and the files lines complete that answer
+    (edited, or continued in a further message) — never the first's statistics twice."""
+    with running(tg):
+        tg.send_text(CHAT, "backtest asia_fvg_break on EURUSD and XAUUSD for March 2025")
+        tg.wait_for(lambda f: len(f.documents(CHAT)) == 4, 180)
+        time.sleep(0.5)
+        sent = [s for s in tg.sent if s["chat_id"] == CHAT and s["method"] == "sendMessage"
+                and "asia_fvg_break v1" in (s.get("text") or "")]
+        assert sum("on EURUSD, 2025-03" in s["text"] for s in sent) == 1
+        assert "Rendering" in sent[0]["text"] and "XAUUSD, 2025-03" not in sent[0]["text"]
+        now = "\n".join(tg.message(CHAT, s["message_id"])["text"] for s in sent)   # after the edits
+        assert now.count("Files:") == 2 and "Rendering" not in now and now.count("Win rate") == 2
+        assert len(tg.photos(CHAT)) == 8
+
+
+@pytest.mark.slow
 def test_commands_russian_and_a_stranger(tg, caplog):
     caplog.set_level(logging.WARNING, logger="ita.telegram")
     with running(tg, progress_after=0.0):

@@ -292,15 +292,20 @@ class ChatBot:
             shown: dict = {}
 
             def early(first) -> None:  # the worker thread: the statistics go out now, the charts render on
-                if not shown:
-                    md = _markdown(first)
-                    shown.update(md=md, sending=asyncio.run_coroutine_threadsafe(
-                        self.reply(bot, chat_id, md, [], echo), loop))
+                md, before = _markdown(first), shown.get("sending")
+
+                async def show() -> tuple[list, str]:  # on the loop, after the previous early answer of the turn
+                    if before is None:
+                        return await self.reply(bot, chat_id, md, [], echo), md
+                    messages, said = await asyncio.wrap_future(before)
+                    return await self.complete(bot, chat_id, messages, said, md, [], echo), md
+
+                shown["sending"] = asyncio.run_coroutine_threadsafe(show(), loop)
 
             turn = await self._work(bot, chat_id, lambda listener: self._ask(chat_id, text, listener, early), lang)
             if shown:
                 try:
-                    shown["messages"] = await asyncio.wrap_future(shown["sending"])
+                    shown["messages"], shown["md"] = await asyncio.wrap_future(shown["sending"])
                 except Exception:  # noqa: BLE001 - the early text did not go out: the complete answer will
                     log.exception("chat %s: the early answer failed", chat_id)
                     shown.clear()
@@ -468,23 +473,28 @@ class ChatBot:
         return sent
 
     async def complete(self, bot, chat_id: int, messages: list, early: str, markdown: str, artifacts: list,
-                       echo: str | None = None) -> None:
-        """Complete an early answer (``early``, sent by :meth:`reply` as ``messages``) with the complete
-        ``markdown``: the messages that differ are edited in place (the "rendering N charts…" line becomes the files
-        line), then the charts and files follow. Should the text need another number of messages, the new text is
-        sent instead."""
+                       echo: str | None = None) -> list:
+        """Complete an early answer (``early``, sent by :meth:`reply` as ``messages``) with ``markdown``: the
+        messages that differ are edited in place (the "rendering N charts…" line becomes the files line), text that
+        grew (a request with several backtests) goes out as further messages, the follow-up buttons move under the
+        last; then the charts and files follow. Returns the text's messages. Should the text shrink to fewer
+        messages, it is sent anew."""
         from telegram.constants import ParseMode
 
         parts, markup = self._html_parts(markdown, echo)
         before, _ = self._html_parts(early, echo)
-        ids = [getattr(m, "message_id", None) for m in messages]
-        if len(parts) != len(ids) or len(before) != len(ids) or None in ids:
-            await self.reply(bot, chat_id, markdown, artifacts, echo)
-            return
-        for i, (part, old, msg) in enumerate(zip(parts, before, messages)):
+        if len(parts) < len(messages) or len(before) != len(messages) or \
+                any(getattr(m, "message_id", None) is None for m in messages):
+            return await self.reply(bot, chat_id, markdown, artifacts, echo)
+        out = list(messages)
+        for i, part in enumerate(parts):
             last = i == len(parts) - 1
-            if part == old:
+            if i >= len(messages):
+                out.append(await self._send_html(bot, chat_id, part, markup if last else None))
                 continue
+            if part == before[i] and last == (i == len(before) - 1):
+                continue
+            msg = messages[i]
             try:
                 await self.pacer.send(chat_id, lambda: bot.edit_message_text(
                     part, chat_id=chat_id, message_id=msg.message_id, parse_mode=ParseMode.HTML,
@@ -492,6 +502,7 @@ class ChatBot:
             except Exception as exc:  # noqa: BLE001 - "not modified" or a rejected edit: the early text stays
                 log.debug("editing the early answer: %s", exc)
         await self._artifacts(bot, chat_id, artifacts)
+        return out
 
     async def _artifacts(self, bot, chat_id: int, artifacts: list) -> None:
         seen: set[str] = set()
