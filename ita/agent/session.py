@@ -7,6 +7,8 @@ Example::
     >>> turn = chat.ask("backtest asia_fvg_break on EURUSD for 2025") # doctest: +SKIP
     >>> print(turn.answer); [a.path for a in turn.artifacts]          # doctest: +SKIP
     >>> chat.ask("same on XAUUSD")                                    # doctest: +SKIP
+    >>> turn = chat.ask("with rr 3", early=lambda t: print(t.answer))  # doctest: +SKIP
+    ... # the statistics print the moment they exist; ``turn`` then has the charts (``turn.artifacts``)
 """
 from __future__ import annotations
 

@@ -14,6 +14,10 @@ Reads top to bottom::
 * ``run_tool`` / ``llm_tools`` call the same tools (:mod:`ita.tools`); every number shown comes from them.
 * ``answer`` renders the tool results as templated Markdown (:mod:`ita.agent.answers`) in the trader's
   language; with an LLM, the model's explanation comes first and the tool tables follow.
+* Early answers: a tool whose numbers exist before its files (``run_backtest``: the statistics before the charts)
+  previews its result (:func:`ita.tools.progress.preview`); inside :func:`early_answers_to` the tool nodes compose
+  it as ``answer`` would (:func:`compose`) and hand it to the face, which shows the text while the charts render.
+  The graph's output — and what the checkpointer stores — is still the complete answer.
 
 State: :class:`ita.agent.state.ChatState`; memory: a LangGraph checkpointer (SQLite by default, one
 thread per conversation) passed to :func:`build_chat_graph`.
