@@ -10,8 +10,9 @@ Each row of issue 12's target table is measured as a trader meets it:
   until the statistics table is printed, and until the process ends (7 PNGs + the HTML report written) — with
   the PNG renderer kept warm from the previous run (``ita.charts.daemon``, the normal case of a trader running
   one backtest after another) and cold (``ita renderer stop`` before each, untimed: the first run of the day);
-* the flagship backtest asked in a warm chat session (renderer started, one turn before): message → complete
-  answer with its images and files;
+* the flagship backtest asked in a warm chat session (renderer started, one turn before): message → text
+  answer (the early answer with the statistics, which every chat face sends first) and → complete answer with
+  its images and files;
 * ``ita chat "list setups"``, ``ita --help``, ``ita setups list`` as new processes;
 * ``backtest()`` on the EURUSD year ×10 (week-shifted copies, as in ``bench_backtest.py``) over the year.
 
@@ -45,6 +46,7 @@ TARGETS = [
     ("backtest_stats", "ita backtest … year, statistics printed", 1.0, "s"),
     ("backtest_all", "ita backtest … year, everything incl. 7 PNGs + HTML (renderer kept from the last run)", 3.0, "s"),
     ("backtest_cold", "  the same, renderer cold (first run, or after `ita renderer stop`)", 3.0, "s"),
+    ("chat_text", "chat (warm) flagship backtest → text answer (statistics)", 1.5, "s"),
     ("chat_backtest", "chat (warm) flagship backtest → complete answer with images", 1.5, "s"),
     ("chat_list", 'ita chat "list setups" as a new process', 1.0, "s"),
     ("help", "ita --help", 0.3, "s"),
@@ -103,7 +105,9 @@ def bench_cli(runs: int, env: dict) -> dict[str, list[float]]:
     return out
 
 
-def bench_chat(runs: int) -> list[float]:
+def bench_chat(runs: int) -> tuple[list[float], list[float]]:
+    """The flagship backtest in a warm chat session: (seconds to the text answer — the early answer with the
+    statistics the faces send first —, seconds to the complete answer with images), one pair per run."""
     from ita.agent import ChatSession
     from ita.agent.context import AgentConfig
     from ita.charts import warm_up
@@ -113,13 +117,16 @@ def bench_chat(runs: int) -> list[float]:
     first = chat.ask(FLAGSHIP)  # imports, Chromium start (not timed)
     if not any(a.kind == "image" for a in first.artifacts):
         print(f"note: the chat answer has no images ({first.results[0].data.get('warnings') if first.results else ''})")
-    times = []
+    text, complete = [], []
     for _ in range(runs):
+        seen: list[float] = []
         t = time.perf_counter()
-        turn = chat.ask(FLAGSHIP)
-        times.append(time.perf_counter() - t)
+        turn = chat.ask(FLAGSHIP, early=lambda _turn: seen.append(time.perf_counter() - t))
+        complete.append(time.perf_counter() - t)
         assert turn.artifacts, "the flagship answer lost its artifacts"
-    return times
+        assert seen, "the flagship answer had no early text"
+        text.append(seen[0])
+    return text, complete
 
 
 def bench_scaling(runs: int) -> tuple[list[float], list[float]]:
@@ -153,7 +160,7 @@ def main(argv=None) -> None:
 
     res: dict[str, list[float]] = bench_cli(a.runs, env)
     if not a.skip_chat:
-        res["chat_backtest"] = bench_chat(a.runs)
+        res["chat_text"], res["chat_backtest"] = bench_chat(a.runs)
     t1, t10 = bench_scaling(a.runs)
     res["x10"] = [statistics.median(t10) / statistics.median(t1)]
     load1 = os.getloadavg()

@@ -5,7 +5,8 @@ once, the bot (``ita.telegram.serve``) polling a fake Bot API on 127.0.0.1, one 
 each request. Measured from the moment the fake queues the user's message:
 
 * **typing** — until ``sendChatAction typing`` arrives (target ≤ 1 s);
-* **answer** — until the text answer arrives;
+* **answer** — until the text answer arrives (a backtest's: its statistics, sent before the charts are rendered;
+  the progress message "⏳ working…" does not count);
 * **complete** — until the last photo / document of the answer arrives (the flagship backtest with its equity
   curve and sample trades as photos, trades.csv and report.html; target ≤ 5 s warm).
 
@@ -55,7 +56,7 @@ def main(repeats: int = 3) -> None:
             t0 = time.monotonic()
             typing = tg.wait_for(lambda f: f.chat_actions[n_actions:] and f.chat_actions[n_actions], 60)["at"]
             answer = tg.wait_for(lambda f: next((s for s in f.sent[n_sent:] if s["method"] == "sendMessage"
-                                                 and "⏳" not in (s.get("text") or "")), None), 300)
+                                                 and not (s.get("text") or "").startswith("⏳")), None), 300)
             t_answer = time.monotonic()
             if files:
                 tg.wait_for(lambda f: sum(1 for s in f.sent[n_sent:] if s.get("document") is not None) >= 2, 300)

@@ -82,6 +82,7 @@ def server(sample_store, tmp_path_factory):
                                 stdin=subprocess.DEVNULL, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     srv = Server(url, proc, log, 0.0)
+    srv.home = home / "ita_home"
     try:
         while True:
             if proc.poll() is not None:
@@ -146,6 +147,84 @@ def test_socketio_list_setups(server):
     answer = next(m for m in messages if "asia_fvg_break" in str(m.get("output", "")))
     assert "Traceback" not in answer["output"]
     assert "|" in answer["output"], "the setup list is a Markdown table"
+
+
+def _socketio_turn(server: Server, text: str) -> list[tuple[str, float, dict]]:
+    """One message over the websocket; every event back as (event, wall-clock arrival, payload), until the task
+    ended after elements arrived."""
+    socketio = pytest.importorskip("socketio")
+    pytest.importorskip("aiohttp")
+    events: list[tuple[str, float, dict]] = []
+
+    async def talk() -> bool:
+        done = asyncio.Event()
+        sio = socketio.AsyncClient(reconnection=False)
+
+        def record(name):
+            async def handler(data):
+                events.append((name, time.time(), data if isinstance(data, dict) else {"value": data}))
+                if name == "task_end" and any(e == "element" for e, _, _ in events):
+                    done.set()
+            return handler
+
+        for name in ("new_message", "update_message", "element", "task_end"):
+            sio.on(name, record(name))
+        auth = {"clientType": "webapp", "sessionId": str(uuid.uuid4()), "threadId": None, "userEnv": "{}",
+                "chatProfile": None}
+        await sio.connect(server.url, socketio_path="/ws/socket.io", transports=["websocket"], auth=auth,
+                          wait_timeout=15)
+        try:
+            await sio.emit("connection_successful")
+            await sio.emit("client_message", {
+                "message": {"id": str(uuid.uuid4()), "threadId": "", "name": "User", "type": "user_message",
+                            "output": text, "createdAt": datetime.now(timezone.utc).isoformat()},
+                "fileReferences": [],
+            })
+            await asyncio.wait_for(done.wait(), TURN_TIMEOUT)
+            await asyncio.sleep(0.5)
+            return True
+        except asyncio.TimeoutError:
+            return False
+        finally:
+            await sio.disconnect()
+
+    ok = asyncio.run(talk())
+    _check_alive(server)
+    assert ok, f"no complete backtest answer; events: {[e for e, _, _ in events]}\n{server.log_tail(30)}"
+    return events
+
+
+def test_socketio_backtest_text_before_the_charts(server):
+    """Text before images, on the websocket: the backtest's message with the statistics table (and a "rendering"
+    line) arrives before the first chart is written; the same message is then updated with the files line and
+    the charts and files arrive as its elements."""
+    events = _socketio_turn(server, "backtest asia_fvg_break on EURUSD for March 2025")
+    first = next(i for i, (e, _, d) in enumerate(events) if e == "new_message" and "Win rate" in str(d.get("output")))
+    name, arrived, msg = events[first]
+    assert "|" in msg["output"] and "Rendering 4 charts and the HTML report" in msg["output"]
+    elements = [i for i, (e, _, _) in enumerate(events) if e == "element"]
+    update = next(i for i, (e, _, d) in enumerate(events) if e == "update_message" and d.get("id") == msg["id"])
+    assert first < update < elements[0]
+    assert "Files:" in events[update][2]["output"] and "Rendering" not in events[update][2]["output"]
+    assert {events[i][2].get("forId") for i in elements} == {msg["id"]}   # attached to that message
+    assert sum(events[i][2].get("type") == "image" for i in elements) == 4
+    run_id = re.search(r"bt_\d{8}_\d{6}_[0-9a-f]{6}", msg["output"]).group(0)
+    pngs = sorted((server.home / "runs" / run_id).glob("*.png"))
+    assert len(pngs) == 4
+    assert arrived < min(p.stat().st_mtime for p in pngs), "the text waited for the charts"
+
+
+def test_socketio_two_backtests_fill_one_message(server):
+    """A request with two backtests: the first one's statistics come at once, the message grows with the second's,
+    and ends with both files lines and all eight charts attached to it."""
+    events = _socketio_turn(server, "backtest asia_fvg_break on EURUSD and XAUUSD for March 2025")
+    msgs = [d for e, _, d in events if e == "new_message" and "asia_fvg_break v1" in str(d.get("output"))]
+    assert len(msgs) == 1 and "Rendering" in msgs[0]["output"] and "XAUUSD, 2025" not in msgs[0]["output"]
+    updates = [d["output"] for e, _, d in events if e == "update_message" and d.get("id") == msgs[0]["id"]]
+    assert updates and updates[-1].count("Files:") == 2 and "Rendering" not in updates[-1]
+    assert any("XAUUSD, 2025" in u and "Rendering" in u for u in updates)   # the second's early answer
+    images = [d for e, _, d in events if e == "element" and d.get("type") == "image"]
+    assert len(images) == 8 and {d.get("forId") for d in images} == {msgs[0]["id"]}
 
 
 def test_browser_backtest(server, tmp_path):

@@ -3,6 +3,8 @@ the LLM path with LangChain's fake chat models, and the real ChatOpenAI client a
 OpenAI-compatible server on 127.0.0.1 (tool calls, a 500, a timeout, malformed tool arguments)."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from langchain_core.language_models.fake_chat_models import FakeMessagesListChatModel
 from langchain_core.messages import AIMessage
@@ -170,3 +172,52 @@ def test_interface_defaults_are_weaker_than_the_request(data):
     t2 = chat.ask("backtest asia_fvg_break on EURUSD for 2025 with rr 3", defaults=d)
     r2 = t2.results[0]
     assert r2.data["symbol"] == "EURUSD" and r2.args["params"] == {"risk_pct": 0.5, "rr": 3.0}
+
+
+# ---- early answers: the statistics before the charts (issue 12) ---------------------------------------------
+
+def _early_then_complete(chat: ChatSession, text: str):
+    """Ask with an ``early`` listener; record each early turn with whether its run folder existed then."""
+    from pathlib import Path
+
+    early = []
+
+    def listener(turn):
+        run_dir = Path(turn.results[-1].data["run_dir"])
+        early.append((turn, run_dir.exists(), sorted(p.name for p in run_dir.parent.glob(f".{run_dir.name}*/*.png"))))
+
+    return early, chat.ask(text, early=listener)
+
+
+def test_a_backtest_answers_with_its_statistics_before_the_charts_exist(data):
+    chat = ChatSession("early1", no_llm(data))
+    early, t = _early_then_complete(chat, "backtest asia_fvg_break on EURUSD for 2025")
+    assert len(early) == 1
+    first, folder_existed, pngs_then = early[0]
+    assert not folder_existed and pngs_then == []        # nothing drawn yet when the text was ready
+    assert not first.artifacts and "| Win rate |" in first.answer
+    assert "Rendering 4 charts and the HTML report" in first.answer and "Files:" not in first.answer
+    assert first.results[0].data["stats"] == t.results[0].data["stats"]                # the same numbers
+    assert first.results[0].data["run_id"] == t.results[0].data["run_id"] and first.results[0].args == t.results[0].args
+    # the complete answer: the same text, the files line where the rendering line was, and the charts
+    assert "Rendering" not in t.answer and "Files:" in t.answer
+    assert t.answer.replace(next(p for p in t.answer.split("\n\n") if p.startswith("Files:")), "") == \
+        first.answer.replace(next(p for p in first.answer.split("\n\n") if "Rendering" in p), "")
+    assert sum(a.kind == "image" for a in t.artifacts) == 4 and all(Path(a.path).is_file() for a in t.artifacts)
+    # no early answer where there is nothing to wait for
+    e2, t2 = _early_then_complete(chat, "list setups")
+    assert e2 == [] and t2.results[0].tool == "list_setups"
+    e3, t3 = _early_then_complete(chat, "show trade 2")
+    assert e3 == [] and t3.results[0].ok
+
+
+def test_the_fake_llm_path_answers_early_too_and_completes_with_the_models_words(data):
+    model = ToolCallingFake(responses=[
+        AIMessage(content="", tool_calls=[{"name": "run_backtest", "id": "c1", "args": {
+            "setup_id": "asia_fvg_break", "symbol": "EURUSD", "start": "2025-03-01", "end": "2025-03-31"}}]),
+        AIMessage(content="March was flat for this rule."),
+    ])
+    early, t = _early_then_complete(ChatSession("early2", llm_cfg(data), model=model), "how did march go?")
+    assert len(early) == 1 and not early[0][1]
+    assert "Rendering" in early[0][0].answer and "March was flat" not in early[0][0].answer   # the model is still to speak
+    assert t.used_llm and t.answer.startswith("March was flat") and "Files:" in t.answer and t.artifacts

@@ -114,6 +114,60 @@ def test_a_backtest_is_answered_with_typing_table_photos_documents_and_buttons(t
 
 
 @pytest.mark.slow
+def test_a_backtest_text_goes_out_before_its_charts_are_written(tg):
+    """Text before images: the statistics reach Telegram the moment they exist — before the first chart of the
+    run is even written — with a "rendering" line; that message is then edited into the complete answer (the
+    files line) and only then do the album and the documents follow."""
+    import re
+    from pathlib import Path
+
+    from ita.config import settings
+
+    with running(tg):
+        tg.send_text(CHAT, "backtest asia_fvg_break on EURUSD for March 2025")
+        tg.wait_for(lambda f: len(f.documents(CHAT)) == 2, 120)
+        now_wall, now_mono = time.time(), time.monotonic()
+        calls = [c for c in tg.requests if c.status == 200 and c.method in
+                 ("sendMessage", "editMessageText", "sendMediaGroup", "sendPhoto", "sendDocument")]
+        first = next(i for i, c in enumerate(calls) if c.method == "sendMessage"
+                     and "asia_fvg_break v1" in str(c.params.get("text")))
+        early = str(calls[first].params["text"])
+        assert "Win rate" in early and "<pre>" in early and "Rendering 4 charts and the HTML report" in early
+        run_id = re.search(r"bt_\d{8}_\d{6}_[0-9a-f]{6}", early).group(0)
+        run_dir = Path(settings().runs_dir) / run_id
+        pngs = sorted(run_dir.glob("*.png"))
+        assert len(pngs) == 4
+        arrived = now_wall - (now_mono - calls[first].at)  # the early text's arrival on the wall clock
+        assert arrived < min(p.stat().st_mtime for p in pngs), "the text waited for the charts"
+        edit = next(i for i, c in enumerate(calls) if c.method == "editMessageText"
+                    and "asia_fvg_break v1" in str(c.params.get("text")))
+        media = next(i for i, c in enumerate(calls) if c.method in ("sendMediaGroup", "sendPhoto"))
+        assert first < edit < media
+        final = str(calls[edit].params["text"])
+        assert "Rendering" not in final and "Files:" in final and run_id in final
+        msg = tg.message(CHAT, int(calls[edit].params["message_id"]))
+        assert msg["text"].count("Win rate") == 1 and "Files:" in msg["text"] and msg["reply_markup"]
+        assert len(tg.photos(CHAT)) == 4 and {n for n, _ in tg.documents(CHAT)} == {"trades.csv", "report.html"}
+
+
+@pytest.mark.slow
+def test_two_backtests_in_one_request_are_sent_once_and_completed_in_place(tg):
+    """The first backtest's statistics go out at once; the second's and the files lines complete that answer
+    (edited, or continued in a further message) — never the first's statistics twice."""
+    with running(tg):
+        tg.send_text(CHAT, "backtest asia_fvg_break on EURUSD and XAUUSD for March 2025")
+        tg.wait_for(lambda f: len(f.documents(CHAT)) == 4, 180)
+        time.sleep(0.5)
+        sent = [s for s in tg.sent if s["chat_id"] == CHAT and s["method"] == "sendMessage"
+                and "asia_fvg_break v1" in (s.get("text") or "")]
+        assert sum("on EURUSD, 2025-03" in s["text"] for s in sent) == 1
+        assert "Rendering" in sent[0]["text"] and "XAUUSD, 2025-03" not in sent[0]["text"]
+        now = "\n".join(tg.message(CHAT, s["message_id"])["text"] for s in sent)   # after the edits
+        assert now.count("Files:") == 2 and "Rendering" not in now and now.count("Win rate") == 2
+        assert len(tg.photos(CHAT)) == 8
+
+
+@pytest.mark.slow
 def test_commands_russian_and_a_stranger(tg, caplog):
     caplog.set_level(logging.WARNING, logger="ita.telegram")
     with running(tg, progress_after=0.0):

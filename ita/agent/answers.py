@@ -166,6 +166,10 @@ def _hints(T: dict, tool: str, values: dict, key: str = "hints") -> str:
 
 
 def _files(T: dict, result: ToolResult) -> str:
+    rendering = result.data.get("rendering")
+    if rendering:  # an early answer: the charts are being drawn; the complete answer lists the files here
+        return _f(T["common"]["rendering"], n=rendering.get("charts", ""),
+                  html=T["common"]["rendering_html"] if rendering.get("html") else "")
     if not result.artifacts:
         return ""
     names = [a.name for a in result.artifacts if a.kind == "file"]

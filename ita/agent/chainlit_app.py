@@ -11,8 +11,10 @@ What the trader sees for each message:
 * every tool call as a Chainlit step (type ``tool``: input = the arguments as JSON, output = the tool's
   one-line summary or its error);
 * the answer as Markdown (statistics as tables, setup id / version / hash and run id included), with the
-  LLM fallback note in italics;
-* charts (PNG) inline as :class:`chainlit.Image`, CSV/HTML reports as downloadable :class:`chainlit.File`.
+  LLM fallback note in italics — a backtest's the moment its statistics exist, with a "⏳ Rendering 4 charts
+  and the HTML report…" line that becomes the files line when they are written;
+* charts (PNG) inline as :class:`chainlit.Image`, CSV/HTML reports as downloadable :class:`chainlit.File`,
+  attached to that message.
 
 One :class:`ita.agent.ChatSession` per Chainlit thread: the LangGraph SQLite checkpointer keeps the
 conversation (follow-ups such as "same on XAUUSD" or "show trade 12") under the Chainlit thread id.
@@ -202,15 +204,46 @@ def answer_markdown(turn, settings: dict | None = None, lang: str = "en") -> str
     return text or "_(no answer)_"
 
 
-async def show_turn(turn, settings: dict | None = None, lang: str = "en") -> None:
-    for r in turn.results:
+async def _steps(results) -> None:
+    for r in results:
         async with cl.Step(name=r.tool, type="tool", show_input="json", language="text") as step:
             step.input = _args_json(r.args)
             step.output = (r.summary or "") if r.ok else f"❌ {r.error or r.summary or 'failed'}"
             if not r.ok:
                 step.is_error = True
-    msg = cl.Message(content=answer_markdown(turn, settings, lang), author=AUTHOR)
-    await msg.send()
+
+
+async def show_early(early, settings: dict | None = None, lang: str = "en", shown: dict | None = None) -> dict:
+    """An early answer (``ChatSession.ask(early=…)``): the tool steps and the text (the statistics, with a
+    "rendering N charts…" line) sent at once; a later early answer of the same turn (a request with several
+    backtests) updates that message. Returns what :func:`show_turn` needs to complete the message."""
+    if shown:
+        await _steps(early.results[shown["steps"]:])
+        msg = shown["message"]
+        msg.content = answer_markdown(early, settings, lang)
+        await msg.update()
+    else:
+        await _steps(early.results)
+        msg = cl.Message(content=answer_markdown(early, settings, lang), author=AUTHOR)
+        await msg.send()
+    return {"message": msg, "steps": len(early.results)}
+
+
+async def show_turn(turn, settings: dict | None = None, lang: str = "en", shown: dict | None = None) -> None:
+    """The complete answer: its text with the charts and files under it. After :func:`show_early` (``shown``) the
+    early message is completed in place — its text (the progress line becomes the files line) updated and the
+    elements attached to it — instead of a second message."""
+    if shown:
+        await _steps(turn.results[shown["steps"]:])
+        msg = shown["message"]
+        content = answer_markdown(turn, settings, lang)
+        if content != msg.content:
+            msg.content = content
+            await msg.update()
+    else:
+        await _steps(turn.results)
+        msg = cl.Message(content=answer_markdown(turn, settings, lang), author=AUTHOR)
+        await msg.send()
     # one at a time: Message.send would upload them concurrently and the UI shows them in arrival order
     # (the equity curve first, then the sample trades, then the files)
     for element in elements_for(turn.artifacts):
@@ -303,9 +336,15 @@ async def on_message(message: cl.Message) -> None:
             if not text:
                 return
         chat = await _chat()
-        turn = await cl.make_async(chat.ask)(text, defaults_of(_settings()))
-        log.info("turn %.2fs used_llm=%s tools=%s", turn.seconds, turn.used_llm, [r.tool for r in turn.results])
-        await show_turn(turn, _settings(), lang)
+        shown: dict = {}
+
+        def early(first) -> None:  # the graph's worker thread: the statistics go out now, the charts render on
+            shown.update(cl.run_sync(show_early(first, _settings(), lang, dict(shown))))
+
+        turn = await cl.make_async(chat.ask)(text, defaults_of(_settings()), early)
+        log.info("turn %.2fs used_llm=%s tools=%s early=%s", turn.seconds, turn.used_llm,
+                 [r.tool for r in turn.results], bool(shown))
+        await show_turn(turn, _settings(), lang, shown)
     except Exception as exc:  # never a stack trace in the chat
         log.exception("chat turn failed: %r", text[:200])
         from ita.agent.answers import friendly_error

@@ -7,13 +7,15 @@ Example::
     >>> turn = chat.ask("backtest asia_fvg_break on EURUSD for 2025") # doctest: +SKIP
     >>> print(turn.answer); [a.path for a in turn.artifacts]          # doctest: +SKIP
     >>> chat.ask("same on XAUUSD")                                    # doctest: +SKIP
+    >>> turn = chat.ask("with rr 3", early=lambda t: print(t.answer))  # doctest: +SKIP
+    ... # the statistics print the moment they exist; ``turn`` then has the charts (``turn.artifacts``)
 """
 from __future__ import annotations
 
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from langchain_core.messages import AIMessage, HumanMessage
 
@@ -57,15 +59,28 @@ class ChatSession:
         self.graph = graph
         self._cfg = {"configurable": {"thread_id": self.thread_id}, "recursion_limit": 40}
 
-    def ask(self, text: str, defaults: dict[str, Any] | None = None) -> Turn:
+    def ask(self, text: str, defaults: dict[str, Any] | None = None,
+            early: Callable[[Turn], None] | None = None) -> Turn:
         """Answer one message. Never raises for bad input: the answer says what is wrong.
 
         ``defaults`` — the interface's settings, weaker than what the request and the conversation say:
         ``{"symbol": "XAUUSD", "params": {"risk_pct": 0.5}}``.
+        ``early`` — called (from the graph's worker thread) with an early :class:`Turn` the moment a tool's
+        numbers exist, before its charts are written: a backtest's statistics, with a "rendering N charts…" line
+        where the complete answer lists the files, and no artifacts yet. A face shows it at once, then the
+        returned (complete) Turn's charts and files. Not called when no tool has anything to show early.
         """
+        from ita.graphs.chat import early_answers_to
+
         t0 = time.perf_counter()
         text = (text or "").strip()[:4000]
-        out = self.graph.invoke({"messages": [HumanMessage(text)], "defaults": dict(defaults or {})}, self._cfg)
+
+        def forward(answer: str, results: list) -> None:
+            rs = [ToolResult.model_validate(r) for r in results]
+            early(Turn(answer=redact(answer), results=rs, seconds=time.perf_counter() - t0))
+
+        with early_answers_to(forward if early is not None else None):
+            out = self.graph.invoke({"messages": [HumanMessage(text)], "defaults": dict(defaults or {})}, self._cfg)
         results = [ToolResult.model_validate(r) for r in out.get("results") or []]
         arts = [a for r in results for a in r.artifacts]
         return Turn(answer=redact(out.get("answer", "")), artifacts=arts, results=results,

@@ -174,7 +174,8 @@ def run_backtest(setup_id: str, symbol: str, start="2025-01-01", end="2025-12-31
     signals completed inside that session/killzone (e.g. ``"london_killzone"``); ``progress`` receives
     one-line status messages; ``on_result`` receives the :class:`BacktestResult` the moment the simulation
     ends, before the run folder, the PNGs and the HTML report are written (the CLI prints the statistics
-    there, so the trader reads them while the charts render).
+    there and the chat answers with them, so the trader reads them while the charts render); its
+    ``extra["run_id"]`` / ``extra["run_dir"]`` say where the run will be stored once complete.
 
     Charts are off the critical path: with ``charts`` the PNG renderer (:func:`ita.charts.export.warm_up`) starts
     in the background first thing, while the candles load and the simulation runs; the PNGs are then rendered in
@@ -204,10 +205,11 @@ def run_backtest(setup_id: str, symbol: str, start="2025-01-01", end="2025-12-31
     say(f"Running {loaded.label}: detectors {', '.join(loaded.setup.detector_kinds)} → signals → simulation")
     res = backtest(loaded, candles, inst.symbol, start=lo, end=hi, spread_pips=spread, commission_per_lot=commission,
                    session=session, lower=lower)
+    run_id, tmp, final, created = new_run_folder("bt", f"{loaded.effective_hash}{inst.symbol}{lo}{hi}{res.model}{session}")
     if on_result is not None:
+        res.extra["run_id"], res.extra["run_dir"] = run_id, final  # where the run will be stored when complete
         on_result(res)
 
-    run_id, tmp, final, created = new_run_folder("bt", f"{loaded.effective_hash}{inst.symbol}{lo}{hi}{res.model}{session}")
     warnings: list[str] = []
     artifacts: dict[str, Path] = {}
     coverage = (candles.index[0], candles.index[-1])

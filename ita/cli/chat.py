@@ -43,9 +43,28 @@ def chat(
     session = ChatSession(thread, cfg)
 
     def one(text: str) -> None:
-        with console.status("Thinking …"):
-            turn = session.ask(text)
-        console.print(Markdown(turn.answer))
+        import difflib
+
+        said: list[str] = []  # the paragraphs of the answer on the screen so far
+
+        def show(answer: str) -> None:
+            """Print what ``answer`` adds to the paragraphs already printed (the complete answer after the early
+            one: the files line where "rendering …" was, and what came after the early answer)."""
+            parts = answer.split("\n\n")
+            ops = difflib.SequenceMatcher(None, said, parts, autojunk=False).get_opcodes()
+            new = [p for tag, _, _, j1, j2 in ops if tag in ("replace", "insert") for p in parts[j1:j2]]
+            if new:
+                console.print(Markdown("\n\n".join(new)))
+            said[:] = parts
+
+        with console.status("Thinking …") as status:
+            def early(first) -> None:  # the statistics, the moment they exist; the charts render meanwhile
+                if not said:  # (a request with several backtests: the others come with the complete answer)
+                    show(first.answer)
+                status.update("Rendering charts …")
+
+            turn = session.ask(text, early=early)
+        show(turn.answer)  # after an early answer only what it adds: the files line instead of "rendering …"
         for a in turn.artifacts:
             console.print(f"  [dim]{a.kind}[/] {a.path}", highlight=False)
         console.print(f"[dim]{turn.seconds:.1f} s · {'LLM' if turn.used_llm else 'command parser'} · thread {thread}[/]")

@@ -14,16 +14,22 @@ Reads top to bottom::
 * ``run_tool`` / ``llm_tools`` call the same tools (:mod:`ita.tools`); every number shown comes from them.
 * ``answer`` renders the tool results as templated Markdown (:mod:`ita.agent.answers`) in the trader's
   language; with an LLM, the model's explanation comes first and the tool tables follow.
+* Early answers: a tool whose numbers exist before its files (``run_backtest``: the statistics before the charts)
+  previews its result (:func:`ita.tools.progress.preview`); inside :func:`early_answers_to` the tool nodes compose
+  it as ``answer`` would (:func:`compose`) and hand it to the face, which shows the text while the charts render.
+  The graph's output — and what the checkpointer stores — is still the complete answer.
 
 State: :class:`ita.agent.state.ChatState`; memory: a LangGraph checkpointer (SQLite by default, one
 thread per conversation) passed to :func:`build_chat_graph`.
 """
 from __future__ import annotations
 
+import contextvars
 import json
 import threading
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterator, Optional
 
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
 from langgraph.graph import END, START, StateGraph
@@ -68,7 +74,8 @@ def run_tool(state: ChatState) -> dict:
     results = list(state.get("results", []))
     ctx = dict(state.get("context") or {})
     for i, call in enumerate([{"tool": plan["tool"], "args": plan.get("args") or {}}, *(plan.get("calls") or [])]):
-        result = call_tool(call["tool"], call.get("args") or {})
+        with _early_answers(state, results, call.get("args") or {}):
+            result = call_tool(call["tool"], call.get("args") or {})
         results.append(result.model_dump())
         if i == 0:
             ctx = _merge_context(ctx, result, call["tool"], call.get("args") or {})
@@ -96,7 +103,8 @@ def llm_tools(state: ChatState) -> dict:
     out, results = [], list(state.get("results", []))
     ctx = dict(state.get("context") or {})
     for call in reply.tool_calls:
-        result = call_tool(call["name"], call.get("args") or {})
+        with _early_answers(state, results, call.get("args") or {}):  # the model's words come with the complete answer
+            result = call_tool(call["name"], call.get("args") or {})
         results.append(result.model_dump())
         ctx = _merge_context(ctx, result, call["name"], call.get("args") or {})
         out.append(ToolMessage(content=_for_model(result), tool_call_id=call["id"], name=call["name"],
@@ -106,6 +114,12 @@ def llm_tools(state: ChatState) -> dict:
 
 def answer(state: ChatState) -> dict:
     """Compose this turn's Markdown answer: the model's text (LLM path) and the rendered tool results."""
+    text = compose(state)
+    return {"answer": text, "messages": [AIMessage(content=text, additional_kwargs={"ita_answer": True})]}
+
+
+def compose(state: ChatState) -> str:
+    """This turn's Markdown answer from ``state`` (notes, the model's text on the LLM path, the tool results)."""
     from ita.agent.answers import render
 
     lang = state.get("lang") or "en"
@@ -123,8 +137,45 @@ def answer(state: ChatState) -> dict:
         parts.append(render(ToolResult.model_validate(r), lang))
     if not state.get("results") and not (state.get("used_llm") and len(parts) > bool(state.get("note"))):
         parts.append(plan.get("question") or plan.get("message") or "")
-    text = "\n\n".join(p for p in parts if p)
-    return {"answer": text, "messages": [AIMessage(content=text, additional_kwargs={"ita_answer": True})]}
+    return "\n\n".join(p for p in parts if p)
+
+
+# ---- early answers ---------------------------------------------------------------------------------------
+
+#: ``listener(answer, results)``: this turn's answer so far (Markdown) and its tool results (dicts) the moment a
+#: tool's numbers exist, before its charts are written (:func:`ita.tools.progress.preview`).
+EarlyListener = Callable[[str, list], None]
+_EARLY: contextvars.ContextVar[Optional[EarlyListener]] = contextvars.ContextVar("ita_early_answer", default=None)
+
+
+@contextmanager
+def early_answers_to(listener: Optional[EarlyListener]) -> Iterator[None]:
+    """Inside the block, a tool's early result (a backtest's statistics while its charts render) becomes an early
+    answer — composed as the complete answer will be, from the results so far and the preview — sent to
+    ``listener`` (from the graph's worker thread). The complete answer is still the graph's output."""
+    token = _EARLY.set(listener)
+    try:
+        yield
+    finally:
+        _EARLY.reset(token)
+
+
+@contextmanager
+def _early_answers(state: ChatState, results: list, args: dict) -> Iterator[None]:
+    """Around one tool call: forward the tool's preview to the face listening, as an answer."""
+    from ita.tools.progress import previews_to
+
+    listener = _EARLY.get()
+    if listener is None:
+        yield
+        return
+
+    def forward(partial: ToolResult) -> None:
+        so_far = [*results, partial.model_copy(update={"args": dict(args)}).model_dump()]
+        listener(compose({**state, "results": so_far}), so_far)
+
+    with previews_to(forward):
+        yield
 
 
 # ---- edges ----------------------------------------------------------------------------------------------

@@ -2,7 +2,9 @@
 web chat, behind python-telegram-bot.
 
 * A text message gets "typing…" at once, then the answer: statistics as monospaced tables, charts as a photo
-  album, ``trades.csv`` / ``report.html`` as documents, the setup version + hash and the run id; the answer's
+  album, ``trades.csv`` / ``report.html`` as documents, the setup version + hash and the run id. A backtest's
+  text goes out the moment its statistics exist, with a "⏳ Rendering 4 charts…" line; when the charts are
+  written that message is edited (the line becomes the files line) and the album and documents follow. The answer's
   follow-ups ("same on XAUUSD", "show trade 2", "only the London killzone") as inline buttons, which ask the
   chat as if typed. One conversation thread per chat (``telegram:<chat id>``) in the chat's SQLite
   checkpointer, so follow-ups also work after a restart. Russian works as in the web chat.
@@ -286,21 +288,42 @@ class ChatBot:
         lang = lang_of(text)
         await self._typing(bot, chat_id)
         async with self._turn(chat_id):
-            turn = await self._work(bot, chat_id, lambda listener: self._ask(chat_id, text, listener), lang)
+            loop = asyncio.get_running_loop()
+            shown: dict = {}
+
+            def early(first) -> None:  # the worker thread: the statistics go out now, the charts render on
+                md, before = _markdown(first), shown.get("sending")
+
+                async def show() -> tuple[list, str]:  # on the loop, after the previous early answer of the turn
+                    if before is None:
+                        return await self.reply(bot, chat_id, md, [], echo), md
+                    messages, said = await asyncio.wrap_future(before)
+                    return await self.complete(bot, chat_id, messages, said, md, [], echo), md
+
+                shown["sending"] = asyncio.run_coroutine_threadsafe(show(), loop)
+
+            turn = await self._work(bot, chat_id, lambda listener: self._ask(chat_id, text, listener, early), lang)
+            if shown:
+                try:
+                    shown["messages"], shown["md"] = await asyncio.wrap_future(shown["sending"])
+                except Exception:  # noqa: BLE001 - the early text did not go out: the complete answer will
+                    log.exception("chat %s: the early answer failed", chat_id)
+                    shown.clear()
             if turn is None:
                 return
-            md = (turn.answer or "").strip()
-            note = (turn.note or "").strip()
-            if note and note not in md:
-                md = f"_{note}_\n\n{md}"
-            log.info("chat %s: %.1f s, tools %s", chat_id, turn.seconds, [r.tool for r in turn.results])
-            await self.reply(bot, chat_id, md or "…", turn.artifacts, echo)
+            md = _markdown(turn)
+            log.info("chat %s: %.1f s, tools %s, early %s", chat_id, turn.seconds, [r.tool for r in turn.results],
+                     bool(shown))
+            if shown:
+                await self.complete(bot, chat_id, shown["messages"], shown["md"], md, turn.artifacts, echo)
+            else:
+                await self.reply(bot, chat_id, md, turn.artifacts, echo)
 
-    def _ask(self, chat_id: int, text: str, listener):
+    def _ask(self, chat_id: int, text: str, listener, early=None):
         from ita.tools.progress import progress_to
 
         with progress_to(listener):
-            return self._session(chat_id).ask(text)
+            return self._session(chat_id).ask(text, early=early)
 
     def _tool(self, name: str, args: dict, lang: str) -> str:
         from ita.agent.answers import render
@@ -432,15 +455,56 @@ class ChatBot:
             buttons.append(InlineKeyboardButton(h[:60], callback_data=data))
         return InlineKeyboardMarkup([buttons[i:i + 2] for i in range(0, len(buttons), 2)]) if buttons else None
 
-    async def reply(self, bot, chat_id: int, markdown: str, artifacts: list, echo: str | None = None) -> None:
-        """Send an answer: its text (HTML, in as many messages as Telegram's limit needs, the follow-up buttons
-        under the last), then its charts as a photo album and its files as documents."""
+    def _html_parts(self, markdown: str, echo: str | None) -> tuple[list[str], Any]:
         text, hints = to_telegram(redact(markdown))
         if echo:
             text = f"› <i>{html.escape(echo)}</i>\n\n{text}"
-        parts = chunks(text)
+        return chunks(text), self.keyboard(hints)
+
+    async def reply(self, bot, chat_id: int, markdown: str, artifacts: list, echo: str | None = None) -> list:
+        """Send an answer: its text (HTML, in as many messages as Telegram's limit needs, the follow-up buttons
+        under the last), then its charts as a photo album and its files as documents. Returns the text's
+        messages."""
+        parts, markup = self._html_parts(markdown, echo)
+        sent = []
         for i, part in enumerate(parts):
-            await self._send_html(bot, chat_id, part, self.keyboard(hints) if i == len(parts) - 1 else None)
+            sent.append(await self._send_html(bot, chat_id, part, markup if i == len(parts) - 1 else None))
+        await self._artifacts(bot, chat_id, artifacts)
+        return sent
+
+    async def complete(self, bot, chat_id: int, messages: list, early: str, markdown: str, artifacts: list,
+                       echo: str | None = None) -> list:
+        """Complete an early answer (``early``, sent by :meth:`reply` as ``messages``) with ``markdown``: the
+        messages that differ are edited in place (the "rendering N charts…" line becomes the files line), text that
+        grew (a request with several backtests) goes out as further messages, the follow-up buttons move under the
+        last; then the charts and files follow. Returns the text's messages. Should the text shrink to fewer
+        messages, it is sent anew."""
+        from telegram.constants import ParseMode
+
+        parts, markup = self._html_parts(markdown, echo)
+        before, _ = self._html_parts(early, echo)
+        if len(parts) < len(messages) or len(before) != len(messages) or \
+                any(getattr(m, "message_id", None) is None for m in messages):
+            return await self.reply(bot, chat_id, markdown, artifacts, echo)
+        out = list(messages)
+        for i, part in enumerate(parts):
+            last = i == len(parts) - 1
+            if i >= len(messages):
+                out.append(await self._send_html(bot, chat_id, part, markup if last else None))
+                continue
+            if part == before[i] and last == (i == len(before) - 1):
+                continue
+            msg = messages[i]
+            try:
+                await self.pacer.send(chat_id, lambda: bot.edit_message_text(
+                    part, chat_id=chat_id, message_id=msg.message_id, parse_mode=ParseMode.HTML,
+                    reply_markup=markup if last else None, disable_web_page_preview=True))
+            except Exception as exc:  # noqa: BLE001 - "not modified" or a rejected edit: the early text stays
+                log.debug("editing the early answer: %s", exc)
+        await self._artifacts(bot, chat_id, artifacts)
+        return out
+
+    async def _artifacts(self, bot, chat_id: int, artifacts: list) -> None:
         seen: set[str] = set()
         photos, files = [], []
         for a in artifacts:
@@ -468,6 +532,15 @@ class ChatBot:
             media = [InputMediaPhoto(data, caption=caption(a.caption)) if kind == "photo"
                      else InputMediaDocument(data, filename=a.name, caption=caption(a.caption)) for a, data in blobs]
             await self.pacer.send(chat_id, lambda: bot.send_media_group(chat_id, media))
+
+
+def _markdown(turn) -> str:
+    """A turn's answer with the language-model fallback note on top (once)."""
+    md = (turn.answer or "").strip()
+    note = (turn.note or "").strip()
+    if note and note not in md:
+        md = f"_{note}_\n\n{md}"
+    return md or "…"
 
 
 def progress_text(elapsed: float, latest: tuple | None, lang: str = "en") -> str:

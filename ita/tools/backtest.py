@@ -111,50 +111,70 @@ def run_backtest(a: RunBacktestArgs) -> ToolResult:
     """Backtest a setup on a symbol and period: statistics, by-month table, equity curve and sample trades (PNG),
     trades CSV and HTML report, stored as a run with the setup's version and hash."""
     from ita.backtest import runner
+    from ita.tools.progress import preview, preview_listener
 
     loaded = load_setup_checked(a.setup_id, a.version, a.params)  # fail fast on a bad setup/override
     store = candle_store(a.symbol)
     lo, hi = trading_period(store, a.symbol, a.start, a.end, loaded.setup.timezone)
+    samples = 3
+    on_result = None
+    if a.charts and preview_listener() is not None:
+        def on_result(res) -> None:
+            """The statistics exist, the charts do not yet: a face listening shows the text now."""
+            picked = [int(t) for t in runner.pick_samples(res.trades, samples)]
+            preview(_backtest_result(a, res, lo, hi, res.extra["run_id"], res.extra["run_dir"], {}, [],
+                                     rendering={"charts": 1 + len(picked), "html": True, "samples": picked}))
+
     run = runner.run_backtest(a.setup_id, a.symbol, lo, hi, version=a.version, params=a.params or None,
-                              charts=a.charts, html=a.charts, samples=3, session=a.session)
-    res = run.result
+                              charts=a.charts, html=a.charts, samples=samples, session=a.session, on_result=on_result)
+    return _backtest_result(a, run.result, lo, hi, run.run_id, run.run_dir, run.artifacts, run.warnings)
+
+
+def _backtest_result(a: RunBacktestArgs, res, lo: str, hi: str, run_id: str, run_dir, files: dict, warnings: list,
+                     rendering: dict | None = None) -> ToolResult:
+    """``run_backtest``'s result from the backtest ``res`` and its run: the complete one (``files`` the run's
+    artifacts), or the early one a face shows while the charts render (no files; ``rendering`` says what is
+    being drawn: ``{"charts": n, "html": True, "samples": [trade numbers]}``)."""
     ls = res.setup
     currency = ls.setup.risk.currency
     stats = stats_dict(res.stats)
     artifacts: list[Artifact] = []
-    names = sorted(run.artifacts)
-    if "equity.png" in run.artifacts:
-        artifacts.append(Artifact(kind="image", path=str(run.artifacts["equity.png"]), name="equity.png",
+    names = sorted(files)
+    if "equity.png" in files:
+        artifacts.append(Artifact(kind="image", path=str(files["equity.png"]), name="equity.png",
                                   caption=f"Equity in R with drawdown · {ls.label} · {a.symbol}"))
     samples = []
     for name in names:
         m = re.fullmatch(r"trade_(\d+)\.png", name)
         if m:
             samples.append(int(m.group(1)))
-            artifacts.append(Artifact(kind="image", path=str(run.artifacts[name]), name=name,
+            artifacts.append(Artifact(kind="image", path=str(files[name]), name=name,
                                       caption=f"Trade {int(m.group(1))} · {ls.label} · {a.symbol}"))
     for name, caption in (("trades.csv", "All trades (times UTC)"), ("report.html", "Interactive report")):
-        if name in run.artifacts:
-            artifacts.append(Artifact(kind="file", path=str(run.artifacts[name]), name=name, caption=caption))
+        if name in files:
+            artifacts.append(Artifact(kind="file", path=str(files[name]), name=name, caption=caption))
     n = int(as_float(stats.get("Trades")) or 0)
     trade_numbers = [int(t) for t in res.trades["trade"].tolist()] if n else []
     summary = (f"{ls.id} v{ls.version} ({ls.content_hash[:8]}) on {a.symbol}, {lo} → {hi}"
                + (f", only {a.session}" if a.session else "")
-               + (f", overrides {ls.overrides}" if ls.overrides else "") + f": {stats_line(stats)}; run {run.run_id}.")
+               + (f", overrides {ls.overrides}" if ls.overrides else "") + f": {stats_line(stats)}; run {run_id}.")
     data = {
-        "run_id": run.run_id, "setup_id": ls.id, "version": ls.version, "setup_hash": ls.content_hash,
+        "run_id": run_id, "setup_id": ls.id, "version": ls.version, "setup_hash": ls.content_hash,
         "symbol": a.symbol, "period": [lo, hi], "stats": stats, "overrides": jsonable(ls.overrides),
-        "params": a.params, "session": a.session, "currency": currency, "run_dir": str(run.run_dir),
+        "params": a.params, "session": a.session, "currency": currency, "run_dir": str(run_dir),
         "sample_trades": samples, "trades": n, "first_trade": trade_numbers[0] if n else None,
         "last_trade": trade_numbers[-1] if n else None,
-        "warnings": [w for w in (period_warning(a.symbol, a.start, a.end, lo, hi), *run.warnings) if w],
+        "warnings": [w for w in (period_warning(a.symbol, a.start, a.end, lo, hi), *warnings) if w],
     }
+    if rendering:  # the sample trades being drawn, as the complete result will list them
+        data["sample_trades"] = list(rendering.get("samples") or [])
+        data["rendering"] = {k: v for k, v in rendering.items() if k != "samples"}
     return ToolResult(tool="run_backtest", summary=summary, data=data,
                       tables={"stats": stats_table(stats, currency),
                               "by_month": _by_month_table(res.by_month, currency)},
                       artifacts=artifacts,
                       context={"setup_id": ls.id, "version": ls.version, "symbol": a.symbol, "start": lo, "end": hi,
-                               "params": a.params, "session": a.session, "run_id": run.run_id})
+                               "params": a.params, "session": a.session, "run_id": run_id})
 
 
 @tool(ExplainDayArgs)
