@@ -41,6 +41,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ita.charts.mode import daemon_mode, use_daemon  # noqa: F401 - use_daemon is part of this module's API
 from ita.errors import ItaError
 
 START_TIMEOUT_S = 60.0
@@ -142,27 +143,9 @@ class Renderer:
 _lock = threading.Lock()
 _server: Renderer | None = None
 _atexit_registered = False
-_daemon_mode = False
-
-
-def use_daemon(on: bool = True) -> None:
-    """Route this process's renders to the renderer kept between commands (:mod:`ita.charts.daemon`) when it
-    is enabled (``ITA_RENDERER_IDLE_S`` > 0, POSIX); for one-shot commands, whose own Chromium would cost
-    ~1.7 s per run. Long-lived processes (chat, live, Chainlit) keep their in-process renderer.
-
-    Example::
-
-        >>> from ita.charts.export import use_daemon, warm_up
-        >>> use_daemon()       # doctest: +SKIP
-        >>> warm_up(tabs=1)    # doctest: +SKIP  (starts the kept renderer in the background unless it runs)
-    """
-    global _daemon_mode
-    _daemon_mode = bool(on)
-
-
 def _daemon():
     """:mod:`ita.charts.daemon` when this process renders through it, else None."""
-    if not _daemon_mode:
+    if not daemon_mode():
         return None
     from ita.charts import daemon
 

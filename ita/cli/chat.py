@@ -32,6 +32,10 @@ def chat(
         from ita.charts import warm_up
 
         warm_up()
+    else:  # one question, one process: charts (if any) go to the renderer kept between commands
+        from ita.charts.mode import use_daemon
+
+        use_daemon()
     from ita.agent import ChatSession
     from ita.agent.context import AgentConfig
 
