@@ -96,6 +96,7 @@ class SignalScorer:
         self._model_note: str | None = None
         self._loaded_model = False
         self._hist: dict = {}
+        self._day: dict = {}
         self._htf: OrderedDict = OrderedDict()
         self.htf_stats = {"hits": 0, "misses": 0}
 
@@ -150,6 +151,9 @@ class SignalScorer:
             return empty
         key = ("trades", loaded.id, loaded.version, loaded.effective_hash, symbol)
         with self._lock:
+            day = self._day.get(key)              # the slice is the same for every signal of the day
+            if day is not None and day[0] == (lo, hi):
+                return day[1]
             got = next((r for r in self._hist.get(key, []) if r[0] <= lo and r[1] >= hi), None)
         if got is None:
             want = max(hi, lo + pd.Timedelta(days=2 * HISTORY_DAYS))
@@ -157,7 +161,10 @@ class SignalScorer:
             with self._lock:                     # a few ranges: scoring old signals of several months never thrashes
                 self._hist[key] = [*self._hist.get(key, []), got][-HISTORY_RANGES:]
         tr = got[2]
-        return tr[(tr["day"] >= lo) & (tr["day"] <= hi)].reset_index(drop=True) if len(tr) else empty
+        out = tr[(tr["day"] >= lo) & (tr["day"] <= hi)].reset_index(drop=True) if len(tr) else empty
+        with self._lock:
+            self._day[key] = ((lo, hi), out)
+        return out
 
     def _backtest(self, loaded, symbol: str, lo: pd.Timestamp, hi: pd.Timestamp) -> pd.DataFrame:
         """The exited trades (history columns) of one backtest over the stored days lo … hi."""
@@ -223,16 +230,22 @@ class SignalScorer:
             raise ItaError(f"No {symbol} M5 candles before {known_at:%Y-%m-%d %H:%M} UTC to compute features on.")
         return pd.concat(parts) if len(parts) > 1 else parts[0]
 
-    def htf_state(self, symbol: str, known_at: pd.Timestamp, window: pd.DataFrame | None = None) -> dict | None:
+    def htf_state(self, symbol: str, known_at: pd.Timestamp, window: pd.DataFrame | None = None, *,
+                  candles: pd.DataFrame | None = None) -> dict | None:
         """The higher-timeframe state of ``symbol`` for a signal known at ``known_at`` (see the class doc); None
         when no complete H1 bar precedes it. Cached (unless ``cache=False``) per completed H1 bar and its bars'
-        digest."""
-        close = pd.Timestamp(known_at).floor("h")
-        try:
-            c = self.candles(symbol, close, window)
-        except ItaError:
-            return None
-        c = c[c.index >= close + H1 - FEATURE_HISTORY]
+        digest. ``candles``: the signal's own cut (:meth:`candles` at ``known_at``), which holds those bars."""
+        known_at = pd.Timestamp(known_at)
+        close = known_at.floor("h")
+        if candles is None:
+            try:
+                candles = self.candles(symbol, known_at, window)
+            except ItaError:
+                return None
+        ns = candles.index.as_unit("ns").asi8
+        i0 = int(np.searchsorted(ns, (close + H1 - FEATURE_HISTORY).value, "left"))
+        i1 = int(np.searchsorted(ns, (close - M5).value, "right"))       # bars closed by the hour's close
+        c = candles.iloc[i0:i1]
         if not len(c):
             return None
         key = (symbol, close.value, candles_digest(c))
@@ -271,7 +284,7 @@ class SignalScorer:
         c = self.candles(symbol, ev["known_at"], window)
         q = pd.DatetimeIndex(events["known_at"]).as_unit("ns").asi8
         bars = Bars(c, symbol, at=np.searchsorted(c.index.as_unit("ns").asi8 + M5.value, q, "right") - 1)
-        state = self.htf_state(symbol, ev["known_at"], window)
+        state = self.htf_state(symbol, ev["known_at"], window, candles=c)
         if state is not None:
             bars.adopt_htf(state)
         hist = self.history(loaded, symbol, ev["day"])
