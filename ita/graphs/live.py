@@ -267,7 +267,7 @@ def notify(state: LiveState, ctx: LiveContext) -> dict:
 @_timed
 def journal(state: LiveState, ctx: LiveContext) -> dict:
     """The Notion journal row of each alert; the outcomes of earlier signals; then the cursor moves to the last
-    close."""
+    close, and the hour's higher-timeframe feature state is built for the hour's later signals."""
     from ita.live.outcomes import track
 
     out = _deliver(state, ctx, ("notion",))
@@ -278,6 +278,8 @@ def journal(state: LiveState, ctx: LiveContext) -> dict:
             out["errors"] = [f"{state['symbol']}: outcome tracking failed ({type(exc).__name__}: {exc})"]
     if state.get("last_close") is not None:
         ctx.journal.set_cursor(ctx.run, state["symbol"], state["timeframe"], state["last_close"])
+        if state.get("candles") is not None and len(state["candles"]):   # after the alerts: the hour's HTF state
+            ctx.prepare_features(state["symbol"], state["last_close"], state["candles"])
     return out
 
 

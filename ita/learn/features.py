@@ -120,11 +120,21 @@ def _ns(values) -> np.ndarray:
     return pd.DatetimeIndex(values).as_unit("ns").asi8
 
 
-class Bars:
-    """Causal per-bar quantities of one symbol's M5 candles, each computed on first use."""
+#: The :class:`Bars` attributes derived only from complete higher-timeframe bars (H1, and H4 / D1 built from
+#: them): the "higher-timeframe state" that :meth:`Bars.htf_state` computes and :meth:`Bars.adopt_htf` reuses.
+HTF_KEYS = ("_htf_H1", "_htf_H4", "_htf_D1", "_st_H1", "_st_H4", "_lv_D", "_lv_W", "asia", "adr")
 
-    def __init__(self, candles: pd.DataFrame, symbol: str):
+
+class Bars:
+    """Causal per-bar quantities of one symbol's M5 candles, each computed on first use.
+
+    ``at``: the bars the features will be read at (positions), when known and few — per-bar quantities that
+    are costly over the whole frame (the ATR percentile) are then computed only at those bars (NaN elsewhere;
+    the same numbers at those bars). None: everywhere."""
+
+    def __init__(self, candles: pd.DataFrame, symbol: str, at: np.ndarray | None = None):
         self.c = candles
+        self.at = None if at is None else np.asarray(at, dtype="int64")
         self.inst = get_instrument(symbol)
         self.pip = self.inst.pip_size
         self.n = len(candles)
@@ -139,8 +149,29 @@ class Bars:
 
     @cached_property
     def atr_pct(self) -> np.ndarray:
+        if self.at is not None:
+            return self._atr_pct_at(self.at)
         s = pd.Series(self.atr_m5, index=pd.DatetimeIndex(self.close_ns, tz="UTC"))
         return s.rolling(ATR_PCT_WINDOW).rank(pct=True).to_numpy()
+
+    def _atr_pct_at(self, pos: np.ndarray) -> np.ndarray:
+        """pandas' ``rolling(ATR_PCT_WINDOW).rank(pct=True)`` (average rank of ties, NaN skipped, window
+        ``(t − 20D, t]`` by close time) evaluated only at ``pos``, with pandas' own arithmetic — the same float."""
+        a = self.atr_m5
+        out = np.full(self.n, np.nan)
+        width = pd.Timedelta(ATR_PCT_WINDOW).value
+        for i in np.unique(pos[(pos >= 0) & (pos < self.n)]):
+            x = a[i]
+            if not np.isfinite(x):
+                continue
+            lo = int(np.searchsorted(self.close_ns, self.close_ns[i] - width, "right"))
+            w = a[lo:i + 1]
+            w = w[~np.isnan(w)]
+            nobs = float(len(w))
+            r = float(np.count_nonzero(w <= x))           # max rank
+            m = float(np.count_nonzero(w < x)) + 1.0      # min rank
+            out[i] = (((r * (r + 1) / 2) - ((m - 1) * m / 2)) / (r - m + 1)) / nobs
+        return out
 
     def htf(self, tf: str) -> pd.DataFrame:
         """Complete ``tf`` bars (H4 and D1 built from the complete H1 bars: same buckets, fewer rows)."""
@@ -185,6 +216,22 @@ class Bars:
     def asia(self) -> pd.DataFrame:
         """The Asia ranges (20:00–00:00 New York, on the hour) from the complete H1 bars."""
         return session_range(self.htf("H1"), get_session("asia"), timeframe="H1")
+
+    def htf_state(self) -> dict:
+        """Every higher-timeframe quantity the features read (:data:`HTF_KEYS`), computed now: a function of the
+        complete H1 bars of these candles only (and of nothing after ``last_close``)."""
+        _ = self.adr, self.asia
+        for tf in ("H1", "H4"):
+            self.structure(tf)
+        for period in ("D", "W"):
+            self.levels(period)
+        return {k: self.__dict__[k] for k in HTF_KEYS}
+
+    def adopt_htf(self, state: dict) -> "Bars":
+        """Use a :meth:`htf_state` (computed once, e.g. per completed H1 bar) instead of computing it from these
+        candles. The caller vouches that it is the state of the same complete H1 bars."""
+        self.__dict__.update({k: state[k] for k in HTF_KEYS})
+        return self
 
 
 class FeatureInput:
@@ -435,7 +482,15 @@ def _signals_today(X: FeatureInput):
 
 def _history(X: FeatureInput) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per event: (outcomes known, wins, signed streak) over the group's earlier outcomes on the
-    ``HISTORY_DAYS`` days before its day, closed by ``known_at``."""
+    ``HISTORY_DAYS`` days before its day, closed by ``known_at`` (computed once per input, read by three
+    features)."""
+    got = X.__dict__.get("_history")
+    if got is None:
+        got = X.__dict__["_history"] = _history_of(X)
+    return tuple(a.copy() for a in got)
+
+
+def _history_of(X: FeatureInput) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     n = len(X.ev)
     cnt, wins, streak = np.zeros(n), np.zeros(n), np.zeros(n)
     h = X.history

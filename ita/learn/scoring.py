@@ -16,16 +16,32 @@ Example::
 """
 from __future__ import annotations
 
+import hashlib
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from ita.errors import ItaError
-from ita.learn.features import FEATURE_HISTORY, FEATURES, HISTORY_DAYS, compute_features
+from ita.learn.features import FEATURE_HISTORY, FEATURES, HISTORY_DAYS, Bars, compute_features
 
 M5 = pd.Timedelta(minutes=5)
+H1 = pd.Timedelta(hours=1)
+HTF_CACHE_SIZE = 16          # higher-timeframe states kept (a few hours of each live symbol)
+HISTORY_RANGES = 8           # backtest ranges kept per setup and symbol
+
+
+def candles_digest(candles: pd.DataFrame) -> str:
+    """BLAKE2b (32 hex) of a candle frame's index, column names and values: the exact input of a cached state."""
+    h = hashlib.blake2b(digest_size=16)
+    h.update(candles.index.as_unit("ns").asi8.tobytes())
+    for col in candles.columns:
+        h.update(str(col).encode())
+        v = candles[col].to_numpy()
+        h.update(np.ascontiguousarray(v).tobytes() if v.dtype != object else repr(v.tolist()).encode())
+    return h.hexdigest()
 
 
 def signal_event(sig: dict) -> dict:
@@ -59,16 +75,30 @@ class Score:
 
 
 class SignalScorer:
-    """Features and the gated score of signals; caches the active ``setup_win`` model and the setups' trade
-    history per day. Thread-safe. ``store``: the candle store (default ``ITA_DATA_DIR``)."""
+    """Features and the gated score of signals; caches the active ``setup_win`` model, the setups' trade
+    history and the symbols' higher-timeframe state per completed H1 bar. Thread-safe. ``store``: the candle
+    store (default ``ITA_DATA_DIR``); ``cache=False`` recomputes the higher-timeframe state for every signal
+    (the same numbers, slower: the reference the tests compare the cache with).
 
-    def __init__(self, store=None, target: str = "setup_win"):
-        self.store, self.target = store, target
+    **Higher-timeframe state.** The H1 / H4 / D1 features (ADR, Asia range, H1/H4 structure, previous day and
+    week levels) read only complete H1 bars. For a signal known at ``known_at`` they are computed on the M5
+    bars of the complete H1 bars that every moment of its hour shares: the bars closed by ``C`` =
+    ``known_at`` floored to the hour (the last H1 close at or before it) and opened at or after
+    ``C + 1 h − FEATURE_HISTORY`` — within the 35 days before ``known_at``, and nothing after ``C``. That state
+    is cached under ``(symbol, C, digest of exactly those bars)``: a signal can only get a state whose every bar
+    closed by its ``known_at``, and a change in any of those bars (a revised or newly stored bar) is a new key.
+    The M5 features (ATR, its percentile, momentum, spread, session) are computed per signal as before."""
+
+    def __init__(self, store=None, target: str = "setup_win", *, cache: bool = True):
+        self.store, self.target, self.cache = store, target, cache
         self._lock = threading.Lock()
         self._model = None
         self._model_note: str | None = None
         self._loaded_model = False
         self._hist: dict = {}
+        self._day: dict = {}
+        self._htf: OrderedDict = OrderedDict()
+        self.htf_stats = {"hits": 0, "misses": 0}
 
     # ---- the model ----------------------------------------------------------------------------------------
     def model(self):
@@ -121,14 +151,20 @@ class SignalScorer:
             return empty
         key = ("trades", loaded.id, loaded.version, loaded.effective_hash, symbol)
         with self._lock:
-            got = self._hist.get(key)
-        if got is None or got[0] > lo or got[1] < hi:
+            day = self._day.get(key)              # the slice is the same for every signal of the day
+            if day is not None and day[0] == (lo, hi):
+                return day[1]
+            got = next((r for r in self._hist.get(key, []) if r[0] <= lo and r[1] >= hi), None)
+        if got is None:
             want = max(hi, lo + pd.Timedelta(days=2 * HISTORY_DAYS))
             got = (lo, want, self._backtest(loaded, symbol, lo, want))
-            with self._lock:
-                self._hist[key] = got
+            with self._lock:                     # a few ranges: scoring old signals of several months never thrashes
+                self._hist[key] = [*self._hist.get(key, []), got][-HISTORY_RANGES:]
         tr = got[2]
-        return tr[(tr["day"] >= lo) & (tr["day"] <= hi)].reset_index(drop=True) if len(tr) else empty
+        out = tr[(tr["day"] >= lo) & (tr["day"] <= hi)].reset_index(drop=True) if len(tr) else empty
+        with self._lock:
+            self._day[key] = ((lo, hi), out)
+        return out
 
     def _backtest(self, loaded, symbol: str, lo: pd.Timestamp, hi: pd.Timestamp) -> pd.DataFrame:
         """The exited trades (history columns) of one backtest over the stored days lo … hi."""
@@ -194,6 +230,49 @@ class SignalScorer:
             raise ItaError(f"No {symbol} M5 candles before {known_at:%Y-%m-%d %H:%M} UTC to compute features on.")
         return pd.concat(parts) if len(parts) > 1 else parts[0]
 
+    def htf_state(self, symbol: str, known_at: pd.Timestamp, window: pd.DataFrame | None = None, *,
+                  candles: pd.DataFrame | None = None) -> dict | None:
+        """The higher-timeframe state of ``symbol`` for a signal known at ``known_at`` (see the class doc); None
+        when no complete H1 bar precedes it. Cached (unless ``cache=False``) per completed H1 bar and its bars'
+        digest. ``candles``: the signal's own cut (:meth:`candles` at ``known_at``), which holds those bars."""
+        known_at = pd.Timestamp(known_at)
+        close = known_at.floor("h")
+        if candles is None:
+            try:
+                candles = self.candles(symbol, known_at, window)
+            except ItaError:
+                return None
+        ns = candles.index.as_unit("ns").asi8
+        i0 = int(np.searchsorted(ns, (close + H1 - FEATURE_HISTORY).value, "left"))
+        i1 = int(np.searchsorted(ns, (close - M5).value, "right"))       # bars closed by the hour's close
+        c = candles.iloc[i0:i1]
+        if not len(c):
+            return None
+        key = (symbol, close.value, candles_digest(c))
+        if self.cache:
+            with self._lock:
+                got = self._htf.get(key)
+                if got is not None:
+                    self._htf.move_to_end(key)
+                    self.htf_stats["hits"] += 1
+                    return got
+        state = Bars(c, symbol).htf_state()
+        if self.cache:
+            with self._lock:
+                self.htf_stats["misses"] += 1
+                self._htf[key] = state
+                while len(self._htf) > HTF_CACHE_SIZE:
+                    self._htf.popitem(last=False)
+        return state
+
+    def prepare(self, symbol: str, now: pd.Timestamp, window: pd.DataFrame | None = None) -> None:
+        """Build (and cache) the higher-timeframe state of ``symbol``'s current hour ahead of its signals — the
+        live loop calls it after a run, so a later signal in the hour scores without building it. Never raises."""
+        try:
+            self.htf_state(symbol, pd.Timestamp(now), window)
+        except Exception:  # noqa: BLE001 - a warm-up is an optimisation only
+            pass
+
     def features(self, sig: dict, loaded, *, window: pd.DataFrame | None = None,
                  same_day: list[dict] | None = None) -> pd.DataFrame:
         """The signal's feature vector (one row, the catalogue's columns). ``same_day``: the setup's earlier
@@ -203,8 +282,13 @@ class SignalScorer:
         events = pd.DataFrame(rows + [ev])
         symbol = str(sig["symbol"])
         c = self.candles(symbol, ev["known_at"], window)
+        q = pd.DatetimeIndex(events["known_at"]).as_unit("ns").asi8
+        bars = Bars(c, symbol, at=np.searchsorted(c.index.as_unit("ns").asi8 + M5.value, q, "right") - 1)
+        state = self.htf_state(symbol, ev["known_at"], window, candles=c)
+        if state is not None:
+            bars.adopt_htf(state)
         hist = self.history(loaded, symbol, ev["day"])
-        return compute_features(c, events, symbol, history=hist).iloc[[-1]].reset_index(drop=True)
+        return compute_features(c, events, symbol, history=hist, bars=bars).iloc[[-1]].reset_index(drop=True)
 
     # ---- the score ------------------------------------------------------------------------------------------
     def score(self, sig: dict, loaded, *, laplace_p: float, laplace_basis: str, window: pd.DataFrame | None = None,

@@ -102,18 +102,27 @@ class LiveContext:
                 b = self._baselines[(key, symbol)] = baseline(self.setups[key], symbol, day, store=self.store)
             return b
 
-    def score_signal(self, signal: dict, base: Baseline, *, window=None, same_day=None):
-        """The signal's features and gated score (:class:`ita.live.score.LiveScore`): the trained model where its
-        walk-forward gate lets it for the setup, else ``base`` (Laplace)."""
-        from ita.live.score import gated_score
-
+    def scorer(self):
+        """The run's :class:`ita.learn.scoring.SignalScorer` (one, created on first use)."""
         with self._lock:
             if self._scorer is None:
                 from ita.learn.scoring import SignalScorer
 
                 self._scorer = SignalScorer(store=self.store)
-        return gated_score(self._scorer, signal, self.setups[signal["setup_key"]], base, window=window,
+            return self._scorer
+
+    def score_signal(self, signal: dict, base: Baseline, *, window=None, same_day=None):
+        """The signal's features and gated score (:class:`ita.live.score.LiveScore`): the trained model where its
+        walk-forward gate lets it for the setup, else ``base`` (Laplace)."""
+        from ita.live.score import gated_score
+
+        return gated_score(self.scorer(), signal, self.setups[signal["setup_key"]], base, window=window,
                            same_day=same_day)
+
+    def prepare_features(self, symbol: str, now, window=None) -> None:
+        """After a run: build the higher-timeframe feature state of ``symbol``'s current hour (once per completed
+        H1 bar), so the hour's later signals score without building it. Never raises."""
+        self.scorer().prepare(symbol, now, window)
     def keep(self, symbol: str, timeframe: str, candles: pd.DataFrame) -> list[str]:
         """Append the bars of ``candles`` (closed, UTC) that come after the last stored bar to the candle store
         (:meth:`ita.data.store.CandleStore.append`: validated, deduplicated, atomic), so backtests and learning
