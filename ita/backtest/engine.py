@@ -88,58 +88,109 @@ def _first(mask: np.ndarray) -> int:
     return k if mask[k] else -1
 
 
-def simulate(candles: pd.DataFrame, orders: pd.DataFrame, model: ExecutionModel,
-             lower: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Simulate every order on ``candles``; return ``(trades, orders_status)``.
+@dataclass(frozen=True)
+class Bars:
+    """The candle arrays the simulator reads, built once per (candles, model, lower) and reusable for many order
+    sets (research sweeps simulate thousands of variants on the same bars).
 
-    ``candles``: canonical frame (UTC index of bar opens; ``open, high, low, close[, spread]``).
-    ``orders``: signals frame (see module doc). Orders are independent; the caller guarantees the
-    setup's own limits (e.g. one per day).
+    ``t`` int64 UTC bar opens (ns); ``o``/``h``/``lo``/``c`` float64 bid prices; ``sp`` float64 spread in price
+    units per bar (:meth:`ExecutionModel.spread_array`); ``bar_ns`` the bar length (ns, 0 with < 2 bars);
+    ``lb`` the M1 bars for intrabar resolution, or None."""
 
-    ``trades`` has :data:`TRADE_COLUMNS`: ``entry_time``/``exit_time`` are the UTC **open** times of the
-    fill and exit bars (a ``time`` exit fills at that bar's close); prices in price units; ``risk_pips``
-    the planned |entry − stop| in pips; ``r``, ``mae_r``, ``mfe_r`` (worst/best excursion over the bars
-    fully held, bounded by fill and exit prices) and ``commission_r`` in R.
-    ``orders_status`` is ``orders`` plus ``status`` (``filled`` | ``expired`` | ``no_data``).
-    ``lower``: M1 candles (canonical frame) for intrabar resolution (module doc), or None.
+    t: np.ndarray
+    o: np.ndarray
+    h: np.ndarray
+    lo: np.ndarray
+    c: np.ndarray
+    sp: np.ndarray
+    bar_ns: int
+    lb: LowerBars | None
 
-    Raises :class:`ValueError` when an order has ``entry_price == sl_price`` (zero risk).
-    """
-    n = len(candles)
-    t = candles.index.as_unit("ns").asi8
-    o = candles["open"].to_numpy(dtype="float64")
-    h = candles["high"].to_numpy(dtype="float64")
-    lo = candles["low"].to_numpy(dtype="float64")
-    c = candles["close"].to_numpy(dtype="float64")
-    sp = model.spread_array(candles)
-    bar_ns = infer_bar_delta(candles.index).value if n >= 2 else 0
-    lb = (LowerBars.build(lower, model.spread_array(lower), model.point, model.intrabar)
-          if lower is not None and len(lower) and bar_ns else None)
-    status = []
-    rows = []
-    if len(orders) == 0:
-        out = orders.copy()
-        out["status"] = pd.Series(dtype="str")
-        return pd.DataFrame(columns=TRADE_COLUMNS), out
+    @classmethod
+    def of(cls, candles: pd.DataFrame, model: "ExecutionModel", lower: pd.DataFrame | None = None) -> "Bars":
+        n = len(candles)
+        bar_ns = infer_bar_delta(candles.index).value if n >= 2 else 0
+        lb = (LowerBars.build(lower, model.spread_array(lower), model.point, model.intrabar)
+              if lower is not None and len(lower) and bar_ns else None)
+        return cls(t=candles.index.as_unit("ns").asi8, o=candles["open"].to_numpy(dtype="float64"),
+                   h=candles["high"].to_numpy(dtype="float64"), lo=candles["low"].to_numpy(dtype="float64"),
+                   c=candles["close"].to_numpy(dtype="float64"), sp=model.spread_array(candles), bar_ns=bar_ns, lb=lb)
 
-    a_idx = np.searchsorted(t, pd.DatetimeIndex(orders["active_from"]).as_unit("ns").asi8, "left")
-    x_idx = np.searchsorted(t, pd.DatetimeIndex(orders["expires_at"]).as_unit("ns").asi8, "left")
-    e_idx = np.searchsorted(t, pd.DatetimeIndex(orders["exit_by"]).as_unit("ns").asi8, "left")
+    @property
+    def n(self) -> int:
+        return len(self.t)
 
-    for k, od in enumerate(orders.itertuples(index=False)):
-        d = 1.0 if od.direction == "long" else -1.0
-        entry, sl, tp = float(od.entry_price), float(od.sl_price), float(od.tp_price)
+
+@dataclass
+class OrderArrays:
+    """The columns of an orders (signals) frame the simulator reads, as plain lists, with the bar positions
+    of their times on :class:`Bars` (``a`` first fill bar, ``x`` first bar too late to fill, ``e`` first bar
+    opening at/after ``exit_by``). ``mb`` the ``max_bars`` column or None; ``exit_by_ns`` int64 (ns)."""
+
+    ids: list
+    long: list
+    et: list
+    entry: list
+    sl: list
+    tp: list
+    a: list
+    x: list
+    e: list
+    mb: list | None
+    exit_by_ns: list
+
+    @classmethod
+    def of(cls, orders: pd.DataFrame, bars: Bars) -> "OrderArrays":
+        def ns(col):
+            return pd.DatetimeIndex(orders[col]).as_unit("ns").asi8
+
+        ex = ns("exit_by")
+        n = len(orders)
+        return cls(ids=orders["signal_id"].tolist(), long=(orders["direction"].to_numpy() == "long").tolist(),
+                   et=orders["entry_type"].tolist() if "entry_type" in orders else ["limit"] * n,
+                   entry=orders["entry_price"].to_numpy(dtype="float64").tolist(),
+                   sl=orders["sl_price"].to_numpy(dtype="float64").tolist(),
+                   tp=orders["tp_price"].to_numpy(dtype="float64").tolist(),
+                   a=np.searchsorted(bars.t, ns("active_from"), "left").tolist(),
+                   x=np.searchsorted(bars.t, ns("expires_at"), "left").tolist(),
+                   e=np.searchsorted(bars.t, ex, "left").tolist(),
+                   mb=orders["max_bars"].tolist() if "max_bars" in orders else None, exit_by_ns=ex.tolist())
+
+    def take(self, keep: np.ndarray) -> "OrderArrays":
+        """The orders at positions ``keep`` (int array), in that order."""
+        idx = keep.tolist()
+        pick = lambda a: None if a is None else [a[i] for i in idx]  # noqa: E731
+        return OrderArrays(**{k: pick(v) for k, v in self.__dict__.items()})
+
+
+#: One simulated trade (see :func:`simulate_orders`).
+_TRADE = ("k", "f", "fill", "entry", "sl", "tp", "xj", "xp", "reason", "at_open", "risk", "r", "mae", "mfe", "comm_r",
+          "how")
+
+
+def simulate_orders(bars: Bars, od: OrderArrays, model: "ExecutionModel") -> tuple[list[str], list[tuple]]:
+    """The simulator's core (rules in the module doc) on arrays: ``(status per order, trades)``; each trade a
+    tuple ``(k order position, f fill bar, fill price, limit, stop, target, xj exit bar, exit price, reason,
+    exit_at_open, risk (price), r, mae_r, mfe_r, commission_r, intrabar)`` in order position order.
+    Raises :class:`ValueError` when an order has ``entry_price == sl_price`` (zero risk)."""
+    t, o, h, lo, c, sp, bar_ns, lb = bars.t, bars.o, bars.h, bars.lo, bars.c, bars.sp, bars.bar_ns, bars.lb
+    n = len(t)
+    status: list[str] = []
+    rows: list[tuple] = []
+    for k in range(len(od.ids)):
+        d = 1.0 if od.long[k] else -1.0
+        entry, sl, tp = od.entry[k], od.sl[k], od.tp[k]
         risk = abs(entry - sl)
         if not risk > 0:
-            raise ValueError(f"order {od.signal_id}: entry equals stop (zero risk)")
-        a, x, e = int(a_idx[k]), int(x_idx[k]), int(e_idx[k])
+            raise ValueError(f"order {od.ids[k]}: entry equals stop (zero risk)")
+        a, x, e = od.a[k], od.x[k], od.e[k]
         last_fill = min(x, e)
         if a >= last_fill or a >= n:
             status.append("no_data" if a >= n else "expired")
             continue
         # ---- entry
         w = slice(a, last_fill)
-        et = getattr(od, "entry_type", "limit")
+        et = od.et[k]
         if et == "market":
             f = a
             fill = o[f] + sp[f] if d > 0 else o[f]
@@ -158,19 +209,15 @@ def simulate(candles: pd.DataFrame, orders: pd.DataFrame, model: ExecutionModel,
             f += a
             fill = max(o[f] + sp[f], entry) if d > 0 else min(o[f], entry)
         else:
-            raise ValueError(f"order {od.signal_id}: unknown entry_type {et!r}")
+            raise ValueError(f"order {od.ids[k]}: unknown entry_type {et!r}")
         status.append("filled")
-        mb = getattr(od, "max_bars", None)
+        mb = od.mb[k] if od.mb is not None else None
         if mb is not None and np.isfinite(mb) and mb >= 1:  # time stop: at most `max_bars` bars held
             e = min(e, f + int(mb))
 
-        # exit-side prices: longs sell at bid, shorts buy at ask
-        def xo(j):
-            return o[j] if d > 0 else o[j] + sp[j]
-
-        # ---- fill bar
+        # ---- fill bar (exit-side prices: longs sell at bid, shorts buy at ask)
         reason, xj, xp, at_open, how = None, -1, np.nan, False, ""
-        fo = xo(f)
+        fo = o[f] if d > 0 else o[f] + sp[f]
         fh, fl = (h[f], lo[f]) if d > 0 else (h[f] + sp[f], lo[f] + sp[f])
         stop_hit_f = (fl <= sl) if d > 0 else (fh >= sl)
         open_beyond_stop_f = (fo <= sl) if d > 0 else (fo >= sl)
@@ -226,7 +273,7 @@ def simulate(candles: pd.DataFrame, orders: pd.DataFrame, model: ExecutionModel,
             xj = min(e, n) - 1
             xp = c[xj] if d > 0 else c[xj] + sp[xj]
             # 'time' when the held bar's close reaches exit_by (or later bars exist); else the data ended first
-            exit_by_ns = int(pd.Timestamp(od.exit_by).value)
+            exit_by_ns = od.exit_by_ns[k]
             reason = "time" if (e < n or int(t[xj]) + bar_ns >= exit_by_ns) else "end_of_data"
         # ---- excursions over fully held bars (between fill bar and exit bar, exclusive), bounded by fill/exit
         if xj - f > 1:
@@ -242,9 +289,42 @@ def simulate(candles: pd.DataFrame, orders: pd.DataFrame, model: ExecutionModel,
         if model.commission_per_lot:
             comm_r = model.commission_per_lot / (risk * model.contract_size * model.quote_to_account)
         r = d * (xp - fill) / risk - comm_r
+        rows.append((k, f, fill, entry, sl, tp, xj, xp, reason, at_open, risk, r, mae, mfe, comm_r, how))
+    return status, rows
+
+
+def simulate(candles: pd.DataFrame, orders: pd.DataFrame, model: ExecutionModel,
+             lower: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Simulate every order on ``candles``; return ``(trades, orders_status)``.
+
+    ``candles``: canonical frame (UTC index of bar opens; ``open, high, low, close[, spread]``).
+    ``orders``: signals frame (see module doc). Orders are independent; the caller guarantees the
+    setup's own limits (e.g. one per day).
+
+    ``trades`` has :data:`TRADE_COLUMNS`: ``entry_time``/``exit_time`` are the UTC **open** times of the
+    fill and exit bars (a ``time`` exit fills at that bar's close); prices in price units; ``risk_pips``
+    the planned |entry − stop| in pips; ``r``, ``mae_r``, ``mfe_r`` (worst/best excursion over the bars
+    fully held, bounded by fill and exit prices) and ``commission_r`` in R.
+    ``orders_status`` is ``orders`` plus ``status`` (``filled`` | ``expired`` | ``no_data``).
+    ``lower``: M1 candles (canonical frame) for intrabar resolution (module doc), or None.
+
+    Raises :class:`ValueError` when an order has ``entry_price == sl_price`` (zero risk).
+    """
+    bars = Bars.of(candles, model, lower)
+    if len(orders) == 0:
+        out = orders.copy()
+        out["status"] = pd.Series(dtype="str")
+        return pd.DataFrame(columns=TRADE_COLUMNS), out
+    status, done = simulate_orders(bars, OrderArrays.of(orders, bars), model)
+    t = bars.t
+    ids, dirs = orders["signal_id"].tolist(), orders["direction"].tolist()
+    days = orders["day"].tolist() if "day" in orders else None
+    known = orders["known_at"].tolist() if "known_at" in orders else None
+    rows = []
+    for (k, f, fill, entry, sl, tp, xj, xp, reason, at_open, risk, r, mae, mfe, comm_r, how) in done:
         rows.append({
-            "signal_id": od.signal_id, "direction": od.direction, "day": getattr(od, "day", None),
-            "signal_time": getattr(od, "known_at", pd.NaT), "entry_time": t[f], "entry_price": fill,
+            "signal_id": ids[k], "direction": dirs[k], "day": None if days is None else days[k],
+            "signal_time": pd.NaT if known is None else known[k], "entry_time": t[f], "entry_price": fill,
             "limit_price": entry, "sl_price": sl, "tp_price": tp, "exit_time": t[xj], "exit_price": xp,
             "exit_reason": reason, "exit_at_open": at_open, "bars_held": int(xj - f + 1),
             "risk_pips": round(risk / model.pip_size, 6), "r": r, "mae_r": mae, "mfe_r": mfe, "commission_r": comm_r,

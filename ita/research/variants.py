@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -81,7 +81,10 @@ class VariantResult:
     t_entry: list = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        # a shallow copy (the lists are built fresh per variant): ``asdict``'s deep copy of the trade lists
+        # cost ~1 ms a variant
+        return {k: (dict(v) if isinstance(v, dict) else list(v) if isinstance(v, list) else v)
+                for k, v in self.__dict__.items()}
 
     @classmethod
     def from_dict(cls, d: dict) -> "VariantResult":
@@ -146,6 +149,11 @@ class _ListEvents(StepEvents):
         return {c: a[j] for c, a in self.lists.items()}
 
 
+#: Step fields read only by the walk (:class:`ita.setups.evaluate._StepView` / ``_next``), never by
+#: :meth:`~ita.setups.events.Context.events`.
+_WALK_ONLY_STEP_FIELDS = ("within_bars", "direction", "from_bar", "until")
+
+
 class _CachedContext(Context):
     """:class:`~ita.setups.events.Context` whose detector outputs and step events come from a shared cache."""
 
@@ -172,7 +180,10 @@ class _CachedContext(Context):
 
     def events(self, st):
         refs = [getattr(st, a, None) for a in ("detector", "range", "of")]
-        key = "ev|" + st.model_dump_json() + "|" + "|".join(self._det_key.get(r, "") for r in refs if r)
+        # the step's own filters (`within_bars`, `direction`, `from_bar`, `until`) are applied by the walk, not
+        # by :meth:`Context.events`: variants differing only in them share one set of candidate events
+        d = st.model_dump(mode="json", exclude=set(_WALK_ONLY_STEP_FIELDS))
+        key = "ev|" + json.dumps(d, sort_keys=True) + "|" + "|".join(self._det_key.get(r, "") for r in refs if r)
         ev = self._cache.get(key)
         if ev is None:
             ev = self._cache[key] = _ListEvents.wrap(super().events(st))
