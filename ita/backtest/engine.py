@@ -140,7 +140,8 @@ class OrderArrays:
     exit_by_ns: list
 
     @classmethod
-    def of(cls, orders: pd.DataFrame, bars: Bars) -> "OrderArrays":
+    def of(cls, orders: pd.DataFrame, t: np.ndarray) -> "OrderArrays":
+        """From an orders frame and the bars' open times ``t`` (int64 ns, :attr:`Bars.t`)."""
         def ns(col):
             return pd.DatetimeIndex(orders[col]).as_unit("ns").asi8
 
@@ -151,9 +152,9 @@ class OrderArrays:
                    entry=orders["entry_price"].to_numpy(dtype="float64").tolist(),
                    sl=orders["sl_price"].to_numpy(dtype="float64").tolist(),
                    tp=orders["tp_price"].to_numpy(dtype="float64").tolist(),
-                   a=np.searchsorted(bars.t, ns("active_from"), "left").tolist(),
-                   x=np.searchsorted(bars.t, ns("expires_at"), "left").tolist(),
-                   e=np.searchsorted(bars.t, ex, "left").tolist(),
+                   a=np.searchsorted(t, ns("active_from"), "left").tolist(),
+                   x=np.searchsorted(t, ns("expires_at"), "left").tolist(),
+                   e=np.searchsorted(t, ex, "left").tolist(),
                    mb=orders["max_bars"].tolist() if "max_bars" in orders else None, exit_by_ns=ex.tolist())
 
     def take(self, keep: np.ndarray) -> "OrderArrays":
@@ -315,7 +316,7 @@ def simulate(candles: pd.DataFrame, orders: pd.DataFrame, model: ExecutionModel,
         out = orders.copy()
         out["status"] = pd.Series(dtype="str")
         return pd.DataFrame(columns=TRADE_COLUMNS), out
-    status, done = simulate_orders(bars, OrderArrays.of(orders, bars), model)
+    status, done = simulate_orders(bars, OrderArrays.of(orders, bars.t), model)
     t = bars.t
     ids, dirs = orders["signal_id"].tolist(), orders["direction"].tolist()
     days = orders["day"].tolist() if "day" in orders else None

@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -32,7 +32,8 @@ import pandas as pd
 import yaml
 from pydantic import ValidationError
 
-from ita.backtest.core import backtest, orders_and_trades
+from ita.backtest.core import _intrabar, backtest, execution_model, select_signals
+from ita.backtest.engine import Bars, ExecutionModel, OrderArrays, simulate_orders
 from ita.data.instruments import get_instrument
 from ita.errors import ItaError, SetupError
 from ita.setups.events import Context, StepEvents
@@ -136,17 +137,22 @@ def sharpe(day_r: np.ndarray, annualise: bool = True) -> float:
 
 
 class _ListEvents(StepEvents):
-    """:class:`~ita.setups.events.StepEvents` whose payload rows are read from Python lists built once (the
-    values — Timestamps included — boxed once per sweep instead of once per variant)."""
+    """:class:`~ita.setups.events.StepEvents` whose payload rows are boxed once per sweep (on first use) instead
+    of once per variant."""
 
     @classmethod
     def wrap(cls, ev: StepEvents) -> "_ListEvents":
         out = cls(ev.bar, ev.dir, ev.rows, ev.at)
-        out.lists = {c: list(ev.rows[c].array) for c in ev.rows.columns}
+        out.memo = {}
         return out
 
     def row(self, j: int) -> dict:
-        return {c: a[j] for c, a in self.lists.items()}
+        # boxed on first use and kept: the walks of a sweep read few rows of large detector outputs, often
+        # the same ones (a copy is returned, as the base class returns a new dict)
+        r = self.memo.get(j)
+        if r is None:
+            r = self.memo[j] = StepEvents.row(self, j)
+        return dict(r)
 
 
 #: Step fields read only by the walk (:class:`ita.setups.evaluate._StepView` / ``_next``), never by
@@ -160,6 +166,7 @@ class _CachedContext(Context):
     def __init__(self, setup: Setup, candles: pd.DataFrame, inst, cache: dict, data_key: str):
         super().__init__(setup, candles, inst)
         self._cache = cache
+        self._data_key = data_key
         scope = json.dumps({"tf": setup.timeframe, "tz": setup.timezone, "days": setup.days,
                             "sessions": {k: v.model_dump(mode="json") for k, v in setup.sessions.items()}},
                            sort_keys=True)
@@ -177,6 +184,13 @@ class _CachedContext(Context):
         else:
             self.local_day  # noqa: B018 - fills the context's cache
             cache[lk] = self.__dict__["_local"]
+
+    def window_mask(self, win):
+        key = f"mask|{self._data_key}|{win!r}"
+        hit = self._cache.get(key)
+        if hit is None:
+            hit = self._cache[key] = super().window_mask(win)
+        return hit
 
     def events(self, st):
         refs = [getattr(st, a, None) for a in ("detector", "range", "of")]
@@ -210,6 +224,8 @@ class VariantRunner:
         self.spread, self.commission, self.session = spread, commission, session
         self.inst = get_instrument(symbol)
         self.data_key = fingerprint(candles)
+        self._t = candles.index.as_unit("ns").asi8
+        self._price = float(candles["close"].iloc[-1]) if len(candles) else 1.0  # the execution model's price hint
         self.cache: dict[str, Any] = {}
         s = base.setup
         local = candles.index.tz_convert(s.timezone).tz_localize(None).normalize().unique() if len(candles) else \
@@ -255,6 +271,27 @@ class VariantRunner:
         ctx.evidence = evidence
         return ctx
 
+    def _walk_key(self, loaded: LoadedSetup) -> str:
+        """Cache key of ``loaded``'s walk: its whole rule except ``target.rr``."""
+        dump = loaded.setup.model_dump(mode="json")
+        dump["target"]["rr"] = None
+        return hashlib.sha256(json.dumps(dump, sort_keys=True).encode()).hexdigest()
+
+    def _walked(self, loaded: LoadedSetup) -> tuple[float, pd.DataFrame]:
+        """``(rr, signals)`` of the first variant evaluated with ``loaded``'s walk (an ``rr`` target)."""
+        key = "sig|" + self._walk_key(loaded)
+        hit = self.cache.get(key)
+        if hit is None:
+            sig = evaluate(loaded, self.candles, self.symbol, context=self.context(loaded, False))
+            hit = self.cache[key] = (loaded.setup.target.rr, sig)
+        return hit
+
+    @staticmethod
+    def _repriced_tp(rr: float, long_: np.ndarray, entry: np.ndarray, stop: np.ndarray) -> list[float]:
+        """Targets ``entry ± rr × |entry − stop|`` rounded as the evaluator rounds (Python floats)."""
+        dist = np.abs(entry - stop)
+        return [round(float(x), 10) for x in np.where(long_, entry + rr * dist, entry - rr * dist)]
+
     def signals(self, loaded: LoadedSetup) -> pd.DataFrame:
         """:func:`~ita.setups.evaluate.evaluate` of ``loaded`` (no evidence), reused across variants that differ
         only in ``target.rr`` of an ``rr`` target: the walk, entries and stops do not depend on it, so those
@@ -263,41 +300,72 @@ class VariantRunner:
         s = loaded.setup
         if s.target.type != "rr":
             return evaluate(loaded, self.candles, self.symbol, context=self.context(loaded, False))
-        dump = s.model_dump(mode="json")
-        dump["target"]["rr"] = None
-        key = "sig|" + hashlib.sha256(json.dumps(dump, sort_keys=True).encode()).hexdigest()
-        hit = self.cache.get(key)
-        if hit is None:
-            sig = evaluate(loaded, self.candles, self.symbol, context=self.context(loaded, False))
-            self.cache[key] = (s.target.rr, sig)
-            return sig
-        rr0, sig = hit
+        rr0, sig = self._walked(loaded)
         if rr0 == s.target.rr or not len(sig):
             return sig
         out = sig.copy()
         entry, stop = out["entry_price"].to_numpy(dtype="float64"), out["sl_price"].to_numpy(dtype="float64")
-        dist = np.abs(entry - stop)
-        long_ = out["direction"].to_numpy() == "long"
-        out["tp_price"] = [round(float(x), 10) for x in np.where(long_, entry + s.target.rr * dist,
-                                                                 entry - s.target.rr * dist)]
+        out["tp_price"] = self._repriced_tp(s.target.rr, out["direction"].to_numpy() == "long", entry, stop)
         return out
+
+    def _prepared(self, loaded: LoadedSetup, sig: pd.DataFrame) -> tuple[OrderArrays, list[int]]:
+        """The orders :func:`~ita.backtest.core.orders_and_trades` would simulate from ``sig`` (session and
+        period applied) as :class:`~ita.backtest.engine.OrderArrays`, with each order's index in ``days``."""
+        sig = select_signals(loaded, sig, session=self.session, start=self.start, end=self.end)
+        oa = OrderArrays.of(sig, self._t)
+        days = pd.DatetimeIndex(pd.to_datetime(sig["day"])).as_unit("ns").asi8 if len(sig) else []
+        return oa, [self._day_pos.get(int(d), -1) for d in days]
+
+    def _bars(self, loaded: LoadedSetup) -> tuple[ExecutionModel, Bars]:
+        """The execution model of ``loaded`` (as :func:`~ita.backtest.core.orders_and_trades` builds it) and
+        the simulator's arrays for it, built once per distinct model."""
+        s = loaded.setup
+        mkey = ("model", s.risk.currency, s.execution.intrabar, s.execution.fill_bar)   # all it reads of the setup
+        model = self.cache.get(mkey)
+        if model is None:
+            model = self.cache[mkey] = execution_model(loaded, self.symbol, self.spread, self.commission, self._price)
+        _mode, use_lower = _intrabar(loaded, self.lower)
+        key = ("bars", model, use_lower)
+        bars = self.cache.get(key)
+        if bars is None:
+            bars = self.cache[key] = Bars.of(self.candles, model, self.lower if use_lower else None)
+        return model, bars
+
+    def orders(self, loaded: LoadedSetup) -> tuple[OrderArrays, list[int]]:
+        """What one variant simulates: ``(orders, day index per order)`` — exactly the orders of
+        :func:`~ita.backtest.core.orders_and_trades` with :meth:`signals` (session and period selected), built
+        once per walk (variants differing only in ``target.rr`` re-price the targets)."""
+        s = loaded.setup
+        if s.target.type != "rr":
+            return self._prepared(loaded, self.signals(loaded))
+        key = ("orders", self._walk_key(loaded))
+        hit = self.cache.get(key)
+        if hit is None:
+            rr0, sig = self._walked(loaded)
+            oa, tday = self._prepared(loaded, sig)
+            hit = self.cache[key] = (rr0, oa, tday, np.asarray(oa.long, dtype=bool),
+                                     np.asarray(oa.entry, dtype="float64"), np.asarray(oa.sl, dtype="float64"))
+        rr0, oa, tday, long_, entry, stop = hit
+        if rr0 != s.target.rr and len(oa.ids):
+            oa = replace(oa, tp=self._repriced_tp(s.target.rr, long_, entry, stop))
+        return oa, tday
 
     def run(self, params: dict | None, index: int = 0) -> VariantResult:
         """One variant's :class:`VariantResult`; an error inside the variant is recorded (``status="failed"``),
-        never raised."""
+        never raised. The trades are those of :func:`~ita.backtest.core.orders_and_trades` (the simulator's
+        core on the cached orders, no trades table built)."""
         try:
             loaded = self.loaded(params)
-            _sig, tr, _m, _a, _b = orders_and_trades(
-                loaded, self.candles, self.symbol, start=self.start, end=self.end, spread_pips=self.spread,
-                commission_per_lot=self.commission, session=self.session, signals=self.signals(loaded),
-                lower=self.lower)
+            oa, tday = self.orders(loaded)
+            model, bars = self._bars(loaded)
+            _status, done = simulate_orders(bars, oa, model)
         except (ItaError, ValueError, KeyError, TypeError, IndexError, ZeroDivisionError) as exc:
             return VariantResult(index=index, params=dict(params or {}), status="failed",
                                  error=f"{type(exc).__name__}: {exc}".splitlines()[0][:500])
-        r = tr["r"].to_numpy(dtype="float64") if len(tr) else np.zeros(0)
-        days = pd.DatetimeIndex(pd.to_datetime(tr["day"])).as_unit("ns").asi8 if len(tr) else []
-        t_day = [self._day_pos.get(int(d), -1) for d in days]
-        entry = pd.DatetimeIndex(tr["entry_time"]).as_unit("s").asi8.tolist() if len(tr) else []
+        r = np.array([x[11] for x in done], dtype="float64")
+        t_day = [tday[x[0]] for x in done]
+        fill_ns = np.array([bars.t[x[1]] for x in done], dtype="int64")
+        entry = pd.DatetimeIndex(fill_ns.view("M8[ns]")).as_unit("s").asi8.tolist() if len(done) else []
         inside = np.asarray(t_day, dtype="int64") >= 0
         st = trade_stats(r)
         return VariantResult(index=index, params=dict(params or {}), effective_hash=loaded.effective_hash, **st,

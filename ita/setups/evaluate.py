@@ -184,7 +184,7 @@ class _StepView:
         self.ev = ctx.events(st)
         win = ctx.setup.step_window(st)
         if win is not None:
-            inside, wday = win.mask(ctx.t)
+            inside, wday = ctx.window_mask(win)
         else:
             inside, wday = np.ones(ctx.n, dtype=bool), ctx.local_day
         if st.until is not None:
