@@ -169,10 +169,88 @@ _TRADE = ("k", "f", "fill", "entry", "sl", "tp", "xj", "xp", "reason", "at_open"
           "how")
 
 
-def simulate_orders(bars: Bars, od: OrderArrays, model: "ExecutionModel") -> tuple[list[str], list[tuple]]:
+def _entry(bars: Bars, od: OrderArrays, k: int, d: float) -> tuple:
+    """Order ``k``'s entry (it does not depend on the target): ``(status,)`` when it does not fill, else
+    ``("filled", f fill bar, fill price, e first bar it may not be held into, entry type, [later-bars search])``."""
+    t, o, h, lo, sp = bars.t, bars.o, bars.h, bars.lo, bars.sp
+    n = len(t)
+    entry = od.entry[k]
+    a, x, e = od.a[k], od.x[k], od.e[k]
+    last_fill = min(x, e)
+    if a >= last_fill or a >= n:
+        return ("no_data" if a >= n else "expired",)
+    w = slice(a, last_fill)
+    et = od.et[k]
+    if et == "market":
+        f = a
+        fill = o[f] + sp[f] if d > 0 else o[f]
+    elif et == "limit":
+        f = _first(lo[w] + sp[w] <= entry) if d > 0 else _first(h[w] >= entry)
+        if f < 0:
+            return ("expired",)
+        f += a
+        fill = min(o[f] + sp[f], entry) if d > 0 else max(o[f], entry)
+    elif et == "stop":
+        f = _first(h[w] + sp[w] >= entry) if d > 0 else _first(lo[w] <= entry)
+        if f < 0:
+            return ("expired",)
+        f += a
+        fill = max(o[f] + sp[f], entry) if d > 0 else min(o[f], entry)
+    else:
+        raise ValueError(f"order {od.ids[k]}: unknown entry_type {et!r}")
+    mb = od.mb[k] if od.mb is not None else None
+    if mb is not None and np.isfinite(mb) and mb >= 1:  # time stop: at most `max_bars` bars held
+        e = min(e, f + int(mb))
+    return ("filled", f, fill, e, et, [])
+
+
+def _later_bars(bars: Bars, f: int, e: int, d: float, sl: float, tp: float, memo: list | None):
+    """The exit-side opens, highs and lows of the bars after the fill bar (``so, sh, sl_``) and the position of
+    the first of them that opens or trades at/beyond the stop or the target (-1 when none).
+
+    With ``memo`` (a list kept per order across targets) the target-independent work is done once: the first
+    stop event, and the running extreme of the bars towards the target, searched in O(log n) per target —
+    the same bar as the direct scan (bars with NaN prices always take the direct scan)."""
+    if memo:
+        so, sh, sl_, js, cum = memo
+        if cum is not None:
+            jt = int(np.searchsorted(cum, tp if d > 0 else -tp, "left"))
+            j = min(js, jt)
+            return so, sh, sl_, (j if j < len(so) else -1)
+    else:
+        o, h, lo, sp = bars.o, bars.h, bars.lo, bars.sp
+        j0, j1 = f + 1, min(e, len(bars.t))
+        so = o[j0:j1] if d > 0 else o[j0:j1] + sp[j0:j1]
+        sh = h[j0:j1] if d > 0 else h[j0:j1] + sp[j0:j1]
+        sl_ = lo[j0:j1] if d > 0 else lo[j0:j1] + sp[j0:j1]
+        if memo is not None:
+            if np.isnan(so).any() or np.isnan(sh).any() or np.isnan(sl_).any():
+                memo.extend((so, sh, sl_, -1, None))
+            else:
+                stop = (so <= sl) | (sl_ <= sl) if d > 0 else (so >= sl) | (sh >= sl)
+                js = _first(stop)
+                # the target is reached on bar j iff the running extreme towards it passes tp by j
+                cum = np.maximum.accumulate(np.maximum(so, sh)) if d > 0 else \
+                    np.maximum.accumulate(-np.minimum(so, sl_))
+                memo.extend((so, sh, sl_, js if js >= 0 else len(so), cum))
+                return _later_bars(bars, f, e, d, sl, tp, memo)
+    if d > 0:
+        hit = (so <= sl) | (so >= tp) | (sl_ <= sl) | (sh >= tp)
+    else:
+        hit = (so >= sl) | (so <= tp) | (sh >= sl) | (sl_ <= tp)
+    return so, sh, sl_, _first(hit)
+
+
+def simulate_orders(bars: Bars, od: OrderArrays, model: "ExecutionModel", memo: dict | None = None,
+                    excursions: bool = True) -> tuple[list[str], list[tuple]]:
     """The simulator's core (rules in the module doc) on arrays: ``(status per order, trades)``; each trade a
     tuple ``(k order position, f fill bar, fill price, limit, stop, target, xj exit bar, exit price, reason,
     exit_at_open, risk (price), r, mae_r, mfe_r, commission_r, intrabar)`` in order position order.
+
+    ``memo``: a dict kept by the caller across order sets that differ **only in their targets** (same bars,
+    same orders otherwise — research variants differing in ``rr``): each order's entry and the
+    target-independent part of its exit search are computed once (same trades as without it).
+    ``excursions=False`` leaves ``mae_r``/``mfe_r`` NaN (nothing else depends on them).
     Raises :class:`ValueError` when an order has ``entry_price == sl_price`` (zero risk)."""
     t, o, h, lo, c, sp, bar_ns, lb = bars.t, bars.o, bars.h, bars.lo, bars.c, bars.sp, bars.bar_ns, bars.lb
     n = len(t)
@@ -184,37 +262,15 @@ def simulate_orders(bars: Bars, od: OrderArrays, model: "ExecutionModel") -> tup
         risk = abs(entry - sl)
         if not risk > 0:
             raise ValueError(f"order {od.ids[k]}: entry equals stop (zero risk)")
-        a, x, e = od.a[k], od.x[k], od.e[k]
-        last_fill = min(x, e)
-        if a >= last_fill or a >= n:
-            status.append("no_data" if a >= n else "expired")
+        got = memo.get(k) if memo is not None else None
+        if got is None:
+            got = _entry(bars, od, k, d)
+            if memo is not None:
+                memo[k] = got
+        status.append(got[0])
+        if got[0] != "filled":
             continue
-        # ---- entry
-        w = slice(a, last_fill)
-        et = od.et[k]
-        if et == "market":
-            f = a
-            fill = o[f] + sp[f] if d > 0 else o[f]
-        elif et == "limit":
-            f = _first(lo[w] + sp[w] <= entry) if d > 0 else _first(h[w] >= entry)
-            if f < 0:
-                status.append("expired")
-                continue
-            f += a
-            fill = min(o[f] + sp[f], entry) if d > 0 else max(o[f], entry)
-        elif et == "stop":
-            f = _first(h[w] + sp[w] >= entry) if d > 0 else _first(lo[w] <= entry)
-            if f < 0:
-                status.append("expired")
-                continue
-            f += a
-            fill = max(o[f] + sp[f], entry) if d > 0 else min(o[f], entry)
-        else:
-            raise ValueError(f"order {od.ids[k]}: unknown entry_type {et!r}")
-        status.append("filled")
-        mb = od.mb[k] if od.mb is not None else None
-        if mb is not None and np.isfinite(mb) and mb >= 1:  # time stop: at most `max_bars` bars held
-            e = min(e, f + int(mb))
+        _, f, fill, e, et, later = got
 
         # ---- fill bar (exit-side prices: longs sell at bid, shorts buy at ask)
         reason, xj, xp, at_open, how = None, -1, np.nan, False, ""
@@ -244,29 +300,26 @@ def simulate_orders(bars: Bars, od: OrderArrays, model: "ExecutionModel") -> tup
             reason, xj, xp = "target", f, tp
         # ---- later bars
         if reason is None and f + 1 < e:
-            j0, j1 = f + 1, min(e, n)
-            so = o[j0:j1] if d > 0 else o[j0:j1] + sp[j0:j1]
-            sh = h[j0:j1] if d > 0 else h[j0:j1] + sp[j0:j1]
-            sl_ = lo[j0:j1] if d > 0 else lo[j0:j1] + sp[j0:j1]
-            if d > 0:
-                ob_s, ob_t, st, tg = so <= sl, so >= tp, sl_ <= sl, sh >= tp
-            else:
-                ob_s, ob_t, st, tg = so >= sl, so <= tp, sh >= sl, sl_ <= tp
-            j = _first(ob_s | ob_t | st | tg)
+            j0 = f + 1
+            so, sh, sl_, j = _later_bars(bars, f, e, d, sl, tp, later if memo is not None else None)
             if j >= 0:
                 xj = j0 + j
-                if ob_s[j]:
+                if d > 0:
+                    ob_s, ob_t, st, tg = so[j] <= sl, so[j] >= tp, sl_[j] <= sl, sh[j] >= tp
+                else:
+                    ob_s, ob_t, st, tg = so[j] >= sl, so[j] <= tp, sh[j] >= sl, sl_[j] <= tp
+                if ob_s:
                     reason, xp, at_open = "stop", so[j], True
-                elif ob_t[j]:
+                elif ob_t:
                     reason, xp, at_open = "target", so[j], True
-                elif st[j] and tg[j]:
+                elif st and tg:
                     m = lb.later_bar(t[xj], t[xj] + bar_ns, h[xj], lo[xj], d, sl, tp) if lb is not None else None
                     if m is not None:                        # resolved on the M1 bars inside it
                         reason, xp, at_open, how = m.reason, m.price, m.at_open, m.how
                     else:
                         reason, xp = ("stop", sl) if model.intrabar == "stop_first" else ("target", tp)
                         how = model.intrabar
-                elif st[j]:
+                elif st:
                     reason, xp = "stop", sl
                 else:
                     reason, xp = "target", tp
@@ -277,15 +330,18 @@ def simulate_orders(bars: Bars, od: OrderArrays, model: "ExecutionModel") -> tup
             exit_by_ns = od.exit_by_ns[k]
             reason = "time" if (e < n or int(t[xj]) + bar_ns >= exit_by_ns) else "end_of_data"
         # ---- excursions over fully held bars (between fill bar and exit bar, exclusive), bounded by fill/exit
-        if xj - f > 1:
-            seg_h = h[f + 1:xj] if d > 0 else h[f + 1:xj] + sp[f + 1:xj]
-            seg_l = lo[f + 1:xj] if d > 0 else lo[f + 1:xj] + sp[f + 1:xj]
-            best = seg_h.max() if d > 0 else seg_l.min()
-            worst = seg_l.min() if d > 0 else seg_h.max()
+        if not excursions:
+            mfe = mae = np.nan
         else:
-            best = worst = fill
-        mfe = max(0.0, d * (best - fill) / risk, d * (xp - fill) / risk)
-        mae = min(0.0, d * (worst - fill) / risk, d * (xp - fill) / risk)
+            if xj - f > 1:
+                seg_h = h[f + 1:xj] if d > 0 else h[f + 1:xj] + sp[f + 1:xj]
+                seg_l = lo[f + 1:xj] if d > 0 else lo[f + 1:xj] + sp[f + 1:xj]
+                best = seg_h.max() if d > 0 else seg_l.min()
+                worst = seg_l.min() if d > 0 else seg_h.max()
+            else:
+                best = worst = fill
+            mfe = max(0.0, d * (best - fill) / risk, d * (xp - fill) / risk)
+            mae = min(0.0, d * (worst - fill) / risk, d * (xp - fill) / risk)
         comm_r = 0.0
         if model.commission_per_lot:
             comm_r = model.commission_per_lot / (risk * model.contract_size * model.quote_to_account)

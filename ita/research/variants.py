@@ -331,24 +331,26 @@ class VariantRunner:
             bars = self.cache[key] = Bars.of(self.candles, model, self.lower if use_lower else None)
         return model, bars
 
-    def orders(self, loaded: LoadedSetup) -> tuple[OrderArrays, list[int]]:
-        """What one variant simulates: ``(orders, day index per order)`` — exactly the orders of
+    def orders(self, loaded: LoadedSetup) -> tuple[OrderArrays, list[int], dict | None]:
+        """What one variant simulates: ``(orders, day index per order, memo)`` — exactly the orders of
         :func:`~ita.backtest.core.orders_and_trades` with :meth:`signals` (session and period selected), built
-        once per walk (variants differing only in ``target.rr`` re-price the targets)."""
+        once per walk (variants differing only in ``target.rr`` re-price the targets). ``memo`` (None for other
+        targets) is shared by the variants of one walk: :func:`~ita.backtest.engine.simulate_orders` keeps each
+        order's target-independent work in it (per execution model)."""
         s = loaded.setup
         if s.target.type != "rr":
-            return self._prepared(loaded, self.signals(loaded))
+            return (*self._prepared(loaded, self.signals(loaded)), None)
         key = ("orders", self._walk_key(loaded))
         hit = self.cache.get(key)
         if hit is None:
             rr0, sig = self._walked(loaded)
             oa, tday = self._prepared(loaded, sig)
             hit = self.cache[key] = (rr0, oa, tday, np.asarray(oa.long, dtype=bool),
-                                     np.asarray(oa.entry, dtype="float64"), np.asarray(oa.sl, dtype="float64"))
-        rr0, oa, tday, long_, entry, stop = hit
+                                     np.asarray(oa.entry, dtype="float64"), np.asarray(oa.sl, dtype="float64"), {})
+        rr0, oa, tday, long_, entry, stop, memos = hit
         if rr0 != s.target.rr and len(oa.ids):
             oa = replace(oa, tp=self._repriced_tp(s.target.rr, long_, entry, stop))
-        return oa, tday
+        return oa, tday, memos
 
     def run(self, params: dict | None, index: int = 0) -> VariantResult:
         """One variant's :class:`VariantResult`; an error inside the variant is recorded (``status="failed"``),
@@ -356,9 +358,10 @@ class VariantRunner:
         core on the cached orders, no trades table built)."""
         try:
             loaded = self.loaded(params)
-            oa, tday = self.orders(loaded)
+            oa, tday, memos = self.orders(loaded)
             model, bars = self._bars(loaded)
-            _status, done = simulate_orders(bars, oa, model)
+            memo = None if memos is None else memos.setdefault(id(bars), {})
+            _status, done = simulate_orders(bars, oa, model, memo=memo, excursions=False)
         except (ItaError, ValueError, KeyError, TypeError, IndexError, ZeroDivisionError) as exc:
             return VariantResult(index=index, params=dict(params or {}), status="failed",
                                  error=f"{type(exc).__name__}: {exc}".splitlines()[0][:500])
