@@ -37,7 +37,7 @@ from ita.backtest.engine import Bars, ExecutionModel, OrderArrays, simulate_orde
 from ita.data.instruments import get_instrument
 from ita.errors import ItaError, SetupError
 from ita.setups.events import Context, StepEvents
-from ita.setups.evaluate import evaluate
+from ita.setups.evaluate import _Walk, evaluate  # _Walk: the order step is replayed (see orders())
 from ita.setups.loader import LoadedSetup, apply_overrides, load_setup
 from ita.setups.schema import Setup
 
@@ -153,6 +153,20 @@ class _ListEvents(StepEvents):
         if r is None:
             r = self.memo[j] = StepEvents.row(self, j)
         return dict(r)
+
+
+class _RecordingWalk(_Walk):
+    """The evaluator's own walk, recording every order it tried to build — ``calls``: ``(day, bias, bar,
+    chain, built)`` — so a variant differing only in its stop or target can replay just the order step."""
+
+    def __init__(self, *args, **kw):
+        self.calls: list[tuple] = []
+        super().__init__(*args, **kw)
+
+    def _order(self, D, bias: int, i: int, chain):
+        order, why = super()._order(D, bias, i, chain)
+        self.calls.append((D, bias, i, chain, order is not None))
+        return order, why
 
 
 #: Step fields read only by the walk (:class:`ita.setups.evaluate._StepView` / ``_next``), never by
@@ -282,9 +296,41 @@ class VariantRunner:
         key = "sig|" + self._walk_key(loaded)
         hit = self.cache.get(key)
         if hit is None:
-            sig = evaluate(loaded, self.candles, self.symbol, context=self.context(loaded, False))
+            # exactly evaluate(loaded, candles, symbol, context=…): the walk, then its signals frame
+            walk = _RecordingWalk(loaded, self.candles, self.symbol, self.context(loaded, False))
+            sig = walk.run().signals()
+            self.cache["rec|" + key] = walk
             hit = self.cache[key] = (loaded.setup.target.rr, sig)
         return hit
+
+    @staticmethod
+    def _replay_key(loaded: LoadedSetup) -> str:
+        """Variants with the same key walk identically up to the order step: they differ at most in ``stop`` and
+        ``target``, which only the order step (entry, stop, target of a found chain) reads."""
+        dump = loaded.setup.model_dump(mode="json")
+        dump.pop("stop")
+        dump.pop("target")
+        return hashlib.sha256(json.dumps(dump, sort_keys=True).encode()).hexdigest()
+
+    def _replayed(self, loaded: LoadedSetup, base: tuple):
+        """The orders of ``loaded`` from a recorded walk of a variant with another stop/target: the order step
+        re-run on each recorded chain. None (walk it) unless every chain builds an order exactly when it did in
+        the recorded walk — then the walk's path, hence its signals, differ only in stops and targets — and
+        every entry is unchanged."""
+        walk0, rows_of, oa0, tday = base
+        w = _Walk.__new__(_Walk)
+        w.loaded, w.s, w.symbol, w.ctx = loaded, loaded.setup, self.symbol, walk0.ctx
+        new = []
+        for D, bias, i, chain, built in walk0.calls:
+            order, _why = w._order(D, bias, i, chain)
+            if (order is not None) != built:
+                return None
+            if order is not None:
+                new.append(order)
+        if any(new[r]["entry_price"] != e or new[r]["signal_id"] != sid
+               for r, e, sid in zip(rows_of, oa0.entry, oa0.ids)):
+            return None
+        return replace(oa0, sl=[new[r]["sl_price"] for r in rows_of], tp=[new[r]["tp_price"] for r in rows_of]), tday
 
     @staticmethod
     def _repriced_tp(rr: float, long_: np.ndarray, entry: np.ndarray, stop: np.ndarray) -> list[float]:
@@ -340,11 +386,22 @@ class VariantRunner:
         s = loaded.setup
         if s.target.type != "rr":
             return (*self._prepared(loaded, self.signals(loaded)), None)
-        key = ("orders", self._walk_key(loaded))
+        wkey = self._walk_key(loaded)
+        key = ("orders", wkey)
         hit = self.cache.get(key)
         if hit is None:
-            rr0, sig = self._walked(loaded)
-            oa, tday = self._prepared(loaded, sig)
+            rkey = ("replay", self._replay_key(loaded))
+            base = self.cache.get(rkey)
+            got = self._replayed(loaded, base) if base is not None else None
+            if got is not None:
+                rr0, (oa, tday) = s.target.rr, got
+            else:
+                rr0, sig = self._walked(loaded)
+                oa, tday = self._prepared(loaded, sig)
+                walk = self.cache.get("rec|sig|" + wkey)
+                ids = {r["signal_id"]: k for k, r in enumerate(walk.rows)} if walk is not None else {}
+                if base is None and walk is not None and len(ids) == len(walk.rows):
+                    self.cache[rkey] = (walk, [ids[x] for x in oa.ids], oa, tday)
             hit = self.cache[key] = (rr0, oa, tday, np.asarray(oa.long, dtype=bool),
                                      np.asarray(oa.entry, dtype="float64"), np.asarray(oa.sl, dtype="float64"), {})
         rr0, oa, tday, long_, entry, stop, memos = hit
