@@ -92,14 +92,16 @@ class VariantResult:
         return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
 
 
-#: The parameter a variant may differ in and still share the walk of another (see :meth:`VariantRunner.signals`).
-SHARED_WALK_PATH = "target.rr"
+#: Parameters (path prefixes) a variant may differ in and still share the walk of another: ``target.rr`` re-prices
+#: the targets of a shared walk, other ``stop.*``/``target.*`` values replay its order step (:meth:`VariantRunner.orders`).
+SHARED_WALK_PREFIXES = ("target.", "stop.")
 
 
 def walk_key(params: dict) -> str:
-    """Variants with the same key share detector runs and the walk (they differ at most in ``target.rr``): the
-    executor keeps them in one batch so one worker's caches serve them all."""
-    return json.dumps({k: v for k, v in sorted(params.items()) if k != SHARED_WALK_PATH}, default=str)
+    """Variants with the same key share detector runs and the walk (they differ at most in ``stop.*`` and
+    ``target.*``): the executor keeps them in one batch so one worker's caches serve them all."""
+    return json.dumps({k: v for k, v in sorted(params.items()) if not k.startswith(SHARED_WALK_PREFIXES)},
+                      default=str)
 
 
 def trade_stats(r: np.ndarray) -> dict:
