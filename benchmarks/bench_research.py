@@ -5,7 +5,8 @@ the ratio against backtesting.py's ``Backtest.optimize`` on the same grid of a c
 Run from the repo root:  python benchmarks/bench_research.py [--variants 1000] [--bt-variants 12] [--repeats 3]
 
 Uses a throw-away ITA_HOME (``$TMPDIR/ita_bench_research``) and the sample exports (``ITA_SAMPLE_DATA``).
-Medians of ``--repeats`` runs (the machine is shared: read them with the printed ``uptime`` load).
+Medians of ``--repeats`` runs, each sweep cold (no variant runner or cache kept from an earlier repeat, as in a new
+``ita research sweep`` process); the machine is shared: read them with the printed ``uptime`` load.
 
 1. ``asia_fvg_break`` on the EURUSD year, a grid of rr × fvg.min_gap_pips × within_bars × stop buffer
    (1,000 variants; 10 distinct FVG detector configurations): wall time, variants/s, peak RSS.
@@ -57,9 +58,24 @@ GRID_1000 = {"target.rr": RR, "detectors.fvg.min_gap_pips": GAP, "sequence.1.wit
              "stop.buffer_pips": [0.5, 1.0]}
 
 
+def cold() -> None:
+    """Forget this process's variant runners (their detector, walk and order caches): every timed sweep starts
+    cold, as a new ``ita research sweep`` process does — otherwise repeats 2+ reuse the first run's walks."""
+    from ita.research import executor
+
+    executor._RUNNERS.clear()
+
+
+def _clear_worker_caches() -> None:  # runs on each Dask worker
+    from ita.research import executor
+
+    executor._RUNNERS.clear()
+
+
 def median_time(fn, repeats: int):
     times, out = [], None
     for _ in range(max(1, repeats)):
+        cold()
         t = time.perf_counter()
         out = fn()
         times.append(time.perf_counter() - t)
@@ -235,13 +251,16 @@ def main(argv=None) -> None:
 
     k = max(1, int(round(args.bt_variants ** 0.5)))
     rr, gaps = RR[:k], GAP[:max(1, args.bt_variants // k)]
-    t_bt, n_bt, best = bt_optimize_seconds(year, rr, gaps)
+    bt_runs = [bt_optimize_seconds(year, rr, gaps) for _ in range(max(1, args.repeats))]
+    t_bt = statistics.median(b[0] for b in bt_runs)
+    _, n_bt, best = bt_runs[0]
+    cold()
     small = sweep(SETUP, SYMBOL, START, END, grid={"target.rr": rr, "detectors.fvg.min_gap_pips": gaps}, charts=False)
     t_small, _ = median_time(lambda: sweep(SETUP, SYMBOL, START, END,
                                            grid={"target.rr": rr, "detectors.fvg.min_gap_pips": gaps}, charts=False),
                              args.repeats)
     print(f"2. backtesting.py Backtest.optimize, same rr × min gap grid ({n_bt} variants, comparable strategy): "
-          f"{t_bt:.1f} s = {t_bt / n_bt * 1000:.0f} ms per variant ({best['# Trades']} trades in its best). ITA on the "
+          f"{t_bt:.1f} s median = {t_bt / n_bt * 1000:.0f} ms per variant ({best['# Trades']} trades in its best). ITA on the "
           f"same {n_bt}: {t_small:.2f} s ({t_small / n_bt * 1000:.1f} ms/variant, with storage); on the 1,000 grid "
           f"{per * 1000:.1f} ms/variant. Ratio per variant: ×{(t_bt / n_bt) / per:.0f} (1,000 grid), "
           f"×{(t_bt / n_bt) / (t_small / n_bt):.0f} (same {n_bt}). Target ≥ 50×. ({len(small.variants)} variants)")
@@ -266,8 +285,15 @@ def main(argv=None) -> None:
         print(f"4a. LocalCluster 2 workers: {t_lc:.1f} s (×{t_lc / t_in:.2f} of in-process, incl. cluster start); "
               f"identical results: {same}.")
         addr, procs, log = start_cluster(2)
+        from distributed import Client
+
+        def on_cluster():
+            with Client(addr, timeout="60s") as c:      # the workers' runners too: each repeat starts cold
+                c.run(_clear_worker_caches)
+            return run(cluster=addr)
+
         try:
-            t_cl, o_cl = median_time(lambda: run(cluster=addr), args.repeats)
+            t_cl, o_cl = median_time(on_cluster, args.repeats)
         finally:
             stop_cluster(procs, log)
         same = [v["t_r"] for v in o_cl.variants] == [v["t_r"] for v in out.variants]

@@ -142,8 +142,9 @@ def test_ctrl_c_in_the_cli_keeps_finished_variants(store_dir, tmp_path):
     env = {**os.environ, "ITA_DATA_DIR": str(store_dir.data_dir)}
     ita = str(Path(sys.executable).parent / "ita")
     cmd = [ita, "research", "sweep", "asia_fvg_break", "--from", "2025-01-01", "--to", "2025-12-31",
-           "--grid", "rr=2,3", "--grid", "fvg.min_gap_pips=0.1:3:0.1", "--grid", "within_bars=1:5:1",
-           "--grid", "stop.buffer_pips=0.5:2:0.5", "--no-charts"]          # 1,200 variants, 600 distinct walks
+           "--grid", "rr=2,3", "--grid", "fvg.min_gap_pips=0.05:3:0.05", "--grid", "within_bars=1:20:1",
+           "--grid", "stop.buffer_pips=0.5:2:0.5", "--no-charts"]   # 9,600 variants, 1,200 walks + 3,600 replays
+    n = 2 * 60 * 20 * 4
     p = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.time() + 120
     db = Path(os.environ["ITA_HOME"]) / "ita.db"
@@ -156,11 +157,11 @@ def test_ctrl_c_in_the_cli_keeps_finished_variants(store_dir, tmp_path):
     rows = ResearchStore(db).sweeps()
     assert len(rows) == 1 and rows.iloc[0]["status"] == "interrupted"
     done = int(rows.iloc[0]["n_done"])
-    assert 0 < done < 1200
+    assert 0 < done < n
     sid = rows.iloc[0]["sweep_id"]
     assert len(ResearchStore(db).variants(sid)) == done
     r = subprocess.run([ita, "research", "sweep", "--resume", sid, "--no-charts"], env=env, capture_output=True,
                        text=True, timeout=900)
     assert r.returncode == 0, r.stdout + r.stderr
     row = ResearchStore(db).get_sweep(sid)
-    assert row["status"] == "complete" and row["n_done"] == 1200
+    assert row["status"] == "complete" and row["n_done"] == n

@@ -94,6 +94,23 @@ def orders_and_trades(loaded: LoadedSetup, candles: pd.DataFrame, symbol: str, *
     output of :func:`~ita.setups.evaluate.evaluate` for ``loaded`` on ``candles`` when the caller already has it
     (then nothing is evaluated here). ``lower``: M1 candles for intrabar resolution, see :func:`backtest`."""
     sig = evaluate(loaded, candles, symbol, context=context) if signals is None else signals
+    sig = select_signals(loaded, sig, session=session, start=start, end=end)
+    lo = pd.Timestamp(start).normalize() if start is not None else None
+    hi = pd.Timestamp(end).normalize() if end is not None else None
+    price = float(candles["close"].iloc[-1]) if len(candles) else 1.0
+    model = execution_model(loaded, symbol, spread_pips, commission_per_lot, price)
+    mode, use_lower = _intrabar(loaded, lower)
+    trades, sig = simulate(candles, sig, model, lower=lower if use_lower else None)
+    first = lo if lo is not None else (candles.index[0].normalize().tz_localize(None) if len(candles) else None)
+    last = hi if hi is not None else (candles.index[-1].normalize().tz_localize(None) if len(candles) else None)
+    return sig, trades, model, first, last
+
+
+def select_signals(loaded: LoadedSetup, sig: pd.DataFrame, *, session: str | None = None, start=None,
+                   end=None) -> pd.DataFrame:
+    """The signals of ``sig`` (a frame of :func:`~ita.setups.evaluate.evaluate`) that :func:`backtest` simulates:
+    those whose bar opens inside ``session`` (when given) and whose trading day is in [``start``, ``end``]
+    (dates, inclusive; None = open). Raises :class:`~ita.errors.SetupError` for an unknown session name."""
     if session is not None and len(sig):
         inside, _ = _session_window(loaded, session).mask(pd.DatetimeIndex(sig["time"]))
         sig = sig[inside].reset_index(drop=True)
@@ -109,13 +126,7 @@ def orders_and_trades(loaded: LoadedSetup, candles: pd.DataFrame, symbol: str, *
         if hi is not None:
             keep &= day <= hi.tz_localize(None)
         sig = sig[keep].reset_index(drop=True)
-    price = float(candles["close"].iloc[-1]) if len(candles) else 1.0
-    model = execution_model(loaded, symbol, spread_pips, commission_per_lot, price)
-    mode, use_lower = _intrabar(loaded, lower)
-    trades, sig = simulate(candles, sig, model, lower=lower if use_lower else None)
-    first = lo if lo is not None else (candles.index[0].normalize().tz_localize(None) if len(candles) else None)
-    last = hi if hi is not None else (candles.index[-1].normalize().tz_localize(None) if len(candles) else None)
-    return sig, trades, model, first, last
+    return sig
 
 
 def backtest(loaded: LoadedSetup, candles: pd.DataFrame, symbol: str, *, start=None, end=None,

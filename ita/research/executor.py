@@ -108,19 +108,26 @@ def run_batch(spec: RunSpec, candles, jobs: list[tuple[int, dict]]) -> list[dict
 
 
 def batches_of(jobs: list[tuple[int, dict]], size: int = BATCH) -> list[list[tuple[int, dict]]]:
-    """Jobs in batches of about ``size``, variants sharing a walk (:func:`~ita.research.variants.walk_key`)
-    together — so the worker that runs them computes the shared detectors and walk once. Order within the
-    results does not depend on it (results are sorted by index)."""
+    """Jobs in batches of about ``size``, variants sharing a walk (:func:`~ita.research.variants.walk_key`: they
+    differ at most in ``stop.*``/``target.*``) together — so the worker that runs them computes the shared
+    detectors and walk once. A group larger than ``4 × size`` is cut only between its ``target.rr`` sub-groups
+    (variants differing only in ``rr``), each kept whole and in index order, so every worker prices a sub-group
+    from the same first variant as a run in one process. Results are sorted by index whatever the batches."""
     from ita.research.variants import walk_key
 
-    groups: dict[str, list] = {}
+    groups: dict[str, dict[str, list]] = {}
     for job in jobs:
-        groups.setdefault(walk_key(job[1]), []).append(job)
+        sub = json.dumps({k: v for k, v in sorted(job[1].items()) if k != "target.rr"}, default=str)
+        groups.setdefault(walk_key(job[1]), {}).setdefault(sub, []).append(job)
     out: list[list] = []
     cur: list = []
     for g in groups.values():
-        for k in range(0, len(g), 4 * size):      # a very large group is split, still in big pieces
-            part = g[k:k + 4 * size]
+        parts: list[list] = [[]]
+        for sub in g.values():
+            if parts[-1] and len(parts[-1]) + len(sub) > 4 * size:   # a very large group: big pieces
+                parts.append([])
+            parts[-1].extend(sub)
+        for part in parts:
             if cur and len(cur) + len(part) > size:
                 out.append(cur)
                 cur = []

@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -32,11 +32,12 @@ import pandas as pd
 import yaml
 from pydantic import ValidationError
 
-from ita.backtest.core import backtest, orders_and_trades
+from ita.backtest.core import _intrabar, backtest, execution_model, select_signals
+from ita.backtest.engine import Bars, ExecutionModel, OrderArrays, simulate_orders
 from ita.data.instruments import get_instrument
 from ita.errors import ItaError, SetupError
 from ita.setups.events import Context, StepEvents
-from ita.setups.evaluate import evaluate
+from ita.setups.evaluate import _Walk, evaluate  # _Walk: the order step is replayed (see orders())
 from ita.setups.loader import LoadedSetup, apply_overrides, load_setup
 from ita.setups.schema import Setup
 
@@ -81,21 +82,26 @@ class VariantResult:
     t_entry: list = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        # a shallow copy (the lists are built fresh per variant): ``asdict``'s deep copy of the trade lists
+        # cost ~1 ms a variant
+        return {k: (dict(v) if isinstance(v, dict) else list(v) if isinstance(v, list) else v)
+                for k, v in self.__dict__.items()}
 
     @classmethod
     def from_dict(cls, d: dict) -> "VariantResult":
         return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
 
 
-#: The parameter a variant may differ in and still share the walk of another (see :meth:`VariantRunner.signals`).
-SHARED_WALK_PATH = "target.rr"
+#: Parameters (path prefixes) a variant may differ in and still share the walk of another: ``target.rr`` re-prices
+#: the targets of a shared walk, other ``stop.*``/``target.*`` values replay its order step (:meth:`VariantRunner.orders`).
+SHARED_WALK_PREFIXES = ("target.", "stop.")
 
 
 def walk_key(params: dict) -> str:
-    """Variants with the same key share detector runs and the walk (they differ at most in ``target.rr``): the
-    executor keeps them in one batch so one worker's caches serve them all."""
-    return json.dumps({k: v for k, v in sorted(params.items()) if k != SHARED_WALK_PATH}, default=str)
+    """Variants with the same key share detector runs and the walk (they differ at most in ``stop.*`` and
+    ``target.*``): the executor keeps them in one batch so one worker's caches serve them all."""
+    return json.dumps({k: v for k, v in sorted(params.items()) if not k.startswith(SHARED_WALK_PREFIXES)},
+                      default=str)
 
 
 def trade_stats(r: np.ndarray) -> dict:
@@ -133,17 +139,41 @@ def sharpe(day_r: np.ndarray, annualise: bool = True) -> float:
 
 
 class _ListEvents(StepEvents):
-    """:class:`~ita.setups.events.StepEvents` whose payload rows are read from Python lists built once (the
-    values — Timestamps included — boxed once per sweep instead of once per variant)."""
+    """:class:`~ita.setups.events.StepEvents` whose payload rows are boxed once per sweep (on first use) instead
+    of once per variant."""
 
     @classmethod
     def wrap(cls, ev: StepEvents) -> "_ListEvents":
         out = cls(ev.bar, ev.dir, ev.rows, ev.at)
-        out.lists = {c: list(ev.rows[c].array) for c in ev.rows.columns}
+        out.memo = {}
         return out
 
     def row(self, j: int) -> dict:
-        return {c: a[j] for c, a in self.lists.items()}
+        # boxed on first use and kept: the walks of a sweep read few rows of large detector outputs, often
+        # the same ones (a copy is returned, as the base class returns a new dict)
+        r = self.memo.get(j)
+        if r is None:
+            r = self.memo[j] = StepEvents.row(self, j)
+        return dict(r)
+
+
+class _RecordingWalk(_Walk):
+    """The evaluator's own walk, recording every order it tried to build — ``calls``: ``(day, bias, bar,
+    chain, built)`` — so a variant differing only in its stop or target can replay just the order step."""
+
+    def __init__(self, *args, **kw):
+        self.calls: list[tuple] = []
+        super().__init__(*args, **kw)
+
+    def _order(self, D, bias: int, i: int, chain):
+        order, why = super()._order(D, bias, i, chain)
+        self.calls.append((D, bias, i, chain, order is not None))
+        return order, why
+
+
+#: Step fields read only by the walk (:class:`ita.setups.evaluate._StepView` / ``_next``), never by
+#: :meth:`~ita.setups.events.Context.events`.
+_WALK_ONLY_STEP_FIELDS = ("within_bars", "direction", "from_bar", "until")
 
 
 class _CachedContext(Context):
@@ -152,6 +182,7 @@ class _CachedContext(Context):
     def __init__(self, setup: Setup, candles: pd.DataFrame, inst, cache: dict, data_key: str):
         super().__init__(setup, candles, inst)
         self._cache = cache
+        self._data_key = data_key
         scope = json.dumps({"tf": setup.timeframe, "tz": setup.timezone, "days": setup.days,
                             "sessions": {k: v.model_dump(mode="json") for k, v in setup.sessions.items()}},
                            sort_keys=True)
@@ -170,9 +201,19 @@ class _CachedContext(Context):
             self.local_day  # noqa: B018 - fills the context's cache
             cache[lk] = self.__dict__["_local"]
 
+    def window_mask(self, win):
+        key = f"mask|{self._data_key}|{win!r}"
+        hit = self._cache.get(key)
+        if hit is None:
+            hit = self._cache[key] = super().window_mask(win)
+        return hit
+
     def events(self, st):
         refs = [getattr(st, a, None) for a in ("detector", "range", "of")]
-        key = "ev|" + st.model_dump_json() + "|" + "|".join(self._det_key.get(r, "") for r in refs if r)
+        # the step's own filters (`within_bars`, `direction`, `from_bar`, `until`) are applied by the walk, not
+        # by :meth:`Context.events`: variants differing only in them share one set of candidate events
+        d = st.model_dump(mode="json", exclude=set(_WALK_ONLY_STEP_FIELDS))
+        key = "ev|" + json.dumps(d, sort_keys=True) + "|" + "|".join(self._det_key.get(r, "") for r in refs if r)
         ev = self._cache.get(key)
         if ev is None:
             ev = self._cache[key] = _ListEvents.wrap(super().events(st))
@@ -199,6 +240,8 @@ class VariantRunner:
         self.spread, self.commission, self.session = spread, commission, session
         self.inst = get_instrument(symbol)
         self.data_key = fingerprint(candles)
+        self._t = candles.index.as_unit("ns").asi8
+        self._price = float(candles["close"].iloc[-1]) if len(candles) else 1.0  # the execution model's price hint
         self.cache: dict[str, Any] = {}
         s = base.setup
         local = candles.index.tz_convert(s.timezone).tz_localize(None).normalize().unique() if len(candles) else \
@@ -244,6 +287,59 @@ class VariantRunner:
         ctx.evidence = evidence
         return ctx
 
+    def _walk_key(self, loaded: LoadedSetup) -> str:
+        """Cache key of ``loaded``'s walk: its whole rule except ``target.rr``."""
+        dump = loaded.setup.model_dump(mode="json")
+        dump["target"]["rr"] = None
+        return hashlib.sha256(json.dumps(dump, sort_keys=True).encode()).hexdigest()
+
+    def _walked(self, loaded: LoadedSetup) -> tuple[float, pd.DataFrame]:
+        """``(rr, signals)`` of the first variant evaluated with ``loaded``'s walk (an ``rr`` target)."""
+        key = "sig|" + self._walk_key(loaded)
+        hit = self.cache.get(key)
+        if hit is None:
+            # exactly evaluate(loaded, candles, symbol, context=…): the walk, then its signals frame
+            walk = _RecordingWalk(loaded, self.candles, self.symbol, self.context(loaded, False))
+            sig = walk.run().signals()
+            self.cache["rec|" + key] = walk
+            hit = self.cache[key] = (loaded.setup.target.rr, sig)
+        return hit
+
+    @staticmethod
+    def _replay_key(loaded: LoadedSetup) -> str:
+        """Variants with the same key walk identically up to the order step: they differ at most in ``stop`` and
+        ``target``, which only the order step (entry, stop, target of a found chain) reads."""
+        dump = loaded.setup.model_dump(mode="json")
+        dump.pop("stop")
+        dump.pop("target")
+        return hashlib.sha256(json.dumps(dump, sort_keys=True).encode()).hexdigest()
+
+    def _replayed(self, loaded: LoadedSetup, base: tuple):
+        """The orders of ``loaded`` from a recorded walk of a variant with another stop/target: the order step
+        re-run on each recorded chain. None (walk it) unless every chain builds an order exactly when it did in
+        the recorded walk — then the walk's path, hence its signals, differ only in stops and targets — and
+        every entry is unchanged."""
+        walk0, rows_of, oa0, tday = base
+        w = _Walk.__new__(_Walk)
+        w.loaded, w.s, w.symbol, w.ctx = loaded, loaded.setup, self.symbol, walk0.ctx
+        new = []
+        for D, bias, i, chain, built in walk0.calls:
+            order, _why = w._order(D, bias, i, chain)
+            if (order is not None) != built:
+                return None
+            if order is not None:
+                new.append(order)
+        if any(new[r]["entry_price"] != e or new[r]["signal_id"] != sid
+               for r, e, sid in zip(rows_of, oa0.entry, oa0.ids)):
+            return None
+        return replace(oa0, sl=[new[r]["sl_price"] for r in rows_of], tp=[new[r]["tp_price"] for r in rows_of]), tday
+
+    @staticmethod
+    def _repriced_tp(rr: float, long_: np.ndarray, entry: np.ndarray, stop: np.ndarray) -> list[float]:
+        """Targets ``entry ± rr × |entry − stop|`` rounded as the evaluator rounds (Python floats)."""
+        dist = np.abs(entry - stop)
+        return [round(float(x), 10) for x in np.where(long_, entry + rr * dist, entry - rr * dist)]
+
     def signals(self, loaded: LoadedSetup) -> pd.DataFrame:
         """:func:`~ita.setups.evaluate.evaluate` of ``loaded`` (no evidence), reused across variants that differ
         only in ``target.rr`` of an ``rr`` target: the walk, entries and stops do not depend on it, so those
@@ -252,41 +348,86 @@ class VariantRunner:
         s = loaded.setup
         if s.target.type != "rr":
             return evaluate(loaded, self.candles, self.symbol, context=self.context(loaded, False))
-        dump = s.model_dump(mode="json")
-        dump["target"]["rr"] = None
-        key = "sig|" + hashlib.sha256(json.dumps(dump, sort_keys=True).encode()).hexdigest()
-        hit = self.cache.get(key)
-        if hit is None:
-            sig = evaluate(loaded, self.candles, self.symbol, context=self.context(loaded, False))
-            self.cache[key] = (s.target.rr, sig)
-            return sig
-        rr0, sig = hit
+        rr0, sig = self._walked(loaded)
         if rr0 == s.target.rr or not len(sig):
             return sig
         out = sig.copy()
         entry, stop = out["entry_price"].to_numpy(dtype="float64"), out["sl_price"].to_numpy(dtype="float64")
-        dist = np.abs(entry - stop)
-        long_ = out["direction"].to_numpy() == "long"
-        out["tp_price"] = [round(float(x), 10) for x in np.where(long_, entry + s.target.rr * dist,
-                                                                 entry - s.target.rr * dist)]
+        out["tp_price"] = self._repriced_tp(s.target.rr, out["direction"].to_numpy() == "long", entry, stop)
         return out
+
+    def _prepared(self, loaded: LoadedSetup, sig: pd.DataFrame) -> tuple[OrderArrays, list[int]]:
+        """The orders :func:`~ita.backtest.core.orders_and_trades` would simulate from ``sig`` (session and
+        period applied) as :class:`~ita.backtest.engine.OrderArrays`, with each order's index in ``days``."""
+        sig = select_signals(loaded, sig, session=self.session, start=self.start, end=self.end)
+        oa = OrderArrays.of(sig, self._t)
+        days = pd.DatetimeIndex(pd.to_datetime(sig["day"])).as_unit("ns").asi8 if len(sig) else []
+        return oa, [self._day_pos.get(int(d), -1) for d in days]
+
+    def _bars(self, loaded: LoadedSetup) -> tuple[ExecutionModel, Bars]:
+        """The execution model of ``loaded`` (as :func:`~ita.backtest.core.orders_and_trades` builds it) and
+        the simulator's arrays for it, built once per distinct model."""
+        s = loaded.setup
+        mkey = ("model", s.risk.currency, s.execution.intrabar, s.execution.fill_bar)   # all it reads of the setup
+        model = self.cache.get(mkey)
+        if model is None:
+            model = self.cache[mkey] = execution_model(loaded, self.symbol, self.spread, self.commission, self._price)
+        _mode, use_lower = _intrabar(loaded, self.lower)
+        key = ("bars", model, use_lower)
+        bars = self.cache.get(key)
+        if bars is None:
+            bars = self.cache[key] = Bars.of(self.candles, model, self.lower if use_lower else None)
+        return model, bars
+
+    def orders(self, loaded: LoadedSetup) -> tuple[OrderArrays, list[int], dict | None]:
+        """What one variant simulates: ``(orders, day index per order, memo)`` — exactly the orders of
+        :func:`~ita.backtest.core.orders_and_trades` with :meth:`signals` (session and period selected), built
+        once per walk (variants differing only in ``target.rr`` re-price the targets). ``memo`` (None for other
+        targets) is shared by the variants of one walk: :func:`~ita.backtest.engine.simulate_orders` keeps each
+        order's target-independent work in it (per execution model)."""
+        s = loaded.setup
+        if s.target.type != "rr":
+            return (*self._prepared(loaded, self.signals(loaded)), None)
+        wkey = self._walk_key(loaded)
+        key = ("orders", wkey)
+        hit = self.cache.get(key)
+        if hit is None:
+            rkey = ("replay", self._replay_key(loaded))
+            base = self.cache.get(rkey)
+            got = self._replayed(loaded, base) if base is not None else None
+            if got is not None:
+                rr0, (oa, tday) = s.target.rr, got
+            else:
+                rr0, sig = self._walked(loaded)
+                oa, tday = self._prepared(loaded, sig)
+                walk = self.cache.get("rec|sig|" + wkey)
+                ids = {r["signal_id"]: k for k, r in enumerate(walk.rows)} if walk is not None else {}
+                if base is None and walk is not None and len(ids) == len(walk.rows):
+                    self.cache[rkey] = (walk, [ids[x] for x in oa.ids], oa, tday)
+            hit = self.cache[key] = (rr0, oa, tday, np.asarray(oa.long, dtype=bool),
+                                     np.asarray(oa.entry, dtype="float64"), np.asarray(oa.sl, dtype="float64"), {})
+        rr0, oa, tday, long_, entry, stop, memos = hit
+        if rr0 != s.target.rr and len(oa.ids):
+            oa = replace(oa, tp=self._repriced_tp(s.target.rr, long_, entry, stop))
+        return oa, tday, memos
 
     def run(self, params: dict | None, index: int = 0) -> VariantResult:
         """One variant's :class:`VariantResult`; an error inside the variant is recorded (``status="failed"``),
-        never raised."""
+        never raised. The trades are those of :func:`~ita.backtest.core.orders_and_trades` (the simulator's
+        core on the cached orders, no trades table built)."""
         try:
             loaded = self.loaded(params)
-            _sig, tr, _m, _a, _b = orders_and_trades(
-                loaded, self.candles, self.symbol, start=self.start, end=self.end, spread_pips=self.spread,
-                commission_per_lot=self.commission, session=self.session, signals=self.signals(loaded),
-                lower=self.lower)
+            oa, tday, memos = self.orders(loaded)
+            model, bars = self._bars(loaded)
+            memo = None if memos is None else memos.setdefault(id(bars), {})
+            _status, done = simulate_orders(bars, oa, model, memo=memo, excursions=False)
         except (ItaError, ValueError, KeyError, TypeError, IndexError, ZeroDivisionError) as exc:
             return VariantResult(index=index, params=dict(params or {}), status="failed",
                                  error=f"{type(exc).__name__}: {exc}".splitlines()[0][:500])
-        r = tr["r"].to_numpy(dtype="float64") if len(tr) else np.zeros(0)
-        days = pd.DatetimeIndex(pd.to_datetime(tr["day"])).as_unit("ns").asi8 if len(tr) else []
-        t_day = [self._day_pos.get(int(d), -1) for d in days]
-        entry = pd.DatetimeIndex(tr["entry_time"]).as_unit("s").asi8.tolist() if len(tr) else []
+        r = np.array([x[11] for x in done], dtype="float64")
+        t_day = [tday[x[0]] for x in done]
+        fill_ns = np.array([bars.t[x[1]] for x in done], dtype="int64")
+        entry = pd.DatetimeIndex(fill_ns.view("M8[ns]")).as_unit("s").asi8.tolist() if len(done) else []
         inside = np.asarray(t_day, dtype="int64") >= 0
         st = trade_stats(r)
         return VariantResult(index=index, params=dict(params or {}), effective_hash=loaded.effective_hash, **st,

@@ -184,7 +184,7 @@ class _StepView:
         self.ev = ctx.events(st)
         win = ctx.setup.step_window(st)
         if win is not None:
-            inside, wday = win.mask(ctx.t)
+            inside, wday = ctx.window_mask(win)
         else:
             inside, wday = np.ones(ctx.n, dtype=bool), ctx.local_day
         if st.until is not None:
@@ -248,13 +248,16 @@ class _Walk:
         if self.from_day is not None:
             wd_ok &= v0.day >= self.from_day
         cand = np.flatnonzero(v0.ok & wd_ok & _dir_ok(v0.ev.dir, 0, v0.st.direction))
+        # days are keyed by their int64 value (hashing numpy datetimes per candidate dominated the loop)
+        cand_bar = v0.ev.bar[cand].tolist()
+        cand_day = v0.day[cand].astype("datetime64[D]").view("int64").tolist()
         done: set = set()
         last_sig: dict = {}
         count: dict = {}
-        for c in cand:
-            b0, D = int(v0.ev.bar[c]), v0.day[c]
-            if D in done or b0 <= last_sig.get(D, -1):
+        for c, b0, dk in zip(cand.tolist(), cand_bar, cand_day):
+            if dk in done or b0 <= last_sig.get(dk, -1):
                 continue
+            D = v0.day[c]
             chain = [(v0, int(c))]
             bias, anchor = int(v0.ev.dir[c]), b0
             fail = None
@@ -275,14 +278,14 @@ class _Walk:
                 else:
                     self.rows.append(order)
                     self.attempts.append(_Attempt(D, len(chain), "", "signal", anchor, bias, order["signal_id"]))
-                    last_sig[D] = anchor
-                    count[D] = count.get(D, 0) + 1
-                    if count[D] >= s.management.max_trades_per_day:
-                        done.add(D)
+                    last_sig[dk] = anchor
+                    count[dk] = count.get(dk, 0) + 1
+                    if count[dk] >= s.management.max_trades_per_day:
+                        done.add(dk)
                     continue
             self.attempts.append(fail)
             if s.after_failed_sequence == "skip_day":
-                done.add(D)
+                done.add(dk)
         return self
 
     def _next(self, v: _StepView, anchor: int, D, bias: int):
@@ -448,9 +451,9 @@ class _Walk:
             if rr < tg.min_rr - 1e-9:
                 return None, ("target", f"the {tg.type.replace('_', ' ')} target {target:g} is only {rr:.2f}R "
                               f"(min_rr {tg.min_rr:g})")
-        t = ctx.t
-        known_at = t[i] + ctx.step
-        sid = f"{s.id}-v{self.loaded.version}-{self.symbol}-{s.timeframe}-{t[i]:%Y%m%dT%H%M}"
+        ti = ctx.t[i]
+        known_at = ti + ctx.step
+        sid = f"{s.id}-v{self.loaded.version}-{self.symbol}-{s.timeframe}-{ti:%Y%m%dT%H%M}"
         meta: dict = {"detectors": s.detector_kinds, "steps": steps, **charts}
         meta["risk_pips"] = round(dist / pip, 6)
         meta["rr"] = round(abs(target - entry) / dist, 6)
@@ -458,7 +461,7 @@ class _Walk:
             "signal_id": sid, "symbol": self.symbol, "tf": s.timeframe, "direction": _SIDE[bias],
             "entry_type": et, "entry_price": round(entry, 10), "sl_price": round(stop, 10),
             "tp_price": round(target, 10), "rule_id": s.id, "rule_version": self.loaded.version,
-            "setup_hash": self.loaded.content_hash, "day": pd.Timestamp(D), "time": t[i], "known_at": known_at,
+            "setup_hash": self.loaded.content_hash, "day": pd.Timestamp(D), "time": ti, "known_at": known_at,
             "active_from": known_at, "expires_at": pd.NaT, "exit_by": pd.NaT,
             "max_bars": float(s.management.max_bars) if s.management.max_bars else np.nan, "meta": meta,
         }, ("", "")

@@ -225,6 +225,10 @@ class Context:
         lv = pd.concat(parts, ignore_index=True)
         return lv.sort_values(["confirmed_at", "row"], kind="stable").reset_index(drop=True)
 
+    def window_mask(self, win) -> tuple[np.ndarray, np.ndarray]:
+        """``win.mask`` (:meth:`ita.sessions.SessionWindow.mask`) of the execution bars: ``(inside, day)``."""
+        return win.mask(self.t)
+
     @property
     def local_day(self) -> np.ndarray:
         if "_local" not in self.__dict__:
