@@ -128,3 +128,36 @@ def test_runs_show_says_when_the_candles_of_a_run_changed(sample_store, tmp_path
     note = data_changed(row)
     assert note and "changed since this run" in note and row["data_fingerprint"] in note
     assert "ita data history EURUSD" in note
+    # the CLI, the show_run tool and the chat's answer say it too (they all read the tool)
+    from typer.testing import CliRunner
+
+    from ita.agent import ChatSession
+    from ita.agent.context import AgentConfig
+    from ita.cli import app
+    from ita.tools import show_run
+
+    out = CliRunner().invoke(app, ["runs", "show", run.run_id], env={"COLUMNS": "250"})
+    assert out.exit_code == 0 and "changed since this run" in out.stdout and row["data_fingerprint"] in out.stdout
+    r = show_run(run_id=run.run_id)
+    assert r.ok and r.data["data_changed"] == note and "changed since this run" in r.summary
+    for text, word in ((f"show run {run.run_id}", "⚠ Note:"), (f"покажи прогон {run.run_id}", "⚠ Внимание:")):
+        turn = ChatSession(f"t-{word}", AgentConfig.from_env(use_llm=False)).ask(text)
+        assert word in turn.answer and "changed since this run" in turn.answer, turn.answer
+
+
+def test_runs_show_of_an_unchanged_run_says_so(sample_store, monkeypatch):
+    from typer.testing import CliRunner
+
+    from ita.backtest.runner import run_backtest
+    from ita.cli import app
+    from ita.tools import show_run
+
+    monkeypatch.setenv("ITA_DATA_DIR", str(sample_store.data_dir))
+    run = run_backtest("asia_fvg_break", "EURUSD", "2025-03-03", "2025-03-14", charts=False, html=False)
+    out = CliRunner().invoke(app, ["runs", "show", run.run_id], env={"COLUMNS": "250"})
+    assert out.exit_code == 0 and "Data: the stored candles are the ones this run used." in out.stdout
+    assert f"{run.run_id} · asia_fvg_break v1 · EURUSD" in out.stdout and "Artifacts:" in out.stdout
+    r = show_run(run_id=run.run_id)
+    assert r.ok and r.data["data_changed"] is None and "Note:" not in r.summary
+    out = CliRunner().invoke(app, ["runs", "show", "bt_20990101_000000_abcdef"])
+    assert out.exit_code == 2 and "bt_20990101_000000_abcdef" in out.stderr

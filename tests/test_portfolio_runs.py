@@ -78,3 +78,13 @@ def test_chat_reads_a_portfolio_run_id():
         r = resolve(parse(text, ["asia_fvg_break", "asia_sweep"], ["EURUSD", "XAUUSD"]), {})
         assert r.action == "tool" and r.tool in ("run_montecarlo", "challenge_odds"), r
         assert r.args["run_id"] == "pf_20261206_140102_1c2d3e", r.args
+
+
+def test_the_chat_lists_portfolio_runs_too(pf_run):
+    from ita.agent import ChatSession
+    from ita.agent.context import AgentConfig
+
+    for text, title in (("list my runs", "Portfolio runs (under the governor)"),
+                        ("покажи мои прогоны", "Портфельные прогоны (с ограничителем риска)")):
+        turn = ChatSession(f"t-{title[:4]}", AgentConfig.from_env(use_llm=False)).ask(text)
+        assert title in turn.answer and pf_run.run_id in turn.answer, turn.answer

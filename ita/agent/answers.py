@@ -408,11 +408,12 @@ def _compare_versions(T, r, lang):
 def _list_runs(T, r, lang):
     tt, d = T["tools"]["list_runs"], r.data
     runs = d.get("runs") or []
+    portfolios = _table(T, r, "portfolio_runs", lang)  # `ita backtest --portfolio` runs, when there are any
     if not runs:
-        return _join(tt["empty"], _hints(T, "list_runs", {}, "empty_hints"))
+        return _join(tt["empty"], portfolios, _hints(T, "list_runs", {}, "empty_hints"))
     v = {"n_runs": _plural(T, "run", len(runs)), "run_a": runs[0]["run_id"],
          "run_b": runs[1]["run_id"] if len(runs) > 1 else None}
-    return _join(_f(tt["headline"], **v), _table(T, r, "runs", lang), _hints(T, "list_runs", v))
+    return _join(_f(tt["headline"], **v), _table(T, r, "runs", lang), portfolios, _hints(T, "list_runs", v))
 
 
 def _kb_search(T, r, lang):
@@ -563,7 +564,8 @@ def _show_run(T, r, lang):
          "stats_line": _stats_line(T, d.get("stats") or {}), "n_sample": len(sample),
          "n_trades": _plural(T, "trade", int(d.get("trades") or 0)), "other_symbol": _other_symbol(d["symbol"]),
          "first_sample": sample[0]["trade"] if sample else None}
-    return _join(_f(tt["headline"], **v), _table(T, r, "stats", lang), _table(T, r, "by_month", lang),
+    changed = _f(tt["data_changed"], note=d["data_changed"]) if d.get("data_changed") else ""
+    return _join(_f(tt["headline"], **v), changed, _table(T, r, "stats", lang), _table(T, r, "by_month", lang),
                  _f(tt["sample"], **v) if sample else "", _table(T, r, "sample", lang), _files(T, r),
                  _hints(T, "show_run", v))
 

@@ -79,24 +79,23 @@ def runs_show(run_id: str):
     """
     import pandas as pd
 
-    from ita.store import RunStore
+    from ita.tools import show_run
 
     if run_id.startswith("pf_"):
         _portfolio_show(run_id)
         return
-    try:
-        row = RunStore().get_run(run_id)
-    except ItaError as exc:
-        fail(exc)
-    print_stats(pd.Series(row["stats"]), f"{row['run_id']} · {row['setup_id']} v{row['setup_version']} · {row['symbol']}")
-    console.print(f"Setup sha256 {row['setup_hash']}  ·  overrides {row['overrides']}  ·  spread {row['spread']} pips  ·  "
-                  f"data {row['data_fingerprint']}")
-    from ita.backtest.runner import data_changed
-
-    changed = data_changed(row)
+    r = show_run(run_id=run_id, sample=0)
+    if not r.ok:
+        fail(r.error)
+    d = r.data
+    console.print(f"\n[bold]{d['run_id']}[/] · {d['setup_id']} v{d['version']} · {d['symbol']} · "
+                  f"{d['period'][0]} → {d['period'][1]}", highlight=False)
+    print_stats(pd.Series(d["stats"]), "Statistics (R = multiples of the planned risk)")
+    console.print(f"Setup sha256 {d['setup_hash']}  ·  overrides {d['overrides'] or '{}'}  ·  spread {d['spread']} pips  ·  "
+                  f"data {d['data_fingerprint']}", highlight=False)
+    changed = d.get("data_changed")
     console.print(f"[yellow]Note: {escape(changed)}[/]" if changed else "Data: the stored candles are the ones this run used.")
-    console.print(f"Artifacts: {row['run_dir']}")
-
+    console.print(f"Artifacts: {d['run_dir']}", highlight=False)
 
 
 def _portfolio_show(run_id: str) -> None:

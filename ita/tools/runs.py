@@ -223,12 +223,17 @@ def show_run(a: ShowRunArgs) -> ToolResult:
                  for n, c in (("equity.png", "Equity in R with drawdown"), ("trades.csv", "All trades (times UTC)"),
                               ("report.html", "Interactive report")) if (folder / n).is_file()]
     label = f"{run['setup_id']} v{run['setup_version']}"
+    from ita.backtest.runner import data_changed
+
+    changed = data_changed(run)  # were the stored candles replaced or restored since? (issue 18)
     summary = (f"Run {run_id}: {label} ({str(run.get('setup_hash') or '')[:12]}) on {run['symbol']}, {run['start']} → "
-               f"{run['end']}: {stats_line(stats)}; {len(sample)} trades sampled of {len(trades)}.")
+               f"{run['end']}: {stats_line(stats)}; {len(sample)} trades sampled of {len(trades)}."
+               + (f" Note: {changed}." if changed else ""))
     data = {"run_id": run_id, "setup_id": run["setup_id"], "version": run["setup_version"],
             "setup_hash": run.get("setup_hash"), "symbol": run["symbol"], "period": [run["start"], run["end"]],
             "stats": stats, "currency": currency, "run_dir": str(folder), "trades": int(len(trades)),
             "digits": digits, "sample": sample, "overrides": run.get("overrides") or None,
+            "spread": run.get("spread"), "data_fingerprint": run.get("data_fingerprint"), "data_changed": changed,
             "by_month": [dict(zip(["month", "trades", "wins", "win_rate", "total_r", "net_profit"], r)) for r in month_rows]}
     return ToolResult(tool="show_run", summary=summary, data=data, artifacts=artifacts,
                       tables={"stats": stats_table(stats, currency),
