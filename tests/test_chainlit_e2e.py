@@ -122,23 +122,7 @@ def test_socketio_list_setups(server):
             if "asia_fvg_break" in str(data.get("output", "")):
                 got.set()
 
-        auth = {"clientType": "webapp", "sessionId": str(uuid.uuid4()), "threadId": None, "userEnv": "{}",
-                "chatProfile": None}
-        await sio.connect(server.url, socketio_path="/ws/socket.io", transports=["websocket"], auth=auth,
-                          wait_timeout=15)
-        try:
-            await sio.emit("connection_successful")
-            await sio.emit("client_message", {
-                "message": {"id": str(uuid.uuid4()), "threadId": "", "name": "User", "type": "user_message",
-                            "output": "list setups", "createdAt": datetime.now(timezone.utc).isoformat()},
-                "fileReferences": [],
-            })
-            await asyncio.wait_for(got.wait(), TURN_TIMEOUT)
-            return True
-        except asyncio.TimeoutError:
-            return False
-        finally:
-            await sio.disconnect()
+        return await _turn(sio, server, "list setups", got)
 
     ok = asyncio.run(talk())
     _check_alive(server)
@@ -148,6 +132,38 @@ def test_socketio_list_setups(server):
     assert "Traceback" not in answer["output"]
     assert "|" in answer["output"], "the setup list is a Markdown table"
 
+
+
+async def _connect(sio, server: Server) -> None:
+    """Open a web-app session on the Chainlit server's websocket (as the browser does)."""
+    auth = {"clientType": "webapp", "sessionId": str(uuid.uuid4()), "threadId": None, "userEnv": "{}",
+            "chatProfile": None}
+    await sio.connect(server.url, socketio_path="/ws/socket.io", transports=["websocket"], auth=auth, wait_timeout=15)
+
+
+async def _turn(sio, server: Server, text: str, done: asyncio.Event, settle: float = 0.0) -> bool:
+    """Connect, send ``text``, wait until ``done`` is set (then ``settle`` seconds more for late events);
+    False when the answer did not come within TURN_TIMEOUT. Always disconnects."""
+    await _connect(sio, server)
+    try:
+        await _send(sio, text)
+        await asyncio.wait_for(done.wait(), TURN_TIMEOUT)
+        await asyncio.sleep(settle)
+        return True
+    except asyncio.TimeoutError:
+        return False
+    finally:
+        await sio.disconnect()
+
+
+async def _send(sio, text: str) -> None:
+    """The browser's user message: a new connection's greeting, then the message itself."""
+    await sio.emit("connection_successful")
+    await sio.emit("client_message", {
+        "message": {"id": str(uuid.uuid4()), "threadId": "", "name": "User", "type": "user_message",
+                    "output": text, "createdAt": datetime.now(timezone.utc).isoformat()},
+        "fileReferences": [],
+    })
 
 def _socketio_turn(server: Server, text: str) -> list[tuple[str, float, dict]]:
     """One message over the websocket; every event back as (event, wall-clock arrival, payload), until the task
@@ -169,24 +185,7 @@ def _socketio_turn(server: Server, text: str) -> list[tuple[str, float, dict]]:
 
         for name in ("new_message", "update_message", "element", "task_end"):
             sio.on(name, record(name))
-        auth = {"clientType": "webapp", "sessionId": str(uuid.uuid4()), "threadId": None, "userEnv": "{}",
-                "chatProfile": None}
-        await sio.connect(server.url, socketio_path="/ws/socket.io", transports=["websocket"], auth=auth,
-                          wait_timeout=15)
-        try:
-            await sio.emit("connection_successful")
-            await sio.emit("client_message", {
-                "message": {"id": str(uuid.uuid4()), "threadId": "", "name": "User", "type": "user_message",
-                            "output": text, "createdAt": datetime.now(timezone.utc).isoformat()},
-                "fileReferences": [],
-            })
-            await asyncio.wait_for(done.wait(), TURN_TIMEOUT)
-            await asyncio.sleep(0.5)
-            return True
-        except asyncio.TimeoutError:
-            return False
-        finally:
-            await sio.disconnect()
+        return await _turn(sio, server, text, done, settle=0.5)
 
     ok = asyncio.run(talk())
     _check_alive(server)
