@@ -191,3 +191,15 @@ def test_cli_renderer_status_and_stop(kept, tmp_path):
     assert out.exit_code == 0 and "Renderer stopped." in out.output
     out = runner.invoke(app, ["renderer", "stop"])
     assert "No renderer was running." in out.output
+
+
+def test_ita_backtest_says_once_that_it_keeps_the_renderer(kept, sample_store, tmp_path):
+    ita = str(Path(sys.executable).with_name("ita"))
+    env = {**os.environ, "ITA_DATA_DIR": str(sample_store.data_dir), "COLUMNS": "200"}
+    args = [ita, "backtest", "asia_fvg_break", "--symbol", "EURUSD", "--from", "2025-03-03", "--to", "2025-03-14",
+            "--samples", "1", "--no-html"]
+    outs = [subprocess.run(args, capture_output=True, text=True, env=env, timeout=180) for _ in range(2)]
+    assert all(o.returncode == 0 for o in outs), outs[0].stderr[-2000:]
+    assert "The PNG renderer stays up 1 min for your next backtest" in outs[0].stdout
+    assert "stays up" not in outs[1].stdout  # the second run used the one the first started
+    assert len(_daemons()) == 1 and all("equity.png" in o.stdout for o in outs)

@@ -10,6 +10,7 @@ Public API::
     enabled() -> bool                 # ITA_RENDERER_IDLE_S > 0 on a POSIX machine with Unix sockets
     idle_seconds() -> float           # ITA_RENDERER_IDLE_S (default 600 s; 0 = never keep a renderer)
     ensure_started() -> bool          # start it in the background unless one answers (never blocks long)
+    started_here() -> bool            # this process started it (and it runs)
     render(fig_dicts, sizes) -> list | None   # PNG bytes or the exception per figure; None = use in-process
     status() -> dict | None           # {"pid", "ident", "renders", "idle_s", "started"} of the running one
     stop() -> bool                    # ask it to exit; True if one was running
@@ -202,6 +203,11 @@ def ensure_started() -> bool:
                     break
                 time.sleep(0.02)
         return _started.poll() is None
+
+
+def started_here() -> bool:
+    """True when this process started the kept renderer (so a command can say it stays up after it exits)."""
+    return _started is not None and _started.poll() is None
 
 
 def _encode_figs(fig_dicts: Sequence[dict]) -> list:

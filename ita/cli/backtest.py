@@ -177,7 +177,18 @@ def backtest(
         console.print(f"  {name:<14} {path}", highlight=False)
     for w in run.warnings:
         console.print(f"[yellow]Warning:[/] {w}")
+    if charts:
+        _say_renderer_kept()
 
+
+def _say_renderer_kept() -> None:
+    """When this command started the kept PNG renderer, say that it stays up (and how to stop it)."""
+    import sys
+
+    daemon = sys.modules.get("ita.charts.daemon")  # imported only when the kept renderer was used
+    if daemon is not None and daemon.started_here():
+        console.print(f"[dim]The PNG renderer stays up {daemon.idle_seconds() / 60:g} min for your next backtest "
+                      "(`ita renderer stop`; ITA_RENDERER_IDLE_S=0 keeps none).[/]", highlight=False)
 
 
 def _portfolio(setups: str, symbols: str, start: str, end: str, spread: Optional[str], commission: Optional[float],
