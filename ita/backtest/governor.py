@@ -163,6 +163,16 @@ class GovernorRules:
             out.append(f"day from {self.day_start} New York")
         return out
 
+    @classmethod
+    def describe_stored(cls, stored: dict | None) -> str:
+        """The limits of a stored run (its :meth:`as_dict` as recorded) in words, ``"; "``-joined: ``"no governor
+        limits"`` when none is on, ``"governor as stored"`` for a record these rules cannot read (another
+        version's fields or values)."""
+        try:
+            return "; ".join(cls(**(stored or {})).describe()) or "no governor limits"
+        except (TypeError, ItaError):
+            return "governor as stored"
+
 
 def governor_day(times, day_start: str = "17:00") -> pd.DatetimeIndex:
     """The governor day (naive midnight timestamps, New York dates) of UTC ``times``.

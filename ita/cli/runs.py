@@ -109,10 +109,7 @@ def _portfolio_show(run_id: str) -> None:
         row = PortfolioStore().get(run_id)
     except ItaError as exc:
         fail(exc)
-    try:
-        gov = "; ".join(GovernorRules(**(row.get("governor") or {})).describe()) or "no governor limits"
-    except TypeError:
-        gov = str(row.get("governor"))
+    gov = GovernorRules.describe_stored(row.get("governor"))
     console.print(f"\n[bold]{run_id}[/] · portfolio {row['setups']} · {row['symbols']} · {row['start']} → {row['end']}",
                   highlight=False)
     print_stats(pd.Series(row["stats"]), "Statistics under the governor (R = multiples of the planned risk)")

@@ -429,10 +429,7 @@ def _portfolio_trades(run_id: str):
         trades["r"] = pd.to_numeric(trades["r"], errors="coerce")
     from ita.backtest.governor import GovernorRules
 
-    try:
-        gov = "; ".join(GovernorRules(**(pr.get("governor") or {})).describe()) or "no governor limits"
-    except TypeError:  # a run stored by another version of the rules
-        gov = "governor as stored"
+    gov = GovernorRules.describe_stored(pr.get("governor"))
     run = {"run_id": run_id, "kind": "portfolio", "setup_id": "portfolio", "setup_version": None,
            "symbol": pr["symbols"], "start": pr["start"], "end": pr["end"], "components": pr.get("components") or [],
            "max_drawdown_r": pr.get("max_drawdown_r"),
