@@ -29,6 +29,7 @@ renders in-process, whose error messages say what is wrong.
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import socket
@@ -65,6 +66,14 @@ def _run_dir() -> Path:
     return settings().home / "run"
 
 
+def _private_run_dir() -> Path:
+    """``$ITA_HOME/run``, created if needed, readable by this user only (0700): the socket and lock live there."""
+    run = _run_dir()
+    run.mkdir(parents=True, exist_ok=True)
+    os.chmod(run, 0o700)
+    return run
+
+
 def socket_path() -> Path:
     """``$ITA_HOME/run/renderer.sock``."""
     return _run_dir() / "renderer.sock"
@@ -78,9 +87,10 @@ def enabled() -> bool:
     return len(os.fsencode(str(socket_path()))) <= 100
 
 
+@functools.lru_cache(maxsize=1)
 def identity() -> str:
     """What a daemon and its client must share: protocol, Python executable, ITA's code (path + the renderer
-    modules' modification times) and the kaleido / plotly / choreographer versions."""
+    modules' modification times) and the kaleido / plotly / choreographer versions. Computed once per process."""
     from importlib import metadata
 
     here = Path(__file__).resolve().parent
@@ -158,9 +168,6 @@ _start_lock = threading.Lock()
 
 
 def _spawn(idle: float) -> subprocess.Popen:
-    run = _run_dir()
-    run.mkdir(parents=True, exist_ok=True)
-    os.chmod(run, 0o700)
     from ita.config import settings
 
     logs = settings().home / "logs"
@@ -173,10 +180,12 @@ def _spawn(idle: float) -> subprocess.Popen:
 
 
 def ensure_started() -> bool:
-    """Start the renderer daemon in the background unless a matching one answers; return at once (≤ ~0.1 s).
+    """Start the renderer daemon unless a matching one answers; True when one runs (or was just started).
 
     A daemon of another build (:func:`identity`) is asked to exit and replaced. Under the lock file only one
-    of several commands starting at the same moment spawns it. Returns False when :func:`enabled` is False."""
+    of several commands starting at the same moment spawns it; a spawned daemon is waited for until it listens
+    (~0.3–0.5 s, at most 10 s) — :func:`ita.charts.export.warm_up` calls this in a background thread. Returns
+    False when :func:`enabled` is False or the spawned daemon already exited (e.g. no Chromium)."""
     global _started
     if not enabled():
         return False
@@ -184,8 +193,7 @@ def ensure_started() -> bool:
         if _started is not None and _started.poll() is None:
             return True
         me = identity()
-        run = _run_dir()
-        run.mkdir(parents=True, exist_ok=True)
+        run = _private_run_dir()
         import fcntl
 
         with open(run / "renderer.lock", "a+") as lk:
