@@ -31,6 +31,20 @@ def _isolated_home(tmp_path, monkeypatch):
     monkeypatch.setenv("ITA_SAMPLE_DATA", str(SAMPLE_DIR))
 
 
+@pytest.fixture
+def offline_chat(sample_store, monkeypatch, tmp_path):
+    """A factory of fresh LLM-less chat sessions over the sample store, today fixed to 2026-01-20 (relative
+    periods are reproducible); each call is a new conversation thread in one chat database."""
+    from ita.agent import ChatSession
+    from ita.agent.context import AgentConfig
+
+    monkeypatch.setenv("ITA_DATA_DIR", str(sample_store.data_dir))
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.setenv("ITA_TODAY", "2026-01-20")
+    n = iter(range(1000))
+    return lambda: ChatSession(f"chat{next(n)}", AgentConfig(use_llm=False, chat_db=tmp_path / "chat.db"))
+
+
 @pytest.fixture(scope="session")
 def sample_store(tmp_path_factory):
     """A :class:`CandleStore` holding the EURUSD and XAUUSD samples (imported once)."""

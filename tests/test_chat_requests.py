@@ -9,8 +9,6 @@ import re
 
 import pytest
 
-from ita.agent import ChatSession
-from ita.agent.context import AgentConfig
 from ita.agent.parse import parse, resolve
 
 SETUPS = ["asia_fvg_break", "asia_sweep", "fvg_reversal", "ib_raid", "silver_bullet"]
@@ -19,12 +17,8 @@ CYRILLIC = re.compile(r"[а-яА-Я]")
 
 
 @pytest.fixture
-def chat(sample_store, monkeypatch, tmp_path):
-    monkeypatch.setenv("ITA_DATA_DIR", str(sample_store.data_dir))
-    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    monkeypatch.setenv("ITA_TODAY", "2026-01-20")
-    n = iter(range(1000))
-    return lambda: ChatSession(f"req{next(n)}", AgentConfig(use_llm=False, chat_db=tmp_path / "chat.db"))
+def chat(offline_chat):
+    return offline_chat  # conftest: fresh LLM-less sessions over the sample store, today 2026-01-20
 
 
 # ---- periods relative to today ----------------------------------------------------------------------------

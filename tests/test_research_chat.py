@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import pytest
 
-from ita.agent import ChatSession
-from ita.agent.context import AgentConfig
 from ita.agent.parse import parse, resolve
 
 SETUPS = ["asia_fvg_break", "asia_sweep", "fvg_reversal", "ib_raid", "silver_bullet"]
@@ -14,12 +12,8 @@ SYMBOLS = ["EURUSD", "XAUUSD", "GBPUSD"]
 
 
 @pytest.fixture
-def chat(sample_store, monkeypatch, tmp_path):
-    monkeypatch.setenv("ITA_DATA_DIR", str(sample_store.data_dir))
-    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    monkeypatch.setenv("ITA_TODAY", "2026-01-20")
-    n = iter(range(1000))
-    return lambda: ChatSession(f"res{next(n)}", AgentConfig(use_llm=False, chat_db=tmp_path / "chat.db"))
+def chat(offline_chat):
+    return offline_chat  # conftest: fresh LLM-less sessions over the sample store, today 2026-01-20
 
 
 @pytest.mark.parametrize("text,tool,args", [
